@@ -1,0 +1,1 @@
+"""Pre-aggregated tables live here (see heatmaps/aggregates.py)."""

@@ -1,0 +1,268 @@
+"""What people report and what happens to it.
+
+A report's state changes only through ``reports.workflow.transition``, which checks the
+allowed-transition table and writes an append-only ReportEvent.
+"""
+
+from django.conf import settings
+from django.contrib.gis.db import models
+from django.utils.translation import gettext_lazy as _
+
+from boundaries.models import Area, Authority, BoundaryVersion, RoutingRule
+
+
+class Category(models.Model):
+    """A field citizens report on; a tree of two levels (group → category)."""
+
+    code = models.SlugField(_("mã"), max_length=60, unique=True)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children", verbose_name=_("nhóm"))
+    name = models.CharField(_("tên"), max_length=120)
+    name_en = models.CharField(_("tên tiếng Anh"), max_length=120, blank=True)
+    icon = models.CharField(_("biểu tượng"), max_length=40, blank=True)
+    color = models.CharField(_("màu"), max_length=7, default="#3388ff")
+    # Working days; null falls back to the group's, then to the province's rule.
+    forward_days = models.PositiveSmallIntegerField(_("hạn chuyển (ngày làm việc)"), null=True, blank=True)
+    resolve_days = models.PositiveSmallIntegerField(_("hạn xử lý (ngày làm việc)"), null=True, blank=True)
+    sort_order = models.PositiveSmallIntegerField(default=100)
+    active = models.BooleanField(_("đang dùng"), default=True)
+
+    class Meta:
+        ordering = ["sort_order", "code"]
+        verbose_name = _("lĩnh vực")
+        verbose_name_plural = _("lĩnh vực")
+
+    def __str__(self):
+        return self.name
+
+    def codes_for_routing(self):
+        """This category's code, then its group's: what routing rules are matched on."""
+        codes = [self.code]
+        if self.parent_id:
+            codes.append(self.parent.code)
+        return codes
+
+
+class Holiday(models.Model):
+    """The working-day calendar: public holidays, compensatory days off, and the
+    Saturdays that are worked in exchange (is_working_day=True)."""
+
+    date = models.DateField(_("ngày"), unique=True)
+    name = models.CharField(_("tên"), max_length=120)
+    is_working_day = models.BooleanField(_("ngày làm bù"), default=False)
+
+    class Meta:
+        ordering = ["date"]
+        verbose_name = _("ngày nghỉ lễ")
+        verbose_name_plural = _("ngày nghỉ lễ")
+
+    def __str__(self):
+        return f"{self.date} {self.name}"
+
+
+class StaffRole(models.Model):
+    class Role(models.TextChoices):
+        OPERATOR = "operator", _("Tổ vận hành")
+        OFFICER = "officer", _("Cán bộ xử lý")
+        LEADER = "leader", _("Lãnh đạo")
+        ADMIN = "admin", _("Quản trị")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_roles")
+    role = models.CharField(_("vai trò"), max_length=20, choices=Role.choices)
+    # Officers act for one authority; operators and leaders for a province.
+    authority = models.ForeignKey(Authority, null=True, blank=True, on_delete=models.CASCADE, related_name="staff")
+    province_code = models.CharField(_("mã tỉnh"), max_length=10, blank=True)
+    is_head = models.BooleanField(_("thủ trưởng đơn vị"), default=False)
+
+    class Meta:
+        verbose_name = _("vai trò cán bộ")
+        verbose_name_plural = _("vai trò cán bộ")
+
+
+class Report(models.Model):
+    class State(models.TextChoices):
+        RECEIVED = "received", _("Đã tiếp nhận")
+        FORWARDED = "forwarded", _("Đã chuyển xử lý")
+        ACCEPTED = "accepted", _("Đơn vị đã nhận")
+        IN_PROGRESS = "in_progress", _("Đang xử lý")
+        RESOLVED = "resolved", _("Đã xử lý")
+        PUBLISHED = "published", _("Đã công khai kết quả")
+        RATED = "rated", _("Đã đánh giá")
+        REOPENED = "reopened", _("Mở lại để xem xét")
+        REJECTED = "rejected", _("Từ chối")
+        MERGED = "merged", _("Đã gộp")
+        CLOSED = "closed", _("Đã đóng")
+
+    OPEN_STATES = ("received", "forwarded", "accepted", "in_progress", "reopened")
+
+    class RejectReason(models.TextChoices):
+        NOT_COMPETENT = "not_competent", _("Không thuộc thẩm quyền")
+        DUPLICATE = "duplicate", _("Trùng lặp")
+        INSUFFICIENT = "insufficient", _("Thiếu thông tin")
+        OUTSIDE_AREA = "outside_area", _("Ngoài địa bàn")
+        NOT_PUBLIC = "not_public", _("Không phải việc công")
+
+    # Public reference shown to citizens, e.g. "PA-2026-000123".
+    code = models.CharField(_("mã phản ánh"), max_length=32, unique=True)
+    title = models.CharField(_("tiêu đề"), max_length=200, blank=True)
+    description = models.TextField(_("nội dung"))
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="reports", verbose_name=_("lĩnh vực"))
+    location = models.PointField(_("vị trí"), srid=4326)
+    address = models.CharField(_("địa chỉ"), max_length=300, blank=True)
+
+    # Where routing put it, in the boundary version valid when it was received. These
+    # never change when boundaries change; a cut-over re-routes open reports explicitly.
+    boundary_version = models.ForeignKey(BoundaryVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    commune = models.ForeignKey(Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("xã/phường"))
+    district = models.ForeignKey(Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("quận/huyện"))
+    province_code = models.CharField(_("mã tỉnh"), max_length=10, blank=True, db_index=True)
+    snapped_m = models.FloatField(null=True, blank=True)
+    authority = models.ForeignKey(Authority, null=True, blank=True, on_delete=models.SET_NULL, related_name="reports", verbose_name=_("cơ quan xử lý"))
+    routing_rule = models.ForeignKey(RoutingRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    routing_explanation = models.TextField(blank=True)
+
+    state = models.CharField(_("trạng thái"), max_length=20, choices=State.choices, default=State.RECEIVED, db_index=True)
+    reject_reason = models.CharField(max_length=20, choices=RejectReason.choices, blank=True)
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_reports")
+    result_text = models.TextField(_("kết quả xử lý"), blank=True)
+
+    # The reporter: an account, or anonymous with optional contact. Never public.
+    reporter = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="reports")
+    contact_name = models.CharField(max_length=120, blank=True)
+    contact_phone = models.CharField(max_length=20, blank=True)
+    contact_email = models.EmailField(blank=True)
+    # A client retrying the same submission sends the same key: one report.
+    idempotency_key = models.CharField(max_length=80, null=True, blank=True, unique=True)
+    source = models.CharField(max_length=40, default="web")  # web, api, import:<name>
+    external_id = models.CharField(max_length=80, blank=True, db_index=True)
+
+    created_at = models.DateTimeField(_("thời điểm tiếp nhận"), db_index=True)
+    forwarded_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    forward_due = models.DateTimeField(_("hạn chuyển"), null=True, blank=True)
+    resolve_due = models.DateTimeField(_("hạn xử lý"), null=True, blank=True)
+    extension_requested_until = models.DateTimeField(null=True, blank=True)
+    extension_reason = models.TextField(blank=True)
+    rating_level = models.PositiveSmallIntegerField(null=True, blank=True)  # copy of Rating.level for aggregation
+    updated_at = models.DateTimeField(auto_now=True)
+    # Optimistic concurrency: a transition names the row_version it saw; a stale one
+    # is a conflict, never a silent overwrite.
+    row_version = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["authority", "state", "created_at"]),
+            models.Index(fields=["province_code", "created_at"]),
+            models.Index(fields=["category", "created_at"]),
+            models.Index(fields=["commune", "created_at"]),
+        ]
+        verbose_name = _("phản ánh")
+        verbose_name_plural = _("phản ánh")
+
+    def __str__(self):
+        return self.code
+
+
+class Media(models.Model):
+    class Kind(models.TextChoices):
+        PHOTO = "photo", _("Ảnh")
+        VIDEO = "video", _("Video")
+
+    class Stage(models.TextChoices):
+        REPORT = "report", _("Ảnh phản ánh")
+        RESULT = "result", _("Ảnh kết quả")
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="media")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    stage = models.CharField(max_length=10, choices=Stage.choices, default=Stage.REPORT)
+    # The public copy: EXIF stripped, re-encoded.
+    file = models.FileField(upload_to="reports/%Y/%m/")
+    thumbnail = models.ImageField(upload_to="reports/thumbs/%Y/%m/", null=True, blank=True)
+    content_type = models.CharField(max_length=80)
+    size = models.PositiveBigIntegerField()
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    duration_s = models.FloatField(null=True, blank=True)
+    # GPS found in the original's EXIF: a hint for the pin, never published.
+    exif_location = models.PointField(srid=4326, null=True, blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class ReportEvent(models.Model):
+    """Append-only audit trail of every transition. Never updated or deleted."""
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=40)
+    from_state = models.CharField(max_length=20, blank=True)
+    to_state = models.CharField(max_length=20)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor_role = models.CharField(max_length=20, blank=True)
+    authority = models.ForeignKey(Authority, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reason_code = models.CharField(max_length=40, blank=True)
+    reason = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    is_public = models.BooleanField(default=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class Comment(models.Model):
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Set when an official replies as their authority.
+    authority = models.ForeignKey(Authority, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    text = models.TextField(max_length=2000)
+    is_hidden = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+
+class Rating(models.Model):
+    class Level(models.IntegerChoices):
+        VERY_SATISFIED = 5, _("Rất hài lòng")
+        SATISFIED = 4, _("Hài lòng")
+        NEUTRAL = 3, _("Bình thường")
+        DISSATISFIED = 2, _("Không hài lòng")
+        VERY_DISSATISFIED = 1, _("Rất không hài lòng")
+
+    report = models.OneToOneField(Report, on_delete=models.CASCADE, related_name="rating")
+    level = models.PositiveSmallIntegerField(choices=Level.choices)
+    reason = models.TextField(blank=True, max_length=1000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class Subscription(models.Model):
+    """Someone follows a report ("same problem? follow it instead")."""
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="subscriptions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="subscriptions")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["report", "user"], name="subscription_unique")]
+
+
+class Notification(models.Model):
+    """A message queued for a person or an authority (SMS, e-mail); sent by the worker."""
+
+    class Channel(models.TextChoices):
+        SMS = "sms", "SMS"
+        EMAIL = "email", "Email"
+
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    to = models.CharField(max_length=200)
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField()
+    report = models.ForeignKey(Report, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=40)  # step, reminder, escalation
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
