@@ -8,7 +8,7 @@
 #   - Redis on 127.0.0.1:6379 (started if not answering)
 #   - migrations
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
@@ -43,7 +43,8 @@ fi
 # --- PostgreSQL + PostGIS -----------------------------------------------------
 mkdir -p var
 if [ -z "${DATABASE_URL:-}" ]; then
-  if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  # GEO_PORTAL_PRIVATE_PG=1 forces the private cluster even when a server answers.
+  if [ -z "${GEO_PORTAL_PRIVATE_PG:-}" ] && pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
     export DATABASE_URL="postgres://postgres@127.0.0.1:5432/geo_portal"
   else
     PGBIN=/usr/lib/postgresql/$PG_MAJOR/bin
