@@ -182,6 +182,7 @@ class Media(models.Model):
     file = models.FileField(upload_to="reports/%Y/%m/")
     thumbnail = models.ImageField(upload_to="reports/thumbs/%Y/%m/", null=True, blank=True)
     content_type = models.CharField(max_length=80)
+    original_name = models.CharField(max_length=200, blank=True)
     size = models.PositiveBigIntegerField()
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
@@ -190,6 +191,9 @@ class Media(models.Model):
     exif_location = models.PointField(srid=4326, null=True, blank=True)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
 
 
 class ReportEvent(models.Model):
@@ -210,6 +214,7 @@ class ReportEvent(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["report", "created_at"])]
 
 
 class Comment(models.Model):
@@ -234,6 +239,7 @@ class Rating(models.Model):
         VERY_DISSATISFIED = 1, _("Rất không hài lòng")
 
     report = models.OneToOneField(Report, on_delete=models.CASCADE, related_name="rating")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     level = models.PositiveSmallIntegerField(choices=Level.choices)
     reason = models.TextField(blank=True, max_length=1000)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -263,6 +269,10 @@ class Notification(models.Model):
     body = models.TextField()
     report = models.ForeignKey(Report, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=40)  # step, reminder, escalation
+    # Reminders and escalations are sent once per report, deadline kind, due time and
+    # recipient: the periodic sweep may run as often as it likes.
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
