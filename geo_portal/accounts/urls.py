@@ -1,1 +1,9 @@
-urlpatterns = []
+from django.urls import path
+
+from geo_portal.accounts import views
+
+urlpatterns = [
+    path("login/", views.login_view, name="login"),
+    path("logout/", views.logout_view, name="logout"),
+    path("profile/", views.profile_view, name="profile"),
+]
