@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "rest_framework_gis",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "geo_portal.accounts",
     "boundaries",
@@ -112,6 +113,14 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TIMEZONE = "Asia/Ho_Chi_Minh"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Reports: reminders before deadlines and escalations after them; a safety net that
+# sends notifications whose after-commit dispatch was lost.
+CELERY_BEAT_SCHEDULE = {
+    "reports-deadline-sweep": {"task": "reports.deadline_sweep", "schedule": 600.0},
+    "reports-send-notifications": {"task": "reports.send_notifications", "schedule": 60.0},
+}
+# "celery" (after commit, to the worker), "sync" (in the request), "none".
+NOTIFY_DISPATCH = os.environ.get("NOTIFY_DISPATCH", "celery")
 
 # Auth -----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -165,7 +174,24 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "geo_portal API",
     "DESCRIPTION": "Citizens' field reports, boundaries and routing.",
     "VERSION": "1",
+    # The docs page works offline: Swagger UI from drf-spectacular-sidecar's static files.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
+# Report submissions per client IP (django-ratelimit, counted in the Redis cache).
+# RATELIMIT_ENABLE=0 turns it off (the ingest benchmark).
+RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
+REPORT_SUBMIT_RATE = os.environ.get("REPORT_SUBMIT_RATE", "20/h")
+# Uploads, checked by content in reports/media.py.
+REPORT_PHOTO_MAX_BYTES = 10 * 1024 * 1024
+REPORT_PHOTO_MAX_COUNT = 5
+REPORT_VIDEO_MAX_BYTES = 50 * 1024 * 1024
+REPORT_VIDEO_MAX_SECONDS = 120
+REPORT_IMAGE_MAX_PIXELS = 50_000_000
+# A whole submission (5 photos + 1 video + fields) above this is refused with 413
+# before its body is read.
+REPORT_MAX_REQUEST_BYTES = 5 * REPORT_PHOTO_MAX_BYTES + REPORT_VIDEO_MAX_BYTES + 1024 * 1024
 
 # Platform rules ------------------------------------------------------------
 # A pin this close to a commune (in metres) but outside every one snaps to it.

@@ -1,0 +1,274 @@
+"""Taking a citizen's report: validate, locate, route, save, record — in one transaction.
+
+``create_report(data, files, user, idempotency_key)`` returns the Report or raises a
+ValidationError whose ``message_dict`` has one entry per field (category, lat, lon,
+location, description, contact_phone, contact_email, photos, video, …). Nothing is
+stored when anything is invalid. A retried submission with the same idempotency key
+returns the report the first one made (``report.replayed`` is True), also when the two
+arrive at the same time (the unique key decides; the loser reads the winner's row).
+
+Text is stored as the plain text the citizen typed (no HTML processing); templates
+and the API output it escaped / as JSON strings, never as markup.
+"""
+
+import datetime as dt
+import math
+import re
+
+import phonenumbers
+from django.contrib.gis.geos import Point
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from reports import media, sla, workflow
+from reports.models import Category, Report
+
+DESCRIPTION_MAX = 5000
+TITLE_MAX = 200
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _get(data, key, default=""):
+    value = data.get(key, default) if hasattr(data, "get") else default
+    if isinstance(value, list | tuple):
+        value = value[0] if value else default
+    return value if value is not None else default
+
+
+def _files(files, key):
+    if not files:
+        return []
+    if hasattr(files, "getlist"):
+        return files.getlist(key)
+    value = files.get(key)
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def clean_text(value):
+    return _CONTROL.sub("", str(value or "")).replace("\r\n", "\n").strip()
+
+
+def parse_point(data, errors=None):
+    """A Point from data["lat"], data["lon"] (decimal degrees); field errors otherwise."""
+    own = errors is None
+    errors = {} if own else errors
+    coords = {}
+    for key, low, high in (("lat", -90, 90), ("lon", -180, 180)):
+        raw = str(_get(data, key, "")).strip().replace(",", ".")
+        if not raw:
+            errors[key] = [_("Hãy chọn vị trí trên bản đồ.")]
+            continue
+        try:
+            value = float(raw)
+        except ValueError:
+            errors[key] = [_("Tọa độ phải là số.")]
+            continue
+        if not math.isfinite(value) or not (low <= value <= high):
+            errors[key] = [_("Tọa độ phải nằm trong khoảng %(low)s đến %(high)s.") % {"low": low, "high": high}]
+            continue
+        coords[key] = value
+    if own and errors:
+        raise ValidationError(errors)
+    if "lat" in coords and "lon" in coords:
+        return Point(coords["lon"], coords["lat"], srid=4326)
+    return None
+
+
+def get_category(value, errors):
+    value = str(value or "").strip()
+    if not value:
+        errors["category"] = [_("Hãy chọn lĩnh vực phản ánh.")]
+        return None
+    qs = Category.objects.select_related("parent")
+    category = qs.filter(code=value).first()
+    if category is None and value.isdigit():
+        category = qs.filter(pk=int(value)).first()
+    if category is None or not category.active:
+        errors["category"] = [_("Lĩnh vực không hợp lệ hoặc không còn dùng.")]
+        return None
+    if category.children.filter(active=True).exists():
+        errors["category"] = [_("Hãy chọn một lĩnh vực cụ thể trong nhóm “%(group)s”.") % {"group": category.name}]
+        return None
+    return category
+
+
+def normalise_phone(raw):
+    raw = str(raw or "").strip()
+    if not raw:
+        return ""
+    try:
+        number = phonenumbers.parse(raw, "VN")
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise ValidationError(_("Số điện thoại không hợp lệ."))
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def validate(data, files):
+    """All field checks, no database writes. Returns (cleaned dict, checked uploads)."""
+    errors = {}
+    cleaned = {}
+    cleaned["category"] = get_category(_get(data, "category"), errors)
+    cleaned["location"] = parse_point(data, errors)
+
+    description = clean_text(_get(data, "description"))
+    if not description:
+        errors["description"] = [_("Hãy mô tả sự việc.")]
+    elif len(description) > DESCRIPTION_MAX:
+        errors["description"] = [
+            _("Nội dung dài %(n)d ký tự, tối đa %(max)d ký tự.") % {"n": len(description), "max": DESCRIPTION_MAX}
+        ]
+    cleaned["description"] = description
+    title = clean_text(_get(data, "title"))
+    if len(title) > TITLE_MAX:
+        errors["title"] = [_("Tiêu đề tối đa %(max)d ký tự.") % {"max": TITLE_MAX}]
+    cleaned["title"] = title
+    address = clean_text(_get(data, "address"))
+    if len(address) > 300:
+        errors["address"] = [_("Địa chỉ tối đa 300 ký tự.")]
+    cleaned["address"] = address
+
+    name = clean_text(_get(data, "contact_name"))
+    if len(name) > 120:
+        errors["contact_name"] = [_("Tên tối đa 120 ký tự.")]
+    cleaned["contact_name"] = name
+    try:
+        cleaned["contact_phone"] = normalise_phone(_get(data, "contact_phone"))
+    except ValidationError as exc:
+        errors["contact_phone"] = exc.messages
+    email = clean_text(_get(data, "contact_email"))
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            errors["contact_email"] = [_("Địa chỉ email không hợp lệ.")]
+    cleaned["contact_email"] = email
+
+    checked = []
+    try:
+        checked = media.check_uploads(_files(files, "photos"), _files(files, "video"))
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    return cleaned, checked
+
+
+def next_code(year):
+    with connection.cursor() as cur:
+        cur.execute("SELECT nextval('reports_report_code_seq')")
+        (n,) = cur.fetchone()
+    return f"PA-{year}-{n:06d}"
+
+
+def locate_and_route(point, category, at=None):
+    """(LocateResult, RouteResult) or a ValidationError on "location"."""
+    from boundaries.routing import route
+
+    from boundaries.lookup import locate
+
+    located = locate(point, at=at or timezone.now())
+    if not located.areas:
+        raise ValidationError({"location": [located.message or _("Vị trí nằm ngoài địa bàn được quản lý.")]})
+    routed = route(located.areas, category.codes_for_routing())
+    return located, routed
+
+
+def preview(data):
+    """What the page shows before sending: commune, authority, the rule's explanation."""
+    errors = {}
+    category = get_category(_get(data, "category"), errors) if _get(data, "category") else None
+    point = parse_point(data, errors)
+    if errors:
+        raise ValidationError(errors)
+    from boundaries.lookup import locate
+
+    located = locate(point, at=timezone.now())
+    if not located.areas:
+        raise ValidationError({"location": [located.message or _("Vị trí nằm ngoài địa bàn được quản lý.")]})
+    out = {
+        "commune": _area_dict(located.area_of_type("commune")),
+        "district": _area_dict(located.area_of_type("district")),
+        "province": _area_dict(located.area_of_type("province")),
+        "snapped_m": located.snapped_m,
+        "authority": None,
+        "explanation": "",
+    }
+    if category is not None:
+        from boundaries.routing import route
+
+        routed = route(located.areas, category.codes_for_routing())
+        if routed.authority is not None:
+            out["authority"] = {"code": routed.authority.code, "name": routed.authority.name}
+        out["explanation"] = routed.explanation
+        out["forward_days"] = sla.forward_days(category)
+        out["resolve_days"] = sla.resolve_days(category)
+    return out
+
+
+def _area_dict(area):
+    return {"code": area.code, "name": area.name} if area is not None else None
+
+
+def create_report(data, files=None, user=None, idempotency_key=None, *, source="web", now=None):
+    key = str(idempotency_key or "").strip()[:80] or None
+    if key:
+        existing = Report.objects.filter(idempotency_key=key).first()
+        if existing is not None:
+            existing.replayed = True
+            return existing
+    cleaned, checked = validate(data, files)
+    now = now or timezone.now()
+    located, routed = locate_and_route(cleaned["location"], cleaned["category"], at=now)
+
+    stored = []
+    try:
+        with transaction.atomic():
+            report = Report(
+                code=next_code(now.astimezone(sla.LOCAL_TZ).year),
+                title=cleaned["title"],
+                description=cleaned["description"],
+                category=cleaned["category"],
+                location=cleaned["location"],
+                address=cleaned["address"],
+                contact_name=cleaned["contact_name"],
+                contact_phone=cleaned["contact_phone"],
+                contact_email=cleaned["contact_email"],
+                reporter=user if getattr(user, "is_authenticated", False) else None,
+                idempotency_key=key,
+                source=source,
+                created_at=now,
+                state=Report.State.RECEIVED,
+            )
+            workflow.apply_location(report, located, routed)
+            report.forward_due = sla.forward_due(report.category, now)
+            report.save()
+            stored = media.store(report, checked, user)
+            workflow.record_received(report, user)
+    except IntegrityError:
+        media.delete_files(stored)
+        if key:
+            existing = Report.objects.filter(idempotency_key=key).first()
+            if existing is not None:
+                existing.replayed = True
+                return existing
+        raise
+    except BaseException:
+        media.delete_files(stored)
+        raise
+    report.replayed = False
+    return report
+
+
+def due_summary(report):
+    """Deadlines in local time, for receipts."""
+    def fmt(moment):
+        return moment.astimezone(sla.LOCAL_TZ).isoformat() if isinstance(moment, dt.datetime) else None
+
+    return {"forward_due": fmt(report.forward_due), "resolve_due": fmt(report.resolve_due)}

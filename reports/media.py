@@ -1,0 +1,336 @@
+"""Uploaded photos and videos: checked by their content, never by their name.
+
+Photos: JPEG, PNG, WebP or HEIC/HEIF (phones), at most REPORT_PHOTO_MAX_BYTES (10 MB)
+each and REPORT_PHOTO_MAX_COUNT (5) per report, at most REPORT_IMAGE_MAX_PIXELS
+(decompression-bomb guard, checked from the header before decoding). The public copy
+is re-encoded as JPEG (orientation applied, longest side ≤ 2560 px) and so carries no
+EXIF at all; GPS found in the original's EXIF is kept as a hint
+(``Media.exif_location``), never published. Thumbnails: 320 px JPEG.
+
+Video: one MP4, WebM or MOV, at most REPORT_VIDEO_MAX_BYTES (50 MB) and
+REPORT_VIDEO_MAX_SECONDS (120 s), probed with PyAV; the public copy is remuxed (no
+re-encoding) with its audio and video streams only, without the container's metadata
+(where phones put the place), and a thumbnail is made from its first frame.
+"""
+
+import io
+import uuid
+import warnings
+from dataclasses import dataclass, field
+
+import filetype
+from django.conf import settings
+from django.contrib.gis.geos import Point
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.utils.translation import gettext as _
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+try:
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+except ImportError:  # pragma: no cover
+    pass
+
+PHOTO_MIMES = {"image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"}
+VIDEO_MIMES = {"video/mp4", "video/webm", "video/quicktime", "video/x-matroska"}
+VIDEO_FORMATS = {"video/mp4": "mp4", "video/quicktime": "mp4", "video/webm": "webm", "video/x-matroska": "webm"}
+PUBLIC_MAX_SIDE = 2560
+THUMB_SIDE = 320
+MB = 1024 * 1024
+
+
+def photo_max_bytes():
+    return getattr(settings, "REPORT_PHOTO_MAX_BYTES", 10 * MB)
+
+
+def video_max_bytes():
+    return getattr(settings, "REPORT_VIDEO_MAX_BYTES", 50 * MB)
+
+
+def video_max_seconds():
+    return getattr(settings, "REPORT_VIDEO_MAX_SECONDS", 120)
+
+
+def max_photos():
+    return getattr(settings, "REPORT_PHOTO_MAX_COUNT", 5)
+
+
+def max_pixels():
+    return getattr(settings, "REPORT_IMAGE_MAX_PIXELS", 50_000_000)
+
+
+@dataclass
+class Checked:
+    kind: str
+    name: str
+    content_type: str
+    data: bytes
+    ext: str
+    size: int
+    width: int | None = None
+    height: int | None = None
+    duration_s: float | None = None
+    thumbnail: bytes | None = None
+    exif_location: Point | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def _name(f):
+    return str(getattr(f, "name", "") or _("tệp"))[:200]
+
+
+def _size(f):
+    size = getattr(f, "size", None)
+    if size is None:
+        pos = f.tell()
+        f.seek(0, io.SEEK_END)
+        size = f.tell()
+        f.seek(pos)
+    return size
+
+
+def _head(f, n=8192):
+    f.seek(0)
+    head = f.read(n)
+    f.seek(0)
+    return head
+
+
+def _mb(n):
+    return f"{n / MB:.0f} MB"
+
+
+def _rational(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError, ZeroDivisionError):
+        num, den = value
+        return float(num) / float(den)
+
+
+def exif_gps(img):
+    """(lon, lat) from the image's EXIF GPS IFD, or None."""
+    try:
+        gps = img.getexif().get_ifd(0x8825)
+    except Exception:
+        return None
+    if not gps or 2 not in gps or 4 not in gps:
+        return None
+    try:
+        def dms(values):
+            d, m, s = (_rational(v) for v in values)
+            return d + m / 60 + s / 3600
+
+        lat = dms(gps[2])
+        lon = dms(gps[4])
+        if str(gps.get(1, "N")).upper().startswith("S"):
+            lat = -lat
+        if str(gps.get(3, "E")).upper().startswith("W"):
+            lon = -lon
+    except Exception:
+        return None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180) or (lat == 0 and lon == 0):
+        return None
+    return lon, lat
+
+
+def _jpeg(img, side, quality=85):
+    img = img.copy()
+    img.thumbnail((side, side))
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=quality, optimize=True)
+    return out.getvalue()
+
+
+def check_photo(f) -> Checked:
+    name = _name(f)
+    size = _size(f)
+    if size > photo_max_bytes():
+        raise ValidationError(_("Ảnh %(name)s lớn quá %(max)s.") % {"name": name, "max": _mb(photo_max_bytes())}, code="too_big")
+    kind = filetype.guess(_head(f))
+    if kind is None or kind.mime not in PHOTO_MIMES:
+        raise ValidationError(
+            _("Tệp %(name)s không phải ảnh JPEG, PNG, WebP hay HEIC (nội dung: %(kind)s).")
+            % {"name": name, "kind": kind.mime if kind else _("không nhận ra")},
+            code="bad_type",
+        )
+    data = f.read()
+    f.seek(0)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            if img.width * img.height > max_pixels():
+                raise Image.DecompressionBombError("too many pixels")
+            img.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ValidationError(
+            _("Ảnh %(name)s có quá nhiều điểm ảnh (tối đa %(max)s triệu).") % {"name": name, "max": max_pixels() // 1_000_000},
+            code="bomb",
+        ) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise ValidationError(_("Ảnh %(name)s bị hỏng hoặc không đọc được.") % {"name": name}, code="corrupt") from None
+    gps = exif_gps(img)
+    img = ImageOps.exif_transpose(img)
+    if img.mode not in ("RGB", "L"):
+        rgba = img.convert("RGBA")
+        img = Image.new("RGB", rgba.size, (255, 255, 255))
+        img.paste(rgba, mask=rgba.split()[3])
+    public = _jpeg(img, PUBLIC_MAX_SIDE)
+    thumb = _jpeg(img, THUMB_SIDE, quality=80)
+    width, height = img.size
+    return Checked(
+        kind="photo", name=name, content_type="image/jpeg", data=public, ext="jpg", size=len(public),
+        width=width, height=height, thumbnail=thumb,
+        exif_location=Point(*gps, srid=4326) if gps else None, extra={"original_type": kind.mime},
+    )
+
+
+def _open_av(f):
+    import av
+
+    path = getattr(f, "temporary_file_path", None)
+    f.seek(0)
+    return av.open(path() if callable(path) else f, mode="r")
+
+
+def check_video(f) -> Checked:
+    import av
+
+    name = _name(f)
+    size = _size(f)
+    if size > video_max_bytes():
+        raise ValidationError(_("Video %(name)s lớn quá %(max)s.") % {"name": name, "max": _mb(video_max_bytes())}, code="too_big")
+    kind = filetype.guess(_head(f))
+    if kind is None or kind.mime not in VIDEO_MIMES:
+        raise ValidationError(
+            _("Tệp %(name)s không phải video MP4, WebM hay MOV (nội dung: %(kind)s).")
+            % {"name": name, "kind": kind.mime if kind else _("không nhận ra")},
+            code="bad_type",
+        )
+    try:
+        src = _open_av(f)
+    except (av.error.FFmpegError, OSError, ValueError):
+        raise ValidationError(_("Video %(name)s bị hỏng hoặc không đọc được.") % {"name": name}, code="corrupt") from None
+    try:
+        vstreams = list(src.streams.video)
+        if not vstreams:
+            raise ValidationError(_("Tệp %(name)s không có hình (không phải video).") % {"name": name}, code="bad_type")
+        vs = vstreams[0]
+        duration = None
+        if src.duration:
+            duration = src.duration / 1_000_000
+        elif vs.duration and vs.time_base:
+            duration = float(vs.duration * vs.time_base)
+        if duration is None:
+            raise ValidationError(_("Không xác định được độ dài video %(name)s.") % {"name": name}, code="corrupt")
+        if duration > video_max_seconds():
+            raise ValidationError(
+                _("Video %(name)s dài %(sec)d giây, tối đa %(max)d giây.") % {"name": name, "sec": duration, "max": video_max_seconds()},
+                code="too_long",
+            )
+        width, height = vs.codec_context.width, vs.codec_context.height
+        thumb = None
+        try:
+            for frame in src.decode(vs):
+                thumb = _jpeg(frame.to_image(), THUMB_SIDE, quality=80)
+                break
+        except av.error.FFmpegError:
+            thumb = None
+        public = _remux(f, VIDEO_FORMATS[kind.mime])
+    except av.error.FFmpegError:
+        raise ValidationError(_("Video %(name)s bị hỏng hoặc không đọc được.") % {"name": name}, code="corrupt") from None
+    finally:
+        src.close()
+    ext = "webm" if VIDEO_FORMATS[kind.mime] == "webm" else "mp4"
+    return Checked(
+        kind="video", name=name, content_type=f"video/{ext}", data=public, ext=ext, size=len(public),
+        width=width, height=height, duration_s=round(duration, 2), thumbnail=thumb,
+    )
+
+
+def _remux(f, fmt):
+    """Copy the audio and video packets into a fresh container: no metadata, no data
+    streams (GPS tracks), no re-encoding."""
+    import av
+
+    src = _open_av(f)
+    out_buf = io.BytesIO()
+    options = {"movflags": "faststart"} if fmt == "mp4" else {}
+    dst = av.open(out_buf, mode="w", format=fmt, options=options)
+    try:
+        mapping = {}
+        for s in list(src.streams.video)[:1] + list(src.streams.audio)[:1]:
+            out = dst.add_stream_from_template(s)
+            out.metadata.clear() if hasattr(out, "metadata") else None
+            mapping[s.index] = out
+        for packet in src.demux(*[s for s in src.streams if s.index in mapping]):
+            if packet.dts is None:
+                continue
+            packet.stream = mapping[packet.stream.index]
+            dst.mux(packet)
+    finally:
+        dst.close()
+        src.close()
+    return out_buf.getvalue()
+
+
+def check_uploads(photos, videos, max_photos=None):
+    """Check and prepare every upload; raises one ValidationError with field errors
+    ("photos", "video") before anything is stored."""
+    photos = [p for p in (photos or []) if p]
+    videos = [v for v in (videos or []) if v]
+    errors = {}
+    limit = max_photos if max_photos is not None else globals()["max_photos"]()
+    if len(photos) > limit:
+        errors["photos"] = [_("Tối đa %(n)d ảnh.") % {"n": limit}]
+    if len(videos) > 1:
+        errors["video"] = [_("Chỉ gửi được một video.")]
+    checked = []
+    if not errors:
+        for f in photos:
+            try:
+                checked.append(check_photo(f))
+            except ValidationError as exc:
+                errors.setdefault("photos", []).extend(exc.messages)
+        for f in videos:
+            try:
+                checked.append(check_video(f))
+            except ValidationError as exc:
+                errors.setdefault("video", []).extend(exc.messages)
+    if errors:
+        raise ValidationError(errors)
+    return checked
+
+
+def store(report, checked, user=None, stage="report"):
+    """Save prepared uploads as Media rows of the report."""
+    from reports.models import Media
+
+    rows = []
+    for c in checked:
+        stem = uuid.uuid4().hex
+        m = Media(
+            report=report, kind=c.kind, stage=stage, content_type=c.content_type, size=c.size,
+            original_name=c.name, width=c.width, height=c.height, duration_s=c.duration_s,
+            exif_location=c.exif_location,
+            uploaded_by=user if getattr(user, "is_authenticated", False) else None,
+        )
+        m.file.save(f"{stem}.{c.ext}", ContentFile(c.data), save=False)
+        if c.thumbnail:
+            m.thumbnail.save(f"{stem}.jpg", ContentFile(c.thumbnail), save=False)
+        m.save()
+        rows.append(m)
+    return rows
+
+
+def delete_files(rows):
+    for m in rows:
+        for f in (m.file, m.thumbnail):
+            try:
+                if f:
+                    f.delete(save=False)
+            except Exception:
+                pass

@@ -1,0 +1,290 @@
+"""Notifications: the reporter at each step, followers, reminders and escalations.
+
+The outbox pattern: ``Notification`` rows are written in the same transaction as the
+event that causes them; after commit the Celery task ``reports.tasks.send_notifications``
+sends them (SMS through ``geo_portal.accounts.sms.send_sms``, e-mail through Django's
+mail backend). A periodic task (``CELERY_BEAT_SCHEDULE``) re-sends what is still
+pending and runs ``sweep_deadlines``: reminders before the forward/resolve deadlines
+and escalations after them, each at most once per report, deadline kind, due time and
+recipient (``Notification.dedupe_key`` is unique).
+"""
+
+import datetime as dt
+import logging
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from reports import sla
+from reports.models import Notification, Report, StaffRole
+
+log = logging.getLogger(__name__)
+
+# A reminder goes out when the deadline is this close.
+REMINDER_BEFORE = dt.timedelta(hours=getattr(settings, "REPORT_REMINDER_BEFORE_HOURS", 4))
+MAX_ATTEMPTS = 5
+
+
+def _local(moment):
+    return moment.astimezone(sla.LOCAL_TZ).strftime("%H:%M %d/%m/%Y") if moment else ""
+
+
+def reporter_contacts(report):
+    """[(channel, address)] of the reporter: the contact given, else the account's."""
+    phone = report.contact_phone
+    email = report.contact_email
+    if report.reporter_id:
+        phone = phone or (report.reporter.phone or "")
+        email = email or (report.reporter.email or "")
+    out = []
+    if phone:
+        out.append((Notification.Channel.SMS, phone))
+    if email:
+        out.append((Notification.Channel.EMAIL, email))
+    return out
+
+
+def _step_text(report, ev):
+    code = report.code
+    state = report.get_state_display()
+    texts = {
+        "receive": _("Phản ánh %(code)s đã được tiếp nhận. Đơn vị dự kiến xử lý: %(authority)s. Theo dõi bằng mã %(code)s."),
+        "forward": _("Phản ánh %(code)s đã được chuyển đến %(authority)s để xử lý, hạn %(due)s."),
+        "transfer": _("Phản ánh %(code)s đã được chuyển đến %(authority)s để xử lý, hạn %(due)s."),
+        "reject": _("Phản ánh %(code)s không được tiếp nhận xử lý: %(reason)s."),
+        "merge": _("Phản ánh %(code)s đã được gộp vào phản ánh %(into)s; bạn sẽ nhận tin về phản ánh đó."),
+        "accept": _("%(authority)s đã nhận xử lý phản ánh %(code)s."),
+        "start": _("%(authority)s đang xử lý phản ánh %(code)s."),
+        "grant_extension": _("Hạn xử lý phản ánh %(code)s được gia hạn đến %(due)s."),
+        "resolve": _("Phản ánh %(code)s đã được xử lý, kết quả sẽ được công khai sau khi Tổ vận hành kiểm tra."),
+        "publish": _("Kết quả xử lý phản ánh %(code)s đã được công khai. Hãy đánh giá mức độ hài lòng của bạn."),
+        "rate": _("Cảm ơn bạn đã đánh giá kết quả xử lý phản ánh %(code)s."),
+        "reopen": _("Phản ánh %(code)s được mở lại để Tổ vận hành xem xét."),
+        "close": _("Phản ánh %(code)s đã đóng."),
+        "change_category": _("Phản ánh %(code)s được điều chỉnh lĩnh vực; đơn vị xử lý: %(authority)s."),
+        "move_pin": _("Vị trí phản ánh %(code)s được điều chỉnh; đơn vị xử lý: %(authority)s."),
+    }
+    template = texts.get(ev.action)
+    if template is None:
+        return None
+    reason = Report.RejectReason(ev.reason_code).label if ev.reason_code in Report.RejectReason.values else ev.reason
+    return template % {
+        "code": code,
+        "state": state,
+        "authority": report.authority.name if report.authority_id else _("(chưa xác định)"),
+        "due": _local(report.resolve_due),
+        "reason": reason,
+        "into": (ev.data or {}).get("into", ""),
+    }
+
+
+def _queue(rows):
+    """Create Notification rows; dispatch them after the transaction commits."""
+    created = []
+    for row in rows:
+        if row.dedupe_key:
+            if Notification.objects.filter(dedupe_key=row.dedupe_key).exists():
+                continue
+            try:
+                with transaction.atomic():
+                    row.save()
+            except Exception:  # a concurrent sweep created it: once is enough
+                continue
+        else:
+            row.save()
+        created.append(row.pk)
+    if created:
+        transaction.on_commit(lambda: dispatch(created))
+    return created
+
+
+def dispatch(ids):
+    """Hand the notifications to the worker (or send them here, NOTIFY_DISPATCH="sync")."""
+    mode = getattr(settings, "NOTIFY_DISPATCH", "celery")
+    if mode == "none":
+        return
+    if mode == "sync":
+        send_pending(ids)
+        return
+    try:
+        from reports.tasks import send_notifications
+
+        send_notifications.delay(list(ids))
+    except Exception as exc:  # broker down: the periodic task sends them later
+        log.warning("could not queue notifications %s: %s", ids, exc)
+
+
+def on_event(report, ev):
+    """Called by workflow.record_event for every event, inside its transaction."""
+    if not ev.is_public:
+        return []
+    text = _step_text(report, ev)
+    if not text:
+        return []
+    rows = []
+    subject = _("Phản ánh %(code)s: %(state)s") % {"code": report.code, "state": report.get_state_display()}
+    for channel, to in reporter_contacts(report):
+        rows.append(Notification(channel=channel, to=to, subject=subject, body=text, report=report, kind="step"))
+    if ev.action != "receive":
+        for sub in report.subscriptions.select_related("user"):
+            if sub.user_id == report.reporter_id:
+                continue
+            if sub.user.phone:
+                rows.append(Notification(channel="sms", to=sub.user.phone, subject=subject, body=text, report=report, kind="follow"))
+            elif sub.user.email:
+                rows.append(Notification(channel="email", to=sub.user.email, subject=subject, body=text, report=report, kind="follow"))
+    if ev.action in ("forward", "transfer") and report.authority_id and report.authority.email:
+        rows.append(Notification(
+            channel="email", to=report.authority.email, subject=subject, report=report, kind="assigned",
+            body=_("Đơn vị nhận phản ánh mới %(code)s, hạn xử lý %(due)s.") % {"code": report.code, "due": _local(report.resolve_due)},
+        ))
+    return _queue(rows)
+
+
+def on_official_comment(report, comment):
+    text = _("%(authority)s đã trả lời phản ánh %(code)s.") % {"authority": comment.authority.name, "code": report.code}
+    rows = [
+        Notification(channel=channel, to=to, subject=text, body=text, report=report, kind="reply")
+        for channel, to in reporter_contacts(report)
+    ]
+    return _queue(rows)
+
+
+# --- sending ---------------------------------------------------------------------
+
+
+def send_one(n):
+    if n.channel == Notification.Channel.SMS:
+        from geo_portal.accounts.sms import send_sms
+
+        send_sms(n.to, n.body)
+    else:
+        send_mail(n.subject or n.body[:60], n.body, settings.DEFAULT_FROM_EMAIL, [n.to])
+
+
+def send_pending(ids=None, limit=500):
+    """Send unsent notifications (these ids, or any); returns how many were sent."""
+    sent = 0
+    with transaction.atomic():
+        qs = Notification.objects.filter(sent_at__isnull=True, attempts__lt=MAX_ATTEMPTS).order_by("id")
+        if ids is not None:
+            qs = qs.filter(pk__in=list(ids))
+        batch = list(qs.select_for_update(skip_locked=True)[:limit])
+        for n in batch:
+            n.attempts += 1
+            try:
+                send_one(n)
+            except Exception as exc:
+                n.error = str(exc)[:1000]
+                log.warning("notification %s to %s failed: %s", n.pk, n.to, exc)
+            else:
+                n.sent_at = timezone.now()
+                n.error = ""
+                sent += 1
+            n.save(update_fields=["attempts", "sent_at", "error"])
+    return sent
+
+
+# --- reminders and escalations --------------------------------------------------------
+
+
+def _user_contacts(users):
+    out = []
+    for u in users:
+        if u.phone:
+            out.append(("sms", u.phone))
+        if u.email:
+            out.append(("email", u.email))
+    return out
+
+
+def desk_contacts(province_code):
+    from boundaries.models import Authority
+
+    roles = StaffRole.objects.filter(role="operator", province_code=province_code).select_related("user")
+    out = _user_contacts(r.user for r in roles)
+    for desk in Authority.objects.filter(kind="desk", province_code=province_code, active=True):
+        if desk.email:
+            out.append(("email", desk.email))
+        if desk.phone:
+            out.append(("sms", desk.phone))
+    return out
+
+
+def unit_contacts(authority):
+    if authority is None:
+        return []
+    roles = StaffRole.objects.filter(role="officer", authority=authority).select_related("user")
+    out = _user_contacts(r.user for r in roles)
+    if authority.email:
+        out.append(("email", authority.email))
+    return out
+
+
+def head_contacts(authority):
+    if authority is None:
+        return []
+    heads = StaffRole.objects.filter(authority=authority, is_head=True).select_related("user")
+    out = _user_contacts(r.user for r in heads)
+    if not any(ch == "sms" for ch, _to in out) and authority.head_phone:
+        out.append(("sms", authority.head_phone))
+    return out
+
+
+def _dedupe(rows):
+    seen, out = set(), []
+    for ch, to in rows:
+        if (ch, to) not in seen:
+            seen.add((ch, to))
+            out.append((ch, to))
+    return out
+
+
+def sweep_deadlines(now=None):
+    """Queue reminders (deadline within REMINDER_BEFORE) and escalations (deadline
+    passed). Idempotent: returns the number of new notifications."""
+    now = now or timezone.now()
+    soon = now + REMINDER_BEFORE
+    created = 0
+    qs = (
+        Report.objects.filter(
+            Q(state__in=sla.FORWARD_STATES, forward_due__lte=soon) | Q(state__in=sla.RESOLVE_STATES, resolve_due__lte=soon)
+        )
+        .select_related("authority")
+        .order_by("id")
+    )
+    for report in qs.iterator(chunk_size=500):
+        if report.state in sla.FORWARD_STATES:
+            deadline_kind, due = "forward", report.forward_due
+        else:
+            deadline_kind, due = "resolve", report.resolve_due
+        overdue = due < now
+        kind = "escalation" if overdue else "reminder"
+        vars_ = {"code": report.code, "due": _local(due), "authority": report.authority.name if report.authority_id else "?"}
+        if deadline_kind == "forward":
+            recipients = desk_contacts(report.province_code)
+            if overdue:
+                text = _("QUÁ HẠN: phản ánh %(code)s chưa được chuyển xử lý, hạn chuyển là %(due)s.") % vars_
+            else:
+                text = _("Nhắc việc: phản ánh %(code)s cần được chuyển xử lý trước %(due)s.") % vars_
+        else:
+            if overdue:
+                recipients = head_contacts(report.authority) + desk_contacts(report.province_code)
+                text = _("QUÁ HẠN: phản ánh %(code)s giao %(authority)s chưa xử lý xong, hạn là %(due)s.") % vars_
+            else:
+                recipients = unit_contacts(report.authority)
+                text = _("Nhắc việc: phản ánh %(code)s cần xử lý xong trước %(due)s.") % vars_
+        rows = [
+            Notification(
+                channel=ch, to=to, subject=text[:200], body=text, report=report, kind=kind,
+                dedupe_key=f"{kind}:{deadline_kind}:{report.pk}:{due.isoformat()}:{ch}:{to}"[:200],
+            )
+            for ch, to in _dedupe(recipients)
+        ]
+        with transaction.atomic():
+            created += len(_queue(rows))
+    return created

@@ -1,0 +1,137 @@
+"""Deadlines in working days of the calendar (the Holiday table).
+
+The calendar: Monday–Friday are working days, except the dates in ``Holiday`` with
+``is_working_day=False`` (public holidays, Tết, compensatory days off); a ``Holiday``
+row with ``is_working_day=True`` makes a Saturday or Sunday a working day (the
+Saturdays worked in exchange for a bridge day). ``fixtures.holidays.seed_holidays``
+fills it from the ``holidays`` package; admins edit it.
+
+The rule for a deadline of *n* working days (documented in the README too):
+
+* counting is done in local time, Asia/Ho_Chi_Minh;
+* received on a working day: the deadline is the **same local time of day on the
+  n-th working day after the day of receipt** (received Friday 10:00 with 1 working day
+  → Monday 10:00, or later when Monday is a holiday);
+* received on a day that is not a working day (weekend, holiday): the clock starts at
+  the beginning of the next working day, ``WORKDAY_START`` (08:00), so the deadline is
+  08:00 on the n-th working day after that day.
+
+Stored due times are aware datetimes in UTC.
+"""
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.utils import timezone
+
+LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+WORKDAY_START = dt.time(8, 0)
+
+# States in which each deadline runs.
+FORWARD_STATES = ("received", "reopened")
+RESOLVE_STATES = ("forwarded", "accepted", "in_progress")
+
+
+class Calendar:
+    """Working days between two dates, from one query of the Holiday table."""
+
+    def __init__(self, start: dt.date, end: dt.date):
+        from reports.models import Holiday
+
+        self.start, self.end = start, end
+        self.days_off = set()
+        self.extra_working = set()
+        for day, working in Holiday.objects.filter(date__gte=start, date__lte=end).values_list("date", "is_working_day"):
+            (self.extra_working if working else self.days_off).add(day)
+
+    def is_working_day(self, day: dt.date) -> bool:
+        if day in self.extra_working:
+            return True
+        if day in self.days_off:
+            return False
+        return day.weekday() < 5
+
+
+def is_working_day(day: dt.date) -> bool:
+    return Calendar(day, day).is_working_day(day)
+
+
+def _local(moment):
+    if moment is None:
+        moment = timezone.now()
+    if timezone.is_naive(moment):
+        moment = moment.replace(tzinfo=LOCAL_TZ)
+    return moment.astimezone(LOCAL_TZ)
+
+
+def add_working_days(moment, n: int):
+    """``moment`` plus ``n`` working days by the rule above; returns an aware datetime (UTC)."""
+    local = _local(moment)
+    n = int(n)
+    # Generous window: n working days never span more than 2n + 40 calendar days
+    # (Tết is at most ~10 days off in a row).
+    cal = Calendar(local.date() - dt.timedelta(days=1), local.date() + dt.timedelta(days=2 * n + 40))
+    day = local.date()
+    clock = local.timetz().replace(tzinfo=None)
+    if not cal.is_working_day(day):
+        clock = WORKDAY_START
+    counted = 0
+    while counted < n:
+        day += dt.timedelta(days=1)
+        if cal.is_working_day(day):
+            counted += 1
+    if n == 0 and not cal.is_working_day(day):
+        while not cal.is_working_day(day):
+            day += dt.timedelta(days=1)
+    due = dt.datetime.combine(day, clock, tzinfo=LOCAL_TZ)
+    return due.astimezone(dt.UTC)
+
+
+def _days(category, field, default):
+    while category is not None:
+        value = getattr(category, field)
+        if value is not None:
+            return value
+        category = category.parent
+    return default
+
+
+def forward_days(category) -> int:
+    return _days(category, "forward_days", settings.DEFAULT_FORWARD_WORKING_DAYS)
+
+
+def resolve_days(category) -> int:
+    return _days(category, "resolve_days", settings.DEFAULT_RESOLVE_WORKING_DAYS)
+
+
+def forward_due(category, received_at):
+    """The desk forwards within 1 working day of receipt (or the category's override)."""
+    return add_working_days(received_at, forward_days(category))
+
+
+def resolve_due(category, forwarded_at):
+    """The unit resolves within 5 working days of forwarding (or the category's override)."""
+    return add_working_days(forwarded_at, resolve_days(category))
+
+
+def overdue_kind(report, now=None) -> str:
+    """"forward", "resolve" or "" for a report not overdue (or closed)."""
+    now = now or timezone.now()
+    if report.state in FORWARD_STATES and report.forward_due and report.forward_due < now:
+        return "forward"
+    if report.state in RESOLVE_STATES and report.resolve_due and report.resolve_due < now:
+        return "resolve"
+    return ""
+
+
+def is_overdue(report, now=None) -> bool:
+    return bool(overdue_kind(report, now))
+
+
+def overdue_q(now=None):
+    """A Q filter for overdue reports, for querysets (lists, maps, dashboards)."""
+    from django.db.models import Q
+
+    now = now or timezone.now()
+    return Q(state__in=FORWARD_STATES, forward_due__lt=now) | Q(state__in=RESOLVE_STATES, resolve_due__lt=now)
