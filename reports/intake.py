@@ -169,9 +169,8 @@ def next_code(year):
 
 def locate_and_route(point, category, at=None):
     """(LocateResult, RouteResult) or a ValidationError on "location"."""
-    from boundaries.routing import route
-
     from boundaries.lookup import locate
+    from boundaries.routing import route
 
     located = locate(point, at=at or timezone.now())
     if not located.areas:

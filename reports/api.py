@@ -1,0 +1,320 @@
+"""REST API v1 for reports (GeoJSON). Views call the services (intake, workflow,
+permissions); they hold no business rules.
+
+Errors: 400 {"detail", "errors": {field: [messages]}} for bad input, 403 for a role or
+jurisdiction that does not allow it, 404 for an unknown or non-public report, 409 for
+a stale row_version (someone acted first), 413 for an oversized body, 429 when the
+submission rate limit is hit.
+"""
+
+import math
+
+from django.conf import settings
+from django.contrib.gis.db.models.functions import Distance
+from django.contrib.gis.geos import Point, Polygon
+from django.contrib.gis.measure import D
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFilesSent, ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from django_ratelimit.core import is_ratelimited
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ParseError
+from rest_framework.generics import GenericAPIView, ListAPIView
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_gis.pagination import GeoJsonPagination
+
+from reports import intake, permissions, workflow
+from reports.filters import ReportFilter
+from reports.models import Category, Report, Subscription
+from reports.serializers import (
+    ActionSerializer,
+    CategorySerializer,
+    CommentSerializer,
+    ReportCreateSerializer,
+    ReportDetailSerializer,
+    ReportFeatureSerializer,
+)
+
+NEARBY_DEFAULT_M = 200
+NEARBY_MAX_M = 2000
+
+
+def error_response(exc, http_status=status.HTTP_400_BAD_REQUEST):
+    if isinstance(exc, ValidationError):
+        errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        return Response({"detail": _("Dữ liệu chưa hợp lệ, hãy kiểm tra các mục được đánh dấu."), "errors": errors}, status=400)
+    return Response({"detail": str(exc)}, status=http_status)
+
+
+def workflow_error_response(exc, report=None):
+    if isinstance(exc, workflow.Conflict):
+        body = {"detail": exc.message, "code": exc.code}
+        if report is not None:
+            body["row_version"] = Report.objects.filter(pk=report.pk).values_list("row_version", flat=True).first()
+        return Response(body, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, workflow.Forbidden | PermissionDenied):
+        return Response({"detail": str(exc) or _("Bạn không có quyền thực hiện thao tác này.")}, status=status.HTTP_403_FORBIDDEN)
+    if isinstance(exc, workflow.InvalidTransition):
+        return Response({"detail": exc.message, "code": exc.code}, status=status.HTTP_400_BAD_REQUEST)
+    return error_response(exc)
+
+
+def _plain(data):
+    """A QueryDict / dict as a plain dict of single values."""
+    if hasattr(data, "dict"):
+        return data.dict()
+    return dict(data or {})
+
+
+def _report_qs():
+    return Report.objects.select_related("category__parent", "commune", "authority", "merged_into")
+
+
+def get_public_report(request, code):
+    """The report by its public code: public ones to anyone, others to staff of it and
+    to its reporter; 404 otherwise."""
+    report = get_object_or_404(_report_qs(), code=code)
+    if permissions.can_view_public(report) or permissions.can_view_private(request.user, report):
+        return report
+    if request.user.is_authenticated and report.reporter_id == request.user.pk:
+        return report
+    raise Http404
+
+
+class ReportListCreate(GenericAPIView):
+    """GET: public reports as a GeoJSON FeatureCollection (``scope=queue``: the caller's
+    own queue — an officer's authority, the desk's province, a citizen's own reports).
+    POST: a new report (multipart), with an idempotency key."""
+
+    serializer_class = ReportFeatureSerializer
+    pagination_class = GeoJsonPagination
+    filterset_class = ReportFilter
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    def get_queryset(self):
+        if self.request.query_params.get("scope") == "queue":
+            qs = permissions.visible_reports(self.request.user)
+        else:
+            qs = permissions.public_reports()
+        return qs.select_related("category", "commune", "authority").order_by("-created_at", "-id")
+
+    @extend_schema(parameters=[OpenApiParameter("scope", str, enum=["public", "queue"])])
+    def get(self, request):
+        try:
+            qs = self.filter_queryset(self.get_queryset())
+        except ValidationError as exc:
+            return error_response(exc)
+        page = self.paginate_queryset(qs)
+        data = self.get_serializer(page, many=True).data
+        return self.get_paginated_response(data)
+
+    @extend_schema(
+        request={"multipart/form-data": ReportCreateSerializer},
+        responses={201: ReportDetailSerializer, 200: ReportDetailSerializer},
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+    )
+    def post(self, request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        limit = settings.REPORT_MAX_REQUEST_BYTES
+        if length > limit:
+            return Response(
+                {"detail": _("Dữ liệu gửi lên quá lớn (%(size)d MB, tối đa %(max)d MB).") % {"size": length // 2**20, "max": limit // 2**20}},
+                status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            )
+        if is_ratelimited(request._request, group="reports.create", key="ip", rate=settings.REPORT_SUBMIT_RATE, method="POST", increment=True):
+            return Response(
+                {"detail": _("Bạn gửi quá nhiều phản ánh trong thời gian ngắn. Hãy thử lại sau.")},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+            )
+        try:
+            data, files = request.data, request.FILES
+        except (RequestDataTooBig, TooManyFilesSent, ParseError):
+            return Response({"detail": _("Dữ liệu gửi lên quá lớn hoặc quá nhiều tệp.")}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        key = request.headers.get("Idempotency-Key") or data.get("idempotency_key")
+        try:
+            report = intake.create_report(data, files, request.user, key, source="api")
+        except ValidationError as exc:
+            return error_response(exc)
+        report = _report_qs().get(pk=report.pk) if not getattr(report, "replayed", False) else report
+        body = ReportDetailSerializer(report, context={"request": request}).data
+        return Response(body, status=status.HTTP_200_OK if getattr(report, "replayed", False) else status.HTTP_201_CREATED)
+
+
+class ReportDetail(APIView):
+    serializer_class = ReportDetailSerializer
+
+    def get(self, request, code):
+        report = get_public_report(request, code)
+        return Response(ReportDetailSerializer(report, context={"request": request}).data)
+
+
+class ReportPrivate(APIView):
+    """The staff view of one report: adds the reporter's contact and internal events.
+    403 for anyone but the report's unit, its province's desk and leaders, admins."""
+
+    def get(self, request, code):
+        report = get_object_or_404(_report_qs(), code=code)
+        try:
+            permissions.require_view_private(request.user, report)
+        except PermissionDenied as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_403_FORBIDDEN)
+        body = ReportDetailSerializer(report, context={"request": request}).data
+        body["properties"]["reporter"] = {
+            "name": report.contact_name or (str(report.reporter) if report.reporter_id else ""),
+            "phone": report.contact_phone or (report.reporter.phone if report.reporter_id else ""),
+            "email": report.contact_email or (report.reporter.email if report.reporter_id else ""),
+        }
+        body["properties"]["extension_requested_until"] = report.extension_requested_until
+        body["properties"]["extension_reason"] = report.extension_reason
+        return Response(body)
+
+
+class ReportAction(APIView):
+    """Apply a workflow action; send the row_version you saw (field or If-Match)."""
+
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    @extend_schema(request=ActionSerializer, responses={200: ReportDetailSerializer})
+    def post(self, request, code, action):
+        report = get_object_or_404(Report, code=code)
+        data = _plain(request.data)
+        data.pop("photos", None)
+        if request.FILES:
+            data["photos"] = request.FILES.getlist("photos")
+        expected = data.pop("row_version", None)
+        if expected in (None, "") and request.headers.get("If-Match"):
+            expected = request.headers["If-Match"].strip('"W/ ')
+        try:
+            report = workflow.transition(report, action, request.user, data, expected_version=expected)
+        except (workflow.WorkflowError, ValidationError, PermissionDenied) as exc:
+            return workflow_error_response(exc, report)
+        report = _report_qs().get(pk=report.pk)
+        return Response(ReportDetailSerializer(report, context={"request": request}).data)
+
+
+class ReportRating(APIView):
+    """The reporter rates a published result: level 1..5 and an optional reason."""
+
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    def post(self, request, code):
+        report = get_object_or_404(Report, code=code)
+        data = _plain(request.data)
+        try:
+            report = workflow.transition(report, "rate", request.user, data, expected_version=data.get("row_version"))
+        except (workflow.WorkflowError, ValidationError, PermissionDenied) as exc:
+            return workflow_error_response(exc, report)
+        report = _report_qs().get(pk=report.pk)
+        return Response(ReportDetailSerializer(report, context={"request": request}).data)
+
+
+class ReportComments(APIView):
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    @extend_schema(responses={200: CommentSerializer(many=True)})
+    def get(self, request, code):
+        report = get_public_report(request, code)
+        comments = report.comments.filter(is_hidden=False).select_related("authority", "author")
+        return Response(CommentSerializer(comments, many=True).data)
+
+    @extend_schema(request=CommentSerializer, responses={201: CommentSerializer})
+    def post(self, request, code):
+        report = get_public_report(request, code)
+        try:
+            comment = workflow.add_comment(report, request.user, request.data.get("text"))
+        except (workflow.WorkflowError, ValidationError, PermissionDenied) as exc:
+            return workflow_error_response(exc, report)
+        return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+
+
+class ReportFollow(APIView):
+    """Follow a report ("same problem? follow it instead"): notified at each step."""
+
+    def post(self, request, code):
+        report = get_public_report(request, code)
+        if not request.user.is_authenticated:
+            return Response({"detail": _("Hãy đăng nhập để theo dõi phản ánh.")}, status=status.HTTP_403_FORBIDDEN)
+        _sub, created = Subscription.objects.get_or_create(report=report, user=request.user)
+        return Response({"code": report.code, "following": True, "followers": report.subscriptions.count()},
+                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    def delete(self, request, code):
+        report = get_public_report(request, code)
+        if request.user.is_authenticated:
+            Subscription.objects.filter(report=report, user=request.user).delete()
+        return Response({"code": report.code, "following": False})
+
+
+class NearbyReports(APIView):
+    """Open reports of the same category within ``radius`` metres (default 200)."""
+
+    @extend_schema(parameters=[OpenApiParameter(p, str) for p in ("lat", "lon", "category", "radius")])
+    def get(self, request):
+        try:
+            point = intake.parse_point(request.query_params)
+            radius = float(request.query_params.get("radius") or NEARBY_DEFAULT_M)
+            if not (0 < radius <= NEARBY_MAX_M):
+                raise ValidationError({"radius": [_("Bán kính từ 1 đến %(max)d m.") % {"max": NEARBY_MAX_M}]})
+        except ValueError:
+            return error_response(ValidationError({"radius": [_("Bán kính phải là số.")]}))
+        except ValidationError as exc:
+            return error_response(exc)
+        # Index-friendly box in degrees first, then the exact geography distance.
+        dlat = radius / 111_000 * 1.01
+        dlon = dlat / max(math.cos(math.radians(point.y)), 0.01)
+        box = Polygon.from_bbox((point.x - dlon, point.y - dlat, point.x + dlon, point.y + dlat))
+        box.srid = 4326
+        qs = Report.objects.filter(state__in=Report.OPEN_STATES, location__intersects=box)
+        category = request.query_params.get("category")
+        if category:
+            qs = qs.filter(category__code=category)
+        qs = (
+            qs.annotate(distance=Distance("location", Point(point.x, point.y, srid=4326)))
+            .filter(distance__lte=D(m=radius))
+            .select_related("category", "commune")
+            .order_by("distance")[:20]
+        )
+        results = [
+            {
+                "code": r.code,
+                "category": r.category.code,
+                "category_name": r.category.name,
+                "state": r.state,
+                "state_label": r.get_state_display(),
+                "commune_name": r.commune.name if r.commune_id else None,
+                "description": r.description[:200],
+                "distance_m": round(r.distance.m, 1),
+                "followers": r.subscriptions.count(),
+                "lon": r.location.x,
+                "lat": r.location.y,
+            }
+            for r in qs
+        ]
+        return Response({"count": len(results), "radius_m": radius, "results": results})
+
+
+class RoutePreview(APIView):
+    """Before sending: the commune, the authority it will go to and why."""
+
+    @extend_schema(parameters=[OpenApiParameter(p, str) for p in ("lat", "lon", "category")])
+    def get(self, request):
+        try:
+            return Response(intake.preview(request.query_params))
+        except ValidationError as exc:
+            return error_response(exc)
+
+
+class CategoryList(ListAPIView):
+    serializer_class = CategorySerializer
+    pagination_class = None
+    filterset_class = None
+
+    def get_queryset(self):
+        return Category.objects.filter(active=True).select_related("parent")

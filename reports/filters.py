@@ -1,0 +1,66 @@
+"""Filters of the report list: bbox, category (or group), state, commune, province,
+authority, date range (local dates), overdue."""
+
+import datetime as dt
+
+import django_filters
+from django.contrib.gis.geos import Polygon
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
+from reports import sla
+from reports.models import Report
+
+
+def _local_start(day):
+    return dt.datetime.combine(day, dt.time.min, tzinfo=sla.LOCAL_TZ)
+
+
+class ReportFilter(django_filters.FilterSet):
+    bbox = django_filters.CharFilter(method="filter_bbox", label="min_lon,min_lat,max_lon,max_lat")
+    category = django_filters.CharFilter(method="filter_category", label="category or group code")
+    state = django_filters.CharFilter(method="filter_state", label="state[,state…]")
+    commune = django_filters.CharFilter(field_name="commune__code")
+    province = django_filters.CharFilter(field_name="province_code")
+    authority = django_filters.CharFilter(field_name="authority__code")
+    date_from = django_filters.DateFilter(method="filter_date_from")
+    date_to = django_filters.DateFilter(method="filter_date_to")
+    overdue = django_filters.BooleanFilter(method="filter_overdue")
+
+    class Meta:
+        model = Report
+        fields = []
+
+    def filter_bbox(self, qs, name, value):
+        try:
+            parts = [float(p) for p in value.split(",")]
+            if len(parts) != 4:
+                raise ValueError
+            x0, y0, x1, y1 = parts
+            if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
+                raise ValueError
+        except ValueError:
+            raise ValidationError({"bbox": [_("bbox phải là 4 số: kinh độ nhỏ, vĩ độ nhỏ, kinh độ lớn, vĩ độ lớn.")]}) from None
+        return qs.filter(location__intersects=Polygon.from_bbox((x0, y0, x1, y1)))
+
+    def filter_category(self, qs, name, value):
+        return qs.filter(Q(category__code=value) | Q(category__parent__code=value))
+
+    def filter_state(self, qs, name, value):
+        states = [s.strip() for s in value.split(",") if s.strip()]
+        bad = [s for s in states if s not in Report.State.values]
+        if bad:
+            raise ValidationError({"state": [_("Trạng thái không hợp lệ: %(s)s.") % {"s": ", ".join(bad)}]})
+        return qs.filter(state__in=states)
+
+    def filter_date_from(self, qs, name, value):
+        return qs.filter(created_at__gte=_local_start(value))
+
+    def filter_date_to(self, qs, name, value):
+        return qs.filter(created_at__lt=_local_start(value + dt.timedelta(days=1)))
+
+    def filter_overdue(self, qs, name, value):
+        if value is None:
+            return qs
+        return qs.filter(sla.overdue_q()) if value else qs.exclude(sla.overdue_q())

@@ -1,0 +1,215 @@
+"""API representations. Public ones never carry the reporter's name, phone, e-mail or
+account, nor internal events; text is returned as plain JSON strings (never HTML)."""
+
+from django.utils.translation import gettext as _
+from rest_framework import serializers
+from rest_framework_gis.serializers import GeoFeatureModelSerializer
+
+from reports import permissions, sla
+from reports.models import Category, Comment, Media, Report, ReportEvent
+
+
+def _local_iso(value):
+    return value.astimezone(sla.LOCAL_TZ).isoformat() if value else None
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    group = serializers.CharField(source="parent.code", default=None, read_only=True)
+    forward_days = serializers.SerializerMethodField()
+    resolve_days = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Category
+        fields = ["code", "name", "name_en", "group", "icon", "color", "forward_days", "resolve_days"]
+
+    def get_forward_days(self, obj) -> int:
+        return sla.forward_days(obj)
+
+    def get_resolve_days(self, obj) -> int:
+        return sla.resolve_days(obj)
+
+
+class MediaSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Media
+        fields = ["kind", "stage", "url", "thumbnail_url", "content_type", "width", "height", "duration_s"]
+
+    def _abs(self, f):
+        if not f:
+            return None
+        request = self.context.get("request")
+        return request.build_absolute_uri(f.url) if request else f.url
+
+    def get_url(self, obj) -> str | None:
+        return self._abs(obj.file)
+
+    def get_thumbnail_url(self, obj) -> str | None:
+        return self._abs(obj.thumbnail)
+
+
+class EventSerializer(serializers.ModelSerializer):
+    label = serializers.SerializerMethodField()
+    authority = serializers.CharField(source="authority.name", default=None, read_only=True)
+    to_state_label = serializers.SerializerMethodField()
+    reason_label = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ReportEvent
+        fields = ["action", "label", "from_state", "to_state", "to_state_label", "actor_role", "authority",
+                  "reason_code", "reason_label", "reason", "created_at"]
+
+    def get_label(self, obj) -> str:
+        from reports.workflow import ACTION_LABELS
+
+        return str(ACTION_LABELS.get(obj.action, obj.action))
+
+    def get_to_state_label(self, obj) -> str:
+        return str(Report.State(obj.to_state).label) if obj.to_state in Report.State.values else obj.to_state
+
+    def get_reason_label(self, obj) -> str:
+        return str(Report.RejectReason(obj.reason_code).label) if obj.reason_code in Report.RejectReason.values else ""
+
+
+class CommentSerializer(serializers.ModelSerializer):
+    author = serializers.SerializerMethodField()
+    official = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Comment
+        fields = ["id", "author", "official", "text", "created_at"]
+
+    def get_author(self, obj) -> str:
+        # An official speaks as their authority; a citizen is shown by first name only
+        # (their display name), never by phone.
+        if obj.authority_id:
+            return obj.authority.name
+        if obj.author_id and obj.author.display_name:
+            return obj.author.display_name
+        return _("Người dân")
+
+    def get_official(self, obj) -> bool:
+        return bool(obj.authority_id)
+
+
+class ReportFeatureSerializer(GeoFeatureModelSerializer):
+    """One report as a GeoJSON Feature: the public fields only."""
+
+    category = serializers.CharField(source="category.code", read_only=True)
+    category_name = serializers.CharField(source="category.name", read_only=True)
+    state_label = serializers.CharField(source="get_state_display", read_only=True)
+    commune = serializers.CharField(source="commune.code", default=None, read_only=True)
+    commune_name = serializers.CharField(source="commune.name", default=None, read_only=True)
+    authority = serializers.CharField(source="authority.code", default=None, read_only=True)
+    authority_name = serializers.CharField(source="authority.name", default=None, read_only=True)
+    created_at = serializers.SerializerMethodField()
+    forward_due = serializers.SerializerMethodField()
+    resolve_due = serializers.SerializerMethodField()
+    overdue = serializers.SerializerMethodField()
+    result_text = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Report
+        geo_field = "location"
+        id_field = "code"
+        fields = ["code", "title", "description", "category", "category_name", "state", "state_label",
+                  "commune", "commune_name", "province_code", "authority", "authority_name", "created_at",
+                  "forward_due", "resolve_due", "overdue", "result_text", "rating_level", "row_version"]
+
+    def get_created_at(self, obj) -> str | None:
+        return _local_iso(obj.created_at)
+
+    def get_forward_due(self, obj) -> str | None:
+        return _local_iso(obj.forward_due)
+
+    def get_resolve_due(self, obj) -> str | None:
+        return _local_iso(obj.resolve_due)
+
+    def get_overdue(self, obj) -> bool:
+        return sla.is_overdue(obj)
+
+    def get_result_text(self, obj) -> str | None:
+        return obj.result_text if obj.state in permissions.RESULT_PUBLIC_STATES else None
+
+
+class ReportDetailSerializer(ReportFeatureSerializer):
+    """A report's public page as a Feature: timeline, official replies, photos."""
+
+    timeline = serializers.SerializerMethodField()
+    media = serializers.SerializerMethodField()
+    comments = serializers.SerializerMethodField()
+    routing_explanation = serializers.CharField(read_only=True)
+    merged_into = serializers.CharField(source="merged_into.code", default=None, read_only=True)
+    reject_reason_label = serializers.SerializerMethodField()
+    allowed_actions = serializers.SerializerMethodField()
+
+    class Meta(ReportFeatureSerializer.Meta):
+        fields = ReportFeatureSerializer.Meta.fields + [
+            "address", "routing_explanation", "merged_into", "reject_reason", "reject_reason_label",
+            "timeline", "media", "comments", "allowed_actions",
+        ]
+
+    def _private(self, obj):
+        request = self.context.get("request")
+        return bool(request and permissions.can_view_private(request.user, obj))
+
+    def get_timeline(self, obj) -> list:
+        events = obj.events.select_related("authority")
+        if not self._private(obj):
+            events = events.filter(is_public=True)
+        return EventSerializer(events, many=True).data
+
+    def get_media(self, obj) -> list:
+        items = obj.media.all()
+        if obj.state not in permissions.RESULT_PUBLIC_STATES and not self._private(obj):
+            items = items.filter(stage="report")
+        return MediaSerializer(items, many=True, context=self.context).data
+
+    def get_comments(self, obj) -> list:
+        comments = obj.comments.filter(is_hidden=False).select_related("authority", "author")
+        return CommentSerializer(comments, many=True).data
+
+    def get_reject_reason_label(self, obj) -> str:
+        return str(obj.get_reject_reason_display()) if obj.reject_reason else ""
+
+    def get_allowed_actions(self, obj) -> list:
+        from reports.workflow import allowed_actions
+
+        request = self.context.get("request")
+        return allowed_actions(obj, request.user) if request else []
+
+
+class ReportCreateSerializer(serializers.Serializer):
+    """Documents the multipart form of POST /api/v1/reports (validation is in intake)."""
+
+    category = serializers.CharField(help_text="Category code, e.g. dien-mat-dien")
+    lat = serializers.FloatField()
+    lon = serializers.FloatField()
+    description = serializers.CharField(max_length=5000)
+    title = serializers.CharField(required=False)
+    address = serializers.CharField(required=False)
+    contact_name = serializers.CharField(required=False)
+    contact_phone = serializers.CharField(required=False)
+    contact_email = serializers.EmailField(required=False)
+    photos = serializers.ListField(child=serializers.FileField(), required=False)
+    video = serializers.FileField(required=False)
+    idempotency_key = serializers.CharField(required=False, help_text="Or the Idempotency-Key header")
+
+
+class ActionSerializer(serializers.Serializer):
+    """Documents POST /api/v1/reports/<code>/actions/<action>; fields depend on the action."""
+
+    row_version = serializers.IntegerField(required=False, help_text="The row_version the client saw")
+    reason_code = serializers.CharField(required=False)
+    reason = serializers.CharField(required=False)
+    authority = serializers.CharField(required=False)
+    into = serializers.CharField(required=False)
+    category = serializers.CharField(required=False)
+    lat = serializers.FloatField(required=False)
+    lon = serializers.FloatField(required=False)
+    until = serializers.CharField(required=False)
+    result_text = serializers.CharField(required=False)
+    photos = serializers.ListField(child=serializers.FileField(), required=False)
+    level = serializers.IntegerField(required=False)
