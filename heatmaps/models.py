@@ -1,1 +1,87 @@
-"""Pre-aggregated tables live here (see heatmaps/aggregates.py)."""
+"""Pre-aggregated tables that low zooms, dashboards and the ranking read instead of raw
+reports. They are written only by heatmaps.aggregates (refresh_* functions): never edit
+them by hand, rebuild with ``refresh_all()``.
+
+Both roll-ups are keyed by the MONTH a report was received: the planners' time slider
+moves by month, and the dashboards show months. A report's month, place and (nearly
+always) category never change, so a refresh recomputes whole months: exact even when a
+report changes state, category or authority.
+"""
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+
+
+class GridRollup(models.Model):
+    """Report counts per square cell of the EPSG:3857 grid of one zoom level, month,
+    category, state, authority and province. A cell of level z is 1/HEATMAP_BINS_PER_TILE
+    of a tile's width at zoom z; cell (cx, cy) spans x in [cx*s, (cx+1)*s) measured from
+    the grid's west / south edge (-20037508.34 m)."""
+
+    level = models.SmallIntegerField()
+    cx = models.IntegerField()
+    cy = models.IntegerField()
+    month = models.DateField()
+    category = models.ForeignKey("reports.Category", on_delete=models.CASCADE, db_constraint=False, related_name="+")
+    state = models.CharField(max_length=20)
+    authority = models.ForeignKey("boundaries.Authority", null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    province_code = models.CharField(max_length=10, blank=True)
+    n = models.IntegerField()
+    # Open and past the resolve deadline when the month was last refreshed.
+    overdue = models.IntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["level", "cx", "cy", "month"], name="heat_grid_tile"),
+            models.Index(fields=["month"], name="heat_grid_month"),
+        ]
+
+
+class AuthorityRollup(models.Model):
+    """Per (authority, category, month, province): the sums the dashboards and the
+    ranking need. Rates are ratios of these sums, so any set of rows adds up exactly."""
+
+    authority = models.ForeignKey("boundaries.Authority", null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    category = models.ForeignKey("reports.Category", on_delete=models.CASCADE, db_constraint=False, related_name="+")
+    month = models.DateField()
+    province_code = models.CharField(max_length=10, blank=True)
+    received = models.IntegerField(default=0)
+    forwarded = models.IntegerField(default=0)
+    forwarded_on_time = models.IntegerField(default=0)
+    resolved = models.IntegerField(default=0)
+    # Resolved with a resolve deadline: the denominator of the on-time rate.
+    resolved_with_due = models.IntegerField(default=0)
+    resolved_on_time = models.IntegerField(default=0)
+    open = models.IntegerField(default=0)
+    overdue = models.IntegerField(default=0)
+    rejected = models.IntegerField(default=0)
+    # Satisfaction: counts of rating levels 1..5.
+    rating_1 = models.IntegerField(default=0)
+    rating_2 = models.IntegerField(default=0)
+    rating_3 = models.IntegerField(default=0)
+    rating_4 = models.IntegerField(default=0)
+    rating_5 = models.IntegerField(default=0)
+    handling_seconds_sum = models.BigIntegerField(default=0)
+    # Resolved reports per handling-time bucket (edges: aggregates.HANDLING_BUCKET_HOURS);
+    # the median of a selection is interpolated from the summed histogram.
+    handling_hist = ArrayField(models.IntegerField(), default=list)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["authority", "month", "category"], name="heat_auth_month"),
+            models.Index(fields=["province_code", "month"], name="heat_auth_prov"),
+            models.Index(fields=["month"], name="heat_auth_m"),
+        ]
+
+
+class RefreshState(models.Model):
+    """The incremental refresh's watermarks (one row, name="default")."""
+
+    name = models.CharField(max_length=40, unique=True)
+    # Reports with updated_at after this are not yet in the roll-ups.
+    updated_watermark = models.DateTimeField(null=True)
+    # Deadlines up to this instant have been counted as overdue.
+    due_watermark = models.DateTimeField(null=True)
+    # Bumped on every refresh that changed something: part of tile URLs / ETags.
+    data_version = models.BigIntegerField(default=0)
+    refreshed_at = models.DateTimeField(null=True)
