@@ -18,3 +18,25 @@ api_patterns = [
 ]
 
 urlpatterns = api_patterns
+
+# Point lookup + routing preview by category (helper 2): reports/api_locate.py
+from reports.api_locate import locate_view  # noqa: E402
+
+urlpatterns += [path("api/v1/locate", locate_view, name="api-locate")]
+
+# Pages (citizen intake, public tracking, the desk, the queue): reports/views_pages.py (helper 4)
+from reports import views_pages as pages  # noqa: E402
+
+urlpatterns += [
+    path("phan-anh/", pages.public_list, name="report-list"),
+    path("phan-anh/ban-do.json", pages.public_points, name="report-points"),
+    path("phan-anh/moi/", pages.intake, name="report-new"),
+    path("phan-anh/cua-toi/", pages.my_reports, name="my-reports"),
+    path("phan-anh/<str:code>/da-gui/", pages.sent, name="report-sent"),
+    path("phan-anh/<str:code>/theo-doi/", pages.follow, name="report-follow"),
+    path("phan-anh/<str:code>/", pages.public_detail, name="report-public"),
+    path("dieu-hanh/", pages.desk, name="desk"),
+    path("dieu-hanh/<str:code>/", pages.desk_report, name="desk-report"),
+    path("xu-ly/", pages.queue, name="queue"),
+    path("xu-ly/<str:code>/", pages.queue_report, name="queue-report"),
+]
