@@ -1,0 +1,118 @@
+"""Boundary API: GeoJSON layers simplified by zoom, and one area with its authorities.
+
+GET /api/v1/boundaries/<version>/<type>.geojson?province=22&zoom=Z   (or &bbox=w,s,e,n)
+GET /api/v1/areas/<id>
+GET /api/v1/areas/by-code/<code>?version=vn-2025&type=commune
+
+The point lookup with routing (/api/v1/locate) lives in reports/api_locate.py: it reads
+categories, and boundaries knows nothing of reports.
+"""
+
+import math
+
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from boundaries.geojson import area_lineage_codes, boundary_layer
+from boundaries.models import Area, AreaType, Authority, BoundaryVersion
+
+
+def _bad_request(errors: dict) -> JsonResponse:
+    return JsonResponse({"errors": errors, "message": _("Yêu cầu không hợp lệ.")}, status=400)
+
+
+@require_GET
+def boundary_geojson(request, version, type_code):
+    errors = {}
+    if not BoundaryVersion.objects.filter(code=version).exists():
+        errors["version"] = [_("Không có phiên bản địa giới “%(code)s”.") % {"code": version}]
+    if not AreaType.objects.filter(code=type_code).exists():
+        errors["type"] = [_("Không có loại đơn vị “%(code)s”.") % {"code": type_code}]
+    province = request.GET.get("province") or None
+    zoom_raw = request.GET.get("zoom")
+    zoom = 10 if province else 6
+    if zoom_raw not in (None, ""):
+        try:
+            zoom = int(zoom_raw)
+            if not 0 <= zoom <= 22:
+                raise ValueError
+        except ValueError:
+            errors["zoom"] = [_("Mức thu phóng phải là số nguyên từ 0 đến 22.")]
+    bbox = None
+    if request.GET.get("bbox"):
+        try:
+            bbox = [float(x) for x in request.GET["bbox"].split(",")]
+            if len(bbox) != 4 or not all(math.isfinite(x) for x in bbox):
+                raise ValueError
+            w, s, e, n = bbox
+            if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+                raise ValueError
+        except ValueError:
+            errors["bbox"] = [_("Khung bao phải có dạng kinh độ tây, vĩ độ nam, kinh độ đông, vĩ độ bắc.")]
+    if errors:
+        return _bad_request(errors)
+    body = boundary_layer(version, type_code, zoom, province=province, bbox=bbox)
+    response = HttpResponse(body, content_type="application/geo+json")
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+def _authority_json(a: Authority) -> dict:
+    return {
+        "id": a.id,
+        "code": a.code,
+        "name": a.name,
+        "name_en": a.name_en,
+        "kind": a.kind,
+        "kind_name": a.get_kind_display(),
+        "level": a.level,
+        "level_name": a.get_level_display(),
+        "phone": a.phone,
+        "email": a.email,
+        "address": a.address,
+        "head_name": a.head_name,
+    }
+
+
+def area_json(area: Area) -> dict:
+    parent = area.parent
+    return {
+        "id": area.id,
+        "code": area.code,
+        "name": area.name,
+        "name_en": area.name_en,
+        "full_name": (area.properties or {}).get("full_name") or area.name,
+        "type": area.type.code,
+        "type_name": area.type.name,
+        "version": area.version.code,
+        "version_name": area.version.name,
+        "codes": area_lineage_codes(area),
+        "parent": parent and {"id": parent.id, "code": parent.code, "name": parent.name, "type": parent.type.code},
+        "authorities": [_authority_json(a) for a in area.authorities.filter(active=True).order_by("kind", "name")],
+    }
+
+
+def _area_qs():
+    return Area.objects.select_related("type", "version", "parent__type", "parent__parent__type").defer(
+        "geom", "parent__geom", "parent__parent__geom"
+    )
+
+
+@require_GET
+def area_detail(request, pk):
+    return JsonResponse(area_json(get_object_or_404(_area_qs(), pk=pk)))
+
+
+@require_GET
+def area_by_code(request, code):
+    qs = _area_qs().filter(code=code)
+    if request.GET.get("version"):
+        qs = qs.filter(version__code=request.GET["version"])
+    if request.GET.get("type"):
+        qs = qs.filter(type__code=request.GET["type"])
+    area = qs.order_by("-version__valid_from", "type__level").first()
+    if area is None:
+        return JsonResponse({"message": _("Không tìm thấy đơn vị có mã “%(code)s”.") % {"code": code}}, status=404)
+    return JsonResponse(area_json(area))

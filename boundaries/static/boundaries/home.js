@@ -1,0 +1,89 @@
+/* The first page: the chosen province's communes from the boundary GeoJSON endpoint;
+ * a click shows the commune's codes and authorities (/api/v1/areas/<id>). */
+(function () {
+  "use strict";
+  var cfg = JSON.parse(document.getElementById("home-config").textContent);
+  var S = cfg.strings;
+  var en = cfg.lang === "en";
+  var map = L.map("map", { zoomControl: true, attributionControl: false, preferCanvas: false });
+  map.setView([21.0, 107.2], 9);
+  var layer = null;
+  var selected = null;
+  var byCode = {};
+  var panel = document.getElementById("panel");
+  var chooser = document.getElementById("province");
+  var count = document.getElementById("count");
+
+  function esc(s) {
+    return String(s == null ? "" : s).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+  function label(p) { return en && p.name_en ? p.name_en : p.name; }
+  var base = { color: "#0b3d6e", weight: 1, fillColor: "#f4f1e8", fillOpacity: 0.9 };
+  var hi = { color: "#b42318", weight: 3, fillColor: "#ffe7a3", fillOpacity: 0.95 };
+
+  function updateLabels() {
+    document.getElementById("map").classList.toggle("labels-off", map.getZoom() < 10);
+  }
+  map.on("zoomend", updateLabels);
+
+  function loadProvince(code) {
+    panel.innerHTML = '<p class="muted">' + esc(S.hint) + "</p>";
+    if (count) count.textContent = S.loading;
+    var url = "/api/v1/boundaries/" + encodeURIComponent(cfg.version) + "/commune.geojson?province=" +
+      encodeURIComponent(code) + "&zoom=11";
+    fetch(url).then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); }).then(function (fc) {
+      if (layer) map.removeLayer(layer);
+      byCode = {};
+      selected = null;
+      layer = L.geoJSON(fc, {
+        style: function () { return base; },
+        onEachFeature: function (f, l) {
+          byCode[f.properties.code] = l;
+          l.bindTooltip(esc(label(f.properties)), { permanent: true, direction: "center", className: "commune-label" });
+          l.on("click", function () { select(f.properties, l); });
+        },
+      }).addTo(map);
+      if (fc.features.length) map.fitBounds(layer.getBounds(), { padding: [10, 10] });
+      if (count) count.textContent = fc.features.length + " " + S.communes;
+      updateLabels();
+      document.getElementById("map").dataset.loaded = code;
+    }).catch(function () {
+      if (count) count.textContent = "";
+      panel.innerHTML = '<p class="error">' + esc(S.error) + "</p>";
+    });
+  }
+
+  function select(props, l) {
+    if (selected) selected.setStyle(base);
+    selected = l;
+    l.setStyle(hi);
+    l.bringToFront();
+    panel.innerHTML = "<h2>" + esc(props.full_name || props.name) + '</h2><p class="muted">' + esc(S.loading) + "</p>";
+    fetch("/api/v1/areas/" + props.id).then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
+      .then(function (a) {
+        var html = "<h2>" + esc(a.full_name || a.name) + "</h2>";
+        if (a.name_en) html += '<p class="muted">' + esc(a.name_en) + "</p>";
+        html += "<dl><dt>" + esc(S.code) + "</dt><dd class=\"area-code\">" + esc(a.code) + "</dd>";
+        html += "<dt>" + esc(S.province_code) + "</dt><dd>" + esc(a.codes.province || "") +
+          (a.parent ? " · " + esc(a.parent.name) : "") + "</dd>";
+        html += "<dt>" + esc(S.type) + "</dt><dd>" + esc(a.type_name) + "</dd>";
+        html += "<dt>" + esc(S.version) + "</dt><dd>" + esc(a.version_name || a.version) + "</dd></dl>";
+        html += "<h3>" + esc(S.authorities) + "</h3>";
+        if (!a.authorities.length) html += '<p class="muted">' + esc(S.none) + "</p>";
+        a.authorities.forEach(function (x) {
+          html += '<div class="authority"><div class="kind">' + esc(x.kind_name) + "</div><strong>" +
+            esc(en && x.name_en ? x.name_en : x.name) + "</strong>";
+          if (x.phone) html += "<div>" + esc(S.phone) + ": " + esc(x.phone) + "</div>";
+          if (x.email) html += "<div>" + esc(S.email) + ": " + esc(x.email) + "</div>";
+          html += "</div>";
+        });
+        panel.innerHTML = html;
+      }).catch(function () { panel.innerHTML = '<p class="error">' + esc(S.error) + "</p>"; });
+  }
+
+  chooser.addEventListener("change", function () { loadProvince(chooser.value); });
+  window.geoPortalHome = { map: map, byCode: byCode, layers: function () { return byCode; } };
+  loadProvince(chooser.value || cfg.defaultProvince);
+})();

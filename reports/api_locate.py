@@ -1,0 +1,120 @@
+"""GET /api/v1/locate?lat=..&lon=..[&at=ISO8601][&category=CODE]
+
+Where a point is (one area per level of the boundary version valid at ``at``) and, with
+``category``, who acts on it. It lives in reports because it reads categories:
+boundaries knows nothing of reports (dependencies point one way).
+
+Bad input answers 400 with a translated message per field:
+{"errors": {"lat": ["..."], "category": ["..."]}, "message": "..."}
+"""
+
+import datetime as dt
+import math
+
+from django.http import JsonResponse
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from boundaries.lookup import locate
+from boundaries.routing import route
+from reports.models import Category
+
+
+def _coordinate(raw, field, limit, errors):
+    if raw is None or raw.strip() == "":
+        errors[field] = [_("Thiếu tham số này.")]
+        return None
+    try:
+        value = float(raw)
+        if not math.isfinite(value):
+            raise ValueError
+    except ValueError:
+        errors[field] = [_("Phải là một số thập phân (ví dụ 20.95).")]
+        return None
+    if not -limit <= value <= limit:
+        errors[field] = [_("Phải nằm trong khoảng từ %(lo)s đến %(hi)s.") % {"lo": -limit, "hi": limit}]
+        return None
+    return value
+
+
+def parse_at(raw):
+    """ISO 8601 date or datetime; naive times are in the portal's time zone."""
+    raw = raw.strip().replace(" ", "+") if raw else raw  # '+07:00' arrives as ' 07:00' from a query string
+    try:
+        value = parse_datetime(raw)
+    except ValueError:
+        value = None
+    if value is None:
+        try:
+            day = parse_date(raw)
+        except ValueError:
+            day = None
+        return day
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    return value
+
+
+def area_brief(area):
+    return {
+        "id": area.id,
+        "type": area.type.code,
+        "type_name": area.type.name,
+        "code": area.code,
+        "name": area.name,
+        "name_en": area.name_en,
+        "version": area.version.code,
+    }
+
+
+@require_GET
+def locate_view(request):
+    errors = {}
+    lat = _coordinate(request.GET.get("lat"), "lat", 90, errors)
+    lon = _coordinate(request.GET.get("lon"), "lon", 180, errors)
+    at = None
+    if request.GET.get("at"):
+        at = parse_at(request.GET["at"])
+        if at is None:
+            errors["at"] = [_("Thời điểm phải theo ISO 8601, ví dụ 2025-03-01 hoặc 2025-03-01T08:30:00+07:00.")]
+    category = None
+    code = (request.GET.get("category") or "").strip()
+    if code:
+        category = Category.objects.filter(code=code, active=True).select_related("parent").first()
+        if category is None:
+            errors["category"] = [_("Không có lĩnh vực “%(code)s”.") % {"code": code}]
+    if errors:
+        return JsonResponse({"errors": errors, "message": _("Yêu cầu không hợp lệ.")}, status=400)
+
+    result = locate((lon, lat), at=at)
+    data = {
+        "areas": [area_brief(a) for a in result.areas],
+        "snapped_m": None if result.snapped_m is None else round(result.snapped_m, 1),
+        "reason": result.reason,
+        "message": result.message,
+        "at": (at.isoformat() if isinstance(at, dt.date) else None),
+    }
+    if category is not None:
+        routed = route(result.areas, category.codes_for_routing())
+        a = routed.authority
+        data["category"] = {"code": category.code, "name": category.name, "name_en": category.name_en}
+        data["authority"] = a and {
+            "id": a.id,
+            "code": a.code,
+            "name": a.name,
+            "name_en": a.name_en,
+            "kind": a.kind,
+            "level": a.level,
+            "phone": a.phone,
+            "email": a.email,
+        }
+        data["rule"] = routed.rule and {
+            "id": routed.rule.id,
+            "name": routed.rule.name,
+            "priority": routed.rule.priority,
+        }
+        data["matched_area"] = routed.area and {"code": routed.area.code, "name": routed.area.name}
+        data["explanation"] = routed.explanation
+    return JsonResponse(data)
