@@ -117,11 +117,18 @@ class AreaSuccession(models.Model):
     share = models.FloatField(null=True, blank=True)
     # "Nhập toàn bộ" (whole) or "Nhập một phần" (part), as in the official table.
     note = models.CharField(max_length=200, blank=True)
+    # sha256 of the two areas' geom_checksum the share was computed from: a reload
+    # recomputes the share only when either polygon changed.
+    basis = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["old", "new"], name="succession_unique_pair")]
         verbose_name = _("kế thừa đơn vị")
         verbose_name_plural = _("kế thừa đơn vị")
+
+    def __str__(self):
+        share = "" if self.share is None else f" ({self.share:.0%})"
+        return f"{self.old} → {self.new}{share}"
 
 
 class Authority(models.Model):
@@ -199,3 +206,26 @@ class RoutingRule(models.Model):
 
     def __str__(self):
         return f"{self.priority}: {self.name}"
+
+
+class BoundaryImport(models.Model):
+    """One committed import of a source into (version, area type): what the source was
+    (its sha256), the options used and what changed. A committed re-import of the very
+    same file with the same options is skipped at once (``force`` re-checks every area)."""
+
+    version = models.ForeignKey(BoundaryVersion, on_delete=models.CASCADE, related_name="imports", verbose_name=_("phiên bản"))
+    type = models.ForeignKey(AreaType, on_delete=models.CASCADE, related_name="imports", verbose_name=_("loại"))
+    source = models.CharField(_("nguồn"), max_length=500)
+    source_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    options = models.JSONField(default=dict, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    feature_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("lần nhập địa giới")
+        verbose_name_plural = _("lần nhập địa giới")
+
+    def __str__(self):
+        return f"{self.source} → {self.version.code}/{self.type.code}"
