@@ -14,9 +14,11 @@ re-encoding) with its audio and video streams only, without the container's meta
 """
 
 import io
+import tempfile
 import uuid
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import filetype
 from django.conf import settings
@@ -257,24 +259,27 @@ def _remux(f, fmt):
     import av
 
     src = _open_av(f)
-    out_buf = io.BytesIO()
-    options = {"movflags": "faststart"} if fmt == "mp4" else {}
-    dst = av.open(out_buf, mode="w", format=fmt, options=options)
-    try:
-        mapping = {}
-        for s in list(src.streams.video)[:1] + list(src.streams.audio)[:1]:
-            out = dst.add_stream_from_template(s)
-            out.metadata.clear() if hasattr(out, "metadata") else None
-            mapping[s.index] = out
-        for packet in src.demux(*[s for s in src.streams if s.index in mapping]):
-            if packet.dts is None:
-                continue
-            packet.stream = mapping[packet.stream.index]
-            dst.mux(packet)
-    finally:
-        dst.close()
-        src.close()
-    return out_buf.getvalue()
+    # A named file: "faststart" moves the index to the front (playback starts before
+    # the whole file is loaded) and needs to re-read what it wrote.
+    with tempfile.NamedTemporaryFile(suffix=f".{fmt}") as tmp:
+        options = {"movflags": "faststart"} if fmt == "mp4" else {}
+        dst = av.open(tmp.name, mode="w", format=fmt, options=options)
+        try:
+            mapping = {}
+            for s in list(src.streams.video)[:1] + list(src.streams.audio)[:1]:
+                out = dst.add_stream_from_template(s)
+                if hasattr(out, "metadata"):
+                    out.metadata.clear()
+                mapping[s.index] = out
+            for packet in src.demux(*[s for s in src.streams if s.index in mapping]):
+                if packet.dts is None:
+                    continue
+                packet.stream = mapping[packet.stream.index]
+                dst.mux(packet)
+        finally:
+            dst.close()
+            src.close()
+        return Path(tmp.name).read_bytes()
 
 
 def check_uploads(photos, videos, max_photos=None):

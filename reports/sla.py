@@ -75,15 +75,15 @@ def add_working_days(moment, n: int):
     day = local.date()
     clock = local.timetz().replace(tzinfo=None)
     if not cal.is_working_day(day):
+        # The clock starts at the beginning of the next working day.
         clock = WORKDAY_START
+        while not cal.is_working_day(day):
+            day += dt.timedelta(days=1)
     counted = 0
     while counted < n:
         day += dt.timedelta(days=1)
         if cal.is_working_day(day):
             counted += 1
-    if n == 0 and not cal.is_working_day(day):
-        while not cal.is_working_day(day):
-            day += dt.timedelta(days=1)
     due = dt.datetime.combine(day, clock, tzinfo=LOCAL_TZ)
     return due.astimezone(dt.UTC)
 
