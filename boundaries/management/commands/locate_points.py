@@ -1,0 +1,295 @@
+"""locate_points IN.csv[.gz] --lat COL --lon COL --type TYPE [--version V] --out OUT.csv[.gz]
+
+Writes every input column plus ``area_code``, ``area_name``, ``snapped_m`` (empty when
+the point is in no area, or its coordinates are empty/non-numeric/out of range).
+
+Set-based, never one query per row, and streaming (a million rows fit; nothing is held
+in Python):
+
+1. The CSV bytes are COPYed as they are into an unlogged work table (all columns text,
+   plus the row number); PostgreSQL parses the CSV.
+2. Valid coordinates become points in a second work table, with a GiST index.
+3. ONE join driven from the subdivided parts of the chosen version and type: for each
+   part, the points it covers (index scan on the points). Consecutive probes use the same
+   polygon, so PostGIS reuses its prepared geometry; the planner may run it with two
+   parallel workers (SET LOCAL max_parallel_workers_per_gather = 2, jit off; work
+   tables are unlogged, not temporary, because temporary tables are invisible to
+   parallel workers).
+4. The points left over are snapped, set-based, to the nearest area within
+   LOCATE_SNAP_TOLERANCE_M (geography distance, bbox prefilter on the parts' index).
+5. The rows are COPYed out in input order, chunk by chunk (progress bar by chunk).
+
+Border rule as in boundaries.lookup: a point covered by several areas (on a shared
+border) gets the one with the lowest code. Work tables are dropped at the end.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import time
+import uuid
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from boundaries.lookup import snap_box_degrees
+
+NUMERIC_RE = r"^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"
+COPY_BLOCK = 1 << 20
+
+
+def _open(path, mode):
+    if str(path).endswith(".gz"):
+        return gzip.open(path, mode)
+    return open(path, mode)
+
+
+def _qi(name):
+    return '"' + name.replace('"', '""') + '"'
+
+
+def read_header(path) -> list[str]:
+    with _open(path, "rb") as f:
+        first = f.readline().decode("utf-8-sig")
+    if not first.strip():
+        raise CommandError(f"{path}: tệp rỗng hoặc không có dòng tiêu đề.")
+    return next(csv.reader(io.StringIO(first)))
+
+
+def _resolve_version_type(version_code, type_code):
+    from boundaries.models import AreaType, BoundaryVersion
+
+    area_type = AreaType.objects.filter(code=type_code).first()
+    if area_type is None:
+        raise CommandError(f"Không có loại đơn vị '{type_code}'.")
+    if version_code:
+        version = BoundaryVersion.objects.filter(code=version_code).first()
+        if version is None:
+            raise CommandError(f"Không có phiên bản địa giới '{version_code}'.")
+        return version, area_type
+    versions = list(
+        BoundaryVersion.valid_on(timezone.localdate()).filter(areas__type=area_type).distinct().order_by("code")
+    )
+    if not versions:
+        raise CommandError(f"Không có phiên bản nào đang hiệu lực có đơn vị loại '{type_code}'; hãy chỉ rõ --version.")
+    if len(versions) > 1:
+        names = ", ".join(v.code for v in versions)
+        raise CommandError(f"Nhiều phiên bản đang hiệu lực có loại '{type_code}' ({names}); hãy chỉ rõ --version.")
+    return versions[0], area_type
+
+
+def locate_csv(
+    in_path,
+    out_path,
+    lat_col,
+    lon_col,
+    type_code,
+    version_code=None,
+    tolerance_m=None,
+    chunk_rows=100_000,
+    progress=True,
+    stats=None,
+):
+    """Locate every row of ``in_path``; write ``out_path``. Returns a dict of counts and
+    timings (rows, located, snapped, invalid, seconds per phase)."""
+    from tqdm import tqdm
+
+    stats = {} if stats is None else stats
+    header = read_header(in_path)
+    for col in (lat_col, lon_col):
+        if col not in header:
+            raise CommandError(f"Không có cột '{col}' trong {in_path} (các cột: {', '.join(header)}).")
+    # Unique work-table column names even when the CSV repeats a header.
+    cols, seen = [], {}
+    for name in header:
+        n = seen.get(name, 0)
+        seen[name] = n + 1
+        cols.append(name if n == 0 else f"{name}__{n}")
+    version, area_type = _resolve_version_type(version_code, type_code)
+    tol = float(settings.LOCATE_SNAP_TOLERANCE_M if tolerance_m is None else tolerance_m)
+    tag = uuid.uuid4().hex[:10]
+    t_in, t_pt, t_hit, t_best = (f"_lp_{tag}_{x}" for x in ("in", "pt", "hit", "best"))
+    lat_q, lon_q = _qi(cols[header.index(lat_col)]), _qi(cols[header.index(lon_col)])
+    t0 = time.perf_counter()
+    try:
+        with connection.cursor() as cur:
+            coldefs = ", ".join(f"{_qi(c)} text" for c in cols)
+            cur.execute(f"CREATE UNLOGGED TABLE {t_in} ({coldefs}, _n bigint GENERATED ALWAYS AS IDENTITY)")
+            # 1. COPY the file in as it is.
+            collist = ", ".join(_qi(c) for c in cols)
+            raw = cur.connection  # psycopg connection under Django's wrapper
+            total_bytes = None
+            if not str(in_path).endswith(".gz"):
+                import os
+
+                total_bytes = os.path.getsize(in_path)
+            bar = tqdm(total=total_bytes, unit="B", unit_scale=True, desc="copy in", disable=not progress)
+            with raw.cursor() as rc, _open(in_path, "rb") as f:
+                with rc.copy(
+                    f"COPY {t_in} ({collist}) FROM STDIN WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')"
+                ) as cp:
+                    while block := f.read(COPY_BLOCK):
+                        cp.write(block)
+                        bar.update(len(block))
+            bar.close()
+            cur.execute(f"SELECT count(*) FROM {t_in}")
+            n_rows = cur.fetchone()[0]
+            stats["rows"] = n_rows
+            stats["copy_in_s"] = time.perf_counter() - t0
+
+            # 2. Valid points, in a spatial order, with a GiST index.
+            t1 = time.perf_counter()
+            cur.execute(
+                f"""
+                CREATE UNLOGGED TABLE {t_pt} AS
+                SELECT _n, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS g, lat
+                FROM (SELECT _n,
+                             CASE WHEN {lon_q} ~ %(re)s THEN {lon_q}::float8 END AS lon,
+                             CASE WHEN {lat_q} ~ %(re)s THEN {lat_q}::float8 END AS lat
+                      FROM {t_in}) s
+                WHERE lon BETWEEN -180 AND 180 AND lat BETWEEN -90 AND 90
+                """,
+                {"re": NUMERIC_RE},
+            )
+            cur.execute(f"CREATE INDEX ON {t_pt} USING gist (g)")
+            cur.execute(f"ANALYZE {t_pt}")
+            cur.execute(f"SELECT count(*) FROM {t_pt}")
+            n_valid = cur.fetchone()[0]
+            stats["valid"] = n_valid
+            stats["invalid"] = n_rows - n_valid
+            stats["prepare_s"] = time.perf_counter() - t1
+
+            # 3. The join, driven from the parts.
+            t2 = time.perf_counter()
+            with transaction.atomic():
+                cur.execute("SET LOCAL max_parallel_workers_per_gather = 2")
+                cur.execute("SET LOCAL jit = off")
+                cur.execute(
+                    f"""
+                    CREATE UNLOGGED TABLE {t_hit} AS
+                    SELECT pt._n, p.area_id, NULL::float8 AS snapped_m
+                    FROM boundaries_areapart p
+                    CROSS JOIN LATERAL (
+                        SELECT q._n FROM {t_pt} q WHERE ST_Covers(p.geom, q.g)
+                    ) pt
+                    WHERE p.version_id = %(v)s AND p.type_id = %(t)s
+                    """,
+                    {"v": version.id, "t": area_type.id},
+                )
+            stats["join_s"] = time.perf_counter() - t2
+
+            # 4. Snap the leftovers within tolerance (set-based).
+            t3 = time.perf_counter()
+            dx_per_cos = tol / 111_320.0 * 1.02
+            _, dy = snap_box_degrees(0, tol)
+            cur.execute(
+                f"""
+                INSERT INTO {t_hit} (_n, area_id, snapped_m)
+                SELECT q._n, near.area_id, near.d
+                FROM {t_pt} q
+                CROSS JOIN LATERAL (
+                    SELECT p.area_id, ST_Distance(p.geom::geography, q.g::geography) AS d
+                    FROM boundaries_areapart p
+                    JOIN boundaries_area a ON a.id = p.area_id
+                    WHERE p.version_id = %(v)s AND p.type_id = %(t)s
+                      AND p.geom && ST_Expand(q.g, %(dxc)s / greatest(cos(radians(least(abs(q.lat) + %(dy)s, 89.9))), 1e-6), %(dy)s)
+                      AND ST_DWithin(p.geom::geography, q.g::geography, %(tol)s)
+                    ORDER BY 2, a.code
+                    LIMIT 1
+                ) near
+                WHERE NOT EXISTS (SELECT 1 FROM {t_hit} h WHERE h._n = q._n)
+                """,
+                {"v": version.id, "t": area_type.id, "dxc": dx_per_cos, "dy": dy, "tol": tol},
+            )
+            stats["snap_s"] = time.perf_counter() - t3
+
+            # One area per point: the lowest code (the border rule).
+            t4 = time.perf_counter()
+            cur.execute(
+                f"""
+                CREATE UNLOGGED TABLE {t_best} AS
+                SELECT DISTINCT ON (h._n) h._n, a.code, a.name, h.snapped_m
+                FROM {t_hit} h JOIN boundaries_area a ON a.id = h.area_id
+                ORDER BY h._n, a.code
+                """
+            )
+            cur.execute(f"CREATE UNIQUE INDEX ON {t_best} (_n)")
+            cur.execute(f"CREATE UNIQUE INDEX ON {t_in} (_n)")
+            cur.execute(f"SELECT count(*), count(snapped_m) FROM {t_best}")
+            located, snapped = cur.fetchone()
+            stats["located"], stats["snapped"] = located, snapped
+            stats["resolve_s"] = time.perf_counter() - t4
+
+            # 5. COPY out in input order, chunk by chunk.
+            t5 = time.perf_counter()
+            out_cols = ", ".join(f"i.{_qi(c)}" for c in cols)
+            with _open(out_path, "wb") as out:
+                w = io.TextIOWrapper(out, encoding="utf-8", newline="")
+                csv.writer(w).writerow([*header, "area_code", "area_name", "snapped_m"])
+                w.flush()
+                w.detach()
+                bar = tqdm(total=n_rows, unit="rows", desc="locate+copy out", disable=not progress)
+                with raw.cursor() as rc:
+                    for lo in range(0, n_rows, chunk_rows):
+                        sql = (
+                            f"COPY (SELECT {out_cols}, b.code, b.name, round(b.snapped_m::numeric, 1) "
+                            f"FROM {t_in} i LEFT JOIN {t_best} b ON b._n = i._n "
+                            f"WHERE i._n > {int(lo)} AND i._n <= {int(lo + chunk_rows)} ORDER BY i._n) "
+                            "TO STDOUT WITH (FORMAT csv, ENCODING 'UTF8')"
+                        )
+                        with rc.copy(sql) as cp:
+                            for data in cp:
+                                out.write(data)
+                        bar.update(min(chunk_rows, n_rows - lo))
+                bar.close()
+            stats["copy_out_s"] = time.perf_counter() - t5
+    finally:
+        with connection.cursor() as cur:
+            cur.execute(f"DROP TABLE IF EXISTS {t_in}, {t_pt}, {t_hit}, {t_best}")
+    stats["total_s"] = time.perf_counter() - t0
+    return stats
+
+
+class Command(BaseCommand):
+    help = "Locate every row of a CSV (lat/lon columns) in the areas of one type; set-based in SQL."
+
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        # Our --version (a boundary version) replaces Django's --version (its own).
+        kwargs.setdefault("conflict_handler", "resolve")
+        return super().create_parser(prog_name, subcommand, **kwargs)
+
+    def add_arguments(self, parser):
+        parser.add_argument("input", help="CSV file (.csv or .csv.gz) with a header line")
+        parser.add_argument("--lat", required=True, help="latitude column")
+        parser.add_argument("--lon", required=True, help="longitude column")
+        parser.add_argument("--type", required=True, dest="type_code", help="area type code (commune, city-ward…)")
+        parser.add_argument(
+            "--version", dest="version", default=None, help="boundary version code (default: the one valid today)"
+        )
+        parser.add_argument("--out", required=True, help="output CSV (.csv or .csv.gz)")
+        parser.add_argument("--tolerance", type=float, default=None, help="snap tolerance in metres")
+        parser.add_argument("--chunk-rows", type=int, default=100_000)
+        parser.add_argument("--no-progress", action="store_true")
+
+    def handle(self, *args, **o):
+        stats = locate_csv(
+            o["input"],
+            o["out"],
+            o["lat"],
+            o["lon"],
+            o["type_code"],
+            version_code=o["version"],
+            tolerance_m=o["tolerance"],
+            chunk_rows=o["chunk_rows"],
+            progress=not o["no_progress"],
+        )
+        rate = stats["rows"] / stats["total_s"] if stats["total_s"] else 0
+        self.stdout.write(
+            f"{stats['rows']} rows: {stats['located']} located ({stats['snapped']} snapped), "
+            f"{stats['invalid']} without usable coordinates, {stats['rows'] - stats['located'] - stats['invalid']} outside; "
+            f"{stats['total_s']:.1f} s ({rate:,.0f} rows/s) → {o['out']}"
+        )
