@@ -14,7 +14,9 @@ from django.db import models
 
 class GridRollup(models.Model):
     """Report counts per square cell of the EPSG:3857 grid of one zoom level, month,
-    category, state, authority and province. A cell of level z is 1/HEATMAP_BINS_PER_TILE
+    category, state and province. Not by authority: commune committees would multiply
+    the rows of every coarse cell by the communes in it; one authority's bins are
+    computed from its own reports (index leading with the authority) instead. A cell of level z is 1/HEATMAP_BINS_PER_TILE
     of a tile's width at zoom z; cell (cx, cy) spans x in [cx*s, (cx+1)*s) measured from
     the grid's west / south edge (-20037508.34 m)."""
 
@@ -24,7 +26,6 @@ class GridRollup(models.Model):
     month = models.DateField()
     category = models.ForeignKey("reports.Category", on_delete=models.CASCADE, db_constraint=False, related_name="+")
     state = models.CharField(max_length=20)
-    authority = models.ForeignKey("boundaries.Authority", null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
     province_code = models.CharField(max_length=10, blank=True)
     n = models.IntegerField()
     # Open and past the resolve deadline when the month was last refreshed.

@@ -1,0 +1,289 @@
+"""Map and dashboard benchmark with 1,000,000 synthetic reports (issue 4, item 9).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/geo_portal_h5_bench \\
+        .venv/bin/python bench/maps.py [--reports 1000000] [--regenerate]
+
+The bench database needs the boundaries of the four demo provinces (vn-2025 communes
+with their subdivided parts), categories and authorities (fixtures.demo.load_test_data
+does that); the reports are generated in SQL:
+  * points: ST_GeneratePoints inside the 2025 communes, each commune weighted by how
+    urban it is (a "Phường" ×12, Hạ Long's and the provincial seats' wards ×3 more),
+  * created_at uniform over the last 3 years, categories by realistic shares,
+    authorities as the routing rules would pick them (commune committee, or the
+    province's department / power / water company / police by the category's group),
+  * states by age: older reports mostly closed or rated, the last weeks mostly open;
+    deadlines 1 / 5 working days (approximated by 1.4 / 7 calendar days),
+    handling times log-normal, ratings 1..5 on 60 % of the resolved.
+
+Measures (database time: the SQL the views run, timed around cursor.execute):
+  1. point tiles z10-z14 over the month the map shows by default (p50 / p95; the 10 ms
+     target counts tiles of at most 2,000 points),
+  2. aggregated tiles z5-z9 (same month), and their ratio to the z10 point tiles,
+  3. tile sizes (average, max),
+  4. the dashboard's national figures from the roll-ups vs from raw reports (ratio),
+  5. one authority's view (its figures for a year, from the roll-up).
+"""
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geo_portal.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection  # noqa: E402
+
+GENERATE_SQL = """
+WITH v AS (SELECT id FROM boundaries_boundaryversion WHERE code = 'vn-2025'),
+communes AS (
+    SELECT a.id, a.code, p.code AS pc, a.geom,
+           (CASE WHEN a.name ILIKE 'Phường%%' THEN 12 ELSE 1 END)
+           * (CASE WHEN a.name ~* '(Hạ Long|Bãi Cháy|Hồng Gai|Hà Tu|Cao Xanh|Việt Hưng|Thuận Hóa|Phú Xuân|Điện Biên Phủ|Cà Mau|An Xuyên|Tân Thành)' THEN 3 ELSE 1 END) AS w
+    FROM boundaries_area a JOIN boundaries_areatype t ON t.id = a.type_id AND t.code = 'commune'
+    JOIN boundaries_area p ON p.id = a.parent_id, v
+    WHERE a.version_id = v.id
+),
+shares AS (SELECT *, greatest(1, round(%(n)s::float * w / sum(w) OVER ()))::int AS k FROM communes),
+pts AS (
+    SELECT s.id AS commune_id, s.code AS commune_code, s.pc, (ST_Dump(ST_GeneratePoints(s.geom, s.k, %(seed)s))).geom AS location
+    FROM shares s
+),
+cats AS (
+    SELECT c.id, c.code, coalesce(g.code, c.code) AS grp,
+           row_number() OVER (ORDER BY c.code) AS rn, count(*) OVER () AS total
+    FROM reports_category c LEFT JOIN reports_category g ON g.id = c.parent_id
+    WHERE c.parent_id IS NOT NULL
+),
+base AS (
+    SELECT p.*, random() AS r_age, random() AS r_cat, random() AS r_state, random() AS r_h, random() AS r_rate
+    FROM pts p
+),
+shaped AS (
+    SELECT b.*, now() - (b.r_age ^ 1.15) * interval '1095 days' AS created_at,
+           (SELECT c.id FROM cats c WHERE c.rn = 1 + floor((b.r_cat ^ 1.6) * c.total)::int LIMIT 1) AS category_id
+    FROM base b
+),
+routed AS (
+    SELECT s.*, c.grp,
+           coalesce(
+             (SELECT a.id FROM boundaries_authority a WHERE a.code = CASE c.grp
+                 WHEN 'dien' THEN 'dien-luc-' || s.pc WHEN 'nuoc' THEN 'cap-nuoc-' || s.pc
+                 WHEN 'y-te' THEN 'so-yt-' || s.pc WHEN 'giao-duc' THEN 'so-gd-' || s.pc
+                 WHEN 'giao-thong' THEN 'so-gtvt-' || s.pc WHEN 'an-ninh' THEN 'cong-an-' || s.pc
+                 WHEN 'du-lich' THEN 'so-dl-' || s.pc WHEN 'xay-dung' THEN 'so-xd-' || s.pc
+                 ELSE 'ubnd-' || s.commune_code END),
+             (SELECT a.id FROM boundaries_authority a WHERE a.code = 'ubnd-tinh-' || s.pc)) AS authority_id
+    FROM shaped s JOIN cats c ON c.id = s.category_id
+),
+timed AS (
+    SELECT r.*, r.created_at + interval '1.4 days' AS forward_due, r.created_at + interval '7 days' AS resolve_due,
+           r.created_at + (exp(ln(60.0) + 1.5 * (r.r_h - 0.5) * 3.4) * (1 + (r.authority_id %% 5) * 0.3) * interval '1 hour') AS resolved_cand,
+           r.created_at + (r.r_h * 30) * interval '1 hour' AS forwarded_cand
+    FROM routed r
+)
+INSERT INTO reports_report (code, title, description, category_id, location, address, boundary_version_id,
+    commune_id, province_code, authority_id, routing_explanation, state, reject_reason, result_text,
+    contact_name, contact_phone, contact_email, source, external_id, created_at, forwarded_at, resolved_at,
+    closed_at, forward_due, resolve_due, extension_reason, rating_level, updated_at, row_version)
+SELECT 'BN-' || lpad(nextval('bench_code_seq')::text, 8, '0'), '', 'bench', t.category_id, t.location, '',
+       (SELECT id FROM v), t.commune_id, t.pc, t.authority_id, '',
+       st.state, '', '', '', '', '', 'bench', '', t.created_at,
+       CASE WHEN st.state <> 'received' THEN least(t.forwarded_cand, now()) END,
+       CASE WHEN st.state IN ('resolved', 'published', 'rated', 'closed') THEN least(t.resolved_cand, now()) END,
+       CASE WHEN st.state = 'closed' THEN least(t.resolved_cand + interval '3 days', now()) END,
+       t.forward_due, t.resolve_due,
+       '', CASE WHEN st.state = 'rated' THEN least(5, 1 + floor((1 - t.r_rate * t.r_rate) * 5)::int) END, now(), 0
+FROM timed t
+CROSS JOIN LATERAL (SELECT CASE
+    WHEN t.resolved_cand < now() - interval '2 days' THEN
+         CASE WHEN t.r_state < 0.04 THEN 'rejected' WHEN t.r_state < 0.06 THEN 'in_progress'
+              WHEN t.r_state < 0.45 THEN 'closed' WHEN t.r_state < 0.75 THEN 'rated' ELSE 'published' END
+    WHEN t.r_state < 0.25 THEN 'received' WHEN t.r_state < 0.5 THEN 'forwarded'
+    WHEN t.r_state < 0.7 THEN 'in_progress' ELSE 'resolved' END AS state) st
+"""
+
+
+def generate(n, seed=0.42):
+    with connection.cursor() as cur:
+        cur.execute("CREATE SEQUENCE IF NOT EXISTS bench_code_seq")
+        cur.execute("SELECT setseed(%s)", [seed])
+        cur.execute(GENERATE_SQL, {"n": n, "seed": int(seed * 1000)})
+        cur.execute("ANALYZE reports_report")
+
+
+def timed(sql, params=()):
+    with connection.cursor() as cur:
+        t = time.perf_counter()
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+        return (time.perf_counter() - t) * 1000, rows
+
+
+def timed_call(fn, *args):
+    t = time.perf_counter()
+    out = fn(*args)
+    return (time.perf_counter() - t) * 1000, out
+
+
+def pct(values, p):
+    values = sorted(values)
+    if not values:
+        return float("nan")
+    k = max(0, min(len(values) - 1, int(round(p / 100 * (len(values) - 1)))))
+    return values[k]
+
+
+def deg2tile(lat, lon, z):
+    import math
+
+    n = 2**z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    return x, y
+
+
+def sample_tiles(z, k, rng):
+    """Tiles at zoom z around sampled report locations (where people look)."""
+    _ms, rows = timed("SELECT ST_Y(location), ST_X(location) FROM reports_report TABLESAMPLE SYSTEM (1) LIMIT 5000")
+    rng.shuffle(rows)
+    seen, out = set(), []
+    for lat, lon in rows:
+        t = deg2tile(lat, lon, z)
+        if t not in seen:
+            seen.add(t)
+            out.append(t)
+        if len(out) >= k:
+            break
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--reports", type=int, default=1_000_000)
+    parser.add_argument("--regenerate", action="store_true")
+    parser.add_argument("--tiles", type=int, default=40, help="tiles sampled per zoom")
+    args = parser.parse_args()
+
+    from heatmaps import aggregates as agg
+    from heatmaps import stats, tiles
+    from heatmaps.aggregates import Filters
+
+    _ms, ((count,),) = timed("SELECT count(*) FROM reports_report")
+    if args.regenerate or count < args.reports * 0.95:
+        print(f"generating {args.reports - count:,} reports in SQL…", flush=True)
+        t = time.perf_counter()
+        generate(args.reports - count)
+        print(f"  generated in {time.perf_counter() - t:.0f} s", flush=True)
+        t = time.perf_counter()
+        agg.refresh_all()
+        print(f"  roll-ups rebuilt (refresh_all) in {time.perf_counter() - t:.0f} s", flush=True)
+    _ms, ((count,),) = timed("SELECT count(*) FROM reports_report")
+    _ms, sizes = timed(
+        """SELECT pg_size_pretty(pg_total_relation_size('reports_report')),
+                  (SELECT count(*) FROM heatmaps_gridrollup), pg_size_pretty(pg_total_relation_size('heatmaps_gridrollup')),
+                  (SELECT count(*) FROM heatmaps_authorityrollup), pg_size_pretty(pg_total_relation_size('heatmaps_authorityrollup'))"""
+    )
+    rs, gn, gs, an, asz = sizes[0]
+    print(f"data: {count:,} reports ({rs}); grid roll-up {gn:,} rows ({gs}); authority roll-up {an:,} rows ({asz})")
+    _ms, ((last_month,),) = timed("SELECT date_trunc('month', max(created_at) - interval '1 month')::date FROM reports_report")
+    month = Filters(start=last_month, end=agg.next_month(last_month) - __import__("datetime").timedelta(days=1))
+    print(f"tiles for the month {last_month:%Y-%m} (the map's default period)")
+    rng = random.Random(7)
+
+    # warm-up
+    for z in (10, 7):
+        for x, y in sample_tiles(z, 3, rng):
+            tiles.tile("reports", z, x, y, month)
+
+    point_times, small_point_times, sizes_all, z10_times = [], [], [], []
+    print("\npoint tiles (layer reports)")
+    for z in range(10, 15):
+        ts, ns, bs = [], [], []
+        for x, y in sample_tiles(z, args.tiles, rng):
+            ms, (data, n, _layer) = timed_call(tiles.tile, "reports", z, x, y, month)
+            ts.append(ms)
+            ns.append(n)
+            bs.append(len(data))
+            sizes_all.append(len(data))
+            point_times.append(ms)
+            if n <= 2000:
+                small_point_times.append(ms)
+            if z == 10:
+                z10_times.append(ms)
+        print(
+            f"  z{z}: {len(ts)} tiles, points/tile median {statistics.median(ns):.0f} max {max(ns)}, "
+            f"db ms p50 {pct(ts, 50):.1f} p95 {pct(ts, 95):.1f}, size avg {statistics.mean(bs) / 1024:.1f} KB max {max(bs) / 1024:.1f} KB"
+        )
+    p95_small = pct(small_point_times, 95)
+    print(f"  => p95 of tiles with <= 2,000 points: {p95_small:.2f} ms over {len(small_point_times)} tiles (target <= 10 ms)")
+
+    print("\naggregated tiles (layer bins, grid roll-up)")
+    agg_times = []
+    z10_mean = statistics.mean(z10_times)
+    for z in range(5, 10):
+        ts, bs = [], []
+        for x, y in sample_tiles(z, args.tiles, rng):
+            ms, (data, n, _layer) = timed_call(tiles.tile, "bins", z, x, y, month)
+            ts.append(ms)
+            bs.append(len(data))
+            sizes_all.append(len(data))
+            agg_times.append(ms)
+        print(
+            f"  z{z}: {len(ts)} tiles, db ms p50 {pct(ts, 50):.1f} p95 {pct(ts, 95):.1f} mean {statistics.mean(ts):.1f}, "
+            f"size avg {statistics.mean(bs) / 1024:.1f} KB max {max(bs) / 1024:.1f} KB, ratio mean/z10 {statistics.mean(ts) / z10_mean:.2f}"
+        )
+    all_time = Filters()
+    at_ts = []
+    for z in range(5, 10):
+        for x, y in sample_tiles(z, 10, rng):
+            ms, (data, n, _layer) = timed_call(tiles.tile, "bins", z, x, y, all_time)
+            at_ts.append(ms)
+            sizes_all.append(len(data))
+    print(f"  all 3 years, z5-z9: db ms p50 {pct(at_ts, 50):.1f} p95 {pct(at_ts, 95):.1f}")
+    print(
+        f"  => aggregated mean {statistics.mean(agg_times):.2f} ms vs z10 point tile mean {z10_mean:.2f} ms (same run): "
+        f"ratio {statistics.mean(agg_times) / z10_mean:.2f} (target <= 2.5); p95 ratio {pct(agg_times, 95) / pct(z10_times, 95):.2f}"
+    )
+    print(
+        f"\ntile sizes: {len(sizes_all)} tiles, average {statistics.mean(sizes_all) / 1024:.1f} KB (target < 50), "
+        f"max {max(sizes_all) / 1024:.1f} KB (target < 500)"
+    )
+
+    print("\ndashboard national figures (all reports, all time)")
+    roll, raw = [], []
+    for _ in range(5):
+        ms, fig_roll = timed_call(stats.summary, Filters())
+        roll.append(ms)
+        ms, fig_raw = timed_call(stats.summary_raw, Filters())
+        raw.append(ms)
+    same = {k: fig_roll[k] for k in ("received", "resolved", "resolved_on_time", "overdue")} == {
+        k: fig_raw[k] for k in ("received", "resolved", "resolved_on_time", "overdue")
+    }
+    print(
+        f"  from roll-ups {statistics.median(roll):.1f} ms, from raw reports {statistics.median(raw):.1f} ms: "
+        f"ratio {statistics.median(roll) / statistics.median(raw):.3f} (target <= 0.15); same counts: {same}"
+    )
+    print(f"  received {fig_roll['received']:,}, resolved {fig_roll['resolved']:,}, overdue {fig_roll['overdue']:,}")
+
+    print("\none authority's view (a year of its figures, from the roll-up)")
+    _ms, auths = timed(
+        "SELECT authority_id FROM heatmaps_authorityrollup GROUP BY 1 ORDER BY sum(received) DESC LIMIT 5"
+    )
+    year = Filters(start=last_month.replace(year=last_month.year - 1), end=last_month)
+    for (aid,) in auths[:3]:
+        f = Filters(start=year.start, end=year.end, authority_id=aid)
+        ts = [timed_call(stats.summary, f)[0] for _ in range(5)]
+        ms_raw = timed_call(stats.summary_raw, f)[0]
+        print(f"  authority {aid}: {statistics.median(ts):.2f} ms (target < 10), raw {ms_raw:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

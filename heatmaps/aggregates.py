@@ -1,0 +1,643 @@
+"""All the aggregation SQL of the heatmaps, in one readable place.
+
+Grid bins
+    Square cells of the EPSG:3857 grid. At zoom z a cell is 1/HEATMAP_BINS_PER_TILE of a
+    tile's width (64 → 1.2 km at z9, 19.6 km at z5). Cell (cx, cy) of level z spans
+    [ORIGIN + cx*s, ORIGIN + (cx+1)*s) with s = WORLD / (2^z * B) and ORIGIN the grid's
+    west/south edge; the same cells as ST_SquareGrid(s) shifted by 2^z*B/2.
+Roll-ups (heatmaps.models)
+    GridRollup (level, cell, month, category, state, authority, province) and
+    AuthorityRollup (authority, category, month, province) with the dashboard sums.
+    Low zooms, heat layers, dashboards and the ranking read these, never raw reports.
+    They are refreshed by MONTH of reception: ``refresh_months`` recomputes the months
+    touched by changed reports (exact whatever changed: state, category, authority).
+    ``refresh_for_reports(ids)`` after a bulk import, ``refresh_incremental()`` on the
+    beat (reports with updated_at past the watermark, and open reports whose deadline
+    passed since the last run: "overdue" is as of the last refresh), ``refresh_all()``
+    after the demo load. Deleted reports are only dropped by refresh_all().
+Placeholder points
+    Records whose location is a known "not geocoded" default (Boston's City Hall,
+    settings.HEATMAP_PLACEHOLDER_POINTS) keep their location but are left out of every
+    spatial layer (grid roll-up, heat, point tiles, hotspots, choropleths by geometry).
+Periods and time zone
+    Months and days are those of settings.TIME_ZONE (Asia/Ho_Chi_Minh). Roll-up readers
+    round a period to whole months; raw readers use the exact days.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+WORLD = 40075016.685578488
+ORIGIN = -20037508.342789244
+OPEN_STATES = ("received", "forwarded", "accepted", "in_progress", "reopened")
+# Handling time histogram bucket upper edges, in hours (last bucket: beyond).
+HANDLING_BUCKET_HOURS = (1, 2, 4, 8, 12, 24, 36, 48, 72, 96, 120, 168, 240, 336, 504, 720, 1440)
+
+
+def conf(name):
+    defaults = {
+        "HEATMAP_BINS_PER_TILE": 64,
+        "HEATMAP_MIN_LEVEL": 3,
+        "HEATMAP_MAX_BIN_ZOOM": 9,
+        "HEATMAP_PLACEHOLDER_POINTS": [(-71.0587, 42.3594)],
+        "HEATMAP_RANKING_MIN_VOLUME": 20,
+        "HEATMAP_TILE_MAX_POINTS": 10000,
+        "HEATMAP_REFRESH_LAG_S": 10,
+    }
+    return getattr(settings, name, defaults[name])
+
+
+def tz():
+    return ZoneInfo(settings.TIME_ZONE)
+
+
+def cell_size(level):
+    return WORLD / (2**level * conf("HEATMAP_BINS_PER_TILE"))
+
+
+def bin_levels():
+    return list(range(conf("HEATMAP_MIN_LEVEL"), conf("HEATMAP_MAX_BIN_ZOOM") + 1))
+
+
+def not_placeholder_sql(alias="r"):
+    """SQL condition true when the report's location is not a known placeholder point."""
+    parts = []
+    for lon, lat in conf("HEATMAP_PLACEHOLDER_POINTS"):
+        lon, lat = float(lon), float(lat)
+        parts.append(
+            f"NOT (abs(ST_X({alias}.location) - ({lon!r})) < 1e-7 AND abs(ST_Y({alias}.location) - ({lat!r})) < 1e-7)"
+        )
+    return " AND ".join(parts) or "TRUE"
+
+
+# --- filters -----------------------------------------------------------------------
+
+
+class FilterError(ValueError):
+    """Bad filter input; ``errors`` maps a field to its translated message."""
+
+    def __init__(self, errors):
+        super().__init__(errors)
+        self.errors = errors
+
+
+@dataclass
+class Filters:
+    start: dt.date | None = None  # inclusive, local day
+    end: dt.date | None = None  # inclusive, local day
+    category_ids: list[int] | None = None
+    states: list[str] | None = None
+    authority_id: int | None = None
+    province: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_params(cls, params):
+        """From query parameters: start, end (YYYY-MM-DD), month (YYYY-MM),
+        category (codes, comma separated; a group's code means all its categories),
+        state (comma separated), authority (code), province (code)."""
+        from boundaries.models import Authority
+        from reports.models import Category, Report
+
+        errors, f = {}, cls()
+
+        def parse_day(name):
+            value = params.get(name)
+            if not value:
+                return None
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                errors[name] = _("Ngày không hợp lệ (định dạng YYYY-MM-DD).")
+
+        f.start, f.end = parse_day("start"), parse_day("end")
+        month = params.get("month")
+        if month:
+            try:
+                y, m = (int(p) for p in month.split("-"))
+                f.start = dt.date(y, m, 1)
+                f.end = (dt.date(y + m // 12, m % 12 + 1, 1)) - dt.timedelta(days=1)
+            except (ValueError, TypeError):
+                errors["month"] = _("Tháng không hợp lệ (định dạng YYYY-MM).")
+        if f.start and f.end and f.start > f.end:
+            errors["end"] = _("Ngày kết thúc phải sau ngày bắt đầu.")
+        codes = [c for c in (params.get("category") or "").split(",") if c]
+        if codes:
+            cats = list(Category.objects.filter(code__in=codes).values_list("id", "code"))
+            found = {c for _i, c in cats}
+            missing = [c for c in codes if c not in found]
+            if missing:
+                errors["category"] = _("Không có lĩnh vực: %(codes)s") % {"codes": ", ".join(missing)}
+            ids = [i for i, _c in cats]
+            ids += list(Category.objects.filter(parent_id__in=ids).values_list("id", flat=True))
+            f.category_ids = sorted(set(ids))
+        states = [s for s in (params.get("state") or "").split(",") if s]
+        if states:
+            valid = set(Report.State.values) | {"open"}
+            bad = [s for s in states if s not in valid]
+            if bad:
+                errors["state"] = _("Trạng thái không hợp lệ: %(s)s") % {"s": ", ".join(bad)}
+            expanded = []
+            for s in states:
+                expanded += list(OPEN_STATES) if s == "open" else [s]
+            f.states = sorted(set(expanded))
+        auth = params.get("authority")
+        if auth:
+            a = Authority.objects.filter(code=auth).values_list("id", flat=True).first()
+            if a is None:
+                errors["authority"] = _("Không có cơ quan mã %(code)s.") % {"code": auth}
+            f.authority_id = a
+        prov = params.get("province")
+        if prov:
+            if len(prov) > 10:
+                errors["province"] = _("Mã tỉnh không hợp lệ.")
+            f.province = prov
+        if errors:
+            raise FilterError(errors)
+        return f
+
+    def key(self):
+        return (self.start, self.end, tuple(self.category_ids or ()), tuple(self.states or ()), self.authority_id, self.province)
+
+    # -- SQL for raw reports (alias r) ------------------------------------------------
+    def raw_sql(self, alias="r"):
+        where, params = [], []
+        if self.start:
+            where.append(f"{alias}.created_at >= %s")
+            params.append(local_midnight(self.start))
+        if self.end:
+            where.append(f"{alias}.created_at < %s")
+            params.append(local_midnight(self.end + dt.timedelta(days=1)))
+        if self.category_ids is not None:
+            where.append(f"{alias}.category_id = ANY(%s)")
+            params.append(self.category_ids)
+        if self.states is not None:
+            where.append(f"{alias}.state = ANY(%s)")
+            params.append(self.states)
+        if self.authority_id is not None:
+            where.append(f"{alias}.authority_id = %s")
+            params.append(self.authority_id)
+        if self.province:
+            where.append(f"{alias}.province_code = %s")
+            params.append(self.province)
+        return (" AND ".join(where) or "TRUE"), params
+
+    # -- SQL for the roll-ups (alias g): periods rounded to whole months --------------
+    def rollup_sql(self, alias="g", with_state=True, with_authority=True):
+        where, params = [], []
+        if self.start:
+            where.append(f"{alias}.month >= %s")
+            params.append(self.start.replace(day=1))
+        if self.end:
+            where.append(f"{alias}.month <= %s")
+            params.append(self.end.replace(day=1))
+        if self.category_ids is not None:
+            where.append(f"{alias}.category_id = ANY(%s)")
+            params.append(self.category_ids)
+        if with_state and self.states is not None:
+            where.append(f"{alias}.state = ANY(%s)")
+            params.append(self.states)
+        if with_authority and self.authority_id is not None:
+            where.append(f"{alias}.authority_id = %s")
+            params.append(self.authority_id)
+        if self.province:
+            where.append(f"{alias}.province_code = %s")
+            params.append(self.province)
+        return (" AND ".join(where) or "TRUE"), params
+
+
+def local_midnight(day):
+    return dt.datetime.combine(day, dt.time.min, tzinfo=tz())
+
+
+def month_start(day):
+    return day.replace(day=1)
+
+
+def next_month(day):
+    return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def fetchall(sql, params=()):
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        cols = [c.name for c in cur.description]
+        return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+
+# --- refresh -----------------------------------------------------------------------
+
+
+def _grid_insert_sql():
+    B = conf("HEATMAP_BINS_PER_TILE")
+    lv = bin_levels()
+    return f"""
+    INSERT INTO heatmaps_gridrollup (level, cx, cy, month, category_id, state, province_code, n, overdue)
+    SELECT l.level,
+           floor((p.x - ({ORIGIN!r})) / ({WORLD!r} / (2 ^ l.level * {B})))::int AS cx,
+           floor((p.y - ({ORIGIN!r})) / ({WORLD!r} / (2 ^ l.level * {B})))::int AS cy,
+           p.month, p.category_id, p.state, p.province_code,
+           count(*), count(*) FILTER (WHERE p.overdue)
+    FROM (
+        SELECT ST_X(g) AS x, ST_Y(g) AS y, m.month, r.category_id, r.state, r.province_code,
+               (r.state = ANY(%(open)s) AND r.resolve_due < %(now)s) AS overdue
+        FROM unnest(%(months)s::date[], %(starts)s::timestamptz[], %(ends)s::timestamptz[]) AS m(month, s, e)
+        JOIN reports_report r ON r.created_at >= m.s AND r.created_at < m.e
+        CROSS JOIN LATERAL ST_Transform(r.location, 3857) AS g
+        WHERE {not_placeholder_sql('r')}
+          AND ST_Y(r.location) BETWEEN -85 AND 85
+    ) p
+    CROSS JOIN unnest(ARRAY{lv}::int[]) AS l(level)
+    GROUP BY 1, 2, 3, 4, 5, 6, 7
+    """
+
+
+def _handling_hist_sql(alias="r"):
+    hours = f"(extract(epoch FROM {alias}.resolved_at - {alias}.created_at) / 3600.0)"
+    resolved = f"{alias}.resolved_at IS NOT NULL AND NOT ({alias}.state = ANY(%(open)s))"
+    parts, lo = [], None
+    for edge in HANDLING_BUCKET_HOURS + (None,):
+        cond = [resolved]
+        if lo is not None:
+            cond.append(f"{hours} >= {lo}")
+        if edge is not None:
+            cond.append(f"{hours} < {edge}")
+        parts.append(f"count(*) FILTER (WHERE {' AND '.join(cond)})::int")
+        lo = edge
+    return "ARRAY[" + ", ".join(parts) + "]"
+
+
+def _authority_insert_sql():
+    resolved = "r.resolved_at IS NOT NULL AND NOT (r.state = ANY(%(open)s))"
+    ratings = ", ".join(f"count(*) FILTER (WHERE r.rating_level = {i})" for i in range(1, 6))
+    return f"""
+    INSERT INTO heatmaps_authorityrollup (authority_id, category_id, month, province_code, received, forwarded,
+        forwarded_on_time, resolved, resolved_with_due, resolved_on_time, open, overdue, rejected,
+        rating_1, rating_2, rating_3, rating_4, rating_5, handling_seconds_sum, handling_hist)
+    SELECT r.authority_id, r.category_id, m.month, r.province_code,
+           count(*),
+           count(*) FILTER (WHERE r.forwarded_at IS NOT NULL),
+           count(*) FILTER (WHERE r.forwarded_at IS NOT NULL AND (r.forward_due IS NULL OR r.forwarded_at <= r.forward_due)),
+           count(*) FILTER (WHERE {resolved}),
+           count(*) FILTER (WHERE {resolved} AND r.resolve_due IS NOT NULL),
+           count(*) FILTER (WHERE {resolved} AND r.resolve_due IS NOT NULL AND r.resolved_at <= r.resolve_due),
+           count(*) FILTER (WHERE r.state = ANY(%(open)s)),
+           count(*) FILTER (WHERE r.state = ANY(%(open)s) AND r.resolve_due < %(now)s),
+           count(*) FILTER (WHERE r.state = 'rejected'),
+           {ratings},
+           coalesce(sum(extract(epoch FROM r.resolved_at - r.created_at)) FILTER (WHERE {resolved}), 0)::bigint,
+           {_handling_hist_sql('r')}
+    FROM unnest(%(months)s::date[], %(starts)s::timestamptz[], %(ends)s::timestamptz[]) AS m(month, s, e)
+    JOIN reports_report r ON r.created_at >= m.s AND r.created_at < m.e
+    GROUP BY r.authority_id, r.category_id, m.month, r.province_code
+    """
+
+
+def refresh_months(months, now=None):
+    """Recompute both roll-ups for these months (dates, any day of the month)."""
+    months = sorted({month_start(m) for m in months})
+    if not months:
+        return 0
+    now = now or timezone.now()
+    params = {
+        "months": months,
+        "starts": [local_midnight(m) for m in months],
+        "ends": [local_midnight(next_month(m)) for m in months],
+        "open": list(OPEN_STATES),
+        "now": now,
+    }
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("DELETE FROM heatmaps_gridrollup WHERE month = ANY(%s::date[])", [months])
+        cur.execute("DELETE FROM heatmaps_authorityrollup WHERE month = ANY(%s::date[])", [months])
+        cur.execute(_grid_insert_sql(), params)
+        cur.execute(_authority_insert_sql(), params)
+        _bump_version(now)
+    return len(months)
+
+
+def _state():
+    from heatmaps.models import RefreshState
+
+    obj, _created = RefreshState.objects.get_or_create(name="default")
+    return obj
+
+
+def _bump_version(now):
+    from heatmaps.models import RefreshState
+
+    RefreshState.objects.get_or_create(name="default")
+    RefreshState.objects.filter(name="default").update(data_version=F("data_version") + 1, refreshed_at=now)
+
+
+def _months_of(where_sql, params):
+    sql = f"""SELECT DISTINCT date_trunc('month', created_at AT TIME ZONE %s)::date AS m
+              FROM reports_report WHERE {where_sql}"""
+    with connection.cursor() as cur:
+        cur.execute(sql, [settings.TIME_ZONE, *params])
+        return [row[0] for row in cur.fetchall()]
+
+
+def refresh_for_reports(ids):
+    """Bring the roll-ups up to date for these reports (after an import or a service hook)."""
+    ids = list(ids)
+    if not ids:
+        return 0
+    return refresh_months(_months_of("id = ANY(%s)", [ids]))
+
+
+def refresh_incremental(now=None):
+    """The beat's job: months of reports changed since the watermark, and of open
+    reports whose resolve deadline passed since the last run. Returns months refreshed."""
+    from heatmaps.models import RefreshState
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        _state()
+        st = RefreshState.objects.select_for_update().get(name="default")
+        if st.updated_watermark is None:
+            count = refresh_all(now=now)
+        else:
+            months = set(_months_of("updated_at > %s", [st.updated_watermark]))
+            months |= set(
+                _months_of(
+                    "state = ANY(%s) AND resolve_due > %s AND resolve_due <= %s",
+                    [list(OPEN_STATES), st.due_watermark or st.updated_watermark, now],
+                )
+            )
+            count = refresh_months(months, now=now)
+        # A transaction that started before ``now`` may commit later with an older
+        # updated_at: keep a small lag so the next run sees it (it costs a re-refresh).
+        lag = dt.timedelta(seconds=conf("HEATMAP_REFRESH_LAG_S"))
+        RefreshState.objects.filter(name="default").update(updated_watermark=now - lag, due_watermark=now)
+    return count
+
+
+def refresh_all(now=None):
+    """Rebuild both roll-ups from scratch (demo load, after deletions, after migrations)."""
+    from heatmaps.models import RefreshState
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        with connection.cursor() as cur:
+            cur.execute("TRUNCATE heatmaps_gridrollup, heatmaps_authorityrollup")
+        months = _months_of("TRUE", [])
+        refresh_months(months, now=now)
+        _state()
+        lag = dt.timedelta(seconds=conf("HEATMAP_REFRESH_LAG_S"))
+        RefreshState.objects.filter(name="default").update(updated_watermark=now - lag, due_watermark=now)
+        if not months:
+            _bump_version(now)
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE heatmaps_gridrollup")
+        cur.execute("ANALYZE heatmaps_authorityrollup")
+    return len(months)
+
+
+def data_version():
+    """A token that changes whenever the data a map shows changes: the roll-ups'
+    version and the newest report change. Part of tile URLs and ETags."""
+    with connection.cursor() as cur:
+        cur.execute(
+            """SELECT coalesce((SELECT data_version FROM heatmaps_refreshstate WHERE name = 'default'), 0),
+                      (SELECT extract(epoch FROM max(updated_at))::bigint FROM reports_report)"""
+        )
+        v, last = cur.fetchone()
+    return f"{v}-{last or 0}"
+
+
+# --- readers: bins -------------------------------------------------------------------
+
+
+def level_for_zoom(z):
+    return max(conf("HEATMAP_MIN_LEVEL"), min(conf("HEATMAP_MAX_BIN_ZOOM"), z))
+
+
+def cell_range_for_tile(z, x, y, level):
+    """Inclusive cx, cy ranges of the level's cells inside tile z/x/y."""
+    B = conf("HEATMAP_BINS_PER_TILE")
+    if level >= z:
+        k = B * 2 ** (level - z)
+        n = 2**z
+        return (x * k, (x + 1) * k - 1, (n - 1 - y) * k, (n - y) * k - 1)
+    # A tile bigger than the level's tiles (z < min level): same formula, fractional.
+    k = B / 2 ** (z - level)
+    n = 2**z
+    return (int(x * k), int((x + 1) * k) - 1, int((n - 1 - y) * k), int((n - y) * k) - 1)
+
+
+def cells_query(level, cx0, cx1, cy0, cy1, filters: Filters):
+    """SQL (and params) of the cells of one level in a cell range: cx, cy, n, overdue.
+    From the grid roll-up; with an authority filter from that authority's own reports
+    (the roll-up is not split by authority), placeholders left out either way."""
+    if filters.authority_id is None:
+        where, params = filters.rollup_sql("g")
+        return (
+            f"""SELECT g.cx, g.cy, sum(g.n)::int AS n, sum(g.overdue)::int AS overdue
+                FROM heatmaps_gridrollup g
+                WHERE g.level = %s AND g.cx BETWEEN %s AND %s AND g.cy BETWEEN %s AND %s AND {where}
+                GROUP BY g.cx, g.cy""",
+            [level, cx0, cx1, cy0, cy1, *params],
+        )
+    s = cell_size(level)
+    where, params = filters.raw_sql("r")
+    return (
+        f"""SELECT c.cx, c.cy, count(*)::int AS n, count(*) FILTER (WHERE c.overdue)::int AS overdue
+            FROM (SELECT floor((ST_X(g) - ({ORIGIN!r})) / {s!r})::int AS cx, floor((ST_Y(g) - ({ORIGIN!r})) / {s!r})::int AS cy,
+                         (r.state = ANY(%s) AND r.resolve_due < now()) AS overdue
+                  FROM reports_report r CROSS JOIN LATERAL ST_Transform(r.location, 3857) AS g
+                  WHERE r.location && ST_Transform(ST_MakeEnvelope(%s, %s, %s, %s, 3857), 4326)
+                    AND {where} AND {not_placeholder_sql('r')}) c
+            WHERE c.cx BETWEEN %s AND %s AND c.cy BETWEEN %s AND %s
+            GROUP BY c.cx, c.cy""",
+        [list(OPEN_STATES), ORIGIN + cx0 * s, ORIGIN + cy0 * s, min(-ORIGIN, ORIGIN + (cx1 + 1) * s),
+         min(-ORIGIN, ORIGIN + (cy1 + 1) * s), *params, cx0, cx1, cy0, cy1],
+    )
+
+
+def bins_in_range(level, cx0, cx1, cy0, cy1, filters: Filters):
+    """Cells with counts in a cell range."""
+    sql, params = cells_query(level, cx0, cx1, cy0, cy1, filters)
+    return fetchall(sql, params)
+
+
+def cell_bounds_3857(level, cx, cy):
+    s = cell_size(level)
+    return (ORIGIN + cx * s, ORIGIN + cy * s, ORIGIN + (cx + 1) * s, ORIGIN + (cy + 1) * s)
+
+
+def bbox_to_cells(level, west, south, east, north):
+    """Inclusive cell ranges covering a lon/lat box."""
+    from pyproj import Transformer
+
+    t = Transformer.from_crs(4326, 3857, always_xy=True)
+    x0, y0 = t.transform(west, max(south, -85))
+    x1, y1 = t.transform(east, min(north, 85))
+    s = cell_size(level)
+    return (int((x0 - ORIGIN) // s), int((x1 - ORIGIN) // s), int((y0 - ORIGIN) // s), int((y1 - ORIGIN) // s))
+
+
+def heat_points(bbox, zoom, filters: Filters, max_cells=20000):
+    """[lat, lon, weight] of the roll-up cells in a view, two levels finer than the zoom
+    (capped at the finest level): what leaflet-heat draws. Placeholders are excluded by
+    the roll-up itself."""
+    level = level_for_zoom(zoom + 2)
+    cx0, cx1, cy0, cy1 = bbox_to_cells(level, *bbox)
+    rows = bins_in_range(level, cx0, cx1, cy0, cy1, filters)[:max_cells]
+    from pyproj import Transformer
+
+    t = Transformer.from_crs(3857, 4326, always_xy=True)
+    s = cell_size(level)
+    out = []
+    for r in rows:
+        lon, lat = t.transform(ORIGIN + (r["cx"] + 0.5) * s, ORIGIN + (r["cy"] + 0.5) * s)
+        out.append([round(lat, 6), round(lon, 6), r["n"]])
+    return out
+
+
+def hex_bins(bbox, size_m, filters: Filters, limit=20000):
+    """Hexagon bins (ST_HexagonGrid in EPSG:3857, edge size_m) of the raw reports in a
+    view, as (wkt4326, n) rows. Raw: the map asks for it only within a view and period."""
+    where, params = filters.raw_sql("r")
+    return fetchall(
+        f"""WITH env AS (SELECT ST_Transform(ST_MakeEnvelope(%s, %s, %s, %s, 4326), 3857) AS e),
+                 pts AS (SELECT ST_Transform(r.location, 3857) AS g FROM reports_report r, env
+                         WHERE r.location && ST_MakeEnvelope(%s, %s, %s, %s, 4326) AND {where}
+                           AND {not_placeholder_sql('r')})
+            SELECT ST_AsGeoJSON(ST_Transform(h.geom, 4326), 6) AS geom, count(*)::int AS n
+            FROM env, ST_HexagonGrid(%s, env.e) AS h JOIN pts ON ST_Intersects(h.geom, pts.g)
+            GROUP BY h.geom ORDER BY n DESC LIMIT %s""",
+        [*bbox, *bbox, *params, size_m, limit],
+    )
+
+
+# --- readers: areas ----------------------------------------------------------------
+
+
+def area_counts(version_code, type_code, filters: Filters, parent_code=None, with_geometry=False, simplify_m=0):
+    """Report counts per area of one boundary version and type.
+
+    Reports routed in that version are counted by what routing stored (commune and
+    district ids; the province by its code); reports routed in another version (or not
+    at all) are placed by their point, in the picked version's areas (ST_Covers on the
+    subdivided parts, placeholders left out). Areas without reports are listed with 0.
+    """
+    from boundaries.models import AreaType, BoundaryVersion
+
+    version = BoundaryVersion.objects.filter(code=version_code).first()
+    atype = AreaType.objects.filter(code=type_code).first()
+    if version is None or atype is None:
+        raise FilterError({"version" if version is None else "type": _("Không có phiên bản hoặc loại đơn vị này.")})
+    where, params = filters.raw_sql("r")
+    stored = {"commune": "r.commune_id = a.id", "district": "r.district_id = a.id"}.get(type_code)
+    if type_code == "province":
+        stored = "r.province_code = a.code"
+    if type_code == "city-ward":
+        stored = "r.commune_id = a.id"
+    area_filter = "a.version_id = %s AND a.type_id = %s"
+    area_params = [version.id, atype.id]
+    if parent_code:
+        area_filter += " AND a.parent_id IN (SELECT id FROM boundaries_area WHERE code = %s AND version_id = %s)"
+        area_params += [parent_code, version.id]
+    geom_sql = ""
+    if with_geometry:
+        geom_sql = (
+            f", ST_AsGeoJSON(ST_Transform(ST_SimplifyPreserveTopology(ST_Transform(a.geom, 3857), {float(simplify_m)}), 4326), 5) AS geom"
+            if simplify_m
+            else ", ST_AsGeoJSON(a.geom, 5) AS geom"
+        )
+    sql = f"""
+    WITH stored AS (
+        SELECT a.id, count(*) AS n, count(*) FILTER (WHERE r.state = ANY(%s) AND r.resolve_due < now()) AS overdue
+        FROM boundaries_area a JOIN reports_report r ON {stored}
+        WHERE {area_filter} AND r.boundary_version_id = %s AND {where}
+        GROUP BY a.id
+    ), spatial AS (
+        SELECT p.area_id AS id, count(DISTINCT r.id) AS n,
+               count(DISTINCT r.id) FILTER (WHERE r.state = ANY(%s) AND r.resolve_due < now()) AS overdue
+        FROM reports_report r
+        JOIN boundaries_areapart p ON p.version_id = %s AND p.type_id = %s AND ST_Covers(p.geom, r.location)
+        JOIN boundaries_area a ON a.id = p.area_id
+        WHERE {area_filter} AND r.boundary_version_id IS DISTINCT FROM %s AND {where} AND {not_placeholder_sql('r')}
+        GROUP BY p.area_id
+    )
+    SELECT a.id, a.code, a.name, coalesce(s.n, 0) + coalesce(sp.n, 0) AS n,
+           coalesce(s.overdue, 0) + coalesce(sp.overdue, 0) AS overdue {geom_sql}
+    FROM boundaries_area a LEFT JOIN stored s ON s.id = a.id LEFT JOIN spatial sp ON sp.id = a.id
+    WHERE {area_filter}
+    ORDER BY a.code
+    """
+    all_params = [
+        list(OPEN_STATES), *area_params, version.id, *params,
+        list(OPEN_STATES), version.id, atype.id, *area_params, version.id, *params,
+        *area_params,
+    ]
+    return fetchall(sql, all_params)
+
+
+# --- readers: time series ----------------------------------------------------------
+
+
+def time_series(filters: Filters, interval="month", by=None):
+    """Counts per local day/week/month, optionally split by category (its code), group
+    or state. Raw reports with the filters' indexes; for dashboards over years use
+    rollup_series (months, from the roll-up)."""
+    if interval not in ("day", "week", "month"):
+        raise FilterError({"interval": _("Khoảng thời gian phải là day, week hoặc month.")})
+    split = {
+        None: "NULL::text",
+        "category": "c.code",
+        "group": "coalesce(pc.code, c.code)",
+        "state": "r.state",
+    }
+    if by not in split:
+        raise FilterError({"by": _("Chỉ chia theo category, group hoặc state.")})
+    where, params = filters.raw_sql("r")
+    return fetchall(
+        f"""SELECT date_trunc(%s, r.created_at AT TIME ZONE %s)::date AS period, {split[by]} AS key, count(*)::int AS n
+            FROM reports_report r JOIN reports_category c ON c.id = r.category_id
+            LEFT JOIN reports_category pc ON pc.id = c.parent_id
+            WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2""",
+        [interval, settings.TIME_ZONE, *params],
+    )
+
+
+def rollup_series(filters: Filters, by=None):
+    """Monthly counts from the authority roll-up (received, resolved, overdue…)."""
+    where, params = filters.rollup_sql("g", with_state=False)
+    split = {None: "NULL::text", "category": "c.code", "group": "coalesce(pc.code, c.code)"}[by]
+    return fetchall(
+        f"""SELECT g.month AS period, {split} AS key, sum(g.received)::int AS n, sum(g.resolved)::int AS resolved,
+                   sum(g.overdue)::int AS overdue
+            FROM heatmaps_authorityrollup g JOIN reports_category c ON c.id = g.category_id
+            LEFT JOIN reports_category pc ON pc.id = c.parent_id
+            WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2""",
+        params,
+    )
+
+
+def counts_by(filters: Filters, dim="category"):
+    """Counts per category, group or state over the filters (roll-up for category and
+    group, which round periods to months; raw for state, which is exact)."""
+    if dim == "state":
+        where, params = filters.raw_sql("r")
+        return fetchall(
+            f"SELECT r.state AS key, count(*)::int AS n FROM reports_report r WHERE {where} GROUP BY 1 ORDER BY 2 DESC",
+            params,
+        )
+    where, params = filters.rollup_sql("g", with_state=False)
+    key = "c.code" if dim == "category" else "coalesce(pc.code, c.code)"
+    return fetchall(
+        f"""SELECT {key} AS key, sum(g.received)::int AS n FROM heatmaps_authorityrollup g
+            JOIN reports_category c ON c.id = g.category_id LEFT JOIN reports_category pc ON pc.id = c.parent_id
+            WHERE {where} GROUP BY 1 ORDER BY 2 DESC""",
+        params,
+    )
