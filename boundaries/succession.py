@@ -46,7 +46,9 @@ class SuccessionRow:
 
 def read_conversion_table(path) -> list[SuccessionRow]:
     """Parse the official table: two header lines, then rows; a row whose new-commune
-    code is empty is a province separator ("THÀNH PHỐ HÀ NỘI") and is skipped."""
+    code is empty is a province separator ("THÀNH PHỐ HÀ NỘI") and is skipped. Six rows
+    have no old commune (a whole island district became a special zone, "đặc khu"):
+    they are kept with ``old_code == ""``; load_succession ignores them."""
     rows = []
     with open(Path(path), encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh)
@@ -55,7 +57,7 @@ def read_conversion_table(path) -> list[SuccessionRow]:
         for rec in reader:
             rec = [c.strip() for c in rec] + [""] * 8
             province, new_name, new_code, old_name, old_code, note, old_district, old_province = rec[:8]
-            if not new_code or not old_code:
+            if not new_code:
                 continue
             m = _CODE_IN_PARENS.search(province)
             rows.append(
@@ -64,7 +66,7 @@ def read_conversion_table(path) -> list[SuccessionRow]:
                     new_name=new_name,
                     new_code=new_code.zfill(5),
                     old_name=old_name,
-                    old_code=old_code.zfill(5),
+                    old_code=old_code.zfill(5) if old_code else "",
                     note=note,
                     old_district=old_district,
                     old_province=old_province,
@@ -88,6 +90,8 @@ def load_succession(rows, old_version, new_version, type_code="commune", new_typ
     pairs = {}
     missing_old, missing_new = set(), set()
     for r in rows:
+        if not r.old_code:
+            continue
         o, n = old_areas.get(r.old_code), new_areas.get(r.new_code)
         if o is None:
             missing_old.add(r.old_code)
