@@ -118,6 +118,12 @@ class ReportFeatureSerializer(GeoFeatureModelSerializer):
                   "commune", "commune_name", "province_code", "authority", "authority_name", "created_at",
                   "forward_due", "resolve_due", "overdue", "result_text", "rating_level", "row_version"]
 
+    def to_representation(self, instance):
+        feature = super().to_representation(instance)
+        # The code is the Feature's id and stays among the properties too.
+        feature["properties"] = {"code": feature["id"], **feature["properties"]}
+        return feature
+
     def get_created_at(self, obj) -> str | None:
         return _local_iso(obj.created_at)
 
