@@ -1,0 +1,52 @@
+"""Filter forms of the report pages (the intake itself posts to intake.create_report)."""
+
+from django import forms
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from reports.models import Category, Report
+
+
+def category_choices():
+    choices = [("", _("Tất cả lĩnh vực"))]
+    for group in Category.objects.filter(parent__isnull=True, active=True).prefetch_related("children"):
+        choices.append((group.code, group.name))
+        for child in group.children.all():
+            if child.active:
+                choices.append((child.code, f"— {child.name}"))
+    return choices
+
+
+class ReportFilterForm(forms.Form):
+    category = forms.ChoiceField(label=_("Lĩnh vực"), required=False)
+    state = forms.ChoiceField(label=_("Trạng thái"), required=False)
+    commune = forms.CharField(label=_("Mã xã/phường"), required=False, max_length=20)
+    date_from = forms.DateField(label=_("Từ ngày"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label=_("Đến ngày"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, states=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["category"].choices = category_choices()
+        states = states or [s for s, _label in Report.State.choices]
+        labels = dict(Report.State.choices)
+        self.fields["state"].choices = [("", _("Tất cả trạng thái"))] + [(s, labels[s]) for s in states]
+
+    def apply(self, qs):
+        if not self.is_valid():
+            return qs
+        d = self.cleaned_data
+        if d.get("category"):
+            qs = qs.filter(Q(category__code=d["category"]) | Q(category__parent__code=d["category"]))
+        if d.get("state"):
+            qs = qs.filter(state=d["state"])
+        if d.get("commune"):
+            qs = qs.filter(commune__code=d["commune"].strip())
+        if d.get("date_from"):
+            qs = qs.filter(created_at__date__gte=d["date_from"])
+        if d.get("date_to"):
+            qs = qs.filter(created_at__date__lte=d["date_to"])
+        return qs
+
+
+class QueueFilterForm(ReportFilterForm):
+    overdue = forms.BooleanField(label=_("Chỉ quá hạn"), required=False)

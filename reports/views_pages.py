@@ -1,0 +1,415 @@
+"""The report pages: citizen intake, public tracking, "my reports", the operator desk
+and the officer queue. Views hold no business rules: they call reports.intake,
+reports.workflow, reports.permissions and reports.sla."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import BooleanField, Case, Q, Value, When
+from django.http import Http404, HttpResponseForbidden, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from reports import permissions, sla, workflow
+from reports.forms import QueueFilterForm, ReportFilterForm
+from reports.models import Category, Media, Rating, Report, ReportEvent, StaffRole, Subscription
+
+DEMO_PROVINCES = [("22", "Quảng Ninh"), ("46", "Huế"), ("11", "Điện Biên"), ("96", "Cà Mau")]
+MAP_POINT_LIMIT = 5000
+
+
+def _url_or(name, default, **kwargs):
+    try:
+        return reverse(name, kwargs=kwargs or None)
+    except NoReverseMatch:
+        return default
+
+
+def _report_or_404(code):
+    report = (Report.objects.select_related("category__parent", "commune", "authority", "merged_into")
+              .filter(code=code).first())
+    if report is None:
+        raise Http404(_("Không tìm thấy phản ánh %(code)s.") % {"code": code})
+    return report
+
+
+def _categories_json():
+    cats = []
+    for c in Category.objects.filter(active=True).select_related("parent"):
+        if c.parent_id is None and c.children.exists():
+            continue
+        cats.append({
+            "code": c.code, "name": c.name, "group": c.parent.name if c.parent_id else "",
+            "icon": c.icon or (c.parent.icon if c.parent_id else ""),
+            "color": c.parent.color if c.parent_id and c.color in ("", "#3388ff") else c.color,
+        })
+    return cats
+
+
+def _field_errors(exc: ValidationError) -> dict:
+    if hasattr(exc, "error_dict"):
+        return {k: [str(m) for m in v] for k, v in exc.message_dict.items()}
+    return {"__all__": [str(m) for m in exc.messages]}
+
+
+# --- citizen intake -----------------------------------------------------------------
+
+
+def _intake_i18n():
+    return {
+        "commune": _("Xã/phường"), "authority": _("Cơ quan xử lý"),
+        "outside": _("Vị trí nằm ngoài các xã/phường đã có dữ liệu."),
+        "noAuthority": _("chưa xác định — Tổ vận hành sẽ phân công"),
+        "pickCategory": _("Hãy chọn lĩnh vực để biết cơ quan xử lý."),
+        "follow": _("Theo dõi phản ánh này"), "view": _("Xem"),
+        "sending": _("Đang gửi…"), "failed": _("Không gửi được, vui lòng thử lại."),
+        "fixErrors": _("Vui lòng sửa các lỗi được đánh dấu."),
+        "tooManyPhotos": _("Tối đa 5 ảnh."), "photoTooBig": _("Ảnh lớn hơn 10 MB:"),
+        "videoTooBig": _("Video lớn hơn 50 MB."), "noPin": _("Hãy chạm vào bản đồ để đặt vị trí."),
+        "geoFailed": _("Không lấy được vị trí của thiết bị."),
+        "snapped": _("Ghim ở ngoài ranh giới, đã lấy đơn vị gần nhất"),
+        "metres": _("cách"), "loading": _("Đang tải ranh giới…"), "noMatch": _("Không tìm thấy xã/phường."),
+    }
+
+
+def intake(request):
+    """GET: the pin-drop page. POST (from its JS, or without JS): intake.create_report."""
+    if request.method == "POST":
+        return _intake_post(request)
+    province = request.GET.get("tinh") or "22"
+    if province not in dict(DEMO_PROVINCES):
+        province = "22"
+    ctx = {
+        "categories": _categories_json(),
+        "provinces": DEMO_PROVINCES,
+        "province": province,
+        "config": {
+            "province": province,
+            "boundaryUrl": _url_or("boundary-geojson", "/api/v1/boundaries/vn-2025/commune.geojson",
+                                   version="vn-2025", type_code="commune"),
+            "locateUrl": _url_or("api-locate", "/api/v1/locate"),
+            "nearbyUrl": _url_or("api-nearby", "/api/v1/reports/nearby"),
+            "submitUrl": request.path,
+            "followUrl": "/phan-anh/{code}/theo-doi/",
+            "maxPhotos": 5,
+            "maxPhotoMb": 10,
+            "maxVideoMb": 50,
+            "i18n": _intake_i18n(),
+        },
+    }
+    return render(request, "reports/intake.html", ctx)
+
+
+def _intake_post(request):
+    from reports import intake as intake_service
+
+    wants_json = request.headers.get("Accept", "").startswith("application/json")
+    key = (request.POST.get("idempotency_key") or request.headers.get("Idempotency-Key") or "").strip()[:80] or None
+    user = request.user if request.user.is_authenticated else None
+    try:
+        report = intake_service.create_report(request.POST, request.FILES, user, key)
+    except ValidationError as exc:
+        errors = _field_errors(exc)
+        if wants_json:
+            return JsonResponse({"errors": errors}, status=400)
+        return render(request, "reports/intake.html", {
+            "categories": _categories_json(), "provinces": DEMO_PROVINCES, "province": "22",
+            "errors": errors, "config": {"province": "22"},
+        }, status=400)
+    done = reverse("report-sent", kwargs={"code": report.code})
+    if wants_json:
+        return JsonResponse({"code": report.code, "url": reverse("report-public", kwargs={"code": report.code}),
+                             "done": done}, status=201)
+    return redirect(done)
+
+
+def sent(request, code):
+    report = _report_or_404(code)
+    return render(request, "reports/sent.html", {"report": report})
+
+
+@login_required
+def follow(request, code):
+    """"Same problem? Follow it instead": subscribe to an existing report."""
+    report = _report_or_404(code)
+    if request.method == "POST":
+        Subscription.objects.get_or_create(report=report, user=request.user)
+        messages.success(request, _("Bạn sẽ nhận thông báo khi phản ánh %(code)s có tiến triển.") % {"code": report.code})
+    return redirect("report-public", code=report.code)
+
+
+# --- public tracking ---------------------------------------------------------------
+
+
+def _event_label(ev):
+    return workflow.ACTION_LABELS.get(ev.action, ev.action)
+
+
+def _who(ev):
+    """Who acted, as the public sees it: an authority or a role, never a person's name."""
+    if ev.authority_id:
+        return ev.authority.name
+    return {
+        "reporter": _("Người dân"), "public": _("Người dân"), "citizen": _("Người dân"),
+        "operator": _("Tổ vận hành"), "admin": _("Quản trị"), "system": _("Hệ thống"),
+        "officer": _("Đơn vị xử lý"),
+    }.get(ev.actor_role, "")
+
+
+def public_detail(request, code):
+    report = _report_or_404(code)
+    private = permissions.can_view_private(request.user, report)
+    is_reporter = request.user.is_authenticated and report.reporter_id == request.user.pk
+    if not permissions.can_view_public(report) and not private and not is_reporter:
+        raise Http404(_("Không tìm thấy phản ánh %(code)s.") % {"code": code})
+    status = 200
+    form_errors = {}
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "comment":
+                workflow.add_comment(report, request.user, request.POST.get("text"))
+                messages.success(request, _("Đã gửi bình luận."))
+            elif action == "rate":
+                if not request.user.is_authenticated:
+                    raise workflow.Forbidden(_("Hãy đăng nhập để đánh giá."))
+                workflow.transition(report, "rate", request.user,
+                                    {"level": request.POST.get("level"), "reason": request.POST.get("reason", "")},
+                                    expected_version=request.POST.get("row_version"))
+                messages.success(request, _("Cảm ơn bạn đã đánh giá kết quả xử lý."))
+            else:
+                raise ValidationError({"action": [_("Thao tác không hợp lệ.")]})
+            return redirect("report-public", code=report.code)
+        except (workflow.Forbidden, PermissionDenied) as exc:
+            messages.error(request, str(getattr(exc, "message", exc)))
+            status = 403
+        except workflow.Conflict as exc:
+            messages.error(request, exc.message)
+            status = 409
+        except workflow.InvalidTransition as exc:
+            messages.error(request, exc.message)
+            status = 400
+        except ValidationError as exc:
+            form_errors = _field_errors(exc)
+            status = 400
+        report = _report_or_404(code)
+    events = (ReportEvent.objects.filter(report=report, is_public=True)
+              .select_related("authority").order_by("created_at", "id"))
+    timeline = [{"at": ev.created_at, "label": _event_label(ev), "who": _who(ev), "ev": ev,
+                 "reject_reason": Report.RejectReason(ev.reason_code).label if ev.action == "reject" and ev.reason_code in Report.RejectReason.values else "",
+                 "reason": ev.reason if ev.action in ("reject", "close", "reopen", "rate", "grant_extension") else ""}
+                for ev in events]
+    result_public = report.state in permissions.RESULT_PUBLIC_STATES
+    media = list(Media.objects.filter(report=report))
+    comments = report.comments.filter(is_hidden=False).select_related("authority")
+    can_rate = is_reporter and "rate" in workflow.allowed_actions(report, request.user)
+    rating = Rating.objects.filter(report=report).first()
+    return render(request, "reports/public_detail.html", {
+        "report": report,
+        "timeline": timeline,
+        "photos": [m for m in media if m.stage == "report"],
+        "result_photos": [m for m in media if m.stage == "result"] if result_public else [],
+        "result_public": result_public,
+        "comments": comments,
+        "overdue": sla.overdue_kind(report),
+        "can_rate": can_rate,
+        "rating": rating,
+        "rating_levels": Rating.Level.choices,
+        "form_errors": form_errors,
+        "is_reporter": is_reporter,
+        "staff_url": _staff_url(request.user, report) if private else "",
+    }, status=status)
+
+
+def _staff_url(user, report):
+    roles = permissions.roles_of(user)
+    if "operator" in roles or "admin" in roles or "leader" in roles and report.province_code in permissions.province_codes(user):
+        return reverse("desk-report", kwargs={"code": report.code})
+    return reverse("queue-report", kwargs={"code": report.code})
+
+
+def _points(qs):
+    rows = qs.values_list("code", "location", "state", "category__color", "category__name")[:MAP_POINT_LIMIT]
+    return [{"code": c, "lat": round(p.y, 6), "lon": round(p.x, 6), "state": s, "color": col, "cat": name}
+            for c, p, s, col, name in rows]
+
+
+def public_list(request):
+    form = ReportFilterForm(request.GET or None, states=list(permissions.PUBLIC_STATES))
+    qs = form.apply(permissions.public_reports()).select_related("category", "commune", "authority")
+    paginator = Paginator(qs.order_by("-created_at"), 20)
+    page_obj = paginator.get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "reports/public_list.html", {
+        "form": form, "page_obj": page_obj, "query": query.urlencode(),
+        "points_url": reverse("report-points") + ("?" + query.urlencode() if query else ""),
+    })
+
+
+@require_GET
+def public_points(request):
+    """The public map's points (same filters as the list), at most MAP_POINT_LIMIT."""
+    form = ReportFilterForm(request.GET or None, states=list(permissions.PUBLIC_STATES))
+    qs = form.apply(permissions.public_reports()).order_by("-created_at")
+    return JsonResponse({"points": _points(qs), "limit": MAP_POINT_LIMIT})
+
+
+@login_required
+def my_reports(request):
+    qs = (Report.objects.filter(Q(reporter=request.user) | Q(subscriptions__user=request.user))
+          .distinct().select_related("category", "commune", "authority").order_by("-created_at"))
+    page_obj = Paginator(qs, 20).get_page(request.GET.get("page"))
+    return render(request, "reports/my_reports.html", {"page_obj": page_obj})
+
+
+# --- staff: the desk and the queue ---------------------------------------------------
+
+
+def _overdue_first(qs):
+    now = timezone.now()
+    return qs.annotate(is_late=Case(When(sla.overdue_q(now), then=Value(True)), default=Value(False),
+                                    output_field=BooleanField()))
+
+
+def _require_roles(request, wanted):
+    if not request.user.is_authenticated:
+        return redirect(f"{reverse('login')}?next={request.get_full_path()}")
+    if not permissions.roles_of(request.user) & set(wanted):
+        return HttpResponseForbidden(render(request, "reports/forbidden.html", {
+            "message": _("Trang này dành cho cán bộ được phân công.")}).content)
+    return None
+
+
+def desk(request):
+    denied = _require_roles(request, ("operator", "leader", "admin"))
+    if denied:
+        return denied
+    tab = request.GET.get("tab", "todo")
+    base = permissions.visible_reports(request.user)
+    if "admin" not in permissions.roles_of(request.user):
+        base = base.filter(province_code__in=permissions.province_codes(request.user))
+    tabs = {
+        "todo": base.filter(state__in=("received", "reopened")),
+        "publish": base.filter(state="resolved"),
+        "extension": base.filter(extension_requested_until__isnull=False, state__in=sla.RESOLVE_STATES),
+        "all": base,
+    }
+    if tab not in tabs:
+        tab = "todo"
+    form = QueueFilterForm(request.GET or None)
+    qs = form.apply(tabs[tab])
+    if form.is_valid() and form.cleaned_data.get("overdue"):
+        qs = qs.filter(sla.overdue_q())
+    qs = _overdue_first(qs).select_related("category", "commune", "authority").order_by("-is_late", "created_at")
+    page_obj = Paginator(qs, 30).get_page(request.GET.get("page"))
+    counts = {k: v.count() for k, v in tabs.items() if k != "all"}
+    return render(request, "reports/desk.html", {
+        "tab": tab, "page_obj": page_obj, "form": form, "counts": counts,
+        "is_leader": not (permissions.roles_of(request.user) & {"operator", "admin"}),
+    })
+
+
+def queue(request):
+    denied = _require_roles(request, ("officer", "leader", "admin"))
+    if denied:
+        return denied
+    base = permissions.visible_reports(request.user)
+    roles = permissions.roles_of(request.user)
+    if "officer" in roles and "admin" not in roles:
+        base = base.filter(authority_id__in=permissions.authority_ids(request.user))
+    form = QueueFilterForm(request.GET or None)
+    qs = form.apply(base)
+    if not (form.is_valid() and form.cleaned_data.get("state")):
+        qs = qs.filter(state__in=("forwarded", "accepted", "in_progress", "resolved", "reopened"))
+    if form.is_valid() and form.cleaned_data.get("overdue"):
+        qs = qs.filter(sla.overdue_q())
+    qs = _overdue_first(qs).select_related("category", "commune", "authority").order_by("-is_late", "resolve_due", "created_at")
+    page_obj = Paginator(qs, 30).get_page(request.GET.get("page"))
+    authorities = sorted({r.authority.name for r in permissions.staff_roles(request.user) if r.authority_id})
+    return render(request, "reports/queue.html", {
+        "page_obj": page_obj, "form": form, "points": _points(qs), "authorities": authorities,
+        "is_leader": not (roles & {"officer", "admin"}),
+    })
+
+
+ACTION_FIELDS = {
+    "forward": ["authority"], "transfer": ["authority"], "reject": ["reason_code", "reason"], "merge": ["into"],
+    "change_category": ["category"], "move_pin": ["lat", "lon"], "return": ["reason", "suggested_authority"],
+    "request_extension": ["until", "reason"], "grant_extension": ["reason"], "refuse_extension": ["reason"],
+    "resolve": ["result_text", "photos"], "rework": ["reason"], "close": ["reason"],
+}
+DANGER_ACTIONS = {"reject", "merge", "return", "refuse_extension", "close", "rework"}
+
+
+def staff_report(request, code, area="desk"):
+    """One report for the desk (/dieu-hanh/<code>/) or the queue (/xu-ly/<code>/)."""
+    if not request.user.is_authenticated:
+        return redirect(f"{reverse('login')}?next={request.get_full_path()}")
+    report = _report_or_404(code)
+    if not permissions.can_view_private(request.user, report):
+        return HttpResponseForbidden(render(request, "reports/forbidden.html", {
+            "message": _("Bạn không có quyền xem phản ánh này: phản ánh thuộc đơn vị khác.")}).content)
+    status = 200
+    errors, failed_action = {}, ""
+    if request.method == "POST":
+        if not permissions.can_act(request.user, report):
+            return HttpResponseForbidden(render(request, "reports/forbidden.html", {
+                "message": _("Bạn chỉ có quyền xem phản ánh này, không có quyền thao tác.")}).content)
+        action = request.POST.get("action", "")
+        data = {k: v for k, v in request.POST.items() if k not in ("csrfmiddlewaretoken", "action", "row_version")}
+        if request.FILES.getlist("photos"):
+            data["photos"] = request.FILES.getlist("photos")
+        try:
+            workflow.transition(report, action, request.user, data, expected_version=request.POST.get("row_version"))
+        except workflow.Conflict as exc:
+            messages.error(request, exc.message)
+            status = 409
+        except (workflow.Forbidden, PermissionDenied) as exc:
+            return HttpResponseForbidden(render(request, "reports/forbidden.html", {
+                "message": str(getattr(exc, "message", exc))}).content)
+        except workflow.InvalidTransition as exc:
+            messages.error(request, exc.message)
+            status = 400
+        except ValidationError as exc:
+            errors, failed_action = _field_errors(exc), action
+            messages.error(request, _("Chưa thực hiện được: hãy sửa các lỗi bên dưới."))
+            status = 400
+        else:
+            messages.success(request, _("Đã thực hiện: %(action)s.") % {"action": workflow.ACTION_LABELS.get(action, action)})
+            return redirect(request.path)
+        report = _report_or_404(code)
+    actions = workflow.allowed_actions(report, request.user) if permissions.can_act(request.user, report) else []
+    from boundaries.models import Authority
+
+    authorities = Authority.objects.filter(active=True, province_code=report.province_code).order_by("level", "name") \
+        if set(actions) & {"forward", "transfer"} else []
+    events = ReportEvent.objects.filter(report=report).select_related("authority", "actor").order_by("created_at", "id")
+    return render(request, "reports/staff_report.html", {
+        "report": report, "area": area, "actions": [
+            {"code": a, "label": workflow.ACTION_LABELS.get(a, a), "fields": ACTION_FIELDS.get(a, []),
+             "danger": a in DANGER_ACTIONS} for a in actions],
+        "errors": errors, "failed_action": failed_action,
+        "events": [{"ev": ev, "label": _event_label(ev), "who": _who(ev)} for ev in events],
+        "media": Media.objects.filter(report=report),
+        "comments": report.comments.select_related("authority"),
+        "overdue": sla.overdue_kind(report),
+        "reject_reasons": Report.RejectReason.choices,
+        "categories": Category.objects.filter(active=True, parent__isnull=False),
+        "authorities": authorities,
+        "back": reverse("desk") if area == "desk" else reverse("queue"),
+        "role_names": dict(StaffRole.Role.choices),
+        "point": {"lat": report.location.y, "lon": report.location.x},
+    }, status=status)
+
+
+def desk_report(request, code):
+    return staff_report(request, code, area="desk")
+
+
+def queue_report(request, code):
+    return staff_report(request, code, area="queue")
