@@ -118,7 +118,7 @@ def _intake_post(request):
             return JsonResponse({"errors": errors}, status=400)
         return render(request, "reports/intake.html", {
             "categories": _categories_json(), "provinces": DEMO_PROVINCES, "province": "22",
-            "errors": errors, "config": {"province": "22"},
+            "errors": errors, "all_errors": errors.get("__all__", []), "config": {"province": "22", "i18n": _intake_i18n()},
         }, status=400)
     done = reverse("report-sent", kwargs={"code": report.code})
     if wants_json:
@@ -233,9 +233,18 @@ def _staff_url(user, report):
 
 
 def _points(qs):
-    rows = qs.values_list("code", "location", "state", "category__color", "category__name")[:MAP_POINT_LIMIT]
-    return [{"code": c, "lat": round(p.y, 6), "lon": round(p.x, 6), "state": s, "color": col, "cat": name}
-            for c, p, s, col, name in rows]
+    """Compact map points: {"cats": [[name, colour]…], "points": [[code, lat, lon, cat index]…]}."""
+    rows = qs.values_list("code", "location", "category_id")[:MAP_POINT_LIMIT]
+    cats = {c.id: (c.name, c.parent.color if c.parent_id and c.color in ("", "#3388ff") else c.color)
+            for c in Category.objects.select_related("parent")}
+    order, points = {}, []
+    for code, p, cat_id in rows:
+        idx = order.setdefault(cat_id, len(order))
+        points.append([code, round(p.y, 5), round(p.x, 5), idx])
+    names = [None] * len(order)
+    for cat_id, idx in order.items():
+        names[idx] = list(cats.get(cat_id, ("", "#3388ff")))
+    return {"cats": names, "points": points}
 
 
 def public_list(request):
@@ -256,7 +265,7 @@ def public_points(request):
     """The public map's points (same filters as the list), at most MAP_POINT_LIMIT."""
     form = ReportFilterForm(request.GET or None, states=list(permissions.PUBLIC_STATES))
     qs = form.apply(permissions.public_reports()).order_by("-created_at")
-    return JsonResponse({"points": _points(qs), "limit": MAP_POINT_LIMIT})
+    return JsonResponse({**_points(qs), "limit": MAP_POINT_LIMIT})
 
 
 @login_required

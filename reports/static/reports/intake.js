@@ -22,6 +22,7 @@
 
   var map = L.map("map", { zoomControl: true, attributionControl: false, preferCanvas: true }).setView([20.95, 107.07], 10);
   map.getContainer().style.background = "#cfe3f1";  // sea
+  window.intakeMap = map;  // for tests and debugging
   var communeLayer = L.geoJSON(null, {
     style: function () { return { color: "#4a6a87", weight: 1, fillColor: "#f3f1e7", fillOpacity: 1 }; },
     onEachFeature: function (f, layer) { layer.bindTooltip(props(f).name, { sticky: true, direction: "top", opacity: 0.8 }); }
@@ -50,6 +51,7 @@
         communeLayer.eachLayer(function (l) { communes.push({ p: props(l.feature), layer: l }); });
         communes.sort(function (a, b) { return a.p.name.localeCompare(b.p.name, "vi"); });
         if (communes.length) map.fitBounds(communeLayer.getBounds());
+        map.getContainer().setAttribute("data-communes", String(communes.length));
         status.textContent = old;
       })
       .catch(function () { status.textContent = old; });

@@ -4,14 +4,17 @@
   "use strict";
   var box = document.getElementById("reports-map");
   if (!box || !window.L) return;
-  var map = L.map(box, { attributionControl: false, preferCanvas: true }).setView([16.0, 106.5], 5);
+  var map = L.map(box, { attributionControl: false, preferCanvas: true, maxZoom: 18 }).setView([16.0, 106.5], 5);
   box.style.background = "#e9eef2";
   var cluster = L.markerClusterGroup({ chunkedLoading: true, showCoverageOnHover: false });
   map.addLayer(cluster);
   var base = box.getAttribute("data-link-base") || "/phan-anh/";
-  function draw(points) {
-    var markers = points.map(function (p) {
-      var m = L.circleMarker([p.lat, p.lon], { radius: 7, color: "#fff", weight: 1, fillColor: p.color || "#3388ff", fillOpacity: 0.9 });
+  function draw(data) {
+    var cats = data.cats || [];
+    var markers = (data.points || []).map(function (row) {
+      var cat = cats[row[3]] || ["", "#3388ff"];
+      var p = { code: row[0], cat: cat[0] };
+      var m = L.circleMarker([row[1], row[2]], { radius: 7, color: "#fff", weight: 1, fillColor: cat[1], fillOpacity: 0.9 });
       var div = document.createElement("div");
       var a = document.createElement("a");
       a.href = base + encodeURIComponent(p.code) + "/";
@@ -27,5 +30,5 @@
   var inline = document.getElementById("report-points");
   if (inline) { draw(JSON.parse(inline.textContent)); return; }
   var url = box.getAttribute("data-points-url");
-  if (url) fetch(url, { headers: { Accept: "application/json" } }).then(function (r) { return r.json(); }).then(function (d) { draw(d.points || []); });
+  if (url) fetch(url, { headers: { Accept: "application/json" } }).then(function (r) { return r.json(); }).then(draw);
 })();
