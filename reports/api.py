@@ -37,6 +37,7 @@ from reports.serializers import (
     ReportCreateSerializer,
     ReportDetailSerializer,
     ReportFeatureSerializer,
+    ReportReceiptSerializer,
 )
 
 NEARBY_DEFAULT_M = 200
@@ -114,7 +115,7 @@ class ReportListCreate(GenericAPIView):
 
     @extend_schema(
         request={"multipart/form-data": ReportCreateSerializer},
-        responses={201: ReportDetailSerializer, 200: ReportDetailSerializer},
+        responses={201: ReportReceiptSerializer, 200: ReportReceiptSerializer},
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
     def post(self, request):
@@ -142,8 +143,7 @@ class ReportListCreate(GenericAPIView):
             report = intake.create_report(data, files, request.user, key, source="api")
         except ValidationError as exc:
             return error_response(exc)
-        report = _report_qs().get(pk=report.pk) if not getattr(report, "replayed", False) else report
-        body = ReportDetailSerializer(report, context={"request": request}).data
+        body = ReportReceiptSerializer(report, context={"request": request}).data
         return Response(body, status=status.HTTP_200_OK if getattr(report, "replayed", False) else status.HTTP_201_CREATED)
 
 

@@ -14,8 +14,10 @@ and the API output it escaped / as JSON strings, never as markup.
 import datetime as dt
 import math
 import re
+import time
 
 import phonenumbers
+from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -79,19 +81,40 @@ def parse_point(data, errors=None):
     return None
 
 
+_categories_cache = {"at": 0.0, "by_code": None}
+
+
+def _categories():
+    """{code: Category} of all categories, with ``has_active_children``; kept in this
+    process for 30 s outside transactions (cleared when a category is saved)."""
+
+    def load():
+        cats = list(Category.objects.select_related("parent"))
+        parents = {c.parent_id for c in cats if c.active and c.parent_id}
+        for c in cats:
+            c.has_active_children = c.pk in parents
+        return {c.code: c for c in cats} | {str(c.pk): c for c in cats}
+
+    ttl = getattr(settings, "CATEGORY_CACHE_SECONDS", 30)
+    if ttl <= 0 or connection.in_atomic_block:
+        return load()
+    now = time.monotonic()
+    if _categories_cache["by_code"] is None or now - _categories_cache["at"] > ttl:
+        _categories_cache["by_code"] = load()
+        _categories_cache["at"] = now
+    return _categories_cache["by_code"]
+
+
 def get_category(value, errors):
     value = str(value or "").strip()
     if not value:
         errors["category"] = [_("Hãy chọn lĩnh vực phản ánh.")]
         return None
-    qs = Category.objects.select_related("parent")
-    category = qs.filter(code=value).first()
-    if category is None and value.isdigit():
-        category = qs.filter(pk=int(value)).first()
+    category = _categories().get(value)
     if category is None or not category.active:
         errors["category"] = [_("Lĩnh vực không hợp lệ hoặc không còn dùng.")]
         return None
-    if category.children.filter(active=True).exists():
+    if category.has_active_children:
         errors["category"] = [_("Hãy chọn một lĩnh vực cụ thể trong nhóm “%(group)s”.") % {"group": category.name}]
         return None
     return category
@@ -167,16 +190,73 @@ def next_code(year):
     return f"PA-{year}-{n:06d}"
 
 
+_rules_cache = {"at": 0.0, "rules": None}
+
+
+def routing_rules():
+    """The active routing rules, without the areas' geometry (a province rule's area is
+    a full-resolution polygon: loading it made every routing cost ~200-500 ms), kept in
+    this process for ROUTING_RULES_CACHE_SECONDS (default 30 s): an admin's change of
+    the rules applies within that time."""
+    from boundaries.models import RoutingRule
+
+    def load():
+        return list(
+            RoutingRule.objects.filter(active=True)
+            .select_related("authority", "area__type", "area_type")
+            .defer("area__geom", "area__properties")
+            .order_by("priority", "id")
+        )
+
+    ttl = getattr(settings, "ROUTING_RULES_CACHE_SECONDS", 30)
+    if ttl <= 0 or connection.in_atomic_block:
+        # Inside a transaction (a test, a re-route) the caller may see rules others do
+        # not: read them fresh and leave the cache alone.
+        return load()
+    now = time.monotonic()
+    if _rules_cache["rules"] is None or now - _rules_cache["at"] > ttl:
+        _rules_cache["rules"] = load()
+        _rules_cache["at"] = now
+    return _rules_cache["rules"]
+
+
+def clear_rules_cache(**kwargs):
+    _rules_cache["rules"] = None
+
+
+def clear_categories_cache(**kwargs):
+    _categories_cache["by_code"] = None
+
+
+def _connect_cache_signals():
+    from django.db.models.signals import post_delete, post_save
+
+    from boundaries.models import Authority, RoutingRule
+
+    for model in (RoutingRule, Authority):
+        post_save.connect(clear_rules_cache, sender=model, dispatch_uid=f"reports-rules-cache-save-{model.__name__}")
+        post_delete.connect(clear_rules_cache, sender=model, dispatch_uid=f"reports-rules-cache-del-{model.__name__}")
+    post_save.connect(clear_categories_cache, sender=Category, dispatch_uid="reports-categories-cache-save")
+    post_delete.connect(clear_categories_cache, sender=Category, dispatch_uid="reports-categories-cache-del")
+
+
+_connect_cache_signals()
+
+
+def route_areas(areas, category):
+    from boundaries.routing import route
+
+    return route(areas, category.codes_for_routing(), rules=routing_rules())
+
+
 def locate_and_route(point, category, at=None):
     """(LocateResult, RouteResult) or a ValidationError on "location"."""
     from boundaries.lookup import locate
-    from boundaries.routing import route
 
     located = locate(point, at=at or timezone.now())
     if not located.areas:
         raise ValidationError({"location": [located.message or _("Vị trí nằm ngoài địa bàn được quản lý.")]})
-    routed = route(located.areas, category.codes_for_routing())
-    return located, routed
+    return located, route_areas(located.areas, category)
 
 
 def preview(data):
@@ -200,9 +280,7 @@ def preview(data):
         "explanation": "",
     }
     if category is not None:
-        from boundaries.routing import route
-
-        routed = route(located.areas, category.codes_for_routing())
+        routed = route_areas(located.areas, category)
         if routed.authority is not None:
             out["authority"] = {"code": routed.authority.code, "name": routed.authority.name}
         out["explanation"] = routed.explanation
@@ -225,6 +303,7 @@ def create_report(data, files=None, user=None, idempotency_key=None, *, source="
     cleaned, checked = validate(data, files)
     now = now or timezone.now()
     located, routed = locate_and_route(cleaned["location"], cleaned["category"], at=now)
+    forward_due = sla.forward_due(cleaned["category"], now)
 
     stored = []
     try:
@@ -246,7 +325,7 @@ def create_report(data, files=None, user=None, idempotency_key=None, *, source="
                 state=Report.State.RECEIVED,
             )
             workflow.apply_location(report, located, routed)
-            report.forward_due = sla.forward_due(report.category, now)
+            report.forward_due = forward_due
             report.save()
             stored = media.store(report, checked, user)
             workflow.record_received(report, user)
@@ -262,6 +341,7 @@ def create_report(data, files=None, user=None, idempotency_key=None, *, source="
         media.delete_files(stored)
         raise
     report.replayed = False
+    report.stored_media = stored
     return report
 
 

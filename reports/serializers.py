@@ -140,6 +140,23 @@ class ReportFeatureSerializer(GeoFeatureModelSerializer):
         return obj.result_text if obj.state in permissions.RESULT_PUBLIC_STATES else None
 
 
+class ReportReceiptSerializer(ReportFeatureSerializer):
+    """What POST /api/v1/reports answers: the public fields, the routing explanation and
+    the stored media (the full timeline is at GET /api/v1/reports/<code>)."""
+
+    media = serializers.SerializerMethodField()
+    routing_explanation = serializers.CharField(read_only=True)
+
+    class Meta(ReportFeatureSerializer.Meta):
+        fields = ReportFeatureSerializer.Meta.fields + ["address", "routing_explanation", "media"]
+
+    def get_media(self, obj) -> list:
+        items = getattr(obj, "stored_media", None)
+        if items is None:
+            items = obj.media.all()
+        return MediaSerializer(items, many=True, context=self.context).data
+
+
 class ReportDetailSerializer(ReportFeatureSerializer):
     """A report's public page as a Feature: timeline, official replies, photos."""
 

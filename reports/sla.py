@@ -20,6 +20,7 @@ Stored due times are aware datetimes in UTC.
 """
 
 import datetime as dt
+import time
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -33,16 +34,39 @@ FORWARD_STATES = ("received", "reopened")
 RESOLVE_STATES = ("forwarded", "accepted", "in_progress")
 
 
+_table_cache = {"at": 0.0, "rows": None}
+
+
+def _holiday_rows(start, end):
+    """[(date, is_working_day)] of the Holiday table between two dates. Outside a
+    transaction the whole table is kept in this process for CALENDAR_CACHE_SECONDS
+    (default 60 s; an admin's edit clears it at once in the process that saves it)."""
+    from django.db import connection
+
+    from reports.models import Holiday
+
+    ttl = getattr(settings, "CALENDAR_CACHE_SECONDS", 60)
+    if ttl <= 0 or connection.in_atomic_block:
+        return list(Holiday.objects.filter(date__gte=start, date__lte=end).values_list("date", "is_working_day"))
+    now = time.monotonic()
+    if _table_cache["rows"] is None or now - _table_cache["at"] > ttl:
+        _table_cache["rows"] = list(Holiday.objects.values_list("date", "is_working_day"))
+        _table_cache["at"] = now
+    return [(d, w) for d, w in _table_cache["rows"] if start <= d <= end]
+
+
+def clear_calendar_cache(**kwargs):
+    _table_cache["rows"] = None
+
+
 class Calendar:
     """Working days between two dates, from one query of the Holiday table."""
 
     def __init__(self, start: dt.date, end: dt.date):
-        from reports.models import Holiday
-
         self.start, self.end = start, end
         self.days_off = set()
         self.extra_working = set()
-        for day, working in Holiday.objects.filter(date__gte=start, date__lte=end).values_list("date", "is_working_day"):
+        for day, working in _holiday_rows(start, end):
             (self.extra_working if working else self.days_off).add(day)
 
     def is_working_day(self, day: dt.date) -> bool:
@@ -135,3 +159,15 @@ def overdue_q(now=None):
 
     now = now or timezone.now()
     return Q(state__in=FORWARD_STATES, forward_due__lt=now) | Q(state__in=RESOLVE_STATES, resolve_due__lt=now)
+
+
+def _connect_signals():
+    from django.db.models.signals import post_delete, post_save
+
+    from reports.models import Holiday
+
+    post_save.connect(clear_calendar_cache, sender=Holiday, dispatch_uid="reports-calendar-cache-save")
+    post_delete.connect(clear_calendar_cache, sender=Holiday, dispatch_uid="reports-calendar-cache-delete")
+
+
+_connect_signals()

@@ -182,14 +182,14 @@ def reroute(report, point=None, category=None, at=None):
     """Locate and route the report again (pin moved or category changed). Returns a dict
     of what changed, for the event. Raises ValidationError when the pin is outside."""
     from boundaries.lookup import locate
-    from boundaries.routing import route
+    from reports.intake import route_areas
 
     point = point or report.location
     category = category or report.category
     located = locate(point, at=at or timezone.now())
     if located.commune is None and located.reason:
         raise _field_error("location", located.message or _("Vị trí nằm ngoài mọi đơn vị hành chính."))
-    routed = route(located.areas, category.codes_for_routing())
+    routed = route_areas(located.areas, category)
     before = {
         "commune": report.commune.code if report.commune_id else "",
         "authority": report.authority.code if report.authority_id else "",

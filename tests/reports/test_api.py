@@ -51,7 +51,9 @@ def test_create_returns_geojson_feature_with_commune_authority_deadlines(api):
     assert props["commune"] == BAI_CHAY and props["authority"] == "ubnd-06673"
     assert props["forward_due"] and props["state"] == "received" and props["state_label"]
     assert len(props["media"]) == 2 and props["media"][0]["thumbnail_url"]
-    assert props["timeline"][0]["action"] == "receive"
+    assert props["routing_explanation"]
+    detail = api.get(f"{URL}/{props['code']}").json()["properties"]
+    assert detail["timeline"][0]["action"] == "receive" and len(detail["media"]) == 2
 
 
 def test_retry_with_same_key_returns_200_and_same_report(api):

@@ -1,0 +1,241 @@
+"""Ingest benchmark (issue 3, item 11): the create-report API with locate + routing,
+served as in production (gunicorn), under concurrent clients, against the same server's
+trivial endpoint (/healthz) measured in the same run.
+
+    .venv/bin/python bench/ingest.py [--seconds 20] [--clients 8] [--workers 4]
+                                     [--threads 1] [--db geo_portal_h3_bench]
+
+Set-up (idempotent): creates the bench database (PostGIS), migrates it and loads
+fixtures.demo.load_test_data (4 provinces' boundaries, categories, authorities,
+routing rules, holidays, staff). The server runs with RATELIMIT_ENABLE=0 (the per-IP
+submission limit would otherwise stop the bench at 20 reports) and NOTIFY_DISPATCH=none
+(the bench's reports carry no contact, so nothing is queued anyway).
+
+Each client is a thread with its own keep-alive HTTP connection (httpx). A report is a
+form POST to /api/v1/reports with a fresh Idempotency-Key, a random point inside a
+random 2025 commune of the four provinces (ST_GeneratePoints, fixed seed) and a random
+leaf category; the response (201, a GeoJSON Feature with commune, authority and
+deadlines) is checked. Prints throughput and p50/p95/p99 latency of both phases, their
+ratio and the targets: ≥ 0.15 × the trivial endpoint's throughput, p99 < 100 ms.
+"""
+
+import argparse
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+
+def base_url_parts():
+    url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/geo_portal")
+    head, _sep, _name = url.rpartition("/")
+    return head
+
+
+def run(cmd, env):
+    subprocess.run(cmd, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+def prepare_db(db_name, env):
+    admin_url = f"{base_url_parts()}/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db_name]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{db_name}"')
+    with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    t0 = time.perf_counter()
+    run([PY, "manage.py", "migrate", "-v0"], env)
+    run([PY, "-c", "import django; django.setup(); from fixtures.demo import load_test_data; load_test_data()"],
+        {**env, "DJANGO_SETTINGS_MODULE": "geo_portal.settings"})
+    return time.perf_counter() - t0
+
+
+def sample_inputs(dsn, n=2000, seed=42):
+    with psycopg.connect(dsn) as conn:
+        points = conn.execute(
+            """
+            SELECT ST_X(g), ST_Y(g) FROM (
+              SELECT (ST_Dump(ST_GeneratePoints(a.geom, 10, %s))).geom g
+              FROM boundaries_area a
+              JOIN boundaries_areatype t ON t.id = a.type_id AND t.code = 'commune'
+              JOIN boundaries_boundaryversion v ON v.id = a.version_id AND v.code = 'vn-2025'
+            ) s ORDER BY random() LIMIT %s""",
+            [seed, n],
+        ).fetchall()
+        cats = [r[0] for r in conn.execute(
+            "SELECT code FROM reports_category c WHERE active AND NOT EXISTS "
+            "(SELECT 1 FROM reports_category k WHERE k.parent_id = c.id)"
+        ).fetchall()]
+        sizes = {
+            "communes (vn-2025)": conn.execute(
+                "SELECT count(*) FROM boundaries_area a JOIN boundaries_boundaryversion v ON v.id=a.version_id "
+                "JOIN boundaries_areatype t ON t.id=a.type_id WHERE v.code='vn-2025' AND t.code='commune'").fetchone()[0],
+            "areas (all versions)": conn.execute("SELECT count(*) FROM boundaries_area").fetchone()[0],
+            "subdivided parts": conn.execute("SELECT count(*) FROM boundaries_areapart").fetchone()[0],
+            "routing rules": conn.execute("SELECT count(*) FROM boundaries_routingrule").fetchone()[0],
+            "authorities": conn.execute("SELECT count(*) FROM boundaries_authority").fetchone()[0],
+            "reports before": conn.execute("SELECT count(*) FROM reports_report").fetchone()[0],
+        }
+    return points, cats, sizes
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(env, port, workers, threads):
+    cmd = [PY, "-m", "gunicorn", "geo_portal.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(workers),
+           "--log-level", "warning", "--timeout", "60"]
+    if threads > 1:
+        cmd += ["--worker-class", "gthread", "--threads", str(threads)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).text == "ok":
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("gunicorn did not start: " + proc.stderr.read().decode()[-2000:])
+
+
+def load_phase(url, clients, seconds, make_request, check):
+    """Run ``clients`` threads for ``seconds``; returns (latencies ms, errors, elapsed)."""
+    stop = threading.Event()
+    lat, errors = [[] for _ in range(clients)], [0] * clients
+    first_error = []
+    barrier = threading.Barrier(clients + 1)
+
+    def client(i):
+        rnd = random.Random(i)
+        with httpx.Client(base_url=url, timeout=30) as http:
+            barrier.wait()
+            while not stop.is_set():
+                t0 = time.perf_counter()
+                try:
+                    resp = make_request(http, rnd)
+                    ok = check(resp)
+                except httpx.HTTPError as exc:
+                    resp, ok = exc, False
+                dt_ms = (time.perf_counter() - t0) * 1000
+                if ok:
+                    lat[i].append(dt_ms)
+                else:
+                    errors[i] += 1
+                    if not first_error:
+                        first_error.append(getattr(resp, "text", str(resp))[:300])
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    t0 = time.perf_counter()
+    time.sleep(seconds)
+    stop.set()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    if first_error:
+        print(f"  first error: {first_error[0]}")
+    return [x for xs in lat for x in xs], sum(errors), elapsed
+
+
+def pct(values, p):
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    k = max(0, min(len(values) - 1, int(round(p / 100 * len(values) + 0.5)) - 1))
+    return values[k]
+
+
+def summary(name, lat, errors, elapsed):
+    rate = len(lat) / elapsed
+    print(f"{name:<28} {len(lat):>7} ok {errors:>4} errors  {rate:8.1f} req/s   "
+          f"p50 {pct(lat, 50):6.1f} ms  p95 {pct(lat, 95):6.1f} ms  p99 {pct(lat, 99):6.1f} ms  "
+          f"mean {statistics.fmean(lat) if lat else float('nan'):6.1f} ms")
+    return rate
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--warmup", type=float, default=3)
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=1)
+    default_db = os.environ.get("DATABASE_URL", "postgres://x/geo_portal").rpartition("/")[2].split("?")[0] + "_bench"
+    ap.add_argument("--db", default=default_db)
+    ap.add_argument("--skip-setup", action="store_true")
+    args = ap.parse_args()
+
+    dsn = f"{base_url_parts()}/{args.db}"
+    env = {**os.environ, "DATABASE_URL": dsn, "DEBUG": "0", "RATELIMIT_ENABLE": "0", "NOTIFY_DISPATCH": "none",
+           "ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING"}
+    print(f"bench database: {args.db}")
+    if not args.skip_setup:
+        print(f"set-up (migrate + load_test_data, idempotent): {prepare_db(args.db, env):.1f} s")
+    points, cats, sizes = sample_inputs(dsn)
+    print("data: " + ", ".join(f"{k} {v}" for k, v in sizes.items()) + f", {len(points)} sample points, {len(cats)} categories")
+
+    port = free_port()
+    server = start_server(env, port, args.workers, args.threads)
+    url = f"http://127.0.0.1:{port}"
+    print(f"server: gunicorn, {args.workers} workers" + (f" × {args.threads} threads" if args.threads > 1 else " (sync)")
+          + f", {os.cpu_count()} CPUs; clients: {args.clients} threads, {args.seconds:.0f} s per phase")
+
+    def trivial(http, rnd):
+        return http.get("/healthz")
+
+    def create(http, rnd):
+        lon, lat = rnd.choice(points)
+        return http.post("/api/v1/reports", headers={"Idempotency-Key": f"bench-{uuid.uuid4()}"}, data={
+            "category": rnd.choice(cats), "lat": f"{lat:.6f}", "lon": f"{lon:.6f}",
+            "description": "Phản ánh thử tải: đèn đường hỏng, rác chưa thu gom.",
+        })
+
+    def check_trivial(resp):
+        return resp.status_code == 200 and resp.text == "ok"
+
+    def check_create(resp):
+        if resp.status_code != 201:
+            return False
+        props = resp.json()["properties"]
+        return bool(props["code"] and props["commune"] and props["authority"] and props["forward_due"])
+
+    try:
+        load_phase(url, args.clients, args.warmup, trivial, check_trivial)
+        load_phase(url, args.clients, args.warmup, create, check_create)
+        print()
+        base_rate = summary("GET /healthz (baseline)", *load_phase(url, args.clients, args.seconds, trivial, check_trivial))
+        lat, errors, elapsed = load_phase(url, args.clients, args.seconds, create, check_create)
+        rate = summary("POST /api/v1/reports", lat, errors, elapsed)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    ratio = rate / base_rate if base_rate else float("nan")
+    p99 = pct(lat, 99)
+    print()
+    print(f"reports/s {rate:.1f}; baseline {base_rate:.1f} req/s; ratio {ratio:.3f} (target ≥ 0.15: {'PASS' if ratio >= 0.15 else 'FAIL'})")
+    print(f"create p99 {p99:.1f} ms (target < 100 ms: {'PASS' if p99 < 100 else 'FAIL'}); errors {errors}")
+    with psycopg.connect(dsn) as conn:
+        print(f"reports in bench database after the run: {conn.execute('SELECT count(*) FROM reports_report').fetchone()[0]}")
+
+
+if __name__ == "__main__":
+    main()
