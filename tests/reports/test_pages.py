@@ -1,0 +1,160 @@
+"""The report pages without a browser: who may see and act on the desk and the queue,
+the intake page's submission, the public page's discretion, the demo generator."""
+
+import pytest
+from django.db.models import F
+
+from reports import intake, workflow
+from reports.models import Report
+from tests.reports.conftest import BAI_CHAY, new_key, report_data
+
+
+@pytest.fixture
+def forwarded(db, operator):
+    report = intake.create_report(report_data(), {}, None, new_key())
+    return workflow.transition(report, "forward", operator)
+
+
+def test_officer_of_another_commune_gets_403_on_queue_page_and_actions(client, forwarded, officer, other_officer):
+    client.force_login(other_officer)
+    resp = client.get(f"/xu-ly/{forwarded.code}/")
+    assert resp.status_code == 403
+    assert "đơn vị khác" in resp.content.decode()
+    resp = client.post(f"/xu-ly/{forwarded.code}/", {"action": "accept", "row_version": forwarded.row_version})
+    assert resp.status_code == 403
+    forwarded.refresh_from_db()
+    assert forwarded.state == "forwarded"
+    # Not in their queue either.
+    assert forwarded.code not in client.get("/xu-ly/").content.decode()
+
+    client.force_login(officer)
+    resp = client.get(f"/xu-ly/{forwarded.code}/")
+    assert resp.status_code == 200
+    assert 'data-action="accept"' in resp.content.decode()
+    assert forwarded.code in client.get("/xu-ly/").content.decode()
+    resp = client.post(f"/xu-ly/{forwarded.code}/", {"action": "accept", "row_version": forwarded.row_version})
+    assert resp.status_code == 302
+    forwarded.refresh_from_db()
+    assert forwarded.state == "accepted"
+
+
+def test_leader_sees_the_desk_but_cannot_act(client, db, leader):
+    report = intake.create_report(report_data(), {}, None, new_key())
+    client.force_login(leader)
+    resp = client.get("/dieu-hanh/")
+    assert resp.status_code == 200
+    assert report.code in resp.content.decode()
+    resp = client.get(f"/dieu-hanh/{report.code}/")
+    assert resp.status_code == 200
+    body = resp.content.decode()
+    assert 'id="no-actions"' in body
+    assert 'data-action="forward"' not in body
+    resp = client.post(f"/dieu-hanh/{report.code}/", {"action": "forward", "row_version": report.row_version})
+    assert resp.status_code == 403
+    report.refresh_from_db()
+    assert report.state == "received"
+
+
+def test_citizen_cannot_open_the_desk(client, citizen):
+    client.force_login(citizen)
+    assert client.get("/dieu-hanh/").status_code == 403
+    assert client.get("/xu-ly/").status_code == 403
+
+
+def test_desk_forwards_and_a_stale_page_gets_a_conflict_message(client, db, operator):
+    report = intake.create_report(report_data(), {}, None, new_key())
+    seen = report.row_version
+    client.force_login(operator)
+    resp = client.post(f"/dieu-hanh/{report.code}/", {"action": "forward", "row_version": seen, "authority": "ubnd-06673"})
+    assert resp.status_code == 302
+    report.refresh_from_db()
+    assert report.state == "forwarded" and report.authority.code == "ubnd-06673"
+    # A second operator's page still shows the old version: clear conflict, nothing changes.
+    resp = client.post(f"/dieu-hanh/{report.code}/", {"action": "reject", "row_version": seen, "reason_code": "duplicate"})
+    assert resp.status_code == 409
+    assert "vừa được người khác cập nhật" in resp.content.decode()
+    report.refresh_from_db()
+    assert report.state == "forwarded"
+
+
+def test_reject_without_reason_shows_field_error(client, db, operator):
+    report = intake.create_report(report_data(), {}, None, new_key())
+    client.force_login(operator)
+    resp = client.post(f"/dieu-hanh/{report.code}/", {"action": "reject", "row_version": report.row_version})
+    assert resp.status_code == 400
+    assert "Hãy chọn lý do từ chối" in resp.content.decode()
+    report.refresh_from_db()
+    assert report.state == "received"
+
+
+def test_intake_page_same_key_makes_one_report_and_errors_are_per_field(client, db):
+    data = report_data(description="Ổ gà <b id='x'>to</b>", category="giao-thong-mat-duong", idempotency_key=new_key())
+    first = client.post("/phan-anh/moi/", data, HTTP_ACCEPT="application/json")
+    assert first.status_code == 201, first.content
+    again = client.post("/phan-anh/moi/", data, HTTP_ACCEPT="application/json")
+    assert again.json()["code"] == first.json()["code"]
+    assert Report.objects.filter(code=first.json()["code"]).count() == 1
+    assert Report.objects.filter(idempotency_key=data["idempotency_key"]).count() == 1
+
+    before = Report.objects.count()
+    bad = client.post("/phan-anh/moi/", {**data, "category": "", "lat": "200", "idempotency_key": new_key()},
+                      HTTP_ACCEPT="application/json")
+    assert bad.status_code == 400
+    errors = bad.json()["errors"]
+    assert "category" in errors and "lat" in errors
+    assert Report.objects.count() == before
+
+    sent = client.get(first.json()["done"])
+    assert first.json()["code"] in sent.content.decode()
+
+
+def test_public_page_never_shows_reporter_and_escapes_html(client, db, citizen):
+    data = report_data(description='Nước tràn <script>alert("x")</script><img src=x onerror=alert(1)>',
+                       contact_name="Trần Thị Bí Mật", contact_phone="0987654321", contact_email="bimat@example.com")
+    report = intake.create_report(data, {}, citizen, new_key())
+    body = client.get(f"/phan-anh/{report.code}/").content.decode()
+    assert "Bãi Cháy" in body
+    for secret in ("Trần Thị Bí Mật", "0987654321", "+84987654321", "bimat@example.com", citizen.username, str(citizen)):
+        assert secret not in body
+    assert '<script>alert("x")</script>' not in body
+    assert "&lt;script&gt;" in body
+    assert "<img src=x" not in body
+
+
+def test_public_list_and_points_show_only_reports_the_desk_let_through(client, forwarded, db):
+    unchecked = intake.create_report(report_data(), {}, None, new_key())
+    listing = client.get("/phan-anh/", {"commune": BAI_CHAY}).content.decode()
+    assert forwarded.code in listing and unchecked.code not in listing
+    points = client.get("/phan-anh/ban-do.json", {"commune": BAI_CHAY}).json()["points"]
+    codes = {p[0] for p in points}
+    assert forwarded.code in codes and unchecked.code not in codes
+
+
+def test_my_reports_lists_the_citizens_own(client, db, citizen):
+    mine = intake.create_report(report_data(), {}, citizen, new_key())
+    other = intake.create_report(report_data(), {}, None, new_key())
+    client.force_login(citizen)
+    body = client.get("/phan-anh/cua-toi/").content.decode()
+    assert mine.code in body and other.code not in body
+
+
+def test_demo_generator_puts_70_percent_of_quang_ninh_in_ha_long_with_some_overdue(db):
+    from fixtures.reports import HA_LONG_WARDS, generate_demo_reports
+    from reports import sla
+
+    made = generate_demo_reports(count=1000)
+    assert made == 1000
+    demo = Report.objects.filter(source="demo")
+    qn = demo.filter(province_code="22")
+    share = qn.filter(commune__code__in=HA_LONG_WARDS).count() / qn.count()
+    assert 0.65 <= share <= 0.75, share
+    late = demo.filter(resolved_at__gt=F("resolve_due")).count() + demo.filter(sla.overdue_q()).count()
+    assert 0.05 * made <= late <= 0.25 * made
+    assert demo.filter(authority__isnull=True).count() == 0
+    # Every report has its events, in order, ending in its state.
+    sample = demo.filter(state="rated").first()
+    events = list(sample.events.values_list("action", flat=True))
+    assert events[:2] == ["receive", "forward"] and events[-1] == "rate"
+    assert sample.rating is not None
+    # Idempotent.
+    assert generate_demo_reports(count=1000) == 0
