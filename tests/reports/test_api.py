@@ -280,3 +280,14 @@ def test_openapi_schema_and_offline_docs(api):
 def test_healthz():
     resp = APIClient().get("/healthz")
     assert resp.status_code == 200 and resp.content == b"ok"
+
+
+def test_token_authentication_for_the_desk(api, operator):
+    from rest_framework.authtoken.models import Token
+
+    code = post_report(api).json()["properties"]["code"]
+    token = Token.objects.create(user=operator)
+    desk = APIClient(HTTP_AUTHORIZATION=f"Token {token.key}")
+    resp = desk.post(f"{URL}/{code}/actions/forward", {"row_version": 0}, format="json")
+    assert resp.status_code == 200 and resp.json()["properties"]["state"] == "forwarded"
+    assert APIClient(HTTP_AUTHORIZATION="Token wrong").post(f"{URL}/{code}/actions/accept").status_code in (401, 403)
