@@ -118,7 +118,13 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "reports-deadline-sweep": {"task": "reports.deadline_sweep", "schedule": 600.0},
     "reports-send-notifications": {"task": "reports.send_notifications", "schedule": 60.0},
+    # Heatmaps: bring the roll-ups up to date (changed reports, passed deadlines).
+    "heatmaps-refresh": {"task": "heatmaps.refresh_incremental", "schedule": 30.0},
 }
+# Heatmaps: an authority is ranked from this many reports in the period; known
+# "not geocoded" placeholder points (lon, lat) left out of every map layer.
+HEATMAP_RANKING_MIN_VOLUME = int(os.environ.get("HEATMAP_RANKING_MIN_VOLUME", 20))
+HEATMAP_PLACEHOLDER_POINTS = [(-71.0587, 42.3594)]  # Boston City Hall
 # "celery" (after commit, to the worker), "sync" (in the request), "none".
 NOTIFY_DISPATCH = os.environ.get("NOTIFY_DISPATCH", "celery")
 

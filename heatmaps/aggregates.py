@@ -231,7 +231,7 @@ def fetchall(sql, params=()):
     with connection.cursor() as cur:
         cur.execute(sql, params)
         cols = [c.name for c in cur.description]
-        return [dict(zip(cols, row)) for row in cur.fetchall()]
+        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
 
 # --- refresh -----------------------------------------------------------------------
@@ -550,7 +550,8 @@ def area_counts(version_code, type_code, filters: Filters, parent_code=None, wit
     geom_sql = ""
     if with_geometry:
         geom_sql = (
-            f", ST_AsGeoJSON(ST_Transform(ST_SimplifyPreserveTopology(ST_Transform(a.geom, 3857), {float(simplify_m)}), 4326), 5) AS geom"
+            # metres → degrees at these latitudes: a display tolerance, not a measurement
+            f", ST_AsGeoJSON(ST_SimplifyPreserveTopology(a.geom, {float(simplify_m) / 111320.0!r}), 5) AS geom"
             if simplify_m
             else ", ST_AsGeoJSON(a.geom, 5) AS geom"
         )

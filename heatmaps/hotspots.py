@@ -26,10 +26,9 @@ from __future__ import annotations
 import json
 
 import numpy as np
-
-from heatmaps import aggregates as agg
 from django.utils.translation import gettext as _
 
+from heatmaps import aggregates as agg
 from heatmaps.aggregates import Filters, fetchall
 
 Z_LEVELS = ((2.576, 99), (1.960, 95), (1.645, 90))
@@ -91,7 +90,7 @@ def _choose_level(province=None, bbox=None, version_code="vn-2025"):
 def gi_star(cx, cy, y):
     """Gi* z-scores on the grid (queen neighbourhood + the cell itself)."""
     n = len(y)
-    index = {(int(a), int(b)): i for i, (a, b) in enumerate(zip(cx, cy))}
+    index = {(int(a), int(b)): i for i, (a, b) in enumerate(zip(cx, cy, strict=True))}
     xbar = y.mean()
     s = np.sqrt((y**2).mean() - xbar**2)
     z = np.full(n, np.nan)
@@ -133,7 +132,7 @@ def hotspots(filters: Filters, province=None, bbox=None, level=None, version_cod
     cy = np.array([c["cy"] for c in lattice])
     rows = agg.bins_in_range(level, int(cx.min()), int(cx.max()), int(cy.min()), int(cy.max()), filters)
     counts = {(r["cx"], r["cy"]): r["n"] for r in rows}
-    y = np.array([counts.get((int(a), int(b)), 0) for a, b in zip(cx, cy)], dtype=float)
+    y = np.array([counts.get((int(a), int(b)), 0) for a, b in zip(cx, cy, strict=True)], dtype=float)
     if y.sum() == 0:
         return {"level": level, "cells": []}
     zs = gi_star(cx, cy, y)

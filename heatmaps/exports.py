@@ -1,0 +1,167 @@
+"""Exports of the planners' current view (GeoJSON, CSV, a standalone folium map) and
+the small report lists of the IOC wall."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from django.contrib.staticfiles import finders
+from django.utils import timezone
+
+from heatmaps import aggregates as agg
+from heatmaps.aggregates import OPEN_STATES, Filters, fetchall
+
+EXPORT_LIMIT = 50000
+COLUMNS = ("code", "category", "category_name", "state", "overdue", "created_at", "resolve_due", "resolved_at",
+           "authority", "province_code", "commune_code", "lon", "lat")
+
+
+def _rows(bbox, filters: Filters, limit=EXPORT_LIMIT):
+    where, params = filters.raw_sql("r")
+    return fetchall(
+        f"""SELECT r.code, c.code AS category, c.name AS category_name, r.state,
+                   (r.state = ANY(%s) AND r.resolve_due < now()) AS overdue,
+                   r.created_at, r.resolve_due, r.resolved_at, a.code AS authority, r.province_code,
+                   cm.code AS commune_code, ST_X(r.location) AS lon, ST_Y(r.location) AS lat
+            FROM reports_report r JOIN reports_category c ON c.id = r.category_id
+            LEFT JOIN boundaries_authority a ON a.id = r.authority_id
+            LEFT JOIN boundaries_area cm ON cm.id = r.commune_id
+            WHERE r.location && ST_MakeEnvelope(%s, %s, %s, %s, 4326) AND {where} AND {agg.not_placeholder_sql('r')}
+            ORDER BY r.created_at DESC LIMIT %s""",
+        [list(OPEN_STATES), *bbox, *params, limit],
+    )
+
+
+def _iso(v):
+    return timezone.localtime(v).isoformat() if v else None
+
+
+def reports_geojson(bbox, filters: Filters):
+    feats = []
+    for r in _rows(bbox, filters):
+        props = {k: r[k] for k in COLUMNS if k not in ("lon", "lat")}
+        for k in ("created_at", "resolve_due", "resolved_at"):
+            props[k] = _iso(props[k])
+        feats.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]}, "properties": props})
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def reports_csv(bbox, filters: Filters):
+    out = io.StringIO()
+    out.write("\ufeff")  # Excel opens UTF-8 (Vietnamese names) only with a BOM
+    w = csv.writer(out)
+    w.writerow(COLUMNS)
+    for r in _rows(bbox, filters):
+        w.writerow([_iso(r[k]) if k in ("created_at", "resolve_due", "resolved_at") else r[k] for k in COLUMNS])
+    return out.getvalue()
+
+
+def _vendored(path):
+    found = finders.find(path)
+    return open(found, encoding="utf-8").read() if found else ""
+
+
+def folium_html(bbox, filters: Filters, title=""):
+    """A standalone HTML map of the view made with folium.
+
+    Works offline: folium would load Leaflet, jQuery, Bootstrap and Font Awesome from
+    CDNs; this map uses only Leaflet (circle markers, GeoJSON), so the CDN list is
+    emptied and our vendored Leaflet 1.9.4 (JS and CSS) is inlined into the file. No
+    base map tiles (nothing from the internet): the reports are drawn over the outline
+    of the view's areas.
+    """
+    import folium
+
+    rows = _rows(bbox, filters, limit=20000)
+    w, s, e, n = bbox
+    m = folium.Map(location=[(s + n) / 2, (w + e) / 2], tiles=None, zoom_start=10, control_scale=True)
+    m.default_js = []
+    m.default_css = []
+    m.get_root().header.add_child(
+        folium.Element(
+            "<style>" + _vendored("vendor/leaflet/leaflet.css") + "</style>\n<script>" + _vendored("vendor/leaflet/leaflet.js") + "</script>"
+        )
+    )
+    if title:
+        m.get_root().html.add_child(folium.Element(f"<h3 style='position:absolute;z-index:1000;left:50px;top:0;margin:6px;background:#fffc;padding:2px 6px'>{title} ({len(rows)})</h3>"))
+    outline = fetchall(
+        """SELECT ST_AsGeoJSON(ST_SimplifyPreserveTopology(a.geom, 0.0005), 5) AS g FROM boundaries_area a
+           JOIN boundaries_areatype t ON t.id = a.type_id AND t.code IN ('commune', 'city-ward')
+           JOIN boundaries_boundaryversion v ON v.id = a.version_id AND v.active
+           WHERE a.geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326) LIMIT 500""",
+        list(bbox),
+    )
+    if outline:
+        folium.GeoJson(
+            {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": json.loads(o["g"]), "properties": {}} for o in outline]},
+            style_function=lambda _f: {"color": "#667", "weight": 1, "fillColor": "#eef", "fillOpacity": 0.3},
+        ).add_to(m)
+    colours = {"overdue": "#c0392b", "open": "#e67e22", "done": "#27ae60"}
+    for r in rows:
+        kind = "overdue" if r["overdue"] else ("open" if r["state"] in OPEN_STATES else "done")
+        folium.CircleMarker(
+            [r["lat"], r["lon"]], radius=4, color=colours[kind], fill=True, fill_opacity=0.8, weight=1,
+            popup=f"{r['code']} · {r['category_name']} · {r['state']}",
+        ).add_to(m)
+    m.fit_bounds([[s, w], [n, e]])
+    return m.get_root().render()
+
+
+def overdue_geojson(province=None, limit=500):
+    where, params = "TRUE", []
+    if province:
+        where, params = "r.province_code = %s", [province]
+    rows = fetchall(
+        f"""SELECT r.id, r.code, c.name AS category, r.state, r.resolve_due, ST_X(r.location) AS lon, ST_Y(r.location) AS lat
+            FROM reports_report r JOIN reports_category c ON c.id = r.category_id
+            WHERE {where} AND r.state = ANY(%s) AND r.resolve_due < now() AND {agg.not_placeholder_sql('r')}
+            ORDER BY r.resolve_due DESC LIMIT %s""",
+        [*params, list(OPEN_STATES), limit],
+    )
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]},
+                "properties": {"id": r["id"], "code": r["code"], "category": r["category"], "state": r["state"], "resolve_due": _iso(r["resolve_due"])},
+            }
+            for r in rows
+        ],
+    }
+
+
+def _report_rows(where, params, order, limit):
+    rows = fetchall(
+        f"""SELECT r.id, r.code, c.name AS category, c.color, r.state, r.created_at, r.province_code,
+                   coalesce(cm.name, '') AS commune, ST_X(r.location) AS lon, ST_Y(r.location) AS lat
+            FROM reports_report r JOIN reports_category c ON c.id = r.category_id
+            LEFT JOIN boundaries_area cm ON cm.id = r.commune_id
+            WHERE {where} ORDER BY {order} LIMIT %s""",
+        [*params, limit],
+    )
+    for r in rows:
+        r["created_at"] = _iso(r["created_at"])
+    return rows
+
+
+def reports_after(last_id, province=None, limit=50):
+    where, params = "r.id > %s", [last_id]
+    if province:
+        where += " AND r.province_code = %s"
+        params.append(province)
+    return _report_rows(where, params, "r.id", limit)
+
+
+def latest_reports(province=None, limit=10):
+    where, params = "TRUE", []
+    if province:
+        where, params = "r.province_code = %s", [province]
+    return _report_rows(where, params, "r.id DESC", limit)
+
+
+def last_report_id():
+    return fetchall("SELECT coalesce(max(id), 0) AS m FROM reports_report")[0]["m"]
+

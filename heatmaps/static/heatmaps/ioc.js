@@ -1,0 +1,90 @@
+/* The IOC wall: province map (communes, Gi* hotspots, overdue reports), counters,
+   rotating side views, new reports pushed by server-sent events. Nothing from the
+   internet. */
+(function () {
+  "use strict";
+  var root = document.getElementById("ioc");
+  var T = JSON.parse(document.getElementById("ioc-i18n").textContent);
+  var province = root.dataset.province;
+  var map = L.map("ioc-map", { zoomControl: false, attributionControl: false });
+  window.iocMap = map;
+  var q = "province=" + encodeURIComponent(province);
+
+  function getJSON(u) { return fetch(u).then(function (r) { return r.json(); }); }
+
+  getJSON("/api/v1/heatmaps/areas/?version=vn-2025&type=commune&zoom=9&parent=" + encodeURIComponent(province)).then(function (fc) {
+    var max = 1; fc.features.forEach(function (f) { max = Math.max(max, f.properties.n); });
+    var lyr = L.geoJSON(fc, { style: function (f) { var t = Math.sqrt(f.properties.n / max); return { color: "#3d5a73", weight: 1, fillColor: "rgb(" + Math.round(30 + 120 * t) + ",60,90)", fillOpacity: 0.85, className: "ioc-area" }; } }).addTo(map);
+    if (fc.features.length) map.fitBounds(lyr.getBounds());
+    else map.setView([16.5, 106.5], 6);
+    loadHotspots(); loadOverdue();
+  });
+  var hotLayer = null, overdueLayer = null, newLayer = L.layerGroup().addTo(map);
+  function loadHotspots() {
+    getJSON("/api/v1/heatmaps/hotspots/?" + q).then(function (fc) {
+      if (hotLayer) map.removeLayer(hotLayer);
+      hotLayer = L.geoJSON({ type: "FeatureCollection", features: fc.features.filter(function (f) { return f.properties.kind === "hot"; }) }, {
+        style: function (f) { var c = f.properties.confidence; return { weight: 0, fillColor: c === 99 ? "#ff2d2d" : c === 95 ? "#ff7a45" : "#ffc069", fillOpacity: 0.7, className: "ioc-hotspot" }; }
+      }).addTo(map);
+    });
+  }
+  function loadOverdue() {
+    getJSON("/api/v1/heatmaps/overdue/?limit=300&" + q).then(function (fc) {
+      if (overdueLayer) map.removeLayer(overdueLayer);
+      overdueLayer = L.geoJSON(fc, { pointToLayer: function (f, ll) { return L.circleMarker(ll, { radius: 5, color: "#ff6b6b", weight: 2, fillOpacity: 0.6, className: "ioc-overdue" }); } }).addTo(map);
+      var ul = document.getElementById("ioc-overdue"); ul.innerHTML = "";
+      fc.features.slice(0, 12).forEach(function (f) { var li = document.createElement("li"); li.textContent = f.properties.code + " · " + f.properties.category + " · " + T.due + " " + (f.properties.resolve_due || "").slice(0, 10); ul.appendChild(li); });
+    });
+  }
+  function setCounters(c) {
+    document.getElementById("c-today").textContent = c.today;
+    document.getElementById("c-open").textContent = c.open;
+    document.getElementById("c-overdue").textContent = c.overdue;
+    document.getElementById("c-ontime").textContent = c.on_time_rate == null ? "–" : Math.round(c.on_time_rate * 100) + "%";
+  }
+  function addReport(r, fresh) {
+    var ul = document.getElementById("ioc-feed");
+    var li = document.createElement("li");
+    li.className = fresh ? "new" : ""; li.dataset.code = r.code;
+    li.textContent = r.code + " · " + r.category + (r.commune ? " · " + r.commune : "") + " · " + (r.created_at || "").slice(11, 16);
+    ul.insertBefore(li, ul.firstChild);
+    while (ul.children.length > 12) ul.removeChild(ul.lastChild);
+    if (fresh) {
+      L.circleMarker([r.lat, r.lon], { radius: 10, color: "#51cf66", weight: 3, fillOpacity: 0.8, className: "ioc-new" }).addTo(newLayer);
+      showView("feed");
+    }
+  }
+  function refreshState() {
+    getJSON("/api/v1/ioc/state/?" + q).then(function (s) {
+      setCounters(s.counters);
+      var tb = document.getElementById("ioc-ranking"); tb.innerHTML = "";
+      s.ranking.forEach(function (e) {
+        var tr = document.createElement("tr");
+        tr.innerHTML = "<td>" + e.rank + "</td><td></td><td>" + e.score + "</td><td>" + (e.on_time_rate == null ? "–" : Math.round(e.on_time_rate * 100) + "%") + "</td>";
+        tr.children[1].textContent = e.name; tb.appendChild(tr);
+      });
+      if (!document.getElementById("ioc-feed").children.length) s.latest.slice().reverse().forEach(function (r) { addReport(r, false); });
+    });
+  }
+  refreshState();
+  setInterval(refreshState, 60000);
+  setInterval(function () { loadHotspots(); loadOverdue(); }, 120000);
+
+  // Rotating views.
+  var views = Array.prototype.slice.call(document.querySelectorAll(".ioc-view"));
+  var current = 0;
+  function showView(name) {
+    views.forEach(function (v, i) { var on = v.dataset.view === name; v.classList.toggle("active", on); if (on) current = i; });
+    document.getElementById("ioc-dots").textContent = views.map(function (v, i) { return i === current ? "●" : "○"; }).join(" ");
+  }
+  showView("feed");
+  setInterval(function () { showView(views[(current + 1) % views.length].dataset.view); }, 1000 * parseInt(root.dataset.rotate, 10));
+  setInterval(function () { document.getElementById("ioc-clock").textContent = new Date().toLocaleTimeString("vi-VN", { hour: "2-digit", minute: "2-digit" }); }, 1000);
+
+  // Server-sent events: new reports within seconds.
+  var url = "/ioc/events?" + q + "&last_id=" + root.dataset.lastId + (root.dataset.sseOnce === "1" ? "&once=1" : "");
+  var es = new EventSource(url);
+  window.iocEvents = es;
+  es.addEventListener("report", function (e) { addReport(JSON.parse(e.data), true); });
+  es.addEventListener("counters", function (e) { setCounters(JSON.parse(e.data)); });
+})();

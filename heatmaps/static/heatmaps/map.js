@@ -1,0 +1,200 @@
+/* The planners' map: modes (points/bins vector tiles, heat, hexagons, choropleth),
+   category layers, a month slider, province → commune drill-down, Gi* hotspots,
+   export of the current view. No internet: no base map tiles, the areas are the base. */
+(function () {
+  "use strict";
+  var el = document.getElementById("hm-map");
+  var T = JSON.parse(document.getElementById("hm-i18n").textContent);
+  var POINTS_ZOOM = parseInt(el.dataset.pointsZoom, 10);
+  var map = L.map(el, { preferCanvas: false, zoomControl: true }).setView([16.5, 106.5], 6);
+  window.hmMap = map;
+  var state = { mode: "points", version: document.getElementById("hm-version").value || "vn-2025", province: "", drill: null };
+  var layers = { base: null, data: null, hot: null };
+  var statusEl = document.getElementById("hm-status");
+
+  // --- months for the slider -------------------------------------------------------
+  var months = [];
+  (function () {
+    var f = el.dataset.firstMonth, l = el.dataset.lastMonth;
+    if (!f || !l) return;
+    var y = +f.slice(0, 4), m = +f.slice(5, 7);
+    while (y * 100 + m <= +l.slice(0, 4) * 100 + +l.slice(5, 7)) {
+      months.push(y + "-" + String(m).padStart(2, "0"));
+      m += 1; if (m > 12) { m = 1; y += 1; }
+    }
+  })();
+  var slider = document.getElementById("hm-month");
+  slider.max = Math.max(0, months.length - 1);
+  slider.value = slider.max;
+  var allTime = document.getElementById("hm-alltime");
+  function monthLabel() { document.getElementById("hm-month-label").textContent = allTime.checked || !months.length ? T.all : months[+slider.value]; }
+
+  function params(extra) {
+    var p = new URLSearchParams();
+    if (!allTime.checked && months.length) p.set("month", months[+slider.value]);
+    var cats = Array.prototype.filter.call(document.querySelectorAll("input[name=category]"), function (c) { return c.checked; }).map(function (c) { return c.value; });
+    var total = document.querySelectorAll("input[name=category]").length;
+    if (cats.length < total) p.set("category", cats.length ? cats.join(",") : "__none__");
+    if (state.province) p.set("province", state.province);
+    Object.keys(extra || {}).forEach(function (k) { p.set(k, extra[k]); });
+    return p;
+  }
+  function bboxStr() { var b = map.getBounds(); return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(5); }).join(","); }
+  function colour(n, max) {
+    var t = max ? Math.sqrt(n / max) : 0;
+    var stops = ["#ffffcc", "#fed976", "#fd8d3c", "#e31a1c", "#800026"];
+    return stops[Math.min(stops.length - 1, Math.floor(t * (stops.length - 0.001)))];
+  }
+  function setStatus(s) { statusEl.textContent = s; }
+  function getJSON(url) {
+    setStatus(T.loading);
+    return fetch(url, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (j) { setStatus(""); return j; });
+  }
+  function clearData() { if (layers.data) { map.removeLayer(layers.data); layers.data = null; } }
+
+  // --- base: the areas (also the choropleth) -----------------------------------------
+  function loadAreas(choropleth) {
+    var type = state.drill ? "commune" : "province";
+    var p = params({ version: state.version, type: type, zoom: map.getZoom() });
+    if (state.drill) p.set("parent", state.drill);
+    if (!choropleth) { p.set("month", "1900-01"); }
+    return getJSON("/api/v1/heatmaps/areas/?" + p.toString()).then(function (fc) {
+      if (layers.base) map.removeLayer(layers.base);
+      var max = 0; fc.features.forEach(function (f) { max = Math.max(max, f.properties.n); });
+      layers.base = L.geoJSON(fc, {
+        style: function (f) {
+          return choropleth
+            ? { color: "#555", weight: 1, fillColor: colour(f.properties.n, max), fillOpacity: 0.75, className: "hm-area" }
+            : { color: "#6b7a8a", weight: 1, fillColor: "#f4f1e8", fillOpacity: 0.9, className: "hm-area" };
+        },
+        onEachFeature: function (f, lyr) {
+          lyr.bindTooltip(f.properties.name + (choropleth ? ": " + f.properties.n + " " + T.reports : ""));
+          lyr.on("click", function () {
+            if (!state.drill && type === "province") { drillInto(f.properties.code, lyr.getBounds()); }
+          });
+        }
+      }).addTo(map);
+      layers.base.bringToBack();
+      if (choropleth) legend(max, T.reports);
+      return fc;
+    });
+  }
+  function drillInto(code, bounds) {
+    state.drill = code; state.province = code;
+    document.getElementById("hm-province").value = code;
+    document.getElementById("hm-up").hidden = false;
+    if (bounds) map.fitBounds(bounds);
+    refresh();
+  }
+  document.getElementById("hm-up").addEventListener("click", function () {
+    state.drill = null; state.province = ""; document.getElementById("hm-province").value = "";
+    this.hidden = true; map.setView([16.5, 106.5], 6); refresh();
+  });
+  document.getElementById("hm-province").addEventListener("change", function () {
+    if (this.value) {
+      var code = this.value;
+      getJSON("/api/v1/heatmaps/areas/?" + new URLSearchParams({ version: "vn-2025", type: "province", month: "1900-01" })).then(function (fc) {
+        var f = fc.features.filter(function (x) { return x.properties.code === code; })[0];
+        drillInto(code, f ? L.geoJSON(f).getBounds() : null);
+      });
+    } else { document.getElementById("hm-up").click(); }
+  });
+
+  function legend(max, what) {
+    var html = "";
+    [0, 0.1, 0.3, 0.6, 1].forEach(function (t) { var n = Math.round(max * t); html += '<div><i style="background:' + colour(n, max) + '"></i>' + n + " " + what + "</div>"; });
+    document.getElementById("hm-legend").innerHTML = html;
+  }
+
+  // --- modes ----------------------------------------------------------------------
+  var catColours = {};
+  document.querySelectorAll(".hm-cat").forEach(function (l) { catColours[l.querySelector("input").value] = l.querySelector(".swatch").style.background; });
+  function pointsLayer() {
+    var url = "/tiles/reports/{z}/{x}/{y}.pbf?v=" + encodeURIComponent(state.dataVersion || el.dataset.version) + "&" + params().toString();
+    var maxBin = 1;
+    return L.vectorGrid.protobuf(url, {
+      rendererFactory: L.canvas.tile, interactive: true, maxNativeZoom: 16,
+      vectorTileLayerStyles: {
+        reports: function (p) {
+          return { radius: 4, weight: 1, color: p.overdue ? "#b42318" : "#1b4f8a", fill: true, fillColor: p.overdue ? "#ff6b6b" : "#4dabf7", fillOpacity: 0.85 };
+        },
+        bins: function (p, z) {
+          maxBin = Math.max(maxBin, p.n);
+          return { weight: 0, fill: true, fillColor: colour(p.n, Math.max(20, maxBin)), fillOpacity: 0.75 };
+        }
+      }
+    }).on("click", function (e) {
+      var p = e.layer.properties;
+      L.popup().setLatLng(e.latlng).setContent(p.code ? (p.code + " · " + p.category + " · " + p.state + (p.overdue ? " · " + T.overdue : "")) : (p.n + " " + T.reports + (p.overdue ? ", " + p.overdue + " " + T.overdue : ""))).openOn(map);
+    });
+  }
+  function heatLayer() {
+    var lyr = L.heatLayer([], { radius: 18, blur: 15, maxZoom: 14 });
+    getJSON("/api/v1/heatmaps/heat/?" + params({ bbox: bboxStr(), zoom: map.getZoom() }).toString()).then(function (j) {
+      var max = 1; j.points.forEach(function (p) { max = Math.max(max, p[2]); });
+      lyr.setOptions({ max: max }); lyr.setLatLngs(j.points);
+    });
+    return lyr;
+  }
+  function hexLayer() {
+    var grp = L.featureGroup();
+    getJSON("/api/v1/heatmaps/hex/?" + params({ bbox: bboxStr(), zoom: map.getZoom() }).toString()).then(function (fc) {
+      var max = 0; fc.features.forEach(function (f) { max = Math.max(max, f.properties.n); });
+      L.geoJSON(fc, { style: function (f) { return { weight: 0.5, color: "#fff", fillColor: colour(f.properties.n, max), fillOpacity: 0.8, className: "hm-hex" }; },
+        onEachFeature: function (f, l) { l.bindTooltip(f.properties.n + " " + T.reports); } }).addTo(grp);
+      legend(max, T.reports);
+    });
+    return grp;
+  }
+  function hotspotLayer() {
+    var p = params();
+    if (!state.province) p.set("bbox", bboxStr());
+    var grp = L.featureGroup();
+    getJSON("/api/v1/heatmaps/hotspots/?" + p.toString()).then(function (fc) {
+      var hot = { 99: "#b2182b", 95: "#ef8a62", 90: "#fddbc7" }, cold = { 99: "#2166ac", 95: "#67a9cf", 90: "#d1e5f0" };
+      L.geoJSON(fc, { style: function (f) { var c = f.properties; return { weight: 1, color: "#333", fillColor: (c.kind === "hot" ? hot : cold)[c.confidence], fillOpacity: 0.7, className: "hm-hotspot hm-" + c.kind }; },
+        onEachFeature: function (f, l) { var c = f.properties; l.bindTooltip((c.kind === "hot" ? T.hot : T.cold) + " " + c.confidence + "% " + T.confidence + " (z=" + c.z + ", n=" + c.n + ")"); } }).addTo(grp);
+    });
+    return grp;
+  }
+
+  function refresh() {
+    monthLabel();
+    clearData();
+    document.getElementById("hm-legend").innerHTML = "";
+    var choro = state.mode === "choropleth";
+    loadAreas(choro);
+    if (state.mode === "points") layers.data = pointsLayer();
+    else if (state.mode === "heat") layers.data = heatLayer();
+    else if (state.mode === "hex") layers.data = hexLayer();
+    if (layers.data) layers.data.addTo(map);
+    if (layers.hot) { map.removeLayer(layers.hot); layers.hot = null; }
+    if (document.getElementById("hm-hotspots").checked) layers.hot = hotspotLayer().addTo(map);
+    updateExports();
+    el.dataset.mode = state.mode;
+  }
+  function updateExports() {
+    var q = params({ bbox: bboxStr() }).toString();
+    ["geojson", "csv", "html"].forEach(function (f) { document.getElementById("hm-export-" + f).href = "/api/v1/heatmaps/export." + f + "?" + q; });
+  }
+
+  document.querySelectorAll("input[name=mode]").forEach(function (r) { r.addEventListener("change", function () { state.mode = this.value; refresh(); }); });
+  document.querySelectorAll("input[name=category]").forEach(function (c) { c.addEventListener("change", refresh); });
+  slider.addEventListener("input", monthLabel);
+  slider.addEventListener("change", refresh);
+  allTime.addEventListener("change", refresh);
+  document.getElementById("hm-hotspots").addEventListener("change", refresh);
+  document.getElementById("hm-version").addEventListener("change", function () { state.version = this.value; refresh(); });
+  map.on("moveend", function () {
+    updateExports();
+    if (state.mode === "heat" || state.mode === "hex") { clearData(); layers.data = (state.mode === "heat" ? heatLayer() : hexLayer()).addTo(map); }
+  });
+  // Poll the data version: when reports arrive, the tiles' URL changes (cache busting).
+  setInterval(function () {
+    fetch("/api/v1/heatmaps/version/").then(function (r) { return r.json(); }).then(function (j) {
+      if (j.version !== (state.dataVersion || el.dataset.version)) { state.dataVersion = j.version; if (state.mode === "points") refresh(); }
+    }).catch(function () {});
+  }, 60000);
+  setStatus(T.clickProvince);
+  refresh();
+})();

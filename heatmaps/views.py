@@ -1,0 +1,406 @@
+"""HTTP views of the heatmaps: tiles, map data, exports, statistics API and pages.
+
+Views parse parameters and call the services (aggregates, tiles, hotspots, stats,
+exports); bad parameters answer 400 with translated, per-field errors.
+"""
+
+import hashlib
+import json
+import time
+
+from django.http import HttpResponse, HttpResponseNotModified, JsonResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from heatmaps import aggregates as agg
+from heatmaps import exports, hotspots, stats, tiles
+from heatmaps.aggregates import FilterError, Filters
+
+MVT = "application/vnd.mapbox-vector-tile"
+
+
+def bad_request(errors):
+    return JsonResponse({"errors": errors}, status=400, json_dumps_params={"ensure_ascii": False})
+
+
+def api(view):
+    """GET only; FilterError → 400 with the field errors."""
+
+    @require_GET
+    def wrapped(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except FilterError as exc:
+            return bad_request(exc.errors)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+def jsonify(data, status=200, headers=None):
+    resp = JsonResponse(data, status=status, safe=False, json_dumps_params={"ensure_ascii": False})
+    for k, v in (headers or {}).items():
+        resp[k] = v
+    return resp
+
+
+def cached(request, compute, timeout=600):
+    """A JSON body computed once per data version and URL (Redis); computed directly
+    when the cache is unavailable."""
+    from django.core.cache import cache
+
+    key = "heatmaps:" + hashlib.sha1(f"{agg.data_version()}|{request.get_full_path()}".encode()).hexdigest()
+    try:
+        hit = cache.get(key)
+    except Exception:  # noqa: BLE001 - a cache outage must not break the map
+        hit = None
+    if hit is not None:
+        return hit
+    value = compute()
+    try:
+        cache.set(key, value, timeout)
+    except Exception:  # noqa: BLE001
+        pass
+    return value
+
+
+def parse_bbox(params, required=True):
+    raw = params.get("bbox")
+    if not raw:
+        if required:
+            raise FilterError({"bbox": _("Thiếu vùng bản đồ (bbox=tây,nam,đông,bắc).")})
+        return None
+    try:
+        w, s, e, n = (float(v) for v in raw.split(","))
+    except ValueError:
+        raise FilterError({"bbox": _("Vùng bản đồ không hợp lệ (bbox=tây,nam,đông,bắc).")}) from None
+    if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+        raise FilterError({"bbox": _("Vùng bản đồ nằm ngoài giới hạn kinh độ/vĩ độ.")})
+    return (w, s, e, n)
+
+
+def parse_int(params, name, default, lo, hi):
+    raw = params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise FilterError({name: _("Phải là số nguyên.")}) from None
+    if not lo <= value <= hi:
+        raise FilterError({name: _("Phải trong khoảng %(lo)s–%(hi)s.") % {"lo": lo, "hi": hi}})
+    return value
+
+
+# --- tiles -----------------------------------------------------------------------------
+
+
+@api
+def tile_view(request, layer, z, x, y):
+    """/tiles/<reports|bins>/<z>/<x>/<y>.pbf?v=<version>&month=…&category=…&state=…"""
+    if layer not in ("reports", "bins"):
+        return bad_request({"layer": _("Lớp phải là reports hoặc bins.")})
+    if not tiles.valid_tile(z, x, y):
+        return bad_request({"tile": _("Ô bản đồ không tồn tại ở mức phóng này.")})
+    filters = Filters.from_params(request.GET)
+    version = agg.data_version()
+    etag = '"' + hashlib.sha1(f"{version}|{request.get_full_path()}".encode()).hexdigest()[:20] + '"'
+    if request.headers.get("If-None-Match") == etag:
+        return HttpResponseNotModified(headers={"ETag": etag})
+    data, _n, served = tiles.tile(layer, z, x, y, filters)
+    # A URL carrying the current version never changes: cache it long. Without (or with
+    # an old) version: revalidate after a minute via the ETag.
+    if request.GET.get("v") == version:
+        cache = "public, max-age=86400"
+    else:
+        cache = "public, max-age=60, must-revalidate"
+    headers = {"ETag": etag, "Cache-Control": cache, "X-Data-Version": version, "X-Tile-Layer": served}
+    if not data:
+        return HttpResponse(status=204, headers=headers)
+    return HttpResponse(data, content_type=MVT, headers=headers)
+
+
+@api
+def version_view(request):
+    return jsonify({"version": agg.data_version()}, headers={"Cache-Control": "no-cache"})
+
+
+# --- map data --------------------------------------------------------------------------
+
+
+@api
+def heat_view(request):
+    bbox = parse_bbox(request.GET)
+    zoom = parse_int(request.GET, "zoom", 8, 0, 22)
+    filters = Filters.from_params(request.GET)
+    return jsonify({"points": agg.heat_points(bbox, zoom, filters)})
+
+
+@api
+def hex_view(request):
+    bbox = parse_bbox(request.GET)
+    zoom = parse_int(request.GET, "zoom", 10, 0, 22)
+    filters = Filters.from_params(request.GET)
+    size = agg.WORLD / 2**zoom / 24  # ~24 hexagons across a tile
+    rows = agg.hex_bins(bbox, size, filters)
+    feats = [{"type": "Feature", "geometry": json.loads(r["geom"]), "properties": {"n": r["n"]}} for r in rows]
+    return jsonify({"type": "FeatureCollection", "size_m": round(size), "features": feats})
+
+
+@api
+def areas_view(request):
+    """Choropleth: ?version=vn-2025&type=province|commune|district|city-ward&parent=22"""
+    filters = Filters.from_params(request.GET)
+    version = request.GET.get("version", "vn-2025")
+    type_code = request.GET.get("type", "province")
+    zoom = parse_int(request.GET, "zoom", 8, 0, 22)
+    simplify = max(5.0, agg.WORLD / 2**zoom / 1024)
+    parent = request.GET.get("parent") or None
+    rows = cached(request, lambda: agg.area_counts(version, type_code, filters, parent_code=parent, with_geometry=True, simplify_m=simplify))
+    feats = [
+        {
+            "type": "Feature",
+            "geometry": json.loads(r["geom"]) if r["geom"] else None,
+            "properties": {"id": r["id"], "code": r["code"], "name": r["name"], "n": r["n"], "overdue": r["overdue"]},
+        }
+        for r in rows
+    ]
+    return jsonify({"type": "FeatureCollection", "version": version, "area_type": type_code, "features": feats})
+
+
+@api
+def series_view(request):
+    filters = Filters.from_params(request.GET)
+    interval = request.GET.get("interval", "month")
+    by = request.GET.get("by") or None
+    return jsonify({"interval": interval, "by": by, "series": [
+        {"period": r["period"].isoformat(), "key": r["key"], "n": r["n"]} for r in agg.time_series(filters, interval, by)
+    ]})
+
+
+@api
+def hotspots_view(request):
+    """?province=22 or ?bbox=…; GeoJSON of significant hot/cold cells (all=1: every cell)."""
+    filters = Filters.from_params(request.GET)
+    province = request.GET.get("province") or None
+    bbox = None if province else parse_bbox(request.GET)
+    fc = cached(request, lambda: hotspots.hotspots_geojson(filters, province=province, bbox=bbox, significant_only=request.GET.get("all") != "1"))
+    return jsonify(fc)
+
+
+@api
+def overdue_view(request):
+    """Open reports past their deadline (the IOC wall), newest deadline first."""
+    limit = parse_int(request.GET, "limit", 500, 1, 5000)
+    return jsonify(exports.overdue_geojson(request.GET.get("province") or None, limit))
+
+
+@api
+def export_view(request, fmt):
+    """The current view of the planners' map: ?bbox=…&filters; GeoJSON, CSV or a
+    standalone folium HTML map."""
+    bbox = parse_bbox(request.GET)
+    filters = Filters.from_params(request.GET)
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    if fmt == "geojson":
+        body = json.dumps(exports.reports_geojson(bbox, filters), ensure_ascii=False)
+        ctype = "application/geo+json"
+    elif fmt == "csv":
+        body = exports.reports_csv(bbox, filters)
+        ctype = "text/csv; charset=utf-8"
+    elif fmt == "html":
+        body = exports.folium_html(bbox, filters, title=_("Bản đồ phản ánh"))
+        ctype = "text/html; charset=utf-8"
+    else:
+        return bad_request({"format": _("Định dạng phải là geojson, csv hoặc html.")})
+    resp = HttpResponse(body, content_type=ctype)
+    resp["Content-Disposition"] = f'attachment; filename="phan-anh-{stamp}.{fmt}"'
+    return resp
+
+
+# --- statistics API ----------------------------------------------------------------------
+
+
+def _json_figures(fig):
+    return {k: v for k, v in fig.items() if k != "handling_seconds_sum"}
+
+
+@api
+def stats_summary_view(request, kind="all", code=""):
+    """/api/v1/stats/ (national), /api/v1/stats/<province|authority|category|commune>/<code>/"""
+    filters = Filters.from_params(request.GET)
+    return jsonify({"kind": kind, "code": code or None, "figures": _json_figures(stats.figures_for(kind, code, filters))})
+
+
+@api
+def stats_breakdown_view(request, by):
+    """/api/v1/stats/by/<province|authority|category|group>/"""
+    filters = Filters.from_params(request.GET)
+    return jsonify({"by": by, "rows": [_json_figures(r) for r in stats.summary(filters, group_by=by)]})
+
+
+@api
+def stats_ranking_view(request):
+    filters = Filters.from_params(request.GET)
+    minimum = parse_int(request.GET, "min", stats.min_volume(), 0, 100000)
+    return jsonify(stats.league_table(filters, minimum))
+
+
+@api
+def stats_series_view(request):
+    filters = Filters.from_params(request.GET)
+    by = request.GET.get("by") or None
+    if by not in (None, "category", "group"):
+        return bad_request({"by": _("Chỉ chia theo category hoặc group.")})
+    return jsonify({"series": [
+        {"period": r["period"].isoformat(), "key": r["key"], "received": r["n"], "resolved": r["resolved"], "overdue": r["overdue"]}
+        for r in agg.rollup_series(filters, by)
+    ]})
+
+
+# --- pages -----------------------------------------------------------------------------
+
+
+def _page_context():
+    from reports.models import Category
+
+    months = agg.fetchall(
+        "SELECT min(month) AS first, max(month) AS last FROM heatmaps_gridrollup"
+    )[0]
+    groups = list(Category.objects.filter(parent__isnull=True, active=True).values("code", "name", "color"))
+    provinces = agg.fetchall(
+        """SELECT a.code, a.name FROM boundaries_area a JOIN boundaries_areatype t ON t.id = a.type_id AND t.code = 'province'
+           JOIN boundaries_boundaryversion v ON v.id = a.version_id AND v.code = 'vn-2025' ORDER BY a.name"""
+    )
+    return {
+        "groups": groups,
+        "provinces": provinces,
+        "first_month": months["first"].isoformat()[:7] if months["first"] else "",
+        "last_month": months["last"].isoformat()[:7] if months["last"] else "",
+        "data_version": agg.data_version(),
+        "points_zoom": tiles.points_zoom(),
+    }
+
+
+@require_GET
+def map_page(request):
+    """The planners' analysis map (/ban-do/)."""
+    ctx = _page_context()
+    ctx["versions"] = agg.fetchall("SELECT code, name FROM boundaries_boundaryversion WHERE jurisdiction = 'VN' ORDER BY valid_from DESC NULLS LAST")
+    return render(request, "heatmaps/map.html", ctx)
+
+
+@require_GET
+def ranking_page(request):
+    """The public league table of authorities (/xep-hang/)."""
+    try:
+        filters = Filters.from_params(request.GET)
+    except FilterError as exc:
+        return render(request, "heatmaps/ranking.html", {"errors": exc.errors}, status=400)
+    table = stats.league_table(filters)
+    return render(request, "heatmaps/ranking.html", {"table": table, "province": request.GET.get("province", ""), **_page_context()})
+
+
+@require_GET
+def dashboard_page(request):
+    """The leaders' dashboard (/tong-quan/): counters and charts per province."""
+    try:
+        filters = Filters.from_params(request.GET)
+    except FilterError as exc:
+        return render(request, "heatmaps/dashboard.html", {"errors": exc.errors}, status=400)
+    national = stats.summary(filters)
+    per_province = stats.summary(filters, group_by="province")
+    by_group = stats.summary(filters, group_by="group")
+    series = agg.rollup_series(filters)
+    chart = {
+        "months": [r["period"].isoformat()[:7] for r in series],
+        "received": [r["n"] for r in series],
+        "resolved": [r["resolved"] for r in series],
+        "groups": [r["key"] for r in by_group],
+        "group_received": [r["received"] for r in by_group],
+        "satisfaction": [national["satisfaction"][str(i)] for i in range(1, 6)],
+    }
+    ctx = {"national": national, "per_province": per_province, "by_group": by_group, "chart": chart, **_page_context()}
+    names = {p["code"]: p["name"] for p in ctx["provinces"]}
+    for row in per_province:
+        row["name"] = names.get(row["key"], row["key"])
+    return render(request, "heatmaps/dashboard.html", ctx)
+
+
+@require_GET
+def ioc_page(request):
+    """The IOC wall (/ioc/?province=22&rotate=15)."""
+    province = request.GET.get("province", "22")
+    try:
+        rotate = parse_int(request.GET, "rotate", 15, 3, 600)
+    except FilterError as exc:
+        return bad_request(exc.errors)
+    ctx = _page_context()
+    name = next((p["name"] for p in ctx["provinces"] if p["code"] == province), province)
+    return render(request, "heatmaps/ioc.html", {
+        **ctx,
+        "province": province,
+        "province_name": name,
+        "rotate": rotate,
+        "counters": stats.live_counters(province),
+        "last_id": exports.last_report_id(),
+        "sse_once": request.GET.get("sse") == "once",
+    })
+
+
+@api
+def ioc_state_view(request):
+    """Counters, ranking and the latest reports of a province (the wall refreshes them)."""
+    province = request.GET.get("province") or None
+    counters = stats.live_counters(province)
+    table = stats.league_table(Filters(province=province))
+    return jsonify({
+        "counters": counters,
+        "ranking": table["ranked"][:10],
+        "latest": exports.latest_reports(province, 10),
+        "version": agg.data_version(),
+    })
+
+
+@require_GET
+def ioc_events(request):
+    """Server-sent events: new reports of the province as they arrive.
+
+    Polls the database every second for reports with an id above the last one sent
+    (Last-Event-ID or ?last_id) and streams them as ``event: report``; a ``counters``
+    event follows each batch. The response ends after ?max_s seconds (default 55, at
+    most 300: the browser's EventSource reconnects by itself, with the last id); ?once=1
+    answers one poll and ends — what tests and single-threaded servers need.
+    """
+    try:
+        max_s = parse_int(request.GET, "max_s", 55, 1, 300)
+        last_id = int(request.headers.get("Last-Event-ID") or request.GET.get("last_id") or 0)
+    except (FilterError, ValueError):
+        return bad_request({"last_id": _("Phải là số nguyên.")})
+    province = request.GET.get("province") or None
+    once = request.GET.get("once") == "1"
+
+    def stream():
+        nonlocal last_id
+        deadline = time.monotonic() + max_s
+        yield "retry: 1000\n\n"
+        while True:
+            new = exports.reports_after(last_id, province)
+            for r in new:
+                last_id = max(last_id, r["id"])
+                yield f"id: {r['id']}\nevent: report\ndata: {json.dumps(r, ensure_ascii=False)}\n\n"
+            if new:
+                data = json.dumps(stats.live_counters(province), ensure_ascii=False, default=str)
+                yield f"id: {last_id}\nevent: counters\ndata: {data}\n\n"
+            if once or time.monotonic() >= deadline:
+                return
+            yield ": keep-alive\n\n"
+            time.sleep(1.0)
+
+    resp = StreamingHttpResponse(stream(), content_type="text/event-stream")
+    resp["Cache-Control"] = "no-cache"
+    resp["X-Accel-Buffering"] = "no"
+    return resp
