@@ -48,6 +48,7 @@ def load_rules() -> list[RoutingRule]:
     return list(
         RoutingRule.objects.filter(active=True)
         .select_related("authority", "area__type", "area_type")
+        .defer("area__geom", "area__properties")  # a province's polygon is megabytes
         .order_by("priority", "id")
     )
 
