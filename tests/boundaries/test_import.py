@@ -273,3 +273,17 @@ def test_2025_version_dates_and_the_2009_version_records_its_vintage(db):
     assert Area.objects.filter(version=v09, type__code="district", parent=hue).count() == 9
     bai_chay = Area.objects.get(version=v09, type__code="commune", code="06673")
     assert bai_chay.parent.code == "193" and bai_chay.parent.parent.code == "22"
+
+
+def test_admin_shows_an_area_on_an_offline_map_and_edits_rules(admin_client):
+    area = Area.objects.get(version__code="vn-2025", type__code="commune", code="06673")
+    page = admin_client.get(f"/admin/boundaries/area/{area.pk}/change/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Phường Bãi Cháy" in html and "vendor/leaflet/leaflet.js" in html and "L.geoJSON({&quot;" not in html
+    assert '"MultiPolygon"' in html or '"Polygon"' in html
+    listing = admin_client.get("/admin/boundaries/area/", {"q": "Bãi Cháy"})
+    assert listing.status_code == 200 and "06673" in listing.content.decode()
+    for url in ("authority", "routingrule", "areasuccession", "boundaryversion", "areatype", "boundaryimport"):
+        assert admin_client.get(f"/admin/boundaries/{url}/").status_code == 200
+    assert admin_client.get("/admin/boundaries/routingrule/add/").status_code == 200
