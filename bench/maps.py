@@ -182,6 +182,8 @@ def main():
         f"max {max(sizes_all) / 1024:.1f} KB (target < 500)"
     )
 
+    ms, months = timed_call(agg.refresh_incremental)
+    print(f"\nincremental roll-up refresh (the beat's job): {months} months in {ms:.0f} ms")
     print("\ndashboard national figures (all reports, all time)")
     roll, raw = [], []
     for _ in range(5):
