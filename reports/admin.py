@@ -2,7 +2,8 @@
 on a map), the append-only events (read-only), staff roles, comments, ratings."""
 
 from django.contrib import admin
-from django.contrib.gis.admin import GISModelAdmin
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from reports.models import (
@@ -17,6 +18,11 @@ from reports.models import (
     StaffRole,
     Subscription,
 )
+
+
+def _safe_json(text):
+    """GeoJSON from GEOS (numbers and fixed keys only) for an inline script."""
+    return mark_safe(text.replace("<", "\\u003c"))  # noqa: S308
 
 
 class ChildCategoryInline(admin.TabularInline):
@@ -92,9 +98,14 @@ class MediaInline(ReadOnlyInline):
 
 
 @admin.register(Report)
-class ReportAdmin(GISModelAdmin):
+class ReportAdmin(admin.ModelAdmin):
     """Read-mostly: a report's state changes only through the workflow (the desk's and
-    officers' pages); here admins see it on a map and may fix the title or address."""
+    officers' pages); here admins see it on a map and may fix the title or address.
+    The map is our vendored Leaflet (Django's GIS widget would load OpenLayers from a CDN)."""
+
+    class Media:
+        css = {"all": ["vendor/leaflet/leaflet.css"]}
+        js = ["vendor/leaflet/leaflet.js"]
 
     list_display = ["code", "category", "state", "province_code", "commune", "authority", "created_at", "forward_due", "resolve_due"]
     list_filter = ["state", "province_code", "category__parent", "source"]
@@ -105,7 +116,30 @@ class ReportAdmin(GISModelAdmin):
     editable = ["title", "address"]
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Report._meta.fields if f.name not in self.editable]
+        return ["map"] + [f.name for f in Report._meta.fields if f.name not in self.editable]
+
+    def get_fields(self, request, obj=None):
+        names = [f.name for f in Report._meta.fields if f.name not in ("id", "location")]
+        return ["map"] + names
+
+    @admin.display(description=_("bản đồ"))
+    def map(self, obj):
+        if obj is None or obj.location is None:
+            return "-"
+        lon, lat = obj.location.x, obj.location.y
+        # No tile server (the platform works offline): the commune's outline is the map.
+        outline = "null"
+        if obj.commune_id:
+            outline = obj.commune.geom.simplify(0.0002, preserve_topology=True).json
+        return format_html(
+            '<div id="report-map" style="height:320px;width:100%;max-width:640px;background:#eef3f7"></div>'
+            "<div>{lat:.6f}, {lon:.6f}</div>"
+            "<script>document.addEventListener('DOMContentLoaded',function(){{"
+            "var m=L.map('report-map').setView([{lat},{lon}],14);var o={outline};"
+            "if(o){{var g=L.geoJSON(o,{{style:{{color:'#3388ff',weight:2,fillOpacity:0.05}}}}).addTo(m);m.fitBounds(g.getBounds());}}"
+            "L.circleMarker([{lat},{lon}],{{radius:7,color:'#d00'}}).addTo(m);}});</script>",
+            lat=lat, lon=lon, outline=format_html("{}", outline) if outline == "null" else _safe_json(outline),
+        )
 
     def has_add_permission(self, request):
         return False

@@ -26,6 +26,9 @@ def test_admin_pages_work_and_events_are_read_only(admin_client):
                 "/admin/reports/reportevent/", "/admin/reports/staffrole/", "/admin/reports/rating/",
                 "/admin/reports/comment/", f"/admin/reports/report/{report.pk}/change/"]:
         assert admin_client.get(url).status_code == 200, url
+    change = admin_client.get(f"/admin/reports/report/{report.pk}/change/").content.decode()
+    assert 'id="report-map"' in change and "vendor/leaflet/leaflet.js" in change
+    assert "cdn." not in change and "openstreetmap" not in change  # works offline
     event = report.events.get()
     page = admin_client.get(f"/admin/reports/reportevent/{event.pk}/change/")
     assert page.status_code == 200 and b'name="action"' not in page.content  # no editable field
