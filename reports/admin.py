@@ -133,12 +133,12 @@ class ReportAdmin(admin.ModelAdmin):
             outline = obj.commune.geom.simplify(0.0002, preserve_topology=True).json
         return format_html(
             '<div id="report-map" style="height:320px;width:100%;max-width:640px;background:#eef3f7"></div>'
-            "<div>{lat:.6f}, {lon:.6f}</div>"
+            "<div>{lat}, {lon}</div>"
             "<script>document.addEventListener('DOMContentLoaded',function(){{"
             "var m=L.map('report-map').setView([{lat},{lon}],14);var o={outline};"
             "if(o){{var g=L.geoJSON(o,{{style:{{color:'#3388ff',weight:2,fillOpacity:0.05}}}}).addTo(m);m.fitBounds(g.getBounds());}}"
             "L.circleMarker([{lat},{lon}],{{radius:7,color:'#d00'}}).addTo(m);}});</script>",
-            lat=lat, lon=lon, outline=format_html("{}", outline) if outline == "null" else _safe_json(outline),
+            lat=f"{lat:.6f}", lon=f"{lon:.6f}", outline=_safe_json(outline),
         )
 
     def has_add_permission(self, request):
