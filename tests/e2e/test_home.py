@@ -1,0 +1,85 @@
+"""The first page in headless Chromium: Quảng Ninh's communes drawn without any tile
+server, a click on Bãi Cháy shows its codes and committee, English switchable."""
+
+import pytest
+
+from tests.boundaries._points import interior_point
+
+pytestmark = pytest.mark.e2e  # the database comes with live_url (the plain db fixture)
+
+
+@pytest.fixture(autouse=True)
+def _sync_orm_beside_playwright(monkeypatch):
+    # Playwright's sync API keeps an event loop in this thread; our ORM calls are sync.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def _click_at(page, lon, lat):
+    """A real mouse click on the map at a geographic point."""
+    xy = page.evaluate(
+        "([lat, lon]) => { const p = window.geoPortalHome.map.latLngToContainerPoint([lat, lon]); return [p.x, p.y]; }",
+        [lat, lon],
+    )
+    box = page.locator("#map").bounding_box()
+    page.mouse.click(box["x"] + xy[0], box["y"] + xy[1])
+
+
+def test_home_map_click_bai_chay_then_english(live_url, page, tmp_path):
+    external = []
+    page.on(
+        "request",
+        lambda r: external.append(r.url) if not r.url.startswith(live_url) and not r.url.startswith("data:") else None,
+    )
+    page.goto(live_url + "/")
+    page.wait_for_selector("#map[data-loaded='22']")
+    assert page.locator("#province").input_value() == "22"
+    # 54 communes drawn as SVG paths, with names as labels
+    assert page.locator("#map path.leaflet-interactive").count() == 54
+    assert page.locator(".commune-label", has_text="Phường Bãi Cháy").count() == 1
+
+    lon, lat = interior_point("06673")
+    page.evaluate("([lat, lon]) => window.geoPortalHome.map.setView([lat, lon], 13, {animate: false})", [lat, lon])
+    _click_at(page, lon, lat)
+    panel = page.locator("#panel")
+    panel.locator(".authority").first.wait_for()
+    text = panel.inner_text()
+    assert "Bãi Cháy" in text and "06673" in text and "22" in text
+    assert "UBND Phường Bãi Cháy" in text
+    assert "Cơ quan xử lý" in text
+    page.screenshot(path=str(tmp_path / "home-vi.png"))
+    assert external == []  # no tile server, no CDN
+
+    page.locator("button.lang[data-lang='en']").click()
+    page.wait_for_selector("#map[data-loaded='22']")
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.locator("button.lang.current").inner_text() == "EN"
+    # The page's own text follows the English catalogue (built by the coordinator from
+    # the wrapped Vietnamese source strings).
+    from django.utils import translation
+
+    source = "Xã, phường và cơ quan phụ trách"
+    with translation.override("en"):
+        english = translation.gettext(source)
+    heading = page.locator(".home-side h1").inner_text()
+    if english == source:
+        pytest.xfail("the English catalogue has no entry for the home page yet")
+    assert heading == english
+
+
+def test_home_on_a_phone_and_another_province(live_url, browser):
+    context = browser.new_context(
+        locale="vi-VN", viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    try:
+        page.goto(live_url + "/")
+        page.wait_for_selector("#map[data-loaded='22']")
+        map_box = page.locator("#map").bounding_box()
+        assert map_box["width"] <= 390 and map_box["height"] > 300
+        page.select_option("#province", "46")
+        page.wait_for_selector("#map[data-loaded='46']")
+        assert page.locator("#map path.leaflet-interactive").count() == 40
+        assert page.locator(".commune-label", has_text="Phú Xuân").count() >= 1
+    finally:
+        context.close()
