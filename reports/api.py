@@ -38,6 +38,7 @@ from reports.serializers import (
     ReportDetailSerializer,
     ReportFeatureSerializer,
     ReportReceiptSerializer,
+    receipt_feature,
 )
 
 NEARBY_DEFAULT_M = 200
@@ -143,7 +144,7 @@ class ReportListCreate(GenericAPIView):
             report = intake.create_report(data, files, request.user, key, source="api")
         except ValidationError as exc:
             return error_response(exc)
-        body = ReportReceiptSerializer(report, context={"request": request}).data
+        body = receipt_feature(report, request)
         return Response(body, status=status.HTTP_200_OK if getattr(report, "replayed", False) else status.HTTP_201_CREATED)
 
 

@@ -122,12 +122,15 @@ def on_event(report, ev):
     """Called by workflow.record_event for every event, inside its transaction."""
     if not ev.is_public:
         return []
+    contacts = reporter_contacts(report)
+    if not contacts and ev.action == "receive":
+        return []  # an anonymous report without contact: nobody to tell yet
     text = _step_text(report, ev)
     if not text:
         return []
     rows = []
     subject = _("Phản ánh %(code)s: %(state)s") % {"code": report.code, "state": report.get_state_display()}
-    for channel, to in reporter_contacts(report):
+    for channel, to in contacts:
         rows.append(Notification(channel=channel, to=to, subject=subject, body=text, report=report, kind="step"))
     if ev.action != "receive":
         for sub in report.subscriptions.select_related("user"):

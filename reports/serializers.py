@@ -157,6 +157,45 @@ class ReportReceiptSerializer(ReportFeatureSerializer):
         return MediaSerializer(items, many=True, context=self.context).data
 
 
+def receipt_feature(report, request=None):
+    """ReportReceiptSerializer's output built by hand: the create endpoint answers every
+    submission, and DRF's ModelSerializer rebuilds its fields per call (~4 ms of CPU)."""
+    category, commune, authority = report.category, report.commune, report.authority
+    items = getattr(report, "stored_media", None)
+    if items is None:
+        items = list(report.media.all())
+    properties = {
+        "code": report.code,
+        "title": report.title,
+        "description": report.description,
+        "category": category.code,
+        "category_name": category.name,
+        "state": report.state,
+        "state_label": str(Report.State(report.state).label),
+        "commune": commune.code if commune else None,
+        "commune_name": commune.name if commune else None,
+        "province_code": report.province_code,
+        "authority": authority.code if authority else None,
+        "authority_name": authority.name if authority else None,
+        "created_at": _local_iso(report.created_at),
+        "forward_due": _local_iso(report.forward_due),
+        "resolve_due": _local_iso(report.resolve_due),
+        "overdue": sla.is_overdue(report),
+        "result_text": report.result_text if report.state in permissions.RESULT_PUBLIC_STATES else None,
+        "rating_level": report.rating_level,
+        "row_version": report.row_version,
+        "address": report.address,
+        "routing_explanation": report.routing_explanation,
+        "media": MediaSerializer(items, many=True, context={"request": request}).data if items else [],
+    }
+    return {
+        "id": report.code,
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [report.location.x, report.location.y]},
+        "properties": properties,
+    }
+
+
 class ReportDetailSerializer(ReportFeatureSerializer):
     """A report's public page as a Feature: timeline, official replies, photos."""
 

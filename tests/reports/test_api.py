@@ -291,3 +291,16 @@ def test_token_authentication_for_the_desk(api, operator):
     resp = desk.post(f"{URL}/{code}/actions/forward", {"row_version": 0}, format="json")
     assert resp.status_code == 200 and resp.json()["properties"]["state"] == "forwarded"
     assert APIClient(HTTP_AUTHORIZATION="Token wrong").post(f"{URL}/{code}/actions/accept").status_code in (401, 403)
+
+
+def test_receipt_has_the_same_fields_as_the_documented_serializer(api):
+    from reports.serializers import ReportReceiptSerializer, receipt_feature
+
+    code = post_report(api, files={"photos": [photo()]}).json()["properties"]["code"]
+    report = Report.objects.get(code=code)
+    by_hand = receipt_feature(report)
+    documented = ReportReceiptSerializer(report).data
+    assert set(by_hand["properties"]) == set(documented["properties"])
+    assert by_hand["geometry"]["coordinates"] == list(documented["geometry"]["coordinates"])
+    for key in ("commune", "authority", "forward_due", "state_label", "routing_explanation"):
+        assert by_hand["properties"][key] == documented["properties"][key]
