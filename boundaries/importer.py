@@ -118,8 +118,11 @@ class ImportResult:
                     out.append("  " + _("… và %(n)d mục khác") % {"n": len(items) - limit})
 
         block(_("Từ chối:"), self.rejected, lambda r: f"{r[0]}: {r[1]}")
-        block(_("Hình học không hợp lệ đã sửa (ST_MakeValid):"), self.repaired, lambda r: f"{r[0]}: {r[1]}")
-        block(_("Tạo mới:"), self.created, str)
+        block(_("Hình học không hợp lệ đã sửa (make_valid của GEOS, như ST_MakeValid):"), self.repaired, lambda r: f"{r[0]}: {r[1]}")
+        if self.created:
+            shown = ", ".join(self.created[: limit * 10])
+            more = len(self.created) - limit * 10
+            out.append(_("Tạo mới:") + " " + shown + (" " + _("… và %(n)d mục khác") % {"n": more} if more > 0 else ""))
         block(_("Thay đổi:"), self.updated, lambda r: f"{r[0]} ({', '.join(r[1])})")
         block(_("Không tìm thấy đơn vị cha:"), self.parent_missing, lambda r: f"{r[0]} → {r[1]}")
         return out
