@@ -158,3 +158,30 @@ def test_demo_generator_puts_70_percent_of_quang_ninh_in_ha_long_with_some_overd
     assert sample.rating is not None
     # Idempotent.
     assert generate_demo_reports(count=1000) == 0
+
+
+def test_comments_citizens_sign_in_and_officials_reply_as_their_authority(client, forwarded, officer, citizen):
+    url = f"/phan-anh/{forwarded.code}/"
+    assert client.post(url, {"action": "comment", "text": "Ai xử lý vậy?"}).status_code == 403
+    client.force_login(citizen)
+    assert client.post(url, {"action": "comment", "text": "Đèn vẫn hỏng <i>tối nay</i>"}).status_code == 302
+    client.force_login(officer)
+    assert client.post(url, {"action": "comment", "text": "Chiều mai đội điện sẽ thay."}).status_code == 302
+    client.logout()
+    body = client.get(url).content.decode()
+    assert "Đèn vẫn hỏng &lt;i&gt;tối nay&lt;/i&gt;" in body
+    assert "UBND Phường Bãi Cháy" in body and "Trả lời chính thức" in body
+    assert str(officer) not in body and citizen.username not in body
+
+
+def test_desk_moves_the_pin_and_the_report_is_rerouted(client, db, operator):
+    from tests.reports.conftest import HONG_GAI, point_in
+
+    report = intake.create_report(report_data(), {}, None, new_key())
+    lon, lat = point_in(HONG_GAI)
+    client.force_login(operator)
+    resp = client.post(f"/dieu-hanh/{report.code}/", {"action": "move_pin", "row_version": report.row_version,
+                                                       "lat": lat, "lon": lon})
+    assert resp.status_code == 302
+    report.refresh_from_db()
+    assert report.commune.code == HONG_GAI and report.authority.code == "ubnd-06685"
