@@ -27,6 +27,7 @@ from pathlib import Path
 import shapely
 from django.contrib.gis.geos import GEOSGeometry
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.validation import explain_validity, make_valid
@@ -118,7 +119,11 @@ class ImportResult:
                     out.append("  " + _("… và %(n)d mục khác") % {"n": len(items) - limit})
 
         block(_("Từ chối:"), self.rejected, lambda r: f"{r[0]}: {r[1]}")
-        block(_("Hình học không hợp lệ đã sửa (make_valid của GEOS, như ST_MakeValid):"), self.repaired, lambda r: f"{r[0]}: {r[1]}")
+        block(
+            _("Hình học không hợp lệ đã sửa (make_valid của GEOS, như ST_MakeValid):"),
+            self.repaired,
+            lambda r: f"{r[0]}: {r[1]}",
+        )
         if self.created:
             shown = ", ".join(self.created[: limit * 10])
             more = len(self.created) - limit * 10
@@ -351,8 +356,18 @@ def import_areas(
         if path.exists() and path.is_file():
             sha = file_sha256(path)
         if commit and not force and sha and version and area_type:
-            last = BoundaryImport.objects.filter(version=version, type=area_type, source_sha256=sha).first()
-            if last and last.options == options:
+            last = BoundaryImport.objects.filter(
+                version=version, type=area_type, source_sha256=sha, options=options
+            ).first()
+            # Valid only if no later import changed areas of this version and type (a
+            # different file may have overwritten what this one wrote).
+            overwritten = (
+                last is not None
+                and BoundaryImport.objects.filter(version=version, type=area_type, created_at__gt=last.created_at)
+                .filter(Q(counts__created__gt=0) | Q(counts__updated__gt=0))
+                .exists()
+            )
+            if last and not overwritten:
                 present = Area.objects.filter(version=version, type=area_type).count()
                 if present >= last.feature_count:
                     result.committed = True
