@@ -217,11 +217,13 @@ def routing_rules():
     if _rules_cache["rules"] is None or now - _rules_cache["at"] > ttl:
         _rules_cache["rules"] = load()
         _rules_cache["at"] = now
+        _routes_cache.clear()
     return _rules_cache["rules"]
 
 
 def clear_rules_cache(**kwargs):
     _rules_cache["rules"] = None
+    _routes_cache.clear()
 
 
 def clear_categories_cache(**kwargs):
@@ -243,10 +245,26 @@ def _connect_cache_signals():
 _connect_cache_signals()
 
 
+_routes_cache = {}
+
+
 def route_areas(areas, category):
+    """boundaries.routing.route with this process's rules. Outside transactions the
+    result for the same areas and category is reused while the rules cache holds (a
+    route is a pure function of areas, category, rules and authorities; saving a rule
+    or an authority clears both caches)."""
     from boundaries.routing import route
 
-    return route(areas, category.codes_for_routing(), rules=routing_rules())
+    rules = routing_rules()
+    if connection.in_atomic_block or getattr(settings, "ROUTING_RULES_CACHE_SECONDS", 30) <= 0:
+        return route(areas, category.codes_for_routing(), rules=rules)
+    key = (tuple(a.pk for a in areas), category.code)
+    routed = _routes_cache.get(key)
+    if routed is None:
+        if len(_routes_cache) > 20_000:
+            _routes_cache.clear()
+        routed = _routes_cache[key] = route(areas, category.codes_for_routing(), rules=rules)
+    return routed
 
 
 def locate_and_route(point, category, at=None):

@@ -17,6 +17,7 @@ from tests.reports.conftest import (
     mp4_bytes,
     new_key,
     photo,
+    point_in,
     report_data,
     run_in_threads,
 )
@@ -189,3 +190,41 @@ def test_preview_shows_commune_and_authority_before_sending():
     data = report_data(commune=HONG_GAI)
     out = intake.preview({"lat": data["lat"], "lon": data["lon"], "category": "do-thi-chieu-sang"})
     assert out["commune"]["code"] == HONG_GAI and out["authority"]["name"] and out["explanation"]
+
+
+def test_routing_cache_outside_transactions_follows_rule_changes():
+    """Outside a transaction (as in a web request) rules and routes are cached per
+    process; saving a rule clears them. Run on a thread's own connection (committed)."""
+    from boundaries.lookup import locate
+    from boundaries.models import Authority, RoutingRule
+    from reports.models import Category
+
+    def route_now():
+        category = Category.objects.select_related("parent").get(code="do-thi-chieu-sang")
+        located = locate(point_in_bai_chay())
+        routed = intake.route_areas(located.areas, category)
+        return routed.rule.pk, routed.authority.code
+
+    def point_in_bai_chay():
+        from django.contrib.gis.geos import Point
+
+        lon, lat = point_in(BAI_CHAY)
+        return Point(lon, lat, srid=4326)
+
+    rule_pk, first = in_thread(route_now)
+    assert first == "ubnd-06673" and in_thread(route_now) == (rule_pk, first)
+    rule = RoutingRule.objects.get(pk=rule_pk)
+    old = (rule.authority_id, rule.target_kind)
+    other = Authority.objects.get(code="so-xd-22")
+
+    def retarget(authority_id, target_kind):
+        r = RoutingRule.objects.get(pk=rule_pk)
+        r.authority_id, r.target_kind = authority_id, target_kind
+        r.save()
+
+    try:
+        in_thread(lambda: retarget(other.pk, ""))
+        assert in_thread(route_now) == (rule_pk, "so-xd-22")
+    finally:
+        in_thread(lambda: retarget(*old))
+    assert in_thread(route_now) == (rule_pk, first)
