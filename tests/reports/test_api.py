@@ -304,3 +304,8 @@ def test_receipt_has_the_same_fields_as_the_documented_serializer(api):
     assert by_hand["geometry"]["coordinates"] == list(documented["geometry"]["coordinates"])
     for key in ("commune", "authority", "forward_due", "state_label", "routing_explanation"):
         assert by_hand["properties"][key] == documented["properties"][key]
+
+
+def test_oversized_body_on_a_page_is_413_before_reading(client, settings):
+    resp = client.post("/phan-anh/moi/", {"description": "x"}, CONTENT_LENGTH=str(settings.REPORT_MAX_REQUEST_BYTES + 1))
+    assert resp.status_code == 413 and "quá lớn" in resp.content.decode()
