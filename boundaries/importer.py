@@ -20,6 +20,7 @@ import hashlib
 import math
 import sys
 import zipfile
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -670,20 +671,23 @@ def upsert_union_areas(version, child_type, parent_type, key_property, parents):
 
 def link_parents(version, child_type, parent_type, key_property, parent_version=None) -> int:
     """Set each child's parent to the area of ``parent_type`` whose code is the child's
-    ``properties[key_property]``; returns how many rows changed."""
-    table = Area._meta.db_table
+    ``properties[key_property]``; returns how many rows changed. Differences are found
+    in Python over (id, key, parent) rows and only those rows are updated."""
+    parents = dict(Area.objects.filter(version=parent_version or version, type=parent_type).values_list("code", "id"))
     with connection.cursor() as cur:
         cur.execute(
-            f"""
-            UPDATE {table} c SET parent_id = p.id
-            FROM {table} p
-            WHERE c.version_id = %s AND c.type_id = %s
-              AND p.version_id = %s AND p.type_id = %s AND p.code = c.properties->>%s
-              AND c.parent_id IS DISTINCT FROM p.id
-            """,
-            [version.id, child_type.id, (parent_version or version).id, parent_type.id, key_property],
+            f"SELECT id, properties->>%s, parent_id FROM {Area._meta.db_table} WHERE version_id = %s AND type_id = %s",
+            [key_property, version.id, child_type.id],
         )
-        return cur.rowcount
+        rows = cur.fetchall()
+    todo = defaultdict(list)
+    for area_id, key, parent_id in rows:
+        wanted = parents.get(key)
+        if wanted is not None and wanted != parent_id:
+            todo[wanted].append(area_id)
+    for parent_id, ids in todo.items():
+        Area.objects.filter(id__in=ids).update(parent_id=parent_id)
+    return sum(len(ids) for ids in todo.values())
 
 
 def ensure_version(code, **fields):
