@@ -94,6 +94,10 @@ def live_url(_live_server_thread, db, settings):
 def browser():
     from playwright.sync_api import sync_playwright
 
+    # Playwright's sync API keeps an event loop in the main thread for the rest of the
+    # session: without this every later (synchronous) ORM call in any test would raise
+    # SynchronousOnlyOperation.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield browser

@@ -75,12 +75,16 @@ def test_citizen_to_rating_through_the_browser(db, live_url, browser, jpeg):
     cit.wait_for_selector("#map[data-communes]", state="attached")
     cit.fill("#commune-search", "bai chay")
     cit.click("#commune-results button")
+    cit.wait_for_timeout(600)  # let the zoom to the commune finish
     cit.evaluate(f"window.intakeMap.setView([{lat}, {lon}], 15, {{animate: false}})")
     cit.wait_for_timeout(300)
     x, y = cit.evaluate(
         f"""(() => {{ const p = window.intakeMap.latLngToContainerPoint([{lat}, {lon}]);
              const r = document.getElementById('map').getBoundingClientRect(); return [p.x + r.left, p.y + r.top]; }})()""")
     cit.mouse.click(x, y)
+    # The pin is where the citizen clicked (within a few metres at zoom 15).
+    assert abs(float(cit.input_value("#lat")) - lat) < 0.0003
+    assert abs(float(cit.input_value("#lon")) - lon) < 0.0003
     cit.click("label.cat-tile:has(input[value=do-thi-chieu-sang])")
     expect(cit.locator("#routing-authority")).to_contain_text("UBND Phường Bãi Cháy")
     expect(cit.locator("#routing-commune")).to_contain_text("Bãi Cháy")
