@@ -73,6 +73,8 @@ class ImportResult:
     version_created: bool = False
     type_created: bool = False
     source_unchanged: bool = False  # committed fast path: same file, same options
+    absent: list = field(default_factory=list)  # codes in the database, not in the source
+    pruned: bool = False  # … and deleted (prune=True)
     parts_rebuilt: int = 0
 
     @property
@@ -89,6 +91,7 @@ class ImportResult:
             "repaired": len(self.repaired),
             "rejected": len(self.rejected),
             "parent_missing": len(self.parent_missing),
+            "absent": len(self.absent),
         }
 
     def lines(self, limit=20):
@@ -131,6 +134,16 @@ class ImportResult:
             out.append(_("Tạo mới:") + " " + shown + (" " + _("… và %(n)d mục khác") % {"n": more} if more > 0 else ""))
         block(_("Thay đổi:"), self.updated, lambda r: f"{r[0]} ({', '.join(r[1])})")
         block(_("Không tìm thấy đơn vị cha:"), self.parent_missing, lambda r: f"{r[0]} → {r[1]}")
+        if self.absent:
+            what = _("xoá") if self.pruned else _("giữ nguyên; --prune để xoá")
+            out.append(
+                _("%(n)d đơn vị có trong phiên bản nhưng không có trong nguồn (%(what)s): %(codes)s")
+                % {
+                    "n": len(self.absent),
+                    "what": what,
+                    "codes": ", ".join(self.absent[:limit]) + (" …" if len(self.absent) > limit else ""),
+                }
+            )
         return out
 
     def __str__(self):
@@ -315,12 +328,15 @@ def import_areas(
     force=False,
     progress=False,
     source_label=None,
+    prune=False,
 ):
     """Import ``source`` into (version, type); a dry run unless ``commit``.
 
     source: a path (GeoJSON, Shapefile, GeoPackage, .zip, .gz…) or a GeoDataFrame.
     filters: {field: value} kept only where equal (after str()); where: an OGR SQL filter.
     name_format: e.g. "Ward {WARD}" instead of name_field.
+    prune: delete the areas of (version, type) that the source no longer has (reported
+    as ``absent`` either way; only makes sense when the source is the whole layer).
     version_defaults / type_defaults: fields for a version/type created by the import
     (name, jurisdiction, valid_from, valid_to, description / name, name_en, level).
     Returns an ImportResult; raises BoundaryImportError (nothing written) on rejection.
@@ -508,6 +524,8 @@ def import_areas(
         else:
             result.unchanged.append(code)
 
+    result.absent = sorted(set(existing) - set(planned))
+    result.pruned = bool(prune and result.absent)
     if not commit:
         return result
 
@@ -534,9 +552,25 @@ def import_areas(
             )
             for p in to_create
         ]
-        created = Area.objects.bulk_create(new_areas, batch_size=200)
-        changed_geom_ids = [a.id for a in created]
+        bar = None
+        if progress and (new_areas or to_update):
+            from tqdm import tqdm
+
+            bar = tqdm(
+                total=len(new_areas) + len(to_update),
+                desc=_("Ghi %(t)s") % {"t": type_code},
+                unit=_("đơn vị"),
+                file=sys.stderr,
+            )
+        changed_geom_ids = []
+        for start in range(0, len(new_areas), 200):
+            batch = Area.objects.bulk_create(new_areas[start : start + 200])
+            changed_geom_ids.extend(a.id for a in batch)
+            if bar:
+                bar.update(len(batch))
         for p in to_update:
+            if bar:
+                bar.update(1)
             fields = {"name": p["name"], "name_en": p["name_en"], "properties": p["properties"]}
             if parent_field:
                 fields["parent_id"] = p["parent_id"]
@@ -545,6 +579,10 @@ def import_areas(
                 fields["geom_checksum"] = p["checksum"]
                 changed_geom_ids.append(p["id"])
             Area.objects.filter(pk=p["id"]).update(**fields)
+        if bar:
+            bar.close()
+        if prune and result.absent:
+            Area.objects.filter(version=version, type=area_type, code__in=result.absent).delete()
         result.parts_rebuilt = rebuild_parts(changed_geom_ids)
         BoundaryImport.objects.create(
             version=version,

@@ -122,6 +122,19 @@ def test_commit_then_reimport_is_idempotent(db, sample, tmp_path):
     assert "tạo 0, thay đổi 0, giữ nguyên 3" in out
 
 
+def test_an_area_gone_from_the_source_is_reported_and_pruned_on_request(db, sample, tmp_path):
+    import_areas(write_geojson(sample, tmp_path / "three.geojson"), commit=True, **kw())
+    two = write_geojson(sample.iloc[:2], tmp_path / "two.geojson")
+    gone = sample.iloc[2]["ward_code"]
+    kept = import_areas(two, commit=True, **kw())
+    assert kept.absent == [gone] and not kept.pruned and "--prune" in str(kept)
+    assert Area.objects.filter(version__code="test-import", code=gone).exists()
+    pruned = import_areas(two, commit=True, prune=True, force=True, **kw())
+    assert pruned.absent == [gone] and pruned.pruned
+    assert not Area.objects.filter(version__code="test-import", code=gone).exists()
+    assert not AreaPart.objects.filter(area__version__code="test-import", area__code=gone).exists()
+
+
 def test_a_changed_polygon_updates_and_rebuilds_its_parts(db, sample, tmp_path):
     src = write_geojson(sample, tmp_path / "v1.geojson")
     import_areas(src, commit=True, **kw())

@@ -14,6 +14,15 @@ def old(code):
     return Area.objects.get(version__code="vn-2009", type__code="commune", code=code)
 
 
+def test_reloading_the_table_recomputes_nothing(db):
+    from fixtures.boundaries import load_succession_2025
+
+    before = dict(AreaSuccession.objects.values_list("pk", "share"))
+    stats = load_succession_2025()
+    assert stats["computed"] == 0 and stats["deleted"] == 0 and stats["pairs"] == len(before)
+    assert dict(AreaSuccession.objects.values_list("pk", "share")) == before
+
+
 def test_the_official_table_is_read_without_headers_or_separator_rows():
     rows = read_conversion_table(TABLE)
     assert len(rows) == 10_571

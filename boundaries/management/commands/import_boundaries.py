@@ -43,6 +43,9 @@ class Command(BaseCommand):
         parser.add_argument("--parent-field", help=_("trường chứa mã đơn vị cha"))
         parser.add_argument("--parent-type", help=_("loại của đơn vị cha (cùng phiên bản)"))
         parser.add_argument("--commit", action="store_true", help=_("ghi vào cơ sở dữ liệu (mặc định: chạy thử)"))
+        parser.add_argument(
+            "--prune", action="store_true", help=_("xoá các đơn vị của phiên bản/loại không còn trong nguồn")
+        )
         parser.add_argument("--force", action="store_true", help=_("so sánh lại từng đơn vị kể cả khi tệp không đổi"))
         parser.add_argument("--layer", help=_("tên lớp (GeoPackage nhiều lớp)"))
         parser.add_argument("--where", help=_("bộ lọc OGR SQL, ví dụ \"province_code = '22'\""))
@@ -103,6 +106,7 @@ class Command(BaseCommand):
                 version_defaults=version_defaults,
                 type_defaults=type_defaults,
                 force=o["force"],
+                prune=o["prune"],
                 progress=not o["no_progress"],
             )
         except BoundaryImportError as exc:
