@@ -27,7 +27,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_gis.pagination import GeoJsonPagination
 
-from reports import intake, permissions, workflow
+from reports import intake, media, permissions, workflow
 from reports.filters import ReportFilter
 from reports.models import Category, Report, Subscription
 from reports.serializers import (
@@ -172,6 +172,9 @@ class ReportPrivate(APIView):
             "phone": report.contact_phone or (report.reporter.phone if report.reporter_id else ""),
             "email": report.contact_email or (report.reporter.email if report.reporter_id else ""),
         }
+        body["properties"]["exif_hints"] = [
+            {"lat": m.exif_location.y, "lon": m.exif_location.x} for m in report.media.all() if m.exif_location
+        ]
         body["properties"]["extension_requested_until"] = report.extension_requested_until
         body["properties"]["extension_reason"] = report.extension_reason
         return Response(body)
@@ -310,6 +313,25 @@ class RoutePreview(APIView):
             return Response(intake.preview(request.query_params))
         except ValidationError as exc:
             return error_response(exc)
+
+
+class PhotoHint(APIView):
+    """Before sending: the place a photo was taken (from its EXIF GPS), offered to the
+    citizen as a hint for the pin. The photo is checked like an upload and not stored."""
+
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request={"multipart/form-data": {"type": "object", "properties": {"photo": {"type": "string", "format": "binary"}}}})
+    def post(self, request):
+        f = request.FILES.get("photo")
+        if f is None:
+            return error_response(ValidationError({"photo": [_("Hãy chọn một ảnh.")]}))
+        try:
+            checked = media.check_photo(f)
+        except ValidationError as exc:
+            return error_response(ValidationError({"photo": exc.messages}))
+        point = checked.exif_location
+        return Response({"lat": point.y, "lon": point.x} if point else {"lat": None, "lon": None})
 
 
 class CategoryList(ListAPIView):

@@ -8,6 +8,7 @@ api_patterns = [
     path("api/v1/reports", api.ReportListCreate.as_view(), name="api-reports"),
     path("api/v1/reports/nearby", api.NearbyReports.as_view(), name="api-nearby"),
     path("api/v1/reports/preview", api.RoutePreview.as_view(), name="api-preview"),
+    path("api/v1/reports/photo-hint", api.PhotoHint.as_view(), name="api-photo-hint"),
     path("api/v1/reports/<str:code>", api.ReportDetail.as_view(), name="api-report"),
     path("api/v1/reports/<str:code>/private", api.ReportPrivate.as_view(), name="api-report-private"),
     path("api/v1/reports/<str:code>/actions/<str:action>", api.ReportAction.as_view(), name="api-report-action"),

@@ -309,3 +309,21 @@ def test_receipt_has_the_same_fields_as_the_documented_serializer(api):
 def test_oversized_body_on_a_page_is_413_before_reading(client, settings):
     resp = client.post("/phan-anh/moi/", {"description": "x"}, CONTENT_LENGTH=str(settings.REPORT_MAX_REQUEST_BYTES + 1))
     assert resp.status_code == 413 and "quá lớn" in resp.content.decode()
+
+
+def test_photo_hint_offers_exif_place_and_public_copy_has_none(api, operator):
+    from tests.reports.conftest import jpeg_bytes
+
+    gps = SimpleUploadedFile("g.jpg", jpeg_bytes(gps=(20.9512, 107.0436)))
+    hint = api.post(f"{URL}/photo-hint", {"photo": gps}, format="multipart").json()
+    assert abs(hint["lat"] - 20.9512) < 1e-3 and abs(hint["lon"] - 107.0436) < 1e-3
+    assert api.post(f"{URL}/photo-hint", {"photo": photo()}, format="multipart").json() == {"lat": None, "lon": None}
+    exe = SimpleUploadedFile("x.jpg", b"MZ" + b"\x00" * 100)
+    assert api.post(f"{URL}/photo-hint", {"photo": exe}, format="multipart").status_code == 400
+    # A photo taken elsewhere (Ho Chi Minh City): the place stays private.
+    far = SimpleUploadedFile("g.jpg", jpeg_bytes(gps=(10.7769, 106.7009)))
+    code = post_report(api, files={"photos": [far]}).json()["properties"]["code"]
+    public = APIClient().get(f"{URL}/{code}").content.decode()
+    assert "10.776" not in public and "106.700" not in public and "exif" not in public
+    private = client_for(operator).get(f"{URL}/{code}/private").json()["properties"]
+    assert abs(private["exif_hints"][0]["lat"] - 10.7769) < 1e-3
