@@ -17,16 +17,34 @@ def category_choices():
     return choices
 
 
+DEMO_PROVINCE_CODES = ("22", "46", "11", "96")
+
+
+def commune_choices():
+    """Communes of the demo provinces in the current boundary version, grouped by province
+    (the whole country would be 3,321 options: too heavy for a phone)."""
+    from boundaries.models import Area
+
+    groups = {}
+    rows = (Area.objects.filter(version__code="vn-2025", type__code="commune",
+                               parent__code__in=DEMO_PROVINCE_CODES)
+            .order_by("parent__name", "name").values_list("parent__name", "code", "name"))
+    for province, code, name in rows:
+        groups.setdefault(province, []).append((code, name))
+    return [("", _("Tất cả xã/phường"))] + list(groups.items())
+
+
 class ReportFilterForm(forms.Form):
     category = forms.ChoiceField(label=_("Lĩnh vực"), required=False)
     state = forms.ChoiceField(label=_("Trạng thái"), required=False)
-    commune = forms.CharField(label=_("Mã xã/phường"), required=False, max_length=20)
+    commune = forms.ChoiceField(label=_("Xã/phường"), required=False)
     date_from = forms.DateField(label=_("Từ ngày"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(label=_("Đến ngày"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args, states=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["category"].choices = category_choices()
+        self.fields["commune"].choices = commune_choices()
         states = states or [s for s, _label in Report.State.choices]
         labels = dict(Report.State.choices)
         self.fields["state"].choices = [("", _("Tất cả trạng thái"))] + [(s, labels[s]) for s in states]

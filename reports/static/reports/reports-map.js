@@ -25,7 +25,24 @@
       return m;
     });
     cluster.addLayers(markers);
-    if (markers.length) map.fitBounds(cluster.getBounds(), { maxZoom: 15, padding: [20, 20] });
+    if (!markers.length) return;
+    var bounds = cluster.getBounds();
+    map.fitBounds(bounds, { maxZoom: 15, padding: [20, 20] });
+    // Communes (or provinces when the reports cover a large area) as the background: no internet tiles.
+    var b = map.getBounds();
+    var small = b.getEast() - b.getWest() < 1.5 && b.getNorth() - b.getSouth() < 1.5;
+    var bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) {
+      return Math.max(-180, Math.min(180, v)).toFixed(4); }).join(",");
+    {
+      fetch("/api/v1/boundaries/vn-2025/" + (small ? "commune" : "province") + ".geojson?zoom=" + map.getZoom() + "&bbox=" + bbox)
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (gj) {
+          if (!gj || !gj.features) return;
+          var layer = L.geoJSON(gj, { interactive: false, style: { color: "#4a6a87", weight: 1, fillColor: "#f3f1e7", fillOpacity: 1 } });
+          layer.addTo(map);
+          layer.bringToBack();
+        }).catch(function () {});
+    }
   }
   var inline = document.getElementById("report-points");
   if (inline) { draw(JSON.parse(inline.textContent)); return; }
