@@ -6,8 +6,10 @@ Grid bins
     [ORIGIN + cx*s, ORIGIN + (cx+1)*s) with s = WORLD / (2^z * B) and ORIGIN the grid's
     west/south edge; the same cells as ST_SquareGrid(s) shifted by 2^z*B/2.
 Roll-ups (heatmaps.models)
-    GridRollup (level, cell, month, category, state, authority, province) and
-    AuthorityRollup (authority, category, month, province) with the dashboard sums.
+    GridRollup (level, cell, month, category, state, province),
+    AuthorityRollup (authority, category, month, province) with the dashboard sums, and
+    ReportPoint (one row per report, EPSG:3857, spatially ordered within its month) for
+    the point tiles.
     Low zooms, heat layers, dashboards and the ranking read these, never raw reports.
     They are refreshed by MONTH of reception: ``refresh_months`` recomputes the months
     touched by changed reports (exact whatever changed: state, category, authority).
@@ -302,6 +304,20 @@ def _authority_insert_sql():
     """
 
 
+def _points_insert_sql():
+    return f"""
+    INSERT INTO heatmaps_reportpoint (report_id, month, created_at, geom, code, category, category_id, state,
+                                      resolve_due, authority_id, province_code)
+    SELECT r.id, m.month, r.created_at, ST_Transform(r.location, 3857), r.code, c.code, r.category_id, r.state,
+           r.resolve_due, r.authority_id, r.province_code
+    FROM unnest(%(months)s::date[], %(starts)s::timestamptz[], %(ends)s::timestamptz[]) AS m(month, s, e)
+    JOIN reports_report r ON r.created_at >= m.s AND r.created_at < m.e
+    JOIN reports_category c ON c.id = r.category_id
+    WHERE {not_placeholder_sql('r')} AND ST_Y(r.location) BETWEEN -85 AND 85
+    ORDER BY m.month, ST_GeoHash(r.location, 5), r.created_at
+    """
+
+
 def refresh_months(months, now=None):
     """Recompute both roll-ups for these months (dates, any day of the month)."""
     months = sorted({month_start(m) for m in months})
@@ -318,7 +334,9 @@ def refresh_months(months, now=None):
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute("DELETE FROM heatmaps_gridrollup WHERE month = ANY(%s::date[])", [months])
         cur.execute("DELETE FROM heatmaps_authorityrollup WHERE month = ANY(%s::date[])", [months])
+        cur.execute("DELETE FROM heatmaps_reportpoint WHERE month = ANY(%s::date[])", [months])
         cur.execute(_grid_insert_sql(), params)
+        cur.execute(_points_insert_sql(), params)
         cur.execute(_authority_insert_sql(), params)
         _bump_version(now)
     return len(months)
@@ -388,7 +406,7 @@ def refresh_all(now=None):
     now = now or timezone.now()
     with transaction.atomic():
         with connection.cursor() as cur:
-            cur.execute("TRUNCATE heatmaps_gridrollup, heatmaps_authorityrollup")
+            cur.execute("TRUNCATE heatmaps_gridrollup, heatmaps_authorityrollup, heatmaps_reportpoint")
         months = _months_of("TRUE", [])
         refresh_months(months, now=now)
         _state()
@@ -399,6 +417,7 @@ def refresh_all(now=None):
     with connection.cursor() as cur:
         cur.execute("ANALYZE heatmaps_gridrollup")
         cur.execute("ANALYZE heatmaps_authorityrollup")
+        cur.execute("ANALYZE heatmaps_reportpoint")
     return len(months)
 
 
@@ -408,7 +427,7 @@ def data_version():
     with connection.cursor() as cur:
         cur.execute(
             """SELECT coalesce((SELECT data_version FROM heatmaps_refreshstate WHERE name = 'default'), 0),
-                      (SELECT extract(epoch FROM max(updated_at))::bigint FROM reports_report)"""
+                      (SELECT (extract(epoch FROM max(updated_at)) * 1000000)::bigint FROM reports_report)"""
         )
         v, last = cur.fetchone()
     return f"{v}-{last or 0}"

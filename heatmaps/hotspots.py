@@ -17,7 +17,8 @@ counts over the lattice.
 The study area is the lattice of cells (of one grid level) that cover land — the
 areas of the boundary versions — inside the selection (a province's areas, or a lon/lat
 box), zeros included: empty land is what makes a cold spot. The level is the finest whose
-lattice stays under HOTSPOT_MAX_CELLS. No multiple-testing correction is applied.
+lattice stays under HOTSPOT_MAX_CELLS. The confidence levels control the false
+discovery rate over the lattice (Benjamini-Hochberg, as ArcGIS's "FDR correction").
 Placeholder points are not in the bins, so never in a hotspot.
 """
 
@@ -107,6 +108,7 @@ def gi_star(cx, cy, y):
 
 
 def confidence_of(z):
+    """Per-cell confidence from the z-score alone (no multiple-testing correction)."""
     if z is None or not np.isfinite(z):
         return "", None
     for threshold, pct in Z_LEVELS:
@@ -115,9 +117,25 @@ def confidence_of(z):
     return "", None
 
 
-def hotspots(filters: Filters, province=None, bbox=None, level=None, version_code="vn-2025"):
+def fdr_thresholds(p_values):
+    """Benjamini-Hochberg: for each confidence (99, 95, 90) the largest p-value that
+    stays significant with the false discovery rate held at 1 %, 5 %, 10 %."""
+    p = np.sort(p_values[np.isfinite(p_values)])
+    m = len(p)
+    out = {}
+    for pct in (99, 95, 90):
+        alpha = 1 - pct / 100
+        ok = p <= alpha * np.arange(1, m + 1) / m
+        out[pct] = p[np.nonzero(ok)[0].max()] if ok.any() else -1.0
+    return out
+
+
+def hotspots(filters: Filters, province=None, bbox=None, level=None, version_code="vn-2025", fdr=True):
     """Gi* per land cell: {"level", "cells": [dicts cx, cy, lon, lat, n, z, p, kind,
-    confidence]} — kind "hot", "cold" or "" (not significant)."""
+    confidence]} — kind "hot", "cold" or "" (not significant). With ``fdr`` (default)
+    the confidence levels hold the false discovery rate over all the cells tested
+    (Benjamini-Hochberg) instead of testing each cell alone: thousands of cells of a
+    uniform scatter would otherwise give dozens of "90 %" spots by chance."""
     from scipy.stats import norm
 
     if not province and not bbox:
@@ -136,15 +154,21 @@ def hotspots(filters: Filters, province=None, bbox=None, level=None, version_cod
     if y.sum() == 0:
         return {"level": level, "cells": []}
     zs = gi_star(cx, cy, y)
+    ps = np.where(np.isfinite(zs), 2 * norm.sf(np.abs(np.nan_to_num(zs))), np.nan)
+    limits = fdr_thresholds(ps) if fdr else None
     out = []
     for i, c in enumerate(lattice):
         z = float(zs[i])
-        kind, conf = confidence_of(z)
+        if limits is None:
+            kind, conf = confidence_of(z)
+        else:
+            conf = next((pct for pct in (99, 95, 90) if np.isfinite(ps[i]) and ps[i] <= limits[pct]), None)
+            kind = ("hot" if z > 0 else "cold") if conf else ""
         out.append(
             {
                 "cx": int(cx[i]), "cy": int(cy[i]), "lon": c["lon"], "lat": c["lat"], "n": int(y[i]),
                 "z": round(z, 3) if np.isfinite(z) else None,
-                "p": round(float(2 * norm.sf(abs(z))), 5) if np.isfinite(z) else None,
+                "p": float(f"{ps[i]:.3g}") if np.isfinite(ps[i]) else None,
                 "kind": kind, "confidence": conf,
             }
         )

@@ -8,8 +8,8 @@ always) category never change, so a refresh recomputes whole months: exact even 
 report changes state, category or authority.
 """
 
+from django.contrib.gis.db import models
 from django.contrib.postgres.fields import ArrayField
-from django.db import models
 
 
 class GridRollup(models.Model):
@@ -86,3 +86,27 @@ class RefreshState(models.Model):
     # Bumped on every refresh that changed something: part of tile URLs / ETags.
     data_version = models.BigIntegerField(default=0)
     refreshed_at = models.DateTimeField(null=True)
+
+
+class ReportPoint(models.Model):
+    """One row per report (placeholders left out): the point-tile projection.
+
+    Written month by month by the roll-up refresh, in spatial order (geohash) within a
+    month, so the reports of a tile and a month lie on a few pages; the point is kept
+    in EPSG:3857, ready for ST_AsMVTGeom. Point tiles read this, never the reports
+    table: they show what the last refresh saw (the beat runs every 30 s)."""
+
+    report_id = models.BigIntegerField(primary_key=True)
+    month = models.DateField()
+    created_at = models.DateTimeField()
+    geom = models.PointField(srid=3857, spatial_index=False)
+    code = models.CharField(max_length=32)
+    category = models.CharField(max_length=60)
+    category_id = models.BigIntegerField()
+    state = models.CharField(max_length=20)
+    resolve_due = models.DateTimeField(null=True)
+    authority_id = models.BigIntegerField(null=True)
+    province_code = models.CharField(max_length=10, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["month"], name="heat_point_month")]

@@ -1,10 +1,12 @@
 """Vector tiles (Mapbox Vector Tile, ST_AsMVT).
 
 Layers
-    reports — raw report points at z >= HEATMAP_MAX_BIN_ZOOM + 1 (10): id, code,
-        category (code), state, overdue. The tile's envelope (ST_TileEnvelope, converted
-        to lon/lat: a Mercator rectangle is a lon/lat rectangle) is matched with && on
-        the location's GiST index. At most HEATMAP_TILE_MAX_POINTS points per tile
+    reports — report points at z >= HEATMAP_MAX_BIN_ZOOM + 1 (10): id, code, category
+        (code), state, overdue (computed at request time). Read from the ReportPoint
+        projection (EPSG:3857, spatially ordered per month, refreshed with the roll-ups:
+        a new report shows up after the next refresh, ~30 s; the IOC wall's live feed
+        uses server-sent events instead), matched on its GiST (geom, created_at) index
+        with && ST_TileEnvelope. At most HEATMAP_TILE_MAX_POINTS points per tile
         (newest first) so no tile grows past a few hundred KB; the map always asks for
         a period (the time slider's month).
     bins — at z < 10, the grid roll-up's cells of level z (64 per tile side): n and
@@ -34,22 +36,22 @@ def valid_tile(z, x, y):
 
 
 def point_tile(z, x, y, filters: Filters):
-    where, params = filters.raw_sql("r")
+    where, params = filters.raw_sql("p")
     limit = int(agg.conf("HEATMAP_TILE_MAX_POINTS"))
     sql = f"""
     WITH env AS (SELECT ST_TileEnvelope(%s, %s, %s) AS e),
     pts AS (
-        SELECT r.id, r.code, r.category_id, r.state,
-               (r.state = ANY(%s) AND r.resolve_due < now()) AS overdue, r.location
-        FROM reports_report r, env
-        WHERE r.location && ST_Transform(env.e, 4326) AND {where} AND {agg.not_placeholder_sql('r')}
-        ORDER BY r.created_at DESC
+        SELECT p.report_id, p.code, p.category, p.state, p.geom,
+               coalesce(p.state = ANY(%s) AND p.resolve_due < now(), false) AS overdue
+        FROM heatmaps_reportpoint p, env
+        WHERE p.geom && env.e AND {where}
+        ORDER BY p.created_at DESC
         LIMIT {limit}
     ),
     mvt AS (
-        SELECT ST_AsMVTGeom(ST_Transform(p.location, 3857), env.e, {EXTENT}, 0, true) AS geom,
-               p.id, p.code, c.code AS category, p.state, p.overdue
-        FROM pts p JOIN reports_category c ON c.id = p.category_id, env
+        SELECT ST_AsMVTGeom(p.geom, env.e, {EXTENT}, 0, true) AS geom,
+               p.report_id AS id, p.code, p.category, p.state, p.overdue
+        FROM pts p, env
     )
     SELECT ST_AsMVT(mvt, 'reports', {EXTENT}, 'geom', 'id'), count(*) FROM mvt
     """

@@ -1,0 +1,51 @@
+"""Report data for the heatmaps' tests, made in SQL on the real boundaries of the test
+session (heatmaps.synthetic: points inside the 2025 communes, realistic categories,
+authorities and states), and the roll-ups rebuilt from them."""
+
+import pytest
+from django.db import connection
+
+from heatmaps import aggregates as agg
+from heatmaps.synthetic import generate
+
+
+@pytest.fixture(autouse=True)
+def _no_shared_cache(settings):
+    """Map data is cached per data version in Redis; rolled-back tests repeat versions."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+
+
+@pytest.fixture
+def synthetic(db):
+    """About 1,500 reports over the last 400 days in the four provinces (the count is
+    returned), roll-ups built."""
+    generate(1500, seed=0.31, days=400)
+    agg.refresh_all()
+    return raw_count()
+
+
+def raw_count(where="TRUE", params=()):
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM reports_report r WHERE {where}", list(params))
+        return cur.fetchone()[0]
+
+
+def insert_points(points, category="do-thi-chieu-sang", state="received", created_at=None, authority=None, **extra):
+    """Insert reports at (lon, lat) points directly (what the routing would store is not
+    needed by the maps). Returns their ids."""
+    from django.utils import timezone
+
+    from boundaries.models import Authority
+    from reports.models import Category, Report
+
+    cat = Category.objects.get(code=category)
+    auth = Authority.objects.get(code=authority) if authority else None
+    now = created_at or timezone.now()
+    start = Report.objects.count()
+    objs = [
+        Report(code=f"T-{start + i:07d}-{id(points) % 10000}", description="test", category=cat,
+               location=f"SRID=4326;POINT({lon} {lat})", state=state, created_at=now, authority=auth,
+               source="test", **extra)
+        for i, (lon, lat) in enumerate(points)
+    ]
+    return [r.id for r in Report.objects.bulk_create(objs)]

@@ -1,0 +1,95 @@
+"""Vector tiles decode and hold exactly the reports (or the binned counts) of their area."""
+
+import math
+
+import mapbox_vector_tile
+from django.db import connection
+
+from heatmaps import aggregates as agg
+from tests.heatmaps.conftest import insert_points, raw_count
+
+HA_LONG = (107.0800, 20.9550)
+
+
+def tile_of(lon, lat, z):
+    n = 2**z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    return x, y
+
+
+def in_tile(z, x, y):
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) FROM reports_report r WHERE r.location && ST_Transform(ST_TileEnvelope(%s, %s, %s), 4326)",
+            [z, x, y],
+        )
+        return cur.fetchone()[0]
+
+
+def test_point_tile_has_every_report_of_the_tile_with_its_attributes(client, synthetic):
+    ids = insert_points([(HA_LONG[0] + i * 1e-4, HA_LONG[1]) for i in range(5)], state="in_progress")
+    agg.refresh_for_reports(ids)  # what the beat does within 30 s
+    z = 12
+    x, y = tile_of(*HA_LONG, z)
+    resp = client.get(f"/tiles/reports/{z}/{x}/{y}.pbf")
+    assert resp.status_code == 200
+    assert resp["Content-Type"] == "application/vnd.mapbox-vector-tile"
+    assert "max-age" in resp["Cache-Control"] and resp["ETag"]
+    layer = mapbox_vector_tile.decode(resp.content)["reports"]
+    assert len(layer["features"]) == in_tile(z, x, y) >= 5
+    props = {f["properties"]["code"]: f["properties"] for f in layer["features"]}
+    from reports.models import Report
+
+    mine = Report.objects.get(pk=ids[0])
+    assert props[mine.code]["category"] == "do-thi-chieu-sang"
+    assert props[mine.code]["state"] == "in_progress"
+    assert props[mine.code]["overdue"] is False
+
+
+def test_bins_tile_counts_come_from_the_rollup(client, synthetic):
+    z = 7
+    x, y = tile_of(*HA_LONG, z)
+    resp = client.get(f"/tiles/bins/{z}/{x}/{y}.pbf")
+    assert resp.status_code == 200
+    feats = mapbox_vector_tile.decode(resp.content)["bins"]["features"]
+    assert sum(f["properties"]["n"] for f in feats) == in_tile(z, x, y) > 0
+    # the reports layer at a low zoom answers with bins, never thousands of points
+    resp = client.get(f"/tiles/reports/{z}/{x}/{y}.pbf")
+    assert resp["X-Tile-Layer"] == "bins"
+
+
+def test_tile_cache_headers_version_etag_and_empty_tiles(client, synthetic):
+    z = 12
+    x, y = tile_of(*HA_LONG, z)
+    version = agg.data_version()
+    resp = client.get(f"/tiles/reports/{z}/{x}/{y}.pbf?v={version}")
+    assert resp["Cache-Control"] == "public, max-age=86400"
+    again = client.get(f"/tiles/reports/{z}/{x}/{y}.pbf?v={version}", HTTP_IF_NONE_MATCH=resp["ETag"])
+    assert again.status_code == 304
+    insert_points([HA_LONG])
+    # a new report changes the version: the old URL's ETag no longer matches
+    assert agg.data_version() != version
+    fresh = client.get(f"/tiles/reports/{z}/{x}/{y}.pbf?v={version}", HTTP_IF_NONE_MATCH=resp["ETag"])
+    assert fresh.status_code == 200
+    assert "must-revalidate" in fresh["Cache-Control"]
+    # the middle of the Pacific
+    ox, oy = tile_of(-150.0, 0.0, 12)
+    assert client.get(f"/tiles/reports/12/{ox}/{oy}.pbf").status_code == 204
+    assert client.get("/tiles/reports/3/99/0.pbf").status_code == 400
+    assert client.get("/tiles/reports/12/1/1.pbf?month=2025-13").json()["errors"]["month"]
+
+
+def test_point_tile_filters(client, synthetic):
+    z = 10
+    x, y = tile_of(*HA_LONG, z)
+    resp = client.get(f"/tiles/reports/{z}/{x}/{y}.pbf?category=dien&state=open")
+    feats = mapbox_vector_tile.decode(resp.content).get("reports", {"features": []})["features"]
+    assert {f["properties"]["category"] for f in feats} <= {"dien-mat-dien", "dien-cot-day"}
+    assert {f["properties"]["state"] for f in feats} <= {"received", "forwarded", "accepted", "in_progress", "reopened"}
+    assert len(feats) == raw_count(
+        """r.location && ST_Transform(ST_TileEnvelope(%s, %s, %s), 4326) AND r.state = ANY(%s)
+           AND r.category_id IN (SELECT c.id FROM reports_category c LEFT JOIN reports_category g ON g.id = c.parent_id
+                                 WHERE 'dien' IN (c.code, g.code))""",
+        [z, x, y, ["received", "forwarded", "accepted", "in_progress", "reopened"]],
+    )
