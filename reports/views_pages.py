@@ -72,7 +72,7 @@ def _intake_i18n():
         "videoTooBig": _("Video lớn hơn 50 MB."), "noPin": _("Hãy chạm vào bản đồ để đặt vị trí."),
         "geoFailed": _("Không lấy được vị trí của thiết bị."),
         "snapped": _("Ghim ở ngoài ranh giới, đã lấy đơn vị gần nhất"),
-        "metres": _("cách"), "loading": _("Đang tải ranh giới…"), "noMatch": _("Không tìm thấy xã/phường."),
+        "exifFound": _("Ảnh có ghi vị trí chụp."), "metres": _("cách"), "loading": _("Đang tải ranh giới…"), "noMatch": _("Không tìm thấy xã/phường."),
     }
 
 
@@ -93,6 +93,7 @@ def intake(request):
                                    version="vn-2025", type_code="commune"),
             "locateUrl": _url_or("api-locate", "/api/v1/locate"),
             "nearbyUrl": _url_or("api-nearby", "/api/v1/reports/nearby"),
+            "photoHintUrl": _url_or("api-photo-hint", "/api/v1/reports/photo-hint"),
             "submitUrl": request.path,
             "followUrl": "/phan-anh/{code}/theo-doi/",
             "maxPhotos": 5,

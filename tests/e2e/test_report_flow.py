@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from fixtures.staff import PASSWORD
 from reports.models import Media, Report
-from tests.reports.conftest import BAI_CHAY, point_in
+from tests.reports.conftest import BAI_CHAY, jpeg_bytes, point_in
 
 pytestmark = pytest.mark.e2e
 
@@ -148,7 +148,7 @@ def test_citizen_to_rating_through_the_browser(db, live_url, browser, jpeg):
         p.context.close()
 
 
-def test_intake_double_click_makes_one_report_and_shows_field_errors(db, live_url, page):
+def test_intake_exif_hint_double_click_makes_one_report_and_field_errors(db, live_url, page, tmp_path):
     lon, lat = point_in(BAI_CHAY)
     page.goto(f"{live_url}/phan-anh/moi/")
     page.wait_for_selector("#map[data-communes]", state="attached")
@@ -156,7 +156,12 @@ def test_intake_double_click_makes_one_report_and_shows_field_errors(db, live_ur
     before = Report.objects.count()
     page.click("#submit-btn")
     assert page.locator('[data-error-for="location"]').inner_text().strip()
-    page.evaluate(f"window.intakeMap.fire('click', {{latlng: L.latLng({lat}, {lon})}})")
+    # A photo with GPS in its EXIF: the page offers its place as the pin.
+    gps = tmp_path / "gps.jpg"
+    gps.write_bytes(jpeg_bytes(gps=(lat, lon)))
+    page.set_input_files("#photos", str(gps))
+    page.click("#use-exif")
+    assert abs(float(page.input_value("#lat")) - lat) < 0.0001
     page.fill("#description", "Rác tồn đọng ba ngày")
     page.click("#submit-btn")
     page.wait_for_function("document.querySelector('[data-error-for=category]').textContent.trim().length > 0")

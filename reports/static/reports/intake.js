@@ -199,7 +199,31 @@
     hint.className = msgs.length ? "form-error" : "hint";
     return !msgs.length;
   }
-  photos.addEventListener("change", checkMedia);
+  photos.addEventListener("change", function () { if (checkMedia()) exifHint(); });
+
+  // A photo's EXIF GPS (read by the server, the photo is not stored) offered as a pin hint.
+  var exifBox = document.getElementById("exif-hint"), exifAt = null;
+  function exifHint() {
+    exifBox.hidden = true;
+    if (!photos.files.length || !cfg.photoHintUrl) return;
+    var fd = new FormData();
+    fd.append("photo", photos.files[0]);
+    fetch(cfg.photoHintUrl, { method: "POST", body: fd, credentials: "same-origin",
+      headers: { Accept: "application/json", "X-CSRFToken": form.querySelector("input[name=csrfmiddlewaretoken]").value } })
+      .then(function (r) { return r.ok ? r.json() : {}; })
+      .then(function (d) {
+        if (d.lat == null || d.lon == null) return;
+        exifAt = L.latLng(d.lat, d.lon);
+        exifBox.querySelector("span").textContent = T.exifFound + " (" + d.lat.toFixed(5) + ", " + d.lon.toFixed(5) + ")";
+        exifBox.hidden = false;
+      }).catch(function () {});
+  }
+  document.getElementById("use-exif").addEventListener("click", function () {
+    if (!exifAt) return;
+    map.setView(exifAt, 16);
+    setPin(exifAt);
+    exifBox.hidden = true;
+  });
   video.addEventListener("change", checkMedia);
 
   function clearError(field) {
