@@ -378,12 +378,14 @@ def import_areas(
             ).first()
             # Valid only if no later import changed areas of this version and type (a
             # different file may have overwritten what this one wrote).
-            overwritten = (
-                last is not None
-                and BoundaryImport.objects.filter(version=version, type=area_type, created_at__gt=last.created_at)
-                .filter(Q(counts__created__gt=0) | Q(counts__updated__gt=0))
-                .exists()
-            )
+            overwritten = False
+            if last is not None:
+                mine = set(last.codes)
+                later = BoundaryImport.objects.filter(version=version, type=area_type, created_at__gt=last.created_at)
+                later = later.filter(Q(counts__created__gt=0) | Q(counts__updated__gt=0) | Q(counts__absent__gt=0))
+                overwritten = not mine or any(
+                    mine & set(changed) for changed in later.values_list("changed_codes", flat=True)
+                )
             if last and not overwritten:
                 present = Area.objects.filter(version=version, type=area_type).count()
                 if present >= last.feature_count:
@@ -592,6 +594,10 @@ def import_areas(
             options=options,
             counts=result.counts,
             feature_count=result.feature_count,
+            codes=sorted(planned),
+            changed_codes=sorted(
+                set(result.created) | {c for c, _ in result.updated} | (set(result.absent) if prune else set())
+            ),
         )
     result.committed = True
     return result

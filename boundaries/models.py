@@ -220,6 +220,10 @@ class BoundaryImport(models.Model):
     options = models.JSONField(default=dict, blank=True)
     counts = models.JSONField(default=dict, blank=True)
     feature_count = models.PositiveIntegerField(default=0)
+    # Codes the source holds, and those this import created or changed: a later import
+    # that changed any of this one's codes voids its "same file, nothing to do" shortcut.
+    codes = models.JSONField(default=list, blank=True)
+    changed_codes = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
