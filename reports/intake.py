@@ -15,6 +15,7 @@ import datetime as dt
 import math
 import re
 import time
+from contextlib import nullcontext
 
 import phonenumbers
 from django.conf import settings
@@ -25,7 +26,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from reports import media, sla, workflow
+from reports import media, notify, sla, workflow
 from reports.models import Category, Report
 
 DESCRIPTION_MAX = 5000
@@ -324,29 +325,37 @@ def create_report(data, files=None, user=None, idempotency_key=None, *, source="
     forward_due = sla.forward_due(cleaned["category"], now)
 
     stored = []
+    report = Report(
+        code="",
+        title=cleaned["title"],
+        description=cleaned["description"],
+        category=cleaned["category"],
+        location=cleaned["location"],
+        address=cleaned["address"],
+        contact_name=cleaned["contact_name"],
+        contact_phone=cleaned["contact_phone"],
+        contact_email=cleaned["contact_email"],
+        reporter=user if getattr(user, "is_authenticated", False) else None,
+        idempotency_key=key,
+        source=source,
+        created_at=now,
+        state=Report.State.RECEIVED,
+    )
+    workflow.apply_location(report, located, routed)
+    report.forward_due = forward_due
     try:
-        with transaction.atomic():
-            report = Report(
-                code=next_code(now.astimezone(sla.LOCAL_TZ).year),
-                title=cleaned["title"],
-                description=cleaned["description"],
-                category=cleaned["category"],
-                location=cleaned["location"],
-                address=cleaned["address"],
-                contact_name=cleaned["contact_name"],
-                contact_phone=cleaned["contact_phone"],
-                contact_email=cleaned["contact_email"],
-                reporter=user if getattr(user, "is_authenticated", False) else None,
-                idempotency_key=key,
-                source=source,
-                created_at=now,
-                state=Report.State.RECEIVED,
-            )
-            workflow.apply_location(report, located, routed)
-            report.forward_due = forward_due
-            report.save()
+        # One statement writes the report and its first event. With uploads (Media
+        # rows) or someone to notify (Notification rows) everything is one transaction.
+        needs_tx = bool(checked) or bool(notify.reporter_contacts(report))
+        with transaction.atomic() if needs_tx else nullcontext():
+            ev = workflow.insert_received(report, user)
+            if ev is None:  # the same key won a moment ago: that report is the answer
+                existing = Report.objects.filter(idempotency_key=key).first()
+                if existing is None:
+                    raise IntegrityError("idempotency key conflict without a report")
+                existing.replayed = True
+                return existing
             stored = media.store(report, checked, user)
-            workflow.record_received(report, user)
     except IntegrityError:
         media.delete_files(stored)
         if key:

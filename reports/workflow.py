@@ -452,14 +452,95 @@ def record_event(report, action, from_state, to_state, actor, role, *, now=None,
     return ev
 
 
-def record_received(report, actor):
-    """The first event of a new report (called by intake inside its transaction)."""
+def _received_values(report, actor):
     role = permissions.role_of(actor) if actor is not None else "public"
-    return record_event(
-        report, "receive", "", "received", actor, "reporter" if role in ("citizen", "public") else role,
-        now=report.created_at,
-        data={"commune": report.commune.code if report.commune_id else "", "authority": report.authority.code if report.authority_id else ""},
+    return {
+        "role": "reporter" if role in ("citizen", "public") else role,
+        "data": {"commune": report.commune.code if report.commune_id else "", "authority": report.authority.code if report.authority_id else ""},
+    }
+
+
+def record_received(report, actor):
+    """The first event of a saved new report."""
+    v = _received_values(report, actor)
+    return record_event(report, "receive", "", "received", actor, v["role"], now=report.created_at, data=v["data"])
+
+
+_INSERT_SQL = {}
+
+
+def _insert_sql():
+    """INSERT … report … ON CONFLICT (idempotency_key) DO NOTHING, and its "receive"
+    event, in ONE statement; the public code is numbered by the sequence inside it.
+    Built once per process from the model's fields."""
+    if "sql" not in _INSERT_SQL:
+        from django.db import connection
+
+        qn = connection.ops.quote_name
+        fields = [f for f in Report._meta.concrete_fields if not f.primary_key]
+        placeholders = []
+        for f in fields:
+            if f.name == "code":
+                placeholders.append("'PA-' || %s || '-' || lpad(nextval('reports_report_code_seq')::text, 6, '0')")
+            elif f.name == "location":
+                placeholders.append("ST_GeomFromEWKB(%s)")
+            else:
+                placeholders.append("%s")
+        ev_cols = ["report_id", "action", "from_state", "to_state", "actor_id", "actor_role", "authority_id",
+                   "reason_code", "reason", "data", "is_public", "created_at"]
+        _INSERT_SQL["fields"] = fields
+        _INSERT_SQL["sql"] = (
+            f"WITH r AS (INSERT INTO {qn(Report._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+            f"VALUES ({', '.join(placeholders)}) ON CONFLICT ({qn('idempotency_key')}) DO NOTHING "
+            f"RETURNING id, code), "
+            f"e AS (INSERT INTO {qn(ReportEvent._meta.db_table)} ({', '.join(qn(c) for c in ev_cols)}) "
+            f"SELECT r.id, 'receive', '', 'received', %s, %s, NULL, '', '', %s::jsonb, true, %s FROM r RETURNING id) "
+            f"SELECT r.id, r.code, (SELECT id FROM e) FROM r"
+        )
+    return _INSERT_SQL["sql"], _INSERT_SQL["fields"]
+
+
+def insert_received(report, actor):
+    """Save a new report and its "receive" event in one statement (the intake's hot
+    path: one round trip instead of four). Returns the event, or None when a report with
+    the same idempotency key exists already (nothing is written then)."""
+    import json
+
+    from django.db import connection
+
+    sql, fields = _insert_sql()
+    now = timezone.now()
+    report.updated_at = now
+    year = report.created_at.astimezone(sla.LOCAL_TZ).year
+    params = []
+    for f in fields:
+        if f.name == "code":
+            params.append(str(year))
+        elif f.name == "location":
+            params.append(bytes(report.location.ewkb))
+        else:
+            params.append(f.get_db_prep_save(getattr(report, f.attname), connection))
+    v = _received_values(report, actor)
+    actor_id = actor.pk if getattr(actor, "pk", None) else None
+    params += [actor_id, v["role"], json.dumps(v["data"]), report.created_at]
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        row = cur.fetchone()
+    if row is None:
+        return None
+    report.pk, report.code = row[0], row[1]
+    report._state.adding = False
+    report._state.db = "default"
+    ev = ReportEvent(
+        pk=row[2], report=report, action="receive", from_state="", to_state="received",
+        actor_id=actor_id, actor_role=v["role"], reason_code="", reason="", data=v["data"],
+        is_public=True, created_at=report.created_at,
     )
+    ev._state.adding = False
+    from reports import notify
+
+    notify.on_event(report, ev)
+    return ev
 
 
 def add_comment(report, user, text):

@@ -39,7 +39,14 @@ def test_report_is_located_routed_coded_and_received(citizen):
     assert report.contact_phone == "+84912345678"
     ev = ReportEvent.objects.get(report=report)
     assert (ev.action, ev.from_state, ev.to_state) == ("receive", "", "received")
+    assert (ev.actor, ev.actor_role, ev.data["commune"]) == (citizen, "reporter", BAI_CHAY)
     assert report.media.count() == 1
+    # What the one-statement insert wrote reads back like an ORM save.
+    fresh = Report.objects.get(pk=report.pk)
+    assert (fresh.code, fresh.row_version, fresh.reporter, fresh.state) == (report.code, 0, citizen, "received")
+    assert fresh.updated_at and fresh.created_at == report.created_at and fresh.forward_due == report.forward_due
+    assert fresh.location.equals_exact(report.location, 1e-9) and fresh.location.srid == 4326
+    assert fresh.routing_explanation == report.routing_explanation and fresh.authority == report.authority
 
 
 def test_same_idempotency_key_makes_one_report(citizen):
