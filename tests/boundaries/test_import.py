@@ -135,6 +135,27 @@ def test_an_area_gone_from_the_source_is_reported_and_pruned_on_request(db, samp
     assert not AreaPart.objects.filter(area__version__code="test-import", area__code=gone).exists()
 
 
+def test_where_and_filter_select_features(db, sample, tmp_path):
+    src = write_geojson(sample, tmp_path / "qn3.geojson")
+    first, second = sample["ward_code"].iloc[0], sample["ward_code"].iloc[1]
+    assert import_areas(src, where=f"ward_code = '{first}'", **kw()).created == [first]
+    assert import_areas(src, filters={"ward_code": second}, **kw()).created == [second]
+    out = _call(
+        src,
+        "--type",
+        "commune",
+        "--version",
+        "x",
+        "--code-field",
+        "ward_code",
+        "--name-field",
+        "full_name",
+        "--filter",
+        f"ward_code={second}",
+    )
+    assert "tạo 1," in out and second in out
+
+
 def test_a_changed_polygon_updates_and_rebuilds_its_parts(db, sample, tmp_path):
     src = write_geojson(sample, tmp_path / "v1.geojson")
     import_areas(src, commit=True, **kw())
