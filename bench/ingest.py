@@ -17,6 +17,11 @@ random 2025 commune of the four provinces (ST_GeneratePoints, fixed seed) and a 
 leaf category; the response (201, a GeoJSON Feature with commune, authority and
 deadlines) is checked. Prints throughput and p50/p95/p99 latency of both phases, their
 ratio and the targets: ≥ 0.15 × the trivial endpoint's throughput, p99 < 100 ms.
+
+It also prints the server's CPU time per request in each phase (gunicorn master and
+workers from /proc, plus the PostgreSQL backends serving the bench database): on a
+machine shared with other work the throughput figures move with the load average
+(printed too), the CPU cost per request much less.
 """
 
 import argparse
@@ -156,6 +161,38 @@ def load_phase(url, clients, seconds, make_request, check):
     return [x for xs in lat for x in xs], sum(errors), elapsed
 
 
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu(pid):
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK  # utime + stime
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def server_pids(master_pid, dsn, db_name):
+    """The gunicorn master and workers, and the PostgreSQL backends serving the bench DB."""
+    web = [master_pid]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == master_pid:
+                web.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            pass
+    with psycopg.connect(dsn) as conn:
+        db = [r[0] for r in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND backend_type = 'client backend' AND pid <> pg_backend_pid()",
+            [db_name],
+        ).fetchall()]
+    return web, db
+
+
+def cpu_seconds(pids):
+    return sum(_proc_cpu(p) for p in pids)
+
+
 def pct(values, p):
     if not values:
         return float("nan")
@@ -221,10 +258,27 @@ def main():
     try:
         load_phase(url, args.clients, args.warmup, trivial, check_trivial)
         load_phase(url, args.clients, args.warmup, create, check_create)
+        web, db = server_pids(server.pid, dsn, args.db)
+        print(f"load average before the measured phases: {os.getloadavg()[0]:.2f} (2 CPUs shared with other work)")
         print()
-        base_rate = summary("GET /healthz (baseline)", *load_phase(url, args.clients, args.seconds, trivial, check_trivial))
-        lat, errors, elapsed = load_phase(url, args.clients, args.seconds, create, check_create)
-        rate = summary("POST /api/v1/reports", lat, errors, elapsed)
+        cpu = {}
+        for name, fn, chk in (("trivial", trivial, check_trivial), ("create", create, check_create)):
+            w0, d0 = cpu_seconds(web), cpu_seconds(db)
+            lat, errors, elapsed = load_phase(url, args.clients, args.seconds, fn, chk)
+            cpu[name] = (cpu_seconds(web) - w0, cpu_seconds(db) - d0, len(lat))
+            if name == "trivial":
+                base_rate = summary("GET /healthz (baseline)", lat, errors, elapsed)
+            else:
+                rate = summary("POST /api/v1/reports", lat, errors, elapsed)
+        print()
+        for name, (w, d, n) in cpu.items():
+            if n:
+                print(f"server CPU per request, {name:<8}: gunicorn {w / n * 1000:6.2f} ms + postgres {d / n * 1000:6.2f} ms "
+                      f"= {(w + d) / n * 1000:6.2f} ms")
+        if cpu["trivial"][2] and cpu["create"][2]:
+            t = sum(cpu["trivial"][:2]) / cpu["trivial"][2]
+            c = sum(cpu["create"][:2]) / cpu["create"][2]
+            print(f"CPU cost ratio trivial/create: {t / c:.3f} (the throughput ratio a CPU-bound server would show)")
     finally:
         server.terminate()
         server.wait(timeout=30)
