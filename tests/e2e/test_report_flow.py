@@ -43,7 +43,7 @@ def signed_in(browser, live_url, phone, width=1280):
     ctx = browser.new_context(locale="vi-VN", viewport={"width": width, "height": 900})
     page = ctx.new_page()
     page.set_default_timeout(20000)
-    page.goto(f"{live_url}/accounts/login/")
+    page.goto(f"{live_url}/accounts/login/?next=/accounts/profile/")  # a light page, not the home map
     page.click("details summary")
     page.fill("#id_username", phone)
     page.fill("#id_password", PASSWORD)
