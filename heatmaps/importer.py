@@ -218,6 +218,9 @@ def import_records(path, mapping, chunk=20000, progress=None, refresh=True):
         df["category_id"] = df["category"].map(cat_ids)
         df["authority_id"] = df["authority"].map(auth_ids)
         with connection.cursor() as cur:
+            # ON COMMIT DROP, and dropped first: inside an outer transaction (tests, a
+            # caller's atomic block) an earlier import's tables may still be there.
+            cur.execute("DROP TABLE IF EXISTS import_staging, import_placed")
             cur.execute(
                 """CREATE TEMP TABLE import_staging (
                      external_id text, created_at timestamptz, resolve_due timestamptz, resolved_at timestamptz,

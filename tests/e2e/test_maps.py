@@ -1,0 +1,92 @@
+"""The planners' map in headless Chromium: the layer controls, every mode drawing its
+layer (vector tiles on canvas, heat canvas, hexagon and area SVG paths), the province →
+commune drill-down, the hotspot overlay and the export of the current view."""
+
+import uuid
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from playwright.sync_api import expect
+
+from heatmaps import aggregates as agg
+from heatmaps.synthetic import generate
+from reports.models import Category
+
+pytestmark = pytest.mark.e2e
+SHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
+
+
+@pytest.fixture(autouse=True)
+def _env(settings, monkeypatch):
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    # a fresh in-process cache per test (data versions repeat across rolled-back tests)
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": str(uuid.uuid4())}}
+    SHOTS.mkdir(parents=True, exist_ok=True)
+
+
+def count(sql, params=()):
+    with connection.cursor() as cur:
+        cur.execute(sql, list(params))
+        return cur.fetchone()[0]
+
+
+def test_planners_map_modes_layers_drilldown_hotspots_export(live_url, page):
+    generate(900, seed=0.77, days=90)
+    agg.refresh_all()
+    page.set_default_timeout(60000)  # one request at a time on a shared 2-core machine
+    page.goto(live_url + "/ban-do/", wait_until="domcontentloaded")
+
+    # controls: 4 modes, one toggle per category group, the month slider
+    expect(page.locator("input[name=mode]")).to_have_count(4)
+    groups = Category.objects.filter(parent__isnull=True, active=True).count()
+    expect(page.locator("input[name=category]")).to_have_count(groups)
+    expect(page.locator("#hm-month-label")).not_to_be_empty()
+    # base: the four provinces as SVG paths; points mode: vector tiles drawn on canvases
+    expect(page.locator("path.hm-area")).to_have_count(4)
+    page.wait_for_function("document.querySelectorAll('.leaflet-tile-pane canvas').length > 0")
+    page.screenshot(path=str(SHOTS / "map-points.png"))
+
+    # choropleth by province, then a click on Quảng Ninh drills into its 54 communes
+    page.check("input[name=mode][value=choropleth]")
+    expect(page.locator("path.hm-area")).to_have_count(4)
+    legend = page.locator("#hm-legend div")
+    expect(legend).to_have_count(5)
+    page.locator("path.hm-area").nth(1).dispatch_event("click")  # features ordered by code: 11, 22, 46, 96
+    expect(page.locator("path.hm-area")).to_have_count(54)
+    expect(page.locator("#hm-province")).to_have_value("22")
+    expect(page.locator("#hm-up")).to_be_visible()
+    page.screenshot(path=str(SHOTS / "map-choropleth-communes.png"))
+
+    # heat and hexagons over the current view
+    page.check("input[name=mode][value=heat]")
+    expect(page.locator("canvas.leaflet-heatmap-layer")).to_have_count(1)
+    page.check("input[name=mode][value=hex]")
+    page.wait_for_function("document.querySelectorAll('path.hm-hex').length > 0")
+    page.screenshot(path=str(SHOTS / "map-hexagons.png"))
+
+    # Gi* hotspots of the province
+    page.check("#hm-hotspots")
+    page.wait_for_function("document.querySelectorAll('path.hm-hotspot').length > 0")
+    page.screenshot(path=str(SHOTS / "map-hotspots.png"))
+
+    # export of the current view: GeoJSON with every report of the view and month
+    href = page.get_attribute("#hm-export-geojson", "href")
+    q = parse_qs(urlparse(href).query)
+    w, s, e, n = (float(v) for v in q["bbox"][0].split(","))
+    resp = page.request.get(live_url + href)
+    assert resp.ok and "attachment" in resp.headers["content-disposition"]
+    fc = resp.json()
+    f = agg.Filters.from_params({k: v[0] for k, v in q.items()})
+    where, params = f.raw_sql("r")
+    expected = count(
+        f"SELECT count(*) FROM reports_report r WHERE r.location && ST_MakeEnvelope(%s, %s, %s, %s, 4326) AND {where}",
+        [w, s, e, n, *params],
+    )
+    assert len(fc["features"]) == expected > 0
+    html = page.request.get(live_url + page.get_attribute("#hm-export-html", "href")).text()
+    assert "L.map(" in html and "cdn.jsdelivr" not in html  # folium map, Leaflet inlined
+    csv = page.request.get(live_url + page.get_attribute("#hm-export-csv", "href")).text()
+    assert len(csv.strip().splitlines()) == expected + 1
