@@ -18,6 +18,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django_ratelimit.core import is_ratelimited
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ParseError
@@ -104,7 +105,7 @@ class ReportListCreate(GenericAPIView):
             qs = permissions.public_reports()
         return qs.select_related("category", "commune", "authority").order_by("-created_at", "-id")
 
-    @extend_schema(parameters=[OpenApiParameter("scope", str, enum=["public", "queue"])])
+    @extend_schema(operation_id="reports_list", parameters=[OpenApiParameter("scope", str, enum=["public", "queue"])])
     def get(self, request):
         try:
             qs = self.filter_queryset(self.get_queryset())
@@ -160,6 +161,7 @@ class ReportPrivate(APIView):
     """The staff view of one report: adds the reporter's contact and internal events.
     403 for anyone but the report's unit, its province's desk and leaders, admins."""
 
+    @extend_schema(responses={200: ReportDetailSerializer})
     def get(self, request, code):
         report = get_object_or_404(_report_qs(), code=code)
         try:
@@ -208,6 +210,7 @@ class ReportRating(APIView):
 
     parser_classes = [JSONParser, FormParser, MultiPartParser]
 
+    @extend_schema(request=ActionSerializer, responses={200: ReportDetailSerializer})
     def post(self, request, code):
         report = get_object_or_404(Report, code=code)
         data = _plain(request.data)
@@ -241,6 +244,7 @@ class ReportComments(APIView):
 class ReportFollow(APIView):
     """Follow a report ("same problem? follow it instead"): notified at each step."""
 
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT, 201: OpenApiTypes.OBJECT})
     def post(self, request, code):
         report = get_public_report(request, code)
         if not request.user.is_authenticated:
@@ -249,6 +253,7 @@ class ReportFollow(APIView):
         return Response({"code": report.code, "following": True, "followers": report.subscriptions.count()},
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def delete(self, request, code):
         report = get_public_report(request, code)
         if request.user.is_authenticated:
@@ -259,7 +264,7 @@ class ReportFollow(APIView):
 class NearbyReports(APIView):
     """Open reports of the same category within ``radius`` metres (default 200)."""
 
-    @extend_schema(parameters=[OpenApiParameter(p, str) for p in ("lat", "lon", "category", "radius")])
+    @extend_schema(parameters=[OpenApiParameter(p, str) for p in ("lat", "lon", "category", "radius")], responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
         try:
             point = intake.parse_point(request.query_params)
@@ -307,7 +312,7 @@ class NearbyReports(APIView):
 class RoutePreview(APIView):
     """Before sending: the commune, the authority it will go to and why."""
 
-    @extend_schema(parameters=[OpenApiParameter(p, str) for p in ("lat", "lon", "category")])
+    @extend_schema(parameters=[OpenApiParameter(p, str) for p in ("lat", "lon", "category")], responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
         try:
             return Response(intake.preview(request.query_params))
@@ -321,7 +326,10 @@ class PhotoHint(APIView):
 
     parser_classes = [MultiPartParser]
 
-    @extend_schema(request={"multipart/form-data": {"type": "object", "properties": {"photo": {"type": "string", "format": "binary"}}}})
+    @extend_schema(
+        request={"multipart/form-data": {"type": "object", "properties": {"photo": {"type": "string", "format": "binary"}}}},
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def post(self, request):
         f = request.FILES.get("photo")
         if f is None:
