@@ -17,7 +17,6 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyF
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from django_ratelimit.core import is_ratelimited
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -131,7 +130,7 @@ class ReportListCreate(GenericAPIView):
                 {"detail": _("Dữ liệu gửi lên quá lớn (%(size)d MB, tối đa %(max)d MB).") % {"size": length // 2**20, "max": limit // 2**20}},
                 status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
             )
-        if is_ratelimited(request._request, group="reports.create", key="ip", rate=settings.REPORT_SUBMIT_RATE, method="POST", increment=True):
+        if intake.submission_rate_limited(request):
             return Response(
                 {"detail": _("Bạn gửi quá nhiều phản ánh trong thời gian ngắn. Hãy thử lại sau.")},
                 status=status.HTTP_429_TOO_MANY_REQUESTS,

@@ -52,6 +52,16 @@ def _files(files, key):
     return list(value) if isinstance(value, list | tuple) else [value]
 
 
+def submission_rate_limited(request):
+    """True when this client (IP) has sent more than settings.REPORT_SUBMIT_RATE
+    submissions (e.g. "20/h"); counts this one. The API and the intake page share the
+    counter. RATELIMIT_ENABLE=False turns it off."""
+    from django_ratelimit.core import is_ratelimited
+
+    request = getattr(request, "_request", request)  # a DRF Request wraps Django's
+    return is_ratelimited(request, group="reports.create", key="ip", rate=settings.REPORT_SUBMIT_RATE, method="POST", increment=True)
+
+
 def clean_text(value):
     return _CONTROL.sub("", str(value or "")).replace("\r\n", "\n").strip()
 
