@@ -12,9 +12,11 @@ from playwright.sync_api import expect
 from heatmaps import aggregates as agg
 from heatmaps import stats
 from heatmaps.synthetic import generate
+from tests.heatmaps.live import on_server_connection  # noqa: F401 (fixture)
 from tests.reports.conftest import BAI_CHAY, report_data
 
 pytestmark = pytest.mark.e2e
+T = 30000  # ms: one request at a time on a shared 2-core machine
 SHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
 
 
@@ -32,6 +34,7 @@ def pct(rate):
     return "–" if rate is None else f"{round(rate * 100)}%"
 
 
+@pytest.mark.usefixtures("on_server_connection")
 def test_wall_counters_map_and_a_new_report_via_sse(live_url, page):
     generate(600, seed=0.55, days=60, province="22")
     agg.refresh_all()
@@ -42,17 +45,17 @@ def test_wall_counters_map_and_a_new_report_via_sse(live_url, page):
     page.goto(live_url + "/ioc/?province=22&sse=once&rotate=60", wait_until="domcontentloaded")
 
     c = stats.live_counters("22")
-    expect(page.locator("#c-today")).to_have_text(str(c["today"]))
-    expect(page.locator("#c-open")).to_have_text(str(c["open"]))
-    expect(page.locator("#c-overdue")).to_have_text(str(c["overdue"]))
-    expect(page.locator("#c-ontime")).to_have_text(pct(c["on_time_rate"]))
+    expect(page.locator("#c-today")).to_have_text(str(c["today"]), timeout=T)
+    expect(page.locator("#c-open")).to_have_text(str(c["open"]), timeout=T)
+    expect(page.locator("#c-overdue")).to_have_text(str(c["overdue"]), timeout=T)
+    expect(page.locator("#c-ontime")).to_have_text(pct(c["on_time_rate"]), timeout=T)
     assert c["open"] > 0 and c["overdue"] > 0
 
-    expect(page.locator("path.ioc-area")).to_have_count(54)
-    expect(page.locator("path.ioc-overdue")).to_have_count(min(300, c["overdue"]))
-    page.wait_for_function("document.querySelectorAll('path.ioc-hotspot').length > 0")
-    expect(page.locator("#ioc-ranking tr").first).to_be_attached()
-    expect(page.locator("#ioc-feed li")).to_have_count(10)
+    expect(page.locator("path.ioc-area")).to_have_count(54, timeout=T)
+    expect(page.locator("path.ioc-overdue")).to_have_count(min(300, c["overdue"]), timeout=T)
+    page.wait_for_function("document.querySelectorAll('path.ioc-hotspot').length > 0", timeout=T)
+    expect(page.locator("#ioc-ranking tr").first).to_be_attached(timeout=T)
+    expect(page.locator("#ioc-feed li")).to_have_count(10, timeout=T)
     page.screenshot(path=str(SHOTS / "ioc-wall.png"))
 
     from reports.intake import create_report
@@ -61,8 +64,8 @@ def test_wall_counters_map_and_a_new_report_via_sse(live_url, page):
     assert report.province_code == "22"
     new = page.locator(f"#ioc-feed li[data-code='{report.code}']")
     expect(new).to_be_visible(timeout=10000)
-    expect(page.locator("#c-today")).to_have_text(str(c["today"] + 1))
-    expect(page.locator("path.ioc-new")).to_have_count(1)
+    expect(page.locator("#c-today")).to_have_text(str(c["today"] + 1), timeout=T)
+    expect(page.locator("path.ioc-new")).to_have_count(1, timeout=T)
     page.screenshot(path=str(SHOTS / "ioc-wall-new-report.png"))
 
 

@@ -14,8 +14,10 @@ from playwright.sync_api import expect
 from heatmaps import aggregates as agg
 from heatmaps.synthetic import generate
 from reports.models import Category
+from tests.heatmaps.live import on_server_connection  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.e2e
+T = 30000  # ms: one request at a time on a shared 2-core machine
 SHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
 
 
@@ -33,6 +35,7 @@ def count(sql, params=()):
         return cur.fetchone()[0]
 
 
+@pytest.mark.usefixtures("on_server_connection")
 def test_planners_map_modes_layers_drilldown_hotspots_export(live_url, page):
     generate(900, seed=0.77, days=90)
     agg.refresh_all()
@@ -40,36 +43,36 @@ def test_planners_map_modes_layers_drilldown_hotspots_export(live_url, page):
     page.goto(live_url + "/ban-do/", wait_until="domcontentloaded")
 
     # controls: 4 modes, one toggle per category group, the month slider
-    expect(page.locator("input[name=mode]")).to_have_count(4)
+    expect(page.locator("input[name=mode]")).to_have_count(4, timeout=T)
     groups = Category.objects.filter(parent__isnull=True, active=True).count()
-    expect(page.locator("input[name=category]")).to_have_count(groups)
-    expect(page.locator("#hm-month-label")).not_to_be_empty()
+    expect(page.locator("input[name=category]")).to_have_count(groups, timeout=T)
+    expect(page.locator("#hm-month-label")).not_to_be_empty(timeout=T)
     # base: the four provinces as SVG paths; points mode: vector tiles drawn on canvases
-    expect(page.locator("path.hm-area")).to_have_count(4)
-    page.wait_for_function("document.querySelectorAll('.leaflet-tile-pane canvas').length > 0")
+    expect(page.locator("path.hm-area")).to_have_count(4, timeout=T)
+    page.wait_for_function("document.querySelectorAll('.leaflet-tile-pane canvas').length > 0", timeout=T)
     page.screenshot(path=str(SHOTS / "map-points.png"))
 
     # choropleth by province, then a click on Quảng Ninh drills into its 54 communes
     page.check("input[name=mode][value=choropleth]")
-    expect(page.locator("path.hm-area")).to_have_count(4)
+    expect(page.locator("path.hm-area")).to_have_count(4, timeout=T)
     legend = page.locator("#hm-legend div")
-    expect(legend).to_have_count(5)
-    page.locator("path.hm-area").nth(1).dispatch_event("click")  # features ordered by code: 11, 22, 46, 96
-    expect(page.locator("path.hm-area")).to_have_count(54)
-    expect(page.locator("#hm-province")).to_have_value("22")
-    expect(page.locator("#hm-up")).to_be_visible()
+    expect(legend).to_have_count(5, timeout=T)
+    page.locator("path.hm-area-22").dispatch_event("click")
+    expect(page.locator("path.hm-area")).to_have_count(54, timeout=T)
+    expect(page.locator("#hm-province")).to_have_value("22", timeout=T)
+    expect(page.locator("#hm-up")).to_be_visible(timeout=T)
     page.screenshot(path=str(SHOTS / "map-choropleth-communes.png"))
 
     # heat and hexagons over the current view
     page.check("input[name=mode][value=heat]")
-    expect(page.locator("canvas.leaflet-heatmap-layer")).to_have_count(1)
+    expect(page.locator("canvas.leaflet-heatmap-layer")).to_have_count(1, timeout=T)
     page.check("input[name=mode][value=hex]")
-    page.wait_for_function("document.querySelectorAll('path.hm-hex').length > 0")
+    page.wait_for_function("document.querySelectorAll('path.hm-hex').length > 0", timeout=T)
     page.screenshot(path=str(SHOTS / "map-hexagons.png"))
 
     # Gi* hotspots of the province
     page.check("#hm-hotspots")
-    page.wait_for_function("document.querySelectorAll('path.hm-hotspot').length > 0")
+    page.wait_for_function("document.querySelectorAll('path.hm-hotspot').length > 0", timeout=T)
     page.screenshot(path=str(SHOTS / "map-hotspots.png"))
 
     # export of the current view: GeoJSON with every report of the view and month

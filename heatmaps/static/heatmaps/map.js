@@ -64,8 +64,8 @@
       layers.base = L.geoJSON(fc, {
         style: function (f) {
           return choropleth
-            ? { color: "#555", weight: 1, fillColor: colour(f.properties.n, max), fillOpacity: 0.75, className: "hm-area" }
-            : { color: "#6b7a8a", weight: 1, fillColor: "#f4f1e8", fillOpacity: 0.9, className: "hm-area" };
+            ? { color: "#555", weight: 1, fillColor: colour(f.properties.n, max), fillOpacity: 0.75, className: "hm-area hm-area-" + f.properties.code }
+            : { color: "#6b7a8a", weight: 1, fillColor: "#f4f1e8", fillOpacity: 0.9, className: "hm-area hm-area-" + f.properties.code };
         },
         onEachFeature: function (f, lyr) {
           lyr.bindTooltip(f.properties.name + (choropleth ? ": " + f.properties.n + " " + T.reports : ""));
