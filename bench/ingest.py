@@ -11,7 +11,7 @@ routing rules, holidays, staff). The server runs with RATELIMIT_ENABLE=0 (the pe
 submission limit would otherwise stop the bench at 20 reports) and NOTIFY_DISPATCH=none
 (the bench's reports carry no contact, so nothing is queued anyway).
 
-Each client is a thread with its own keep-alive HTTP connection (httpx). A report is a
+Each client is a process with its own HTTP client (httpx). A report is a
 form POST to /api/v1/reports with a fresh Idempotency-Key, a random point inside a
 random 2025 commune of the four provinces (ST_GeneratePoints, fixed seed) and a random
 leaf category; the response (201, a GeoJSON Feature with commune, authority and
@@ -25,13 +25,13 @@ machine shared with other work the throughput figures move with the load average
 """
 
 import argparse
+import multiprocessing
 import os
 import random
 import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -121,17 +121,21 @@ def start_server(env, port, workers, threads):
 
 
 def load_phase(url, clients, seconds, make_request, check):
-    """Run ``clients`` threads for ``seconds``; returns (latencies ms, errors, elapsed)."""
-    stop = threading.Event()
-    lat, errors = [[] for _ in range(clients)], [0] * clients
-    first_error = []
-    barrier = threading.Barrier(clients + 1)
+    """Run ``clients`` client processes (one connection each, no shared GIL that would
+    add its own waits to the measured latencies) for ``seconds``, all starting at the
+    same moment; returns (latencies ms, errors, elapsed)."""
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    start_at = time.time() + 1.0
 
     def client(i):
-        rnd = random.Random(i)
+        rnd = random.Random(i * 7919 + int(start_at))
+        lat, errors, first_error = [], 0, None
         with httpx.Client(base_url=url, timeout=30) as http:
-            barrier.wait()
-            while not stop.is_set():
+            while time.time() < start_at:
+                time.sleep(0.001)
+            end = start_at + seconds
+            while time.time() < end:
                 t0 = time.perf_counter()
                 try:
                     resp = make_request(http, rnd)
@@ -140,25 +144,22 @@ def load_phase(url, clients, seconds, make_request, check):
                     resp, ok = exc, False
                 dt_ms = (time.perf_counter() - t0) * 1000
                 if ok:
-                    lat[i].append(dt_ms)
+                    lat.append(dt_ms)
                 else:
-                    errors[i] += 1
-                    if not first_error:
-                        first_error.append(getattr(resp, "text", str(resp))[:300])
+                    errors += 1
+                    first_error = first_error or getattr(resp, "text", str(resp))[:300]
+        queue.put((lat, errors, first_error))
 
-    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    t0 = time.perf_counter()
-    time.sleep(seconds)
-    stop.set()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - t0
-    if first_error:
-        print(f"  first error: {first_error[0]}")
-    return [x for xs in lat for x in xs], sum(errors), elapsed
+    procs = [ctx.Process(target=client, args=(i,), daemon=True) for i in range(clients)]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=seconds + 120) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+    first_errors = [r[2] for r in results if r[2]]
+    if first_errors:
+        print(f"  first error: {first_errors[0]}")
+    return [x for r in results for x in r[0]], sum(r[1] for r in results), seconds
 
 
 CLK = os.sysconf("SC_CLK_TCK")
@@ -234,7 +235,7 @@ def main():
     server = start_server(env, port, args.workers, args.threads)
     url = f"http://127.0.0.1:{port}"
     print(f"server: gunicorn, {args.workers} workers" + (f" × {args.threads} threads" if args.threads > 1 else " (sync)")
-          + f", {os.cpu_count()} CPUs; clients: {args.clients} threads, {args.seconds:.0f} s per phase")
+          + f", {os.cpu_count()} CPUs; clients: {args.clients} processes, {args.seconds:.0f} s per phase")
 
     def trivial(http, rnd):
         return http.get("/healthz")
