@@ -11,8 +11,11 @@ Roll-ups (heatmaps.models)
     ReportPoint (one row per report, EPSG:3857, spatially ordered within its month) for
     the point tiles.
     Low zooms, heat layers, dashboards and the ranking read these, never raw reports.
-    They are refreshed by MONTH of reception: ``refresh_months`` recomputes the months
-    touched by changed reports (exact whatever changed: state, category, authority).
+    They are refreshed by MONTH of reception and PROVINCE: ``refresh_months``
+    recomputes the (month, province) pairs touched by changed reports — exact whatever
+    changed (state, category, authority, deadlines), as a report's reception time and
+    province code do not change (a re-routing across provinces at a boundary cut-over
+    must be followed by refresh_all()).
     ``refresh_for_reports(ids)`` after a bulk import, ``refresh_incremental()`` on the
     beat (reports with updated_at past the watermark, and open reports whose deadline
     passed since the last run: "overdue" is as of the last refresh), ``refresh_all()``
@@ -252,8 +255,8 @@ def _grid_insert_sql():
     FROM (
         SELECT ST_X(g) AS x, ST_Y(g) AS y, m.month, r.category_id, r.state, r.province_code,
                (r.state = ANY(%(open)s) AND r.resolve_due < %(now)s) AS overdue
-        FROM unnest(%(months)s::date[], %(starts)s::timestamptz[], %(ends)s::timestamptz[]) AS m(month, s, e)
-        JOIN reports_report r ON r.created_at >= m.s AND r.created_at < m.e
+        FROM unnest(%(months)s::date[], %(starts)s::timestamptz[], %(ends)s::timestamptz[], %(provinces)s::text[]) AS m(month, s, e, province)
+        JOIN reports_report r ON r.province_code = m.province AND r.created_at >= m.s AND r.created_at < m.e
         CROSS JOIN LATERAL ST_Transform(r.location, 3857) AS g
         WHERE {not_placeholder_sql('r')}
           AND ST_Y(r.location) BETWEEN -85 AND 85
@@ -298,8 +301,8 @@ def _authority_insert_sql():
            {ratings},
            coalesce(sum(extract(epoch FROM r.resolved_at - r.created_at)) FILTER (WHERE {resolved}), 0)::bigint,
            {_handling_hist_sql('r')}
-    FROM unnest(%(months)s::date[], %(starts)s::timestamptz[], %(ends)s::timestamptz[]) AS m(month, s, e)
-    JOIN reports_report r ON r.created_at >= m.s AND r.created_at < m.e
+    FROM unnest(%(months)s::date[], %(starts)s::timestamptz[], %(ends)s::timestamptz[], %(provinces)s::text[]) AS m(month, s, e, province)
+    JOIN reports_report r ON r.province_code = m.province AND r.created_at >= m.s AND r.created_at < m.e
     GROUP BY r.authority_id, r.category_id, m.month, r.province_code
     """
 
@@ -310,8 +313,8 @@ def _points_insert_sql():
                                       resolve_due, authority_id, province_code)
     SELECT r.id, m.month, r.created_at, ST_Transform(r.location, 3857), r.code, c.code, r.category_id, r.state,
            r.resolve_due, r.authority_id, r.province_code
-    FROM unnest(%(months)s::date[], %(starts)s::timestamptz[], %(ends)s::timestamptz[]) AS m(month, s, e)
-    JOIN reports_report r ON r.created_at >= m.s AND r.created_at < m.e
+    FROM unnest(%(months)s::date[], %(starts)s::timestamptz[], %(ends)s::timestamptz[], %(provinces)s::text[]) AS m(month, s, e, province)
+    JOIN reports_report r ON r.province_code = m.province AND r.created_at >= m.s AND r.created_at < m.e
     JOIN reports_category c ON c.id = r.category_id
     WHERE {not_placeholder_sql('r')} AND ST_Y(r.location) BETWEEN -85 AND 85
     ORDER BY m.month, ST_GeoHash(r.location, 5), r.created_at
@@ -319,27 +322,50 @@ def _points_insert_sql():
 
 
 def refresh_months(months, now=None):
-    """Recompute both roll-ups for these months (dates, any day of the month)."""
-    months = sorted({month_start(m) for m in months})
-    if not months:
+    """Recompute the roll-ups for these months — dates (any day of the month: every
+    province) or (month, province_code) pairs (that province only)."""
+    pairs = set()
+    wanted_all = sorted({month_start(m) for m in months if not isinstance(m, tuple)})
+    if wanted_all:
+        pairs |= set(_pairs_of("created_at >= %s AND created_at < %s",
+                               [local_midnight(min(wanted_all)), local_midnight(next_month(max(wanted_all)))]))
+        pairs = {p for p in pairs if p[0] in wanted_all} | {(m, None) for m in wanted_all}
+    pairs |= {(month_start(x[0]), x[1]) for x in months if isinstance(x, tuple)}
+    # a whole month asked for: also clear rows of provinces it no longer has
+    whole = sorted({m for m, p in pairs if p is None})
+    pairs = sorted({(m, p) for m, p in pairs if p is not None})
+    if not pairs and not whole:
         return 0
     now = now or timezone.now()
     params = {
-        "months": months,
-        "starts": [local_midnight(m) for m in months],
-        "ends": [local_midnight(next_month(m)) for m in months],
+        "months": [m for m, _p in pairs],
+        "starts": [local_midnight(m) for m, _p in pairs],
+        "ends": [local_midnight(next_month(m)) for m, _p in pairs],
+        "provinces": [p for _m, p in pairs],
         "open": list(OPEN_STATES),
         "now": now,
     }
+    keys = "(month, province_code) IN (SELECT * FROM unnest(%s::date[], %s::text[]))"
     with transaction.atomic(), connection.cursor() as cur:
-        cur.execute("DELETE FROM heatmaps_gridrollup WHERE month = ANY(%s::date[])", [months])
-        cur.execute("DELETE FROM heatmaps_authorityrollup WHERE month = ANY(%s::date[])", [months])
-        cur.execute("DELETE FROM heatmaps_reportpoint WHERE month = ANY(%s::date[])", [months])
-        cur.execute(_grid_insert_sql(), params)
-        cur.execute(_points_insert_sql(), params)
-        cur.execute(_authority_insert_sql(), params)
+        for table in ("heatmaps_gridrollup", "heatmaps_authorityrollup", "heatmaps_reportpoint"):
+            if whole:
+                cur.execute(f"DELETE FROM {table} WHERE month = ANY(%s::date[])", [whole])
+            cur.execute(f"DELETE FROM {table} WHERE {keys}", [params["months"], params["provinces"]])
+        if pairs:
+            cur.execute(_grid_insert_sql(), params)
+            cur.execute(_authority_insert_sql(), params)
+            cur.execute(_points_insert_sql(), params)
         _bump_version(now)
-    return len(months)
+    return len(pairs)
+
+
+def _pairs_of(where_sql, params):
+    """(local month, province_code) of the reports matching a condition."""
+    sql = f"""SELECT DISTINCT date_trunc('month', created_at AT TIME ZONE %s)::date AS m, province_code
+              FROM reports_report WHERE {where_sql}"""
+    with connection.cursor() as cur:
+        cur.execute(sql, [settings.TIME_ZONE, *params])
+        return [(row[0], row[1]) for row in cur.fetchall()]
 
 
 def _state():
@@ -356,20 +382,12 @@ def _bump_version(now):
     RefreshState.objects.filter(name="default").update(data_version=F("data_version") + 1, refreshed_at=now)
 
 
-def _months_of(where_sql, params):
-    sql = f"""SELECT DISTINCT date_trunc('month', created_at AT TIME ZONE %s)::date AS m
-              FROM reports_report WHERE {where_sql}"""
-    with connection.cursor() as cur:
-        cur.execute(sql, [settings.TIME_ZONE, *params])
-        return [row[0] for row in cur.fetchall()]
-
-
 def refresh_for_reports(ids):
     """Bring the roll-ups up to date for these reports (after an import or a service hook)."""
     ids = list(ids)
     if not ids:
         return 0
-    return refresh_months(_months_of("id = ANY(%s)", [ids]))
+    return refresh_months(_pairs_of("id = ANY(%s)", [ids]))
 
 
 def refresh_incremental(now=None):
@@ -384,9 +402,9 @@ def refresh_incremental(now=None):
         if st.updated_watermark is None:
             count = refresh_all(now=now)
         else:
-            months = set(_months_of("updated_at > %s", [st.updated_watermark]))
+            months = set(_pairs_of("updated_at > %s", [st.updated_watermark]))
             months |= set(
-                _months_of(
+                _pairs_of(
                     "state = ANY(%s) AND resolve_due > %s AND resolve_due <= %s",
                     [list(OPEN_STATES), st.due_watermark or st.updated_watermark, now],
                 )
@@ -407,7 +425,7 @@ def refresh_all(now=None):
     with transaction.atomic():
         with connection.cursor() as cur:
             cur.execute("TRUNCATE heatmaps_gridrollup, heatmaps_authorityrollup, heatmaps_reportpoint")
-        months = _months_of("TRUE", [])
+        months = _pairs_of("TRUE", [])
         refresh_months(months, now=now)
         _state()
         lag = dt.timedelta(seconds=conf("HEATMAP_REFRESH_LAG_S"))
