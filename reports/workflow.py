@@ -317,14 +317,13 @@ def _apply(report, action, to_state, actor, data, now, event):
             raise _field_error("result_text", _("Hãy mô tả kết quả xử lý."))
         if len(text) > 5000:
             raise _field_error("result_text", _("Kết quả xử lý dài quá 5000 ký tự."))
-        photos = list(data.get("photos") or [])
+        checked = data.get("_checked_photos") or []
         has_photo = report.media.filter(stage="result").exists()
-        if not photos and not has_photo:
+        if not checked and not has_photo:
             raise _field_error("photos", _("Hãy gửi kèm ít nhất một ảnh kết quả."))
-        if photos:
+        if checked:
             from reports import media
 
-            checked = media.check_uploads(photos, [], max_photos=media.max_photos())
             media.store(report, checked, actor, stage="result")
         report.result_text = text
         report.resolved_at = now
@@ -385,8 +384,15 @@ def transition(report, action, actor, data=None, expected_version=None, *, role=
 
     Raises Conflict (stale expected_version), Forbidden (role or jurisdiction),
     InvalidTransition (not allowed in this state), ValidationError (bad data)."""
-    data = data or {}
+    data = dict(data or {})
     pk = report.pk if isinstance(report, Report) else report
+    photos = [p for p in (data.pop("photos", None) or []) if p]
+    if photos:
+        # Uploads are checked and re-encoded before the row is locked: a slow photo
+        # never holds the report.
+        from reports import media
+
+        data["_checked_photos"] = media.check_uploads(photos, [], max_photos=media.max_photos())
     with transaction.atomic():
         report = Report.objects.select_for_update(of=("self",)).select_related("category__parent").get(pk=pk)
         _check_version(report, expected_version)
