@@ -384,9 +384,15 @@ def transition(report, action, actor, data=None, expected_version=None, *, role=
 
     Raises Conflict (stale expected_version), Forbidden (role or jurisdiction),
     InvalidTransition (not allowed in this state), ValidationError (bad data)."""
-    data = dict(data or {})
+    if hasattr(data, "getlist"):  # a QueryDict / MultiValueDict: single values, photos as a list
+        photos = data.getlist("photos")
+        data = data.dict()
+        data.pop("photos", None)
+    else:
+        data = dict(data or {})
+        photos = data.pop("photos", None) or []
+    photos = [p for p in photos if p]
     pk = report.pk if isinstance(report, Report) else report
-    photos = [p for p in (data.pop("photos", None) or []) if p]
     if photos:
         # Uploads are checked and re-encoded before the row is locked: a slow photo
         # never holds the report.

@@ -228,3 +228,12 @@ def test_officials_comment_as_their_authority(report, operator, officer, other_o
 def test_deadline_set_on_receipt(report):
     assert report.forward_due == sla.add_working_days(report.created_at, 1)
     assert report.commune.code == BAI_CHAY
+
+
+def test_transition_takes_a_querydict_as_forms_send_it(report, operator):
+    from django.http import QueryDict
+
+    data = QueryDict("reason_code=duplicate&reason=Tr%C3%B9ng+PA+kh%C3%A1c")
+    report = workflow.transition(report, "reject", operator, data)
+    ev = report.events.last()
+    assert (report.reject_reason, ev.reason_code) == ("duplicate", "duplicate")
