@@ -34,6 +34,9 @@ class GridRollup(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["level", "cx", "cy", "month"], name="heat_grid_tile"),
+            # A tile of one month (the map's default): an index-only scan.
+            models.Index(fields=["level", "month", "cx", "cy"], name="heat_grid_month_tile",
+                         include=["n", "overdue", "category", "state", "province_code"]),
             models.Index(fields=["month"], name="heat_grid_month"),
         ]
 

@@ -67,19 +67,24 @@ def bin_tile(z, x, y, filters: Filters):
     s = agg.cell_size(level)
     o = agg.ORIGIN
     cells_sql, cells_params = agg.cells_query(level, cx0, cx1, cy0, cy1, filters)
+    if level == z:
+        # The cells are aligned to the tile: each is a square of EXTENT / B tile units.
+        # Written directly in tile coordinates (y down; ST_Reverse makes the exterior
+        # ring clockwise as MVT wants): no ST_AsMVTGeom clipping, ~4x cheaper.
+        px = EXTENT // agg.conf("HEATMAP_BINS_PER_TILE")
+        geom = f"ST_Reverse(ST_MakeEnvelope((cx - {cx0}) * {px}, ({cy1} - cy) * {px}, (cx - {cx0} + 1) * {px}, ({cy1} - cy + 1) * {px}))"
+        env_params = []
+    else:
+        geom = (f"ST_AsMVTGeom(ST_MakeEnvelope({o!r} + cx * {s!r}, {o!r} + cy * {s!r}, {o!r} + (cx + 1) * {s!r}, "
+                f"{o!r} + (cy + 1) * {s!r}, 3857), ST_TileEnvelope(%s, %s, %s), {EXTENT}, 0, true)")
+        env_params = [z, x, y]
     sql = f"""
     WITH cells AS ({cells_sql}),
-    mvt AS (
-        SELECT ST_AsMVTGeom(
-                 ST_MakeEnvelope({o!r} + cx * {s!r}, {o!r} + cy * {s!r}, {o!r} + (cx + 1) * {s!r}, {o!r} + (cy + 1) * {s!r}, 3857),
-                 ST_TileEnvelope(%s, %s, %s), {EXTENT}, 0, true) AS geom,
-               n, overdue
-        FROM cells
-    )
+    mvt AS (SELECT {geom} AS geom, n, overdue FROM cells)
     SELECT ST_AsMVT(mvt, 'bins', {EXTENT}, 'geom'), coalesce(sum(n), 0) FROM mvt
     """
     with connection.cursor() as cur:
-        cur.execute(sql, [*cells_params, z, x, y])
+        cur.execute(sql, [*cells_params, *env_params])
         data, n = cur.fetchone()
     return bytes(data or b""), int(n)
 
