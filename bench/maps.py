@@ -183,7 +183,7 @@ def main():
     )
 
     ms, months = timed_call(agg.refresh_incremental)
-    print(f"\nincremental roll-up refresh (the beat's job): {months} months in {ms:.0f} ms")
+    print(f"\nincremental roll-up refresh (the beat's job): {months} (month, province) pairs in {ms:.0f} ms")
     print("\ndashboard national figures (all reports, all time)")
     roll, raw = [], []
     for _ in range(5):
