@@ -160,6 +160,8 @@ def locate_csv(
             with transaction.atomic():
                 cur.execute("SET LOCAL work_mem = '256MB'")
                 cur.execute("SET LOCAL maintenance_work_mem = '512MB'")
+                cur.execute("SET LOCAL max_parallel_workers_per_gather = 2")  # parallel sort
+                cur.execute("SET LOCAL jit = off")
                 try:
                     with transaction.atomic():
                         cur.execute(select.format(lon=fast.format(c=lon_q), lat=fast.format(c=lat_q)))
