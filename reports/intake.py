@@ -322,12 +322,25 @@ def _area_dict(area):
     return {"code": area.code, "name": area.name} if area is not None else None
 
 
+def replayed_report(key):
+    """The report an earlier submission with this idempotency key made, or None. Every
+    submission asks: one indexed lookup in plain SQL (the ORM's query building cost more
+    than the rest of the intake's Python)."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT id FROM reports_report WHERE idempotency_key = %s", [key])
+        row = cur.fetchone()
+    if row is None:
+        return None
+    report = Report.objects.select_related("category", "commune", "authority").get(pk=row[0])
+    report.replayed = True
+    return report
+
+
 def create_report(data, files=None, user=None, idempotency_key=None, *, source="web", now=None):
     key = str(idempotency_key or "").strip()[:80] or None
     if key:
-        existing = Report.objects.filter(idempotency_key=key).first()
+        existing = replayed_report(key)
         if existing is not None:
-            existing.replayed = True
             return existing
     cleaned, checked = validate(data, files)
     now = now or timezone.now()
@@ -360,19 +373,16 @@ def create_report(data, files=None, user=None, idempotency_key=None, *, source="
         with transaction.atomic() if needs_tx else nullcontext():
             ev = workflow.insert_received(report, user)
             if ev is None:  # the same key won a moment ago: that report is the answer
-                existing = Report.objects.filter(idempotency_key=key).first()
+                existing = replayed_report(key)
                 if existing is None:
                     raise IntegrityError("idempotency key conflict without a report")
-                existing.replayed = True
                 return existing
             stored = media.store(report, checked, user)
     except IntegrityError:
         media.delete_files(stored)
-        if key:
-            existing = Report.objects.filter(idempotency_key=key).first()
-            if existing is not None:
-                existing.replayed = True
-                return existing
+        existing = replayed_report(key) if key else None
+        if existing is not None:
+            return existing
         raise
     except BaseException:
         media.delete_files(stored)
