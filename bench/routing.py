@@ -179,6 +179,7 @@ def main():
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--lookups", type=int, default=5000)
     parser.add_argument("--naive-sample", type=int, default=20_000)
+    parser.add_argument("--repeat", type=int, default=2, help="bulk runs (best is reported)")
     args = parser.parse_args()
 
     dbname = _ensure_database()
@@ -294,7 +295,13 @@ def main():
                 for block in cp:
                     f.write(block)
     out_path = csv_path.with_name("points_located.csv.gz")
-    stats = locate_csv(csv_path, out_path, "lat", "lon", "commune", version_code=version.code, progress=False)
+    # The machine is shared: best of --repeat runs (every run printed).
+    runs = []
+    for i in range(args.repeat):
+        st = locate_csv(csv_path, out_path, "lat", "lon", "commune", version_code=version.code, progress=False)
+        say(f"    run {i + 1}: {st['total_s']:.1f} s end to end, join {st['join_s']:.1f} s")
+        runs.append(st)
+    stats = min(runs, key=lambda st: st["total_s"])
     bulk_rate = stats["rows"] / stats["total_s"]
     sql_s = stats["prepare_s"] + stats["join_s"] + stats["snap_s"] + stats["resolve_s"]
     join_rate = stats["valid"] / (stats["join_s"] + stats["prepare_s"])
@@ -307,16 +314,20 @@ def main():
             [args.naive_sample],
         )
         cur.execute("ANALYZE bench_naive")
-        t = time.perf_counter()
-        cur.execute(
-            """SELECT count(*) FROM bench_naive p
-               JOIN LATERAL (SELECT a.id FROM boundaries_area a
-                             WHERE a.version_id = %s AND a.type_id = %s AND ST_Covers(a.geom, p.g)
-                             ORDER BY a.code LIMIT 1) hit ON true""",
-            [version.id, ctype.id],
-        )
-        naive_found = cur.fetchone()[0]
-        naive_s = time.perf_counter() - t
+        naive_times = []
+        for _ in range(args.repeat):
+            t = time.perf_counter()
+            cur.execute(
+                """SELECT count(*) FROM bench_naive p
+                   JOIN LATERAL (SELECT a.id FROM boundaries_area a
+                                 WHERE a.version_id = %s AND a.type_id = %s AND ST_Covers(a.geom, p.g)
+                                 ORDER BY a.code LIMIT 1) hit ON true""",
+                [version.id, ctype.id],
+            )
+            naive_found = cur.fetchone()[0]
+            naive_s = time.perf_counter() - t
+            naive_times.append(naive_s)
+        naive_s = min(naive_times)
         naive_rate = args.naive_sample / naive_s
         # same naive probe but on the parts: what subdividing alone buys in bulk
         t = time.perf_counter()
