@@ -169,10 +169,9 @@ def locate_csv(
                     cur.execute(
                         select.format(lon=checked.format(c=lon_q), lat=checked.format(c=lat_q)), {"re": NUMERIC_RE}
                     )
+                n_valid = cur.rowcount
                 cur.execute(f"CREATE INDEX ON {t_pt} USING gist (g)")
             cur.execute(f"ANALYZE {t_pt}")
-            cur.execute(f"SELECT count(*) FROM {t_pt}")
-            n_valid = cur.fetchone()[0]
             stats["valid"] = n_valid
             stats["invalid"] = n_rows - n_valid
             stats["prepare_s"] = time.perf_counter() - t1
