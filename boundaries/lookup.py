@@ -29,7 +29,14 @@ communes): ``hit`` is a Bitmap/Index Scan on ``boundaries_areapart_geom_id`` (th
 index) with ``ST_Covers`` rechecked on the few candidate parts, followed by nested-loop
 index scans on ``boundaries_area_pkey``; ``near`` and ``beyond`` are guarded by one-time
 filters (``NOT EXISTS (SELECT 1 FROM hit)``) and are "never executed" when the point is
-covered; ``beyond`` is a KNN index scan (``<->``) on the same GiST index.
+covered; ``beyond`` is a KNN index scan (``<->``) on the same GiST index. The parts are
+filtered by version with ``version_id + 0`` so the planner never ANDs the GiST bitmap
+with the version index (that read every part of the version: 4x slower).
+
+Speed: the query runs as a server-side prepared statement with a generic plan
+(``run_prepared``; settings add ``plan_cache_mode=force_generic_plan`` to the
+connection), so a lookup costs one round trip and no planning: ~0.35 ms p50 on the
+national full-resolution communes (bench/routing.py), against ~0.9 ms re-planned.
 """
 
 from __future__ import annotations
