@@ -86,3 +86,4 @@ fi
 
 # --- Django -------------------------------------------------------------------
 .venv/bin/python manage.py migrate --noinput -v0
+.venv/bin/python manage.py collectstatic --noinput -v0
