@@ -8,8 +8,10 @@ bench database): zoom 5 → 1.1 MB (compact properties; 1.5 MB with all of them)
 1.9 MB, zoom 10 → 8 MB; one province's communes at zoom 11 → ~0.5 MB. The demo's national
 layer is the 50 m simplified one, lighter still. The tolerance of
 ``ST_SimplifyPreserveTopology`` is half a screen pixel at the requested zoom (Web
-Mercator, 256-px tiles), and coordinates are rounded to the precision that pixel needs:
-the national layer at zoom 5-6 stays a few hundred KB.
+Mercator, 256-px tiles), and coordinates are rounded to the precision that pixel needs.
+At low zoom the bytes are mostly per-feature (every commune keeps a ring of >= 4
+points): for a whole country at zoom < 8 a province layer, or vector tiles, is the
+lighter choice.
 """
 
 import math
