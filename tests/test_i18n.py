@@ -1,0 +1,21 @@
+"""Vietnamese is the default language; English is chosen with the switcher."""
+
+
+def test_pages_are_vietnamese_even_for_an_english_browser(client, db):
+    page = client.get("/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert "Phản ánh hiện trường" in page
+    assert 'lang="vi"' in page
+
+
+def test_the_switcher_turns_the_site_english(client, db):
+    response = client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert response.status_code == 302
+    page = client.get("/").content.decode()
+    assert 'lang="en"' in page
+    assert "Field reports" in page
+
+
+def test_api_clients_may_ask_for_english_errors(client, db):
+    vi = client.get("/api/v1/locate", {"lat": "abc", "lon": "107"}).json()
+    en = client.get("/api/v1/locate", {"lat": "abc", "lon": "107"}, HTTP_ACCEPT_LANGUAGE="en").json()
+    assert vi != en
