@@ -66,6 +66,7 @@ def _intake_i18n():
         "noAuthority": _("chưa xác định — Tổ vận hành sẽ phân công"),
         "pickCategory": _("Hãy chọn lĩnh vực để biết cơ quan xử lý."),
         "follow": _("Theo dõi phản ánh này"), "view": _("Xem"),
+        "loginToFollow": _("Đăng nhập để theo dõi"),
         "sending": _("Đang gửi…"), "failed": _("Không gửi được, vui lòng thử lại."),
         "fixErrors": _("Vui lòng sửa các lỗi được đánh dấu."),
         "tooManyPhotos": _("Tối đa 5 ảnh."), "photoTooBig": _("Ảnh lớn hơn 10 MB:"),
@@ -96,6 +97,8 @@ def intake(request):
             "photoHintUrl": _url_or("api-photo-hint", "/api/v1/reports/photo-hint"),
             "submitUrl": request.path,
             "followUrl": "/phan-anh/{code}/theo-doi/",
+            "signedIn": request.user.is_authenticated,
+            "loginUrl": reverse("login"),
             "maxPhotos": 5,
             "maxPhotoMb": 10,
             "maxVideoMb": 50,
@@ -223,6 +226,7 @@ def public_detail(request, code):
         "form_errors": form_errors,
         "is_reporter": is_reporter,
         "staff_url": _staff_url(request.user, report) if private else "",
+        "following": request.user.is_authenticated and Subscription.objects.filter(report=report, user=request.user).exists(),
     }, status=status)
 
 

@@ -44,8 +44,23 @@ def django_db_setup(django_db_setup, django_db_blocker):
 class _SerialWSGIServer(WSGIServer):
     """One request at a time: the shared connection is never used by two threads at once."""
 
+    # The running test's connection (set by live_url): each request uses it, so what the
+    # browser writes is inside the test's transaction and rolled back with it.
+    shared_connection = None
+
     def __init__(self, *args, connections_override=None, **kwargs):
         super().__init__(*args, **kwargs)
+
+    def process_request(self, request, client_address):
+        shared = self.shared_connection
+        if shared is None:
+            return super().process_request(request, client_address)
+        own = connections["default"]
+        connections["default"] = shared
+        try:
+            super().process_request(request, client_address)
+        finally:
+            connections["default"] = own
 
 
 class _SharedConnectionLiveServer(LiveServerThread):
@@ -84,7 +99,18 @@ def _live_server_thread(django_db_setup, django_db_blocker):
 @pytest.fixture
 def live_url(_live_server_thread, db, settings):
     settings.ALLOWED_HOSTS = ["*"]
-    return f"http://127.0.0.1:{_live_server_thread.port}"
+    # The connection that holds THIS test's transaction (the session fixture's may be
+    # another object: a fixture's context does not always reach the test's), and no
+    # close_old_connections (the test client reconnects it after each of its requests).
+    conn = connections["default"]
+    conn.inc_thread_sharing()
+    _live_server_thread.httpd.shared_connection = conn
+    reconnect = [s for s in (signals.request_started, signals.request_finished) if s.disconnect(close_old_connections)]
+    yield f"http://127.0.0.1:{_live_server_thread.port}"
+    for s in reconnect:
+        s.connect(close_old_connections)
+    _live_server_thread.httpd.shared_connection = None
+    conn.dec_thread_sharing()
 
 
 # --- headless Chromium -----------------------------------------------------------

@@ -185,3 +185,11 @@ def test_desk_moves_the_pin_and_the_report_is_rerouted(client, db, operator):
     assert resp.status_code == 302
     report.refresh_from_db()
     assert report.commune.code == HONG_GAI and report.authority.code == "ubnd-06685"
+
+
+def test_follow_instead_subscribes_and_shows_in_my_reports(client, forwarded, citizen):
+    client.force_login(citizen)
+    resp = client.post(f"/phan-anh/{forwarded.code}/theo-doi/")
+    assert resp.status_code == 302
+    assert 'id="following"' in client.get(f"/phan-anh/{forwarded.code}/").content.decode()
+    assert forwarded.code in client.get("/phan-anh/cua-toi/").content.decode()

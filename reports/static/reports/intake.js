@@ -175,12 +175,15 @@
           li.appendChild(document.createTextNode(" " + desc + (p.distance_m != null ? " (" + Math.round(p.distance_m) + " m)" : "") + " "));
           var a = el("a", { href: "/phan-anh/" + encodeURIComponent(code) + "/", target: "_blank" }, T.view);
           li.appendChild(a);
-          var f2 = el("form", { method: "post", action: cfg.followUrl.replace("{code}", encodeURIComponent(code)), "class": "inline" });
-          var csrf = form.querySelector("input[name=csrfmiddlewaretoken]").cloneNode();
-          f2.appendChild(csrf);
-          f2.appendChild(el("button", { type: "submit", "class": "btn small" }, T.follow));
           li.appendChild(document.createTextNode(" "));
-          li.appendChild(f2);
+          if (cfg.signedIn) {
+            var f2 = el("form", { method: "post", action: cfg.followUrl.replace("{code}", encodeURIComponent(code)), "class": "inline" });
+            f2.appendChild(form.querySelector("input[name=csrfmiddlewaretoken]").cloneNode());
+            f2.appendChild(el("button", { type: "submit", "class": "btn small" }, T.follow));
+            li.appendChild(f2);
+          } else {
+            li.appendChild(el("a", { "class": "btn small", href: cfg.loginUrl + "?next=" + encodeURIComponent("/phan-anh/" + code + "/") }, T.loginToFollow));
+          }
           list.appendChild(li);
         });
         wrap.hidden = !list.children.length;
