@@ -159,7 +159,7 @@ def latest_reports(province=None, limit=10):
     where, params = "TRUE", []
     if province:
         where, params = "r.province_code = %s", [province]
-    return _report_rows(where, params, "r.id DESC", limit)
+    return _report_rows(where, params, "r.created_at DESC, r.id DESC", limit)
 
 
 def last_report_id():
