@@ -81,13 +81,19 @@ def intake(request):
     """GET: the pin-drop page. POST (from its JS, or without JS): intake.create_report."""
     if request.method == "POST":
         return _intake_post(request)
-    province = request.GET.get("tinh") or "22"
+    return render(request, "reports/intake.html", _intake_context(request, request.GET.get("tinh")))
+
+
+def _intake_context(request, province, errors=None):
     if province not in dict(DEMO_PROVINCES):
         province = "22"
-    ctx = {
+    errors = errors or {}
+    return {
         "categories": _categories_json(),
         "provinces": DEMO_PROVINCES,
         "province": province,
+        "errors": errors,
+        "all_errors": errors.get("__all__", []),
         "config": {
             "province": province,
             "boundaryUrl": _url_or("boundary-geojson", "/api/v1/boundaries/vn-2025/commune.geojson",
@@ -95,7 +101,7 @@ def intake(request):
             "locateUrl": _url_or("api-locate", "/api/v1/locate"),
             "nearbyUrl": _url_or("api-nearby", "/api/v1/reports/nearby"),
             "photoHintUrl": _url_or("api-photo-hint", "/api/v1/reports/photo-hint"),
-            "submitUrl": request.path,
+            "submitUrl": reverse("report-new"),
             "followUrl": "/phan-anh/{code}/theo-doi/",
             "signedIn": request.user.is_authenticated,
             "loginUrl": reverse("login"),
@@ -105,7 +111,6 @@ def intake(request):
             "i18n": _intake_i18n(),
         },
     }
-    return render(request, "reports/intake.html", ctx)
 
 
 def _intake_post(request):
@@ -120,10 +125,7 @@ def _intake_post(request):
         errors = _field_errors(exc)
         if wants_json:
             return JsonResponse({"errors": errors}, status=400)
-        return render(request, "reports/intake.html", {
-            "categories": _categories_json(), "provinces": DEMO_PROVINCES, "province": "22",
-            "errors": errors, "all_errors": errors.get("__all__", []), "config": {"province": "22", "i18n": _intake_i18n()},
-        }, status=400)
+        return render(request, "reports/intake.html", _intake_context(request, request.POST.get("tinh"), errors), status=400)
     done = reverse("report-sent", kwargs={"code": report.code})
     if wants_json:
         return JsonResponse({"code": report.code, "url": reverse("report-public", kwargs={"code": report.code}),

@@ -193,3 +193,13 @@ def test_follow_instead_subscribes_and_shows_in_my_reports(client, forwarded, ci
     assert resp.status_code == 302
     assert 'id="following"' in client.get(f"/phan-anh/{forwarded.code}/").content.decode()
     assert forwarded.code in client.get("/phan-anh/cua-toi/").content.decode()
+
+
+def test_intake_without_javascript_redirects_to_the_receipt_or_shows_errors(client, db):
+    data = report_data(idempotency_key=new_key())
+    bad = client.post("/phan-anh/moi/", {**data, "category": ""})
+    assert bad.status_code == 400
+    assert 'data-error-for="category">Hãy chọn lĩnh vực phản ánh.' in bad.content.decode()
+    ok = client.post("/phan-anh/moi/", data)
+    assert ok.status_code == 302 and ok["Location"].endswith("/da-gui/")
+    assert "Mã phản ánh của bạn" in client.get(ok["Location"]).content.decode()
