@@ -105,15 +105,11 @@ def live_url(_live_server_thread, db, settings):
     conn = connections["default"]
     conn.inc_thread_sharing()
     _live_server_thread.httpd.shared_connection = conn
-    # What tests may ask for as "the server's connection" (tests/heatmaps/live.py).
-    started_with = _live_server_thread.connections_override["default"]
-    _live_server_thread.connections_override["default"] = conn
     reconnect = [s for s in (signals.request_started, signals.request_finished) if s.disconnect(close_old_connections)]
     yield f"http://127.0.0.1:{_live_server_thread.port}"
     for s in reconnect:
         s.connect(close_old_connections)
     _live_server_thread.httpd.shared_connection = None
-    _live_server_thread.connections_override["default"] = started_with
     conn.dec_thread_sharing()
 
 

@@ -12,7 +12,6 @@ from playwright.sync_api import expect
 from heatmaps import aggregates as agg
 from heatmaps import stats
 from heatmaps.synthetic import generate
-from tests.heatmaps.live import on_server_connection  # noqa: F401 (fixture)
 from tests.reports.conftest import BAI_CHAY, report_data
 
 pytestmark = pytest.mark.e2e
@@ -34,7 +33,6 @@ def pct(rate):
     return "–" if rate is None else f"{round(rate * 100)}%"
 
 
-@pytest.mark.usefixtures("on_server_connection")
 def test_wall_counters_map_and_a_new_report_via_sse(live_url, page):
     generate(600, seed=0.55, days=60, province="22")
     agg.refresh_all()

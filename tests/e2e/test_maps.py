@@ -14,7 +14,6 @@ from playwright.sync_api import expect
 from heatmaps import aggregates as agg
 from heatmaps.synthetic import generate
 from reports.models import Category
-from tests.heatmaps.live import on_server_connection  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.e2e
 T = 30000  # ms: one request at a time on a shared 2-core machine
@@ -35,7 +34,6 @@ def count(sql, params=()):
         return cur.fetchone()[0]
 
 
-@pytest.mark.usefixtures("on_server_connection")
 def test_planners_map_modes_layers_drilldown_hotspots_export(live_url, page):
     generate(900, seed=0.77, days=90)
     agg.refresh_all()
