@@ -117,6 +117,12 @@ def _intake_post(request):
     from reports import intake as intake_service
 
     wants_json = request.headers.get("Accept", "").startswith("application/json")
+    if intake_service.submission_rate_limited(request):  # the same counter as the API
+        errors = {"__all__": [_("Bạn gửi quá nhiều phản ánh trong thời gian ngắn. Hãy thử lại sau.")]}
+        if wants_json:
+            return JsonResponse({"errors": errors}, status=429)
+        return render(request, "reports/intake.html", _intake_context(request, request.POST.get("tinh"), errors),
+                      status=429)
     key = (request.POST.get("idempotency_key") or request.headers.get("Idempotency-Key") or "").strip()[:80] or None
     user = request.user if request.user.is_authenticated else None
     try:
@@ -142,7 +148,10 @@ def sent(request, code):
 def follow(request, code):
     """"Same problem? Follow it instead": subscribe to an existing report."""
     report = _report_or_404(code)
-    if request.method == "POST":
+    # GET is where "login to follow" lands after signing in: it follows too, unless the
+    # browser says another site sent the user here (Sec-Fetch-Site).
+    same_site = request.headers.get("Sec-Fetch-Site", "same-origin") in ("same-origin", "none")
+    if request.method == "POST" or (request.method == "GET" and same_site):
         Subscription.objects.get_or_create(report=report, user=request.user)
         messages.success(request, _("Bạn sẽ nhận thông báo khi phản ánh %(code)s có tiến triển.") % {"code": report.code})
     return redirect("report-public", code=report.code)

@@ -151,6 +151,10 @@ def test_demo_generator_puts_70_percent_of_quang_ninh_in_ha_long_with_some_overd
     late = demo.filter(resolved_at__gt=F("resolve_due")).count() + demo.filter(sla.overdue_q()).count()
     assert 0.05 * made <= late <= 0.25 * made
     assert demo.filter(authority__isnull=True).count() == 0
+    # Codes and ids follow the time received (the wall and the lists read in order).
+    ordered = list(demo.order_by("created_at", "id").values_list("code", "id"))
+    assert [c for c, _ in ordered] == sorted((c for c, _ in ordered), key=lambda c: int(c.rsplit("-", 1)[1]))
+    assert [i for _, i in ordered] == sorted(i for _, i in ordered)
     # Every report has its events, in order, ending in its state.
     sample = demo.filter(state="rated").first()
     events = list(sample.events.values_list("action", flat=True))
@@ -203,3 +207,30 @@ def test_intake_without_javascript_redirects_to_the_receipt_or_shows_errors(clie
     ok = client.post("/phan-anh/moi/", data)
     assert ok.status_code == 302 and ok["Location"].endswith("/da-gui/")
     assert "Mã phản ánh của bạn" in client.get(ok["Location"]).content.decode()
+
+
+def test_intake_page_shares_the_api_submission_limit(client, db, settings):
+    settings.RATELIMIT_ENABLE = True
+    settings.REPORT_SUBMIT_RATE = "2/m"
+    before = Report.objects.count()
+    codes = [client.post("/phan-anh/moi/", report_data(idempotency_key=new_key())).status_code for _ in range(3)]
+    assert codes == [302, 302, 429]
+    again = client.post("/phan-anh/moi/", report_data(idempotency_key=new_key()))
+    assert again.status_code == 429 and "quá nhiều phản ánh" in again.content.decode()
+    assert Report.objects.count() == before + 2
+
+
+def test_login_to_follow_follows_after_signing_in(client, forwarded, citizen):
+    follow = f"/phan-anh/{forwarded.code}/theo-doi/"
+    from django.urls import reverse
+
+    assert client.get(follow)["Location"].startswith(reverse("login"))
+    resp = client.post(reverse("login"), {"action": "password", "username": "+84910000001", "password": "demo12345",
+                                       "next": follow})
+    assert resp.status_code == 302 and resp["Location"] == follow
+    landed = client.get(follow, follow=True)
+    assert 'id="following"' in landed.content.decode()
+    # A link from another site does not make a signed-in user follow anything.
+    other = intake.create_report(report_data(), {}, None, new_key())
+    client.get(f"/phan-anh/{other.code}/theo-doi/", HTTP_SEC_FETCH_SITE="cross-site")
+    assert not other.subscriptions.filter(user=citizen).exists()

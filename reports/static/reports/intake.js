@@ -182,7 +182,7 @@
             f2.appendChild(el("button", { type: "submit", "class": "btn small" }, T.follow));
             li.appendChild(f2);
           } else {
-            li.appendChild(el("a", { "class": "btn small", href: cfg.loginUrl + "?next=" + encodeURIComponent("/phan-anh/" + code + "/") }, T.loginToFollow));
+            li.appendChild(el("a", { "class": "btn small", href: cfg.loginUrl + "?next=" + encodeURIComponent(cfg.followUrl.replace("{code}", encodeURIComponent(code))) }, T.loginToFollow));
           }
           list.appendChild(li);
         });
