@@ -137,8 +137,10 @@ class ReportListCreate(GenericAPIView):
             )
         try:
             data, files = request.data, request.FILES
-        except (RequestDataTooBig, TooManyFilesSent, ParseError):
+        except (RequestDataTooBig, TooManyFilesSent):
             return Response({"detail": _("Dữ liệu gửi lên quá lớn hoặc quá nhiều tệp.")}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        except ParseError:
+            return Response({"detail": _("Không đọc được dữ liệu gửi lên, vui lòng thử lại.")}, status=status.HTTP_400_BAD_REQUEST)
         key = request.headers.get("Idempotency-Key") or data.get("idempotency_key")
         try:
             report = intake.create_report(data, files, request.user, key, source="api")

@@ -2,12 +2,20 @@
 and the officer queue. Views hold no business rules: they call reports.intake,
 reports.workflow, reports.permissions and reports.sla."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+    ValidationError,
+)
 from django.core.paginator import Paginator
 from django.db.models import BooleanField, Case, Q, Value, When
 from django.http import Http404, HttpResponseForbidden, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -84,16 +92,29 @@ def intake(request):
     return render(request, "reports/intake.html", _intake_context(request, request.GET.get("tinh")))
 
 
+INTAKE_FIELDS = ("lat", "lon", "category", "description", "photos", "video", "contact_name", "contact_phone",
+                 "contact_email")
+
+
 def _intake_context(request, province, errors=None):
     if province not in dict(DEMO_PROVINCES):
         province = "22"
-    errors = errors or {}
+    errors = dict(errors or {})
+    if errors.get("lon") and errors.get("lon") == errors.get("lat"):
+        errors.pop("lon")  # "choose a place on the map" once, not twice
+    # An error for a field the page has no place for is shown at the top, never lost.
+    shown = set(INTAKE_FIELDS) | {"location", "__all__"}
+    all_errors = list(errors.get("__all__", [])) + [e for k, v in errors.items() if k not in shown for e in v]
+    values = {}
+    if request.method == "POST":  # a re-rendered page keeps what the citizen typed
+        values = {k: request.POST.get(k, "")[:5000] for k in INTAKE_FIELDS}
     return {
         "categories": _categories_json(),
         "provinces": DEMO_PROVINCES,
         "province": province,
         "errors": errors,
-        "all_errors": errors.get("__all__", []),
+        "all_errors": all_errors,
+        "values": values,
         "config": {
             "province": province,
             "boundaryUrl": _url_or("boundary-geojson", "/api/v1/boundaries/vn-2025/commune.geojson",
@@ -117,12 +138,31 @@ def _intake_post(request):
     from reports import intake as intake_service
 
     wants_json = request.headers.get("Accept", "").startswith("application/json")
-    if intake_service.submission_rate_limited(request):  # the same counter as the API
-        errors = {"__all__": [_("Bạn gửi quá nhiều phản ánh trong thời gian ngắn. Hãy thử lại sau.")]}
+
+    def refuse(message, status):
+        errors = {"__all__": [message]}
         if wants_json:
-            return JsonResponse({"errors": errors}, status=429)
+            return JsonResponse({"errors": errors}, status=status)
         return render(request, "reports/intake.html", _intake_context(request, request.POST.get("tinh"), errors),
-                      status=429)
+                      status=status)
+
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    limit = settings.REPORT_MAX_REQUEST_BYTES
+    if length > limit:  # refused before the upload is read
+        request._mark_post_parse_error()
+        return refuse(_("Dữ liệu gửi lên quá lớn (%(size)d MB, tối đa %(max)d MB).")
+                      % {"size": length // 2**20, "max": limit // 2**20}, 413)
+    try:
+        request.POST, request.FILES  # noqa: B018 — parse now, so a broken upload is a message, not a bare 400
+    except (RequestDataTooBig, TooManyFilesSent, TooManyFieldsSent):
+        return refuse(_("Dữ liệu gửi lên quá lớn hoặc quá nhiều tệp."), 413)
+    except MultiPartParserError:
+        return refuse(_("Không đọc được dữ liệu gửi lên, vui lòng thử lại."), 400)
+    if intake_service.submission_rate_limited(request):  # the same counter as the API
+        return refuse(_("Bạn gửi quá nhiều phản ánh trong thời gian ngắn. Hãy thử lại sau."), 429)
     key = (request.POST.get("idempotency_key") or request.headers.get("Idempotency-Key") or "").strip()[:80] or None
     user = request.user if request.user.is_authenticated else None
     try:

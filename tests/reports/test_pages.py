@@ -234,3 +234,21 @@ def test_login_to_follow_follows_after_signing_in(client, forwarded, citizen):
     other = intake.create_report(report_data(), {}, None, new_key())
     client.get(f"/phan-anh/{other.code}/theo-doi/", HTTP_SEC_FETCH_SITE="cross-site")
     assert not other.subscriptions.filter(user=citizen).exists()
+
+
+def test_intake_page_bad_input_is_a_message_under_the_field_and_keeps_the_text(client, db):
+    before = Report.objects.count()
+    resp = client.post("/phan-anh/moi/", report_data(lat="abc", description="Cống tắc trước nhà số 5",
+                                                     idempotency_key=new_key()))
+    body = resp.content.decode()
+    assert resp.status_code == 400
+    assert 'data-error-for="lat">Tọa độ phải là số.' in body
+    assert "Cống tắc trước nhà số 5</textarea>" in body
+    broken = client.generic("POST", "/phan-anh/moi/", b"garbage", content_type="multipart/form-data")
+    assert broken.status_code == 400 and "Không đọc được dữ liệu gửi lên" in broken.content.decode()
+    huge = client.generic("POST", "/phan-anh/moi/", b"", content_type="multipart/form-data; boundary=x",
+                          CONTENT_LENGTH=str(500 * 2**20))
+    assert huge.status_code == 413 and "quá lớn" in huge.content.decode()
+    api = client.generic("POST", "/api/v1/reports", b"{bad", content_type="application/json")
+    assert api.status_code == 400 and "Không đọc được" in api.json()["detail"]
+    assert Report.objects.count() == before
