@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Shared set-up for scripts/run and scripts/test. Idempotent: a second run skips what
 # is done. Works as root on a fresh Debian 12 machine.
-#   - Debian packages: PostGIS, GDAL, Chromium, Redis, gettext
+#   - Debian packages: PostGIS, GDAL, Chromium (+ an emoji font for the category icons), Redis, gettext
 #   - .venv with requirements.txt
 #   - a database: $DATABASE_URL if set; else the local PostgreSQL if one answers on
 #     127.0.0.1:5432; else a private cluster under var/pgdata on port 5433
@@ -16,7 +16,7 @@ log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 need_pkgs=()
 PG_MAJOR=$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1 || true)
 [ -n "$PG_MAJOR" ] || PG_MAJOR=15
-for p in "postgresql-$PG_MAJOR" "postgresql-$PG_MAJOR-postgis-3" gdal-bin chromium redis-server gettext python3-venv; do
+for p in "postgresql-$PG_MAJOR" "postgresql-$PG_MAJOR-postgis-3" gdal-bin chromium fonts-noto-color-emoji redis-server gettext python3-venv; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
