@@ -31,6 +31,8 @@ def boundary_geojson(request, version, type_code):
     if not AreaType.objects.filter(code=type_code).exists():
         errors["type"] = [_("Không có loại đơn vị “%(code)s”.") % {"code": type_code}]
     province = request.GET.get("province") or None
+    if province is not None and ("\x00" in province or len(province) > 40):
+        errors["province"] = [_("Mã tỉnh không hợp lệ.")]
     zoom_raw = request.GET.get("zoom")
     zoom = 10 if province else 6
     if zoom_raw not in (None, ""):
@@ -107,6 +109,9 @@ def area_detail(request, pk):
 
 @require_GET
 def area_by_code(request, code):
+    if any("\x00" in v for v in (code, request.GET.get("version", ""), request.GET.get("type", ""))):
+        shown = code.replace("\x00", "")
+        return JsonResponse({"message": _("Không tìm thấy đơn vị có mã “%(code)s”.") % {"code": shown}}, status=404)
     qs = _area_qs().filter(code=code)
     if request.GET.get("version"):
         qs = qs.filter(version__code=request.GET["version"])

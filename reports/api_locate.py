@@ -27,6 +27,8 @@ def _coordinate(raw, field, limit, errors):
         errors[field] = [_("Thiếu tham số này.")]
         return None
     try:
+        if "_" in raw:  # float() reads "2_0" as 20: not a coordinate anyone typed
+            raise ValueError
         value = float(raw)
         if not math.isfinite(value):
             raise ValueError
@@ -52,8 +54,12 @@ def parse_at(raw):
         except ValueError:
             day = None
         return day
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value)
+    try:
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value)
+        timezone.localtime(value)  # year 1 at +14:00 or year 9999 at -12:00 cannot be a local day
+    except (OverflowError, ValueError):
+        return None
     return value
 
 
@@ -82,9 +88,11 @@ def locate_view(request):
     category = None
     code = (request.GET.get("category") or "").strip()
     if code:
-        category = Category.objects.filter(code=code, active=True).select_related("parent").first()
+        if "\x00" not in code and len(code) <= Category._meta.get_field("code").max_length:
+            category = Category.objects.filter(code=code, active=True).select_related("parent").first()
         if category is None:
-            errors["category"] = [_("Không có lĩnh vực “%(code)s”.") % {"code": code}]
+            shown = code.replace("\x00", "")[:60]
+            errors["category"] = [_("Không có lĩnh vực “%(code)s”.") % {"code": shown}]
     if errors:
         return JsonResponse({"errors": errors, "message": _("Yêu cầu không hợp lệ.")}, status=400)
 

@@ -49,6 +49,11 @@ def test_locate_snaps_and_refuses_far_points(client):
         ({"lat": "20.9", "lon": "107", "at": "hôm qua"}, {"at"}),
         ({"lat": "20.9", "lon": "107", "category": "khong-co"}, {"category"}),
         ({"lat": "x", "lon": "y", "at": "2025-13-45", "category": "?"}, {"lat", "lon", "at", "category"}),
+        ({"lat": "2_0", "lon": "107"}, {"lat"}),
+        ({"lat": "20.9", "lon": "107", "category": "dien\x00"}, {"category"}),
+        ({"lat": "20.9", "lon": "107", "category": "x" * 5000}, {"category"}),
+        ({"lat": "20.9", "lon": "107", "at": "0001-01-01T00:00:00+14:00"}, {"at"}),
+        ({"lat": "20.9", "lon": "107", "at": "9999-12-31T23:59:59-12:00"}, {"at"}),
     ],
 )
 def test_bad_input_is_a_400_with_a_message_per_field(client, params, fields):
@@ -84,6 +89,9 @@ def test_geojson_bad_parameters(client):
     r = client.get("/api/v1/boundaries/vn-2025/commune.geojson", {"zoom": "99", "bbox": "1,2,3"})
     assert r.status_code == 400 and set(r.json()["errors"]) == {"zoom", "bbox"}
     assert client.get("/api/v1/boundaries/nope/commune.geojson").status_code == 400
+    r = client.get("/api/v1/boundaries/vn-2025/commune.geojson", {"province": "22\x00"})
+    assert r.status_code == 400 and set(r.json()["errors"]) == {"province"}
+    assert client.get("/api/v1/areas/by-code/06673", {"version": "vn-2025\x00"}).status_code == 404
 
 
 def test_area_detail_with_codes_parent_and_authorities(client):
