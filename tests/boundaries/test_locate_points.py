@@ -74,25 +74,30 @@ def test_agrees_with_the_citys_ward_on_at_least_98_9_percent(boston_out):
     assert agree >= 0.989, f"agreement {agree:.4%}"
 
 
-def test_agrees_with_a_geopandas_join_on_every_point_strictly_inside(boston_out):
-    """Reference: shapely/geopandas 'within' on the same polygons (those in the
-    database). Points strictly inside exactly one ward must agree 100 %; points on a
-    ward line (covered by two) follow our lowest-code rule and are compared separately."""
+def test_agrees_with_a_geopandas_join_of_the_same_polygons_on_every_request(boston_out):
+    """Reference: shapely/geopandas ``covered_by`` (ST_Covers' twin) on the same polygons
+    (read back from the database), on every request with usable coordinates: a point in
+    one ward gets that ward; a point on a ward line (covered by two) gets the lowest code
+    (text order, the documented border rule); a point in none is snapped within the
+    tolerance or left empty. 100 %, no exception."""
     import geopandas as gpd
 
     located, wards = boston_out
     rows = _usable(located)
     points = gpd.GeoDataFrame(rows[["area_code"]], geometry=gpd.points_from_xy(rows["lon"], rows["lat"]), crs=4326)
     polys = gpd.GeoDataFrame({"ward": [c for c, _ in wards]}, geometry=[g for _, g in wards], crs=4326)
-    joined = gpd.sjoin(points, polys, predicate="within", how="inner")
-    counts = joined.index.value_counts()
-    strictly_inside = joined[joined.index.isin(counts[counts == 1].index)]
-    assert len(strictly_inside) > 100_000
-    mismatches = strictly_inside[strictly_inside["area_code"] != strictly_inside["ward"]]
-    assert len(mismatches) == 0, mismatches.head()
+    joined = gpd.sjoin(points, polys, predicate="covered_by", how="inner")
+    expected = joined.groupby(level=0)["ward"].min()  # lowest code when on a line
+    on_a_line = joined.index.value_counts().gt(1).sum()
+    assert len(expected) > 100_000
+    got = rows.loc[expected.index, "area_code"]
+    mismatches = got[got != expected]
+    assert len(mismatches) == 0, f"{len(mismatches)} of {len(expected)} differ ({on_a_line} on a ward line)"
+    assert (rows.loc[expected.index, "snapped_m"] == "").all()
     # points in no ward per the reference were snapped (within tolerance) or left empty
-    outside = rows[~rows.index.isin(joined.index)]
+    outside = rows[~rows.index.isin(expected.index)]
     assert ((outside["area_code"] == "") | (outside["snapped_m"] != "")).all()
+    assert len(expected) + len(outside) == len(rows)
 
 
 def test_bad_rows_give_empty_outputs_and_gzip_works(tmp_path):
@@ -159,3 +164,47 @@ def test_snap_within_tolerance_in_bulk(tmp_path):
     assert got[0]["area_code"] == "06673" and 0 < float(got[0]["snapped_m"]) < 1000
     assert got[1]["area_code"] == "" and got[1]["snapped_m"] == ""
     assert got[2]["area_code"] and got[2]["snapped_m"] == ""
+
+
+def _locate(src, out, *extra):
+    call_command(
+        "locate_points", str(src), "--lat", "lat", "--lon", "lon", "--type", "city-ward",
+        "--version", "boston-wards", "--out", str(out), "--no-progress", *extra,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"id,lat,lon\n1,42.3504,-71.0867\n2,42.35,-71.08,extra\n", "dòng 3"),  # more fields than the header
+        (b"id,name,lat,lon\n1,caf\xe9,42.3504,-71.0867\n", "UTF-8"),  # Latin-1, not UTF-8
+        (b"", "tệp rỗng"),
+    ],
+)
+def test_a_malformed_csv_is_refused_with_the_line_and_no_output(tmp_path, content, message):
+    from django.core.management import CommandError
+
+    src = tmp_path / "bad.csv"
+    src.write_bytes(content)
+    out = tmp_path / "out.csv"
+    with pytest.raises(CommandError, match=message):
+        _locate(src, out)
+    assert not out.exists()
+    with connection.cursor() as cur:  # the work tables are gone
+        cur.execute("SELECT count(*) FROM pg_tables WHERE tablename LIKE '\\_lp\\_%%'")
+        assert cur.fetchone()[0] == 0
+
+
+def test_missing_input_or_output_folder_is_a_clear_error(tmp_path):
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="Không tìm thấy tệp"):
+        _locate(tmp_path / "nope.csv", tmp_path / "out.csv")
+    src = tmp_path / "ok.csv"
+    src.write_text("id,lat,lon\n1,42.3504,-71.0867\n", encoding="utf-8")
+    with pytest.raises(CommandError, match="Không có thư mục"):
+        _locate(src, tmp_path / "missing" / "out.csv")
+    _locate(src, tmp_path / "out.csv")
+    assert (
+        tmp_path / "out.csv"
+    ).read_bytes() == b"id,lat,lon,area_code,area_name,snapped_m\n1,42.3504,-71.0867,5,Ward 5,\n"

@@ -30,13 +30,17 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import os
+import re
 import time
 import uuid
 
+import psycopg
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DataError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from boundaries.lookup import snap_box_degrees
 
@@ -55,11 +59,31 @@ def _qi(name):
 
 
 def read_header(path) -> list[str]:
-    with _open(path, "rb") as f:
-        first = f.readline().decode("utf-8-sig")
+    try:
+        with _open(path, "rb") as f:
+            first = f.readline().decode("utf-8-sig")
+    except FileNotFoundError as exc:
+        raise CommandError(_("Không tìm thấy tệp %(p)s.") % {"p": path}) from exc
+    except (OSError, EOFError, UnicodeDecodeError) as exc:  # a directory, a broken .gz, not UTF-8
+        raise CommandError(
+            _("Không đọc được %(p)s (cần CSV UTF-8, có thể nén .gz): %(e)s") % {"p": path, "e": exc}
+        ) from exc
     if not first.strip():
-        raise CommandError(f"{path}: tệp rỗng hoặc không có dòng tiêu đề.")
+        raise CommandError(_("%(p)s: tệp rỗng hoặc không có dòng tiêu đề.") % {"p": path})
     return next(csv.reader(io.StringIO(first)))
+
+
+def _copy_error(path, exc) -> CommandError:
+    """A COPY failure (a row with more columns than the header, bytes that are not
+    UTF-8…) as a message naming the file and the line, not the work table."""
+    diag = getattr(exc, "diag", None)
+    primary = (diag and diag.message_primary) or str(exc).splitlines()[0]
+    m = re.search(r"line (\d+)", (diag and diag.context) or str(exc))
+    where = _("%(p)s, dòng %(n)s") % {"p": path, "n": m.group(1)} if m else str(path)
+    return CommandError(
+        _("Không đọc được CSV %(where)s: %(e)s (cần CSV UTF-8, mỗi dòng đủ các cột của tiêu đề).")
+        % {"where": where, "e": primary}
+    )
 
 
 def _resolve_version_type(version_code, type_code):
@@ -67,20 +91,26 @@ def _resolve_version_type(version_code, type_code):
 
     area_type = AreaType.objects.filter(code=type_code).first()
     if area_type is None:
-        raise CommandError(f"Không có loại đơn vị '{type_code}'.")
+        known = ", ".join(AreaType.objects.values_list("code", flat=True))
+        raise CommandError(_("Không có loại đơn vị “%(t)s” (có: %(known)s).") % {"t": type_code, "known": known})
     if version_code:
         version = BoundaryVersion.objects.filter(code=version_code).first()
         if version is None:
-            raise CommandError(f"Không có phiên bản địa giới '{version_code}'.")
+            raise CommandError(_("Không có phiên bản địa giới “%(v)s”.") % {"v": version_code})
         return version, area_type
     versions = list(
         BoundaryVersion.valid_on(timezone.localdate()).filter(areas__type=area_type).distinct().order_by("code")
     )
     if not versions:
-        raise CommandError(f"Không có phiên bản nào đang hiệu lực có đơn vị loại '{type_code}'; hãy chỉ rõ --version.")
+        raise CommandError(
+            _("Không có phiên bản nào đang hiệu lực có đơn vị loại “%(t)s”; hãy chỉ rõ --version.") % {"t": type_code}
+        )
     if len(versions) > 1:
         names = ", ".join(v.code for v in versions)
-        raise CommandError(f"Nhiều phiên bản đang hiệu lực có loại '{type_code}' ({names}); hãy chỉ rõ --version.")
+        raise CommandError(
+            _("Nhiều phiên bản đang hiệu lực có loại “%(t)s” (%(names)s); hãy chỉ rõ --version.")
+            % {"t": type_code, "names": names}
+        )
     return versions[0], area_type
 
 
@@ -104,7 +134,13 @@ def locate_csv(
     header = read_header(in_path)
     for col in (lat_col, lon_col):
         if col not in header:
-            raise CommandError(f"Không có cột '{col}' trong {in_path} (các cột: {', '.join(header)}).")
+            raise CommandError(
+                _("Không có cột “%(c)s” trong %(p)s (các cột: %(cols)s).")
+                % {"c": col, "p": in_path, "cols": ", ".join(header)}
+            )
+    out_dir = os.path.dirname(os.path.abspath(out_path))
+    if not os.path.isdir(out_dir):
+        raise CommandError(_("Không có thư mục %(d)s để ghi %(p)s.") % {"d": out_dir, "p": out_path})
     # Unique work-table column names even when the CSV repeats a header.
     cols, seen = [], {}
     for name in header:
@@ -126,18 +162,24 @@ def locate_csv(
             raw = cur.connection  # psycopg connection under Django's wrapper
             total_bytes = None
             if not str(in_path).endswith(".gz"):
-                import os
-
                 total_bytes = os.path.getsize(in_path)
             bar = tqdm(total=total_bytes, unit="B", unit_scale=True, desc="copy in", disable=not progress)
-            with raw.cursor() as rc, _open(in_path, "rb") as f:
-                with rc.copy(
-                    f"COPY {t_in} ({collist}) FROM STDIN WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')"
-                ) as cp:
-                    while block := f.read(COPY_BLOCK):
-                        cp.write(block)
-                        bar.update(len(block))
-            bar.close()
+            try:
+                # atomic: inside a caller's transaction a failed COPY rolls back to a
+                # savepoint, so the work tables can still be dropped.
+                with transaction.atomic(), raw.cursor() as rc, _open(in_path, "rb") as f:
+                    with rc.copy(
+                        f"COPY {t_in} ({collist}) FROM STDIN WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')"
+                    ) as cp:
+                        while block := f.read(COPY_BLOCK):
+                            cp.write(block)
+                            bar.update(len(block))
+            except psycopg.DataError as exc:
+                raise _copy_error(in_path, exc) from exc
+            except (OSError, EOFError) as exc:  # a truncated or corrupt .gz
+                raise CommandError(_("Không đọc được %(p)s: %(e)s") % {"p": in_path, "e": exc}) from exc
+            finally:
+                bar.close()
             cur.execute(f"SELECT count(*) FROM {t_in}")
             n_rows = cur.fetchone()[0]
             stats["rows"] = n_rows
@@ -204,7 +246,7 @@ def locate_csv(
             # 4. Snap the leftovers within tolerance (set-based).
             t3 = time.perf_counter()
             dx_per_cos = tol / 111_320.0 * 1.02
-            _, dy = snap_box_degrees(0, tol)
+            _dx, dy = snap_box_degrees(0, tol)
             cur.execute(
                 f"""
                 INSERT INTO {t_hit} (_n, area_id, snapped_m)
@@ -251,7 +293,8 @@ def locate_csv(
             out_cols = ", ".join(f"i.{_qi(c)}" for c in cols)
             with _open(out_path, "wb") as out:
                 w = io.TextIOWrapper(out, encoding="utf-8", newline="")
-                csv.writer(w).writerow([*header, "area_code", "area_name", "snapped_m"])
+                # "\n" like the rows COPY writes (csv's default "\r\n" would mix line ends)
+                csv.writer(w, lineterminator="\n").writerow([*header, "area_code", "area_name", "snapped_m"])
                 w.flush()
                 w.detach()
                 bar = tqdm(total=n_rows, unit="rows", desc="copy out", disable=not progress)
@@ -279,7 +322,10 @@ def locate_csv(
 
 
 class Command(BaseCommand):
-    help = "Locate every row of a CSV (lat/lon columns) in the areas of one type; set-based in SQL."
+    help = _(
+        "Xác định đơn vị hành chính cho từng dòng của tệp CSV (cột vĩ độ/kinh độ) theo một loại đơn vị; "
+        "xử lý theo tập hợp trong SQL."
+    )
 
     def create_parser(self, prog_name, subcommand, **kwargs):
         # Our --version (a boundary version) replaces Django's --version (its own).
@@ -287,17 +333,20 @@ class Command(BaseCommand):
         return super().create_parser(prog_name, subcommand, **kwargs)
 
     def add_arguments(self, parser):
-        parser.add_argument("input", help="CSV file (.csv or .csv.gz) with a header line")
-        parser.add_argument("--lat", required=True, help="latitude column")
-        parser.add_argument("--lon", required=True, help="longitude column")
-        parser.add_argument("--type", required=True, dest="type_code", help="area type code (commune, city-ward…)")
+        parser.add_argument("input", help=_("tệp CSV (.csv hoặc .csv.gz) có dòng tiêu đề"))
+        parser.add_argument("--lat", required=True, help=_("cột vĩ độ"))
+        parser.add_argument("--lon", required=True, help=_("cột kinh độ"))
+        parser.add_argument("--type", required=True, dest="type_code", help=_("mã loại đơn vị (commune, city-ward…)"))
         parser.add_argument(
-            "--version", dest="version", default=None, help="boundary version code (default: the one valid today)"
+            "--version",
+            dest="version",
+            default=None,
+            help=_("mã phiên bản địa giới (mặc định: phiên bản đang hiệu lực hôm nay)"),
         )
-        parser.add_argument("--out", required=True, help="output CSV (.csv or .csv.gz)")
-        parser.add_argument("--tolerance", type=float, default=None, help="snap tolerance in metres")
+        parser.add_argument("--out", required=True, help=_("tệp CSV kết quả (.csv hoặc .csv.gz)"))
+        parser.add_argument("--tolerance", type=float, default=None, help=_("khoảng bắt dính tối đa, mét"))
         parser.add_argument("--chunk-rows", type=int, default=100_000)
-        parser.add_argument("--no-progress", action="store_true")
+        parser.add_argument("--no-progress", action="store_true", help=_("không hiện thanh tiến trình"))
 
     def handle(self, *args, **o):
         stats = locate_csv(
@@ -313,7 +362,18 @@ class Command(BaseCommand):
         )
         rate = stats["rows"] / stats["total_s"] if stats["total_s"] else 0
         self.stdout.write(
-            f"{stats['rows']} rows: {stats['located']} located ({stats['snapped']} snapped), "
-            f"{stats['invalid']} without usable coordinates, {stats['rows'] - stats['located'] - stats['invalid']} outside; "
-            f"{stats['total_s']:.1f} s ({rate:,.0f} rows/s) → {o['out']}"
+            _(
+                "%(rows)d dòng: %(located)d xác định được (%(snapped)d bắt dính vào đơn vị gần nhất), "
+                "%(invalid)d không có toạ độ dùng được, %(outside)d nằm ngoài; %(s).1f s (%(rate)d dòng/s) → %(out)s"
+            )
+            % {
+                "rows": stats["rows"],
+                "located": stats["located"],
+                "snapped": stats["snapped"],
+                "invalid": stats["invalid"],
+                "outside": stats["rows"] - stats["located"] - stats["invalid"],
+                "s": stats["total_s"],
+                "rate": rate,
+                "out": o["out"],
+            }
         )
