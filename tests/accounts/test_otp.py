@@ -82,3 +82,30 @@ def test_http_backend_raises_sms_error(settings):
     settings.SMS_GATEWAY_URL = "http://127.0.0.1:9/nowhere"
     with pytest.raises(sms.SmsError):
         sms.send_sms("+84912345678", "x")
+
+
+def test_api_client_gets_a_token_by_sms_code_and_uses_it(client, db, outbox, settings):
+    settings.RATELIMIT_ENABLE = False  # the per-IP submission counter is shared with other tests
+    asked = client.post("/accounts/api/token", {"phone": "0912345679"}, content_type="application/json")
+    assert asked.status_code == 202 and "+84912345679" in asked.json()["detail"]
+    wrong = client.post("/accounts/api/token", {"phone": "0912345679", "code": "12"}, content_type="application/json")
+    assert wrong.status_code == 400 and "code" in wrong.json()["errors"]
+    code = last_code("+84912345679")
+    got = client.post("/accounts/api/token", {"phone": "0912345679", "code": code}, content_type="application/json")
+    assert got.status_code == 200
+    token = got.json()["token"]
+    # The token signs the client in on the API: a report sent with it is the user's own.
+    from reports.models import Report
+    from tests.reports.conftest import new_key, report_data
+
+    sent = client.post("/api/v1/reports", report_data(), HTTP_AUTHORIZATION=f"Token {token}",
+                       HTTP_IDEMPOTENCY_KEY=new_key())
+    assert sent.status_code == 201, sent.content
+    report = Report.objects.get(code=sent.json()["properties"]["code"])
+    assert report.reporter.username == "+84912345679"
+    staff = client.post("/accounts/api/token", {"username": "+84900000001", "password": "demo12345"},
+                        content_type="application/json")
+    assert staff.status_code == 200 and staff.json()["token"] != token
+    bad = client.post("/accounts/api/token", {"username": "+84900000001", "password": "x"},
+                      content_type="application/json")
+    assert bad.status_code == 400 and "không đúng" in bad.json()["errors"]["password"][0]
