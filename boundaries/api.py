@@ -12,6 +12,7 @@ import math
 
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
@@ -87,7 +88,7 @@ def area_json(area: Area) -> dict:
         "name_en": area.name_en,
         "full_name": (area.properties or {}).get("full_name") or area.name,
         "type": area.type.code,
-        "type_name": area.type.name,
+        "type_name": (area.type.name_en if get_language() == "en" and area.type.name_en else area.type.name),
         "version": area.version.code,
         "version_name": area.version.name,
         "codes": area_lineage_codes(area),

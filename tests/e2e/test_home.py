@@ -46,6 +46,7 @@ def test_home_map_click_bai_chay_then_english(live_url, page, tmp_path):
     assert "Bãi Cháy" in text and "06673" in text and "22" in text
     assert "UBND Phường Bãi Cháy" in text
     assert "Cơ quan xử lý" in text
+    assert panel.locator(".authority .kind").first.inner_text() == "Ủy ban nhân dân"
     page.screenshot(path=str(tmp_path / "home-vi.png"))
     assert external == []  # no tile server, no CDN
 
@@ -53,6 +54,11 @@ def test_home_map_click_bai_chay_then_english(live_url, page, tmp_path):
     page.wait_for_selector("#map[data-loaded='22']")
     assert page.locator("html").get_attribute("lang") == "en"
     assert page.locator("button.lang.current").inner_text() == "EN"
+    page.evaluate("([lat, lon]) => window.geoPortalHome.map.setView([lat, lon], 13, {animate: false})", [lat, lon])
+    _click_at(page, lon, lat)
+    panel.locator(".authority").first.wait_for()
+    assert "Commune" in panel.locator("dl").inner_text()  # the area type's English name
+    kind_en = panel.locator(".authority .kind").first.inner_text()
     # The page's own text follows the English catalogue (built by the coordinator from
     # the wrapped Vietnamese source strings).
     from django.utils import translation
@@ -61,14 +67,18 @@ def test_home_map_click_bai_chay_then_english(live_url, page, tmp_path):
     with translation.override("en"):
         english = translation.gettext(source)
     heading = page.locator(".home-side h1").inner_text()
+    with translation.override("en"):
+        assert kind_en == translation.gettext("Ủy ban nhân dân")
     if english == source:
         pytest.xfail("the English catalogue has no entry for the home page yet")
     assert heading == english
 
 
-def test_home_on_a_phone_and_another_province(live_url, browser):
+def test_home_on_a_phone_set_to_english_stays_vietnamese_and_another_province(live_url, browser):
+    # A phone whose browser asks for English: the page (and what its API calls bring
+    # back into the panel) stays Vietnamese until English is chosen with the switcher.
     context = browser.new_context(
-        locale="vi-VN", viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+        locale="en-US", viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
     )
     page = context.new_page()
     page.set_default_timeout(15000)
@@ -81,5 +91,12 @@ def test_home_on_a_phone_and_another_province(live_url, browser):
         page.wait_for_selector("#map[data-loaded='46']")
         assert page.locator("#map path.leaflet-interactive").count() == 40
         assert page.locator(".commune-label", has_text="Phú Xuân").count() >= 1
+        lon, lat = interior_point("19753")
+        page.evaluate("([lat, lon]) => window.geoPortalHome.map.setView([lat, lon], 13, {animate: false})", [lat, lon])
+        _click_at(page, lon, lat)
+        page.locator("#panel .authority").first.wait_for()
+        assert "Phú Xuân" in page.locator("#panel h2").inner_text()
+        assert page.locator("#panel .authority .kind").first.inner_text() == "Ủy ban nhân dân"
+        assert "Xã/Phường" in page.locator("#panel dl").inner_text()
     finally:
         context.close()

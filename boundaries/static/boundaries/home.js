@@ -14,6 +14,10 @@
   var chooser = document.getElementById("province");
   var count = document.getElementById("count");
 
+  // The API follows Accept-Language when no language was chosen; ask in the page's
+  // language so a browser set to English does not mix English into a Vietnamese page.
+  var fetchOpts = { headers: { "Accept-Language": cfg.lang || "vi" } };
+
   function esc(s) {
     return String(s == null ? "" : s).replace(/[&<>"']/g, function (c) {
       return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
@@ -33,7 +37,7 @@
     if (count) count.textContent = S.loading;
     var url = "/api/v1/boundaries/" + encodeURIComponent(cfg.version) + "/commune.geojson?province=" +
       encodeURIComponent(code) + "&zoom=11";
-    fetch(url).then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); }).then(function (fc) {
+    fetch(url, fetchOpts).then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); }).then(function (fc) {
       if (layer) map.removeLayer(layer);
       byCode = {};
       selected = null;
@@ -61,7 +65,7 @@
     l.setStyle(hi);
     l.bringToFront();
     panel.innerHTML = "<h2>" + esc(props.full_name || props.name) + '</h2><p class="muted">' + esc(S.loading) + "</p>";
-    fetch("/api/v1/areas/" + props.id).then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
+    fetch("/api/v1/areas/" + props.id, fetchOpts).then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
       .then(function (a) {
         var html = "<h2>" + esc(a.full_name || a.name) + "</h2>";
         if (a.name_en) html += '<p class="muted">' + esc(a.name_en) + "</p>";
