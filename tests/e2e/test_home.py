@@ -36,6 +36,17 @@ def test_home_map_click_bai_chay_then_english(live_url, page, tmp_path):
     # 54 communes drawn as SVG paths, with names as labels
     assert page.locator("#map path.leaflet-interactive").count() == 54
     assert page.locator(".commune-label", has_text="Phường Bãi Cháy").count() == 1
+    # At the province's first view many communes are named, and no two names overlap.
+    boxes = [b for b in (lab.bounding_box() for lab in page.locator(".commune-label").all()) if b]
+    assert len(boxes) >= 10
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert (
+                a["x"] + a["width"] <= b["x"] + 1
+                or b["x"] + b["width"] <= a["x"] + 1
+                or a["y"] + a["height"] <= b["y"] + 1
+                or b["y"] + b["height"] <= a["y"] + 1
+            ), (a, b)
 
     lon, lat = interior_point("06673")
     page.evaluate("([lat, lon]) => window.geoPortalHome.map.setView([lat, lon], 13, {animate: false})", [lat, lon])

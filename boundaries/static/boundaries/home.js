@@ -5,7 +5,7 @@
   var cfg = JSON.parse(document.getElementById("home-config").textContent);
   var S = cfg.strings;
   var en = cfg.lang === "en";
-  var map = L.map("map", { zoomControl: true, attributionControl: false, preferCanvas: false });
+  var map = L.map("map", { zoomControl: true, attributionControl: false, preferCanvas: false, zoomSnap: 0.25 });
   map.setView([21.0, 107.2], 9);
   var layer = null;
   var selected = null;
@@ -27,8 +27,36 @@
   var base = { color: "#0b3d6e", weight: 1, fillColor: "#f4f1e8", fillOpacity: 0.9 };
   var hi = { color: "#b42318", weight: 3, fillColor: "#ffe7a3", fillOpacity: 0.95 };
 
+  // Names: a commune's label is shown when it fits inside the commune on screen and
+  // does not overlap a label already placed (largest communes first), so the whole
+  // province is named at its first view and more names appear as one zooms in.
   function updateLabels() {
-    document.getElementById("map").classList.toggle("labels-off", map.getZoom() < 10);
+    var el = document.getElementById("map");
+    el.classList.toggle("labels-off", map.getZoom() < 8);
+    var items = [];
+    Object.keys(byCode).forEach(function (code) {
+      var l = byCode[code];
+      var t = l.getTooltip && l.getTooltip();
+      var node = t && t.getElement();
+      if (!node) return;
+      node.classList.remove("label-hidden");
+      var b = l.getBounds();
+      var sw = map.latLngToContainerPoint(b.getSouthWest());
+      var ne = map.latLngToContainerPoint(b.getNorthEast());
+      items.push({ node: node, w: Math.abs(ne.x - sw.x), h: Math.abs(sw.y - ne.y) });
+    });
+    items.forEach(function (it) { it.r = it.node.getBoundingClientRect(); });  // one layout for all
+    items.sort(function (a, b) { return b.w * b.h - a.w * a.h; });
+    var placed = [];
+    items.forEach(function (it) {
+      var r = it.r;
+      var fits = it.w >= r.width * 0.8 && it.h >= r.height;
+      var clash = placed.some(function (p) {
+        return !(r.right < p.left || r.left > p.right || r.bottom < p.top || r.top > p.bottom);
+      });
+      if (fits && !clash) placed.push(r);
+      else it.node.classList.add("label-hidden");
+    });
   }
   map.on("zoomend", updateLabels);
 
