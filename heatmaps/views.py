@@ -8,6 +8,7 @@ import hashlib
 import json
 import time
 
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse, HttpResponseNotModified, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -38,6 +39,39 @@ def api(view):
     wrapped.__name__ = view.__name__
     wrapped.__doc__ = view.__doc__
     return wrapped
+
+
+# The IOC wall shows reports the desk has not checked yet (codes, places, overdue
+# ones): staff only. The map, the dashboard and the ranking are aggregates or public.
+WALL_ROLES = ("admin", "operator", "officer", "leader")
+
+
+def can_see_wall(user):
+    from reports.permissions import role_of
+
+    return role_of(user) in WALL_ROLES
+
+
+def staff_only(page=False):
+    """Anonymous: the login page (pages) or 401 (data); signed in without a staff role: 403."""
+
+    def decorate(view):
+        def wrapped(request, *args, **kwargs):
+            if can_see_wall(request.user):
+                return view(request, *args, **kwargs)
+            if page and not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            status = 403 if request.user.is_authenticated else 401
+            msg = _("Màn hình điều hành chỉ dành cho cán bộ: hãy đăng nhập bằng tài khoản cán bộ.")
+            if page:
+                return HttpResponse(msg, status=status, content_type="text/plain; charset=utf-8")
+            return JsonResponse({"errors": {"auth": msg}}, status=status, json_dumps_params={"ensure_ascii": False})
+
+        wrapped.__name__ = view.__name__
+        wrapped.__doc__ = view.__doc__
+        return wrapped
+
+    return decorate
 
 
 def jsonify(data, status=200, headers=None):
@@ -191,6 +225,7 @@ def hotspots_view(request):
     return jsonify(fc)
 
 
+@staff_only()
 @api
 def overdue_view(request):
     """Open reports past their deadline (the IOC wall), newest deadline first."""
@@ -290,6 +325,19 @@ def map_page(request):
     """The planners' analysis map (/ban-do/)."""
     ctx = _page_context()
     ctx["versions"] = agg.fetchall("SELECT code, name FROM boundaries_boundaryversion WHERE jurisdiction = 'VN' ORDER BY valid_from DESC NULLS LAST")
+    # Open framed on the province with the most reports (from the roll-up's coarsest
+    # level): at country zoom a month's bins are specks; zooming out shows the country.
+    busiest = agg.fetchall(
+        """WITH top AS (SELECT province_code FROM heatmaps_gridrollup WHERE level = %s AND province_code <> ''
+                        GROUP BY province_code ORDER BY sum(n) DESC LIMIT 1)
+           SELECT ST_XMin(e) AS w, ST_YMin(e) AS s, ST_XMax(e) AS e, ST_YMax(e) AS n FROM (
+             SELECT ST_Extent(a.geom) AS e FROM boundaries_area a JOIN top ON top.province_code = a.code
+             JOIN boundaries_boundaryversion v ON v.id = a.version_id AND v.code = 'vn-2025'
+             JOIN boundaries_areatype t ON t.id = a.type_id AND t.code = 'province') x""",
+        [agg.conf("HEATMAP_MIN_LEVEL")],
+    )
+    b = busiest[0] if busiest else {"w": None}
+    ctx["start_bounds"] = json.dumps([[b["s"], b["w"]], [b["n"], b["e"]]]) if b["w"] is not None else ""
     return render(request, "heatmaps/map.html", ctx)
 
 
@@ -330,6 +378,7 @@ def dashboard_page(request):
     return render(request, "heatmaps/dashboard.html", ctx)
 
 
+@staff_only(page=True)
 @require_GET
 def ioc_page(request):
     """The IOC wall (/ioc/?province=22&rotate=15)."""
@@ -340,10 +389,18 @@ def ioc_page(request):
         return bad_request(exc.errors)
     ctx = _page_context()
     name = next((p["name"] for p in ctx["provinces"] if p["code"] == province), province)
+    # The province's extent: the wall frames its map before the layers arrive.
+    ext = agg.fetchall(
+        """SELECT ST_XMin(e) AS w, ST_YMin(e) AS s, ST_XMax(e) AS e, ST_YMax(e) AS n FROM (
+             SELECT ST_Extent(a.geom) AS e FROM boundaries_area a JOIN boundaries_boundaryversion v ON v.id = a.version_id
+             JOIN boundaries_areatype t ON t.id = a.type_id WHERE v.code = 'vn-2025' AND t.code = 'province' AND a.code = %s) x""",
+        [province],
+    )[0]
     return render(request, "heatmaps/ioc.html", {
         **ctx,
         "province": province,
         "province_name": name,
+        "bounds": json.dumps([[ext["s"], ext["w"]], [ext["n"], ext["e"]]]) if ext["w"] is not None else "",
         "rotate": rotate,
         "counters": stats.live_counters(province),
         "last_id": exports.last_report_id(),
@@ -351,6 +408,7 @@ def ioc_page(request):
     })
 
 
+@staff_only()
 @api
 def ioc_state_view(request):
     """Counters, ranking and the latest reports of a province (the wall refreshes them)."""
@@ -365,6 +423,7 @@ def ioc_state_view(request):
     })
 
 
+@staff_only()
 @require_GET
 def ioc_events(request):
     """Server-sent events: new reports of the province as they arrive.

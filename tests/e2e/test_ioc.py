@@ -29,13 +29,26 @@ def _env(settings, monkeypatch):
     SHOTS.mkdir(parents=True, exist_ok=True)
 
 
+OPERATOR, LEADER, CITIZEN = "+84900000001", "+84900000004", "+84910000001"
+
+
 def pct(rate):
     return "–" if rate is None else f"{round(rate * 100)}%"
 
 
-def test_wall_counters_map_and_a_new_report_via_sse(live_url, page):
+def sign_in(page, live_url, client, phone):
+    """The browser carries the session of a staff user (signed in by the test client:
+    the login page itself is tested with the accounts)."""
+    from django.contrib.auth import get_user_model
+
+    client.force_login(get_user_model().objects.get(username=phone))
+    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value, "url": live_url}])
+
+
+def test_wall_counters_map_and_a_new_report_via_sse(live_url, page, client):
     generate(600, seed=0.55, days=60, province="22")
     agg.refresh_all()
+    sign_in(page, live_url, client, OPERATOR)
     page.set_viewport_size({"width": 1920, "height": 1080})
     # sse=once: each events response answers one poll and ends (EventSource reconnects
     # every second), so the single-threaded test server is never held by the stream.
@@ -49,6 +62,8 @@ def test_wall_counters_map_and_a_new_report_via_sse(live_url, page):
     expect(page.locator("#c-ontime")).to_have_text(pct(c["on_time_rate"]), timeout=T)
     assert c["open"] > 0 and c["overdue"] > 0
 
+    # framed on the province before any layer arrives: Hạ Long (107.08, 20.95) in view
+    assert page.evaluate("iocMap.getBounds().contains([20.95, 107.08])")
     expect(page.locator("path.ioc-area")).to_have_count(54, timeout=T)
     expect(page.locator("path.ioc-overdue")).to_have_count(min(300, c["overdue"]), timeout=T)
     page.wait_for_function("document.querySelectorAll('path.ioc-hotspot').length > 0", timeout=T)
@@ -73,6 +88,9 @@ def test_events_stream_is_bounded_and_resumes_from_the_last_id(client, db):
     generate(60, seed=0.1, days=5, province="22")  # at least one per commune: 54+
     total = Report.objects.filter(province_code="22").count()
     assert total > 50
+    from django.contrib.auth import get_user_model
+
+    client.force_login(get_user_model().objects.get(username=OPERATOR))
     resp = client.get("/ioc/events?province=22&once=1&last_id=0")
     assert resp["Content-Type"] == "text/event-stream"
     body = b"".join(resp.streaming_content).decode()
@@ -81,3 +99,43 @@ def test_events_stream_is_bounded_and_resumes_from_the_last_id(client, db):
     again = b"".join(client.get("/ioc/events?province=22&once=1", HTTP_LAST_EVENT_ID=str(last)).streaming_content).decode()
     assert again.count("event: report") == total - 50
     assert client.get("/ioc/events?max_s=9999").status_code == 400
+
+
+def test_the_wall_is_for_staff_only(client, db):
+    """The wall lists reports the desk has not checked yet: anonymous visitors are sent to
+    the login page, its data answers 401 (403 to a citizen); a leader sees it."""
+    from django.contrib.auth import get_user_model
+
+    resp = client.get("/ioc/?province=22")
+    assert resp.status_code == 302 and resp["Location"].startswith("/accounts/login/?next=/ioc/")
+    for url in ("/api/v1/ioc/state/?province=22", "/ioc/events?province=22&once=1", "/api/v1/heatmaps/overdue/?province=22"):
+        resp = client.get(url)
+        assert resp.status_code == 401 and "cán bộ" in resp.json()["errors"]["auth"]
+    users = get_user_model().objects
+    client.force_login(users.get(username=CITIZEN))
+    assert client.get("/ioc/?province=22").status_code == 403
+    assert client.get("/api/v1/ioc/state/?province=22").status_code == 403
+    client.force_login(users.get(username=LEADER))
+    resp = client.get("/ioc/?province=22")
+    assert resp.status_code == 200 and "Quảng Ninh" in resp.content.decode()
+    assert client.get("/api/v1/ioc/state/?province=22").json()["counters"]["open"] >= 0
+    # public pages stay public, and none of them shows a reporter's name or phone
+    client.logout()
+    for url in ("/ban-do/", "/xep-hang/", "/tong-quan/"):
+        assert client.get(url).status_code == 200, url
+
+
+def test_wall_views_rotate(live_url, page, client):
+    sign_in(page, live_url, client, LEADER)
+    page.goto(live_url + "/ioc/?province=22&sse=once&rotate=3", wait_until="domcontentloaded")
+    seen = []
+    for _ in range(30):  # every 0.5 s for up to 15 s: one view at a time, each in turn
+        expect(page.locator(".ioc-view.active")).to_have_count(1)
+        view = page.locator(".ioc-view.active").get_attribute("data-view")
+        if not seen or seen[-1] != view:
+            seen.append(view)
+        if len(seen) >= 3:
+            break
+        page.wait_for_timeout(500)
+    assert seen[:3] == ["feed", "ranking", "overdue"]
+    expect(page.locator("#ioc-dots")).to_have_text("○ ○ ●")

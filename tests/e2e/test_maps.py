@@ -47,8 +47,23 @@ def test_planners_map_modes_layers_drilldown_hotspots_export(live_url, page):
     expect(page.locator("#hm-month-label")).not_to_be_empty(timeout=T)
     # base: the four provinces as SVG paths; points mode: vector tiles drawn on canvases
     expect(page.locator("path.hm-area")).to_have_count(4, timeout=T)
-    page.wait_for_function("document.querySelectorAll('.leaflet-tile-pane canvas').length > 0", timeout=T)
+    page.wait_for_function("document.querySelectorAll('.leaflet-hm-tiles-pane canvas').length > 0", timeout=T)
     page.screenshot(path=str(SHOTS / "map-points.png"))
+    # it opens framed on the busiest province, not on the whole country where a month's
+    # bins are specks
+    busiest = count("SELECT province_code FROM reports_report GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
+    lon, lat = count(
+        """SELECT ARRAY[ST_X(p), ST_Y(p)] FROM (SELECT ST_PointOnSurface(a.geom) p FROM boundaries_area a
+           JOIN boundaries_areatype t ON t.id = a.type_id AND t.code = 'province' WHERE a.code = %s) x""", [busiest])
+    assert page.evaluate(f"hmMap.getBounds().contains([{lat}, {lon}]) && hmMap.getZoom() >= 7")
+    # at street zoom a report's point is drawn above its area (not hidden under its fill)
+    r = count("SELECT ARRAY[ST_X(location), ST_Y(location)] FROM reports_report WHERE province_code = %s ORDER BY created_at DESC LIMIT 1", [busiest])
+    page.evaluate(f"hmMap.setView([{r[1]}, {r[0]}], 13)")
+    page.wait_for_timeout(1500)
+    top = page.evaluate(f"""(function () {{ var p = hmMap.latLngToContainerPoint([{r[1]}, {r[0]}]), b = hmMap.getContainer().getBoundingClientRect();
+        var e = document.elementFromPoint(b.left + p.x, b.top + p.y); return e.tagName + ' ' + e.closest('.leaflet-pane').className; }})()""")
+    assert top.startswith("CANVAS") and "hm-tiles" in top, top
+    page.evaluate("hmMap.setView([16.5, 106.5], 6)")
 
     # choropleth by province, then a click on Quảng Ninh drills into its 54 communes
     page.check("input[name=mode][value=choropleth]")

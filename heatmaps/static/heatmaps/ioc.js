@@ -12,14 +12,18 @@
 
   function getJSON(u) { return fetch(u).then(function (r) { return r.json(); }); }
 
+  // Framed at once on the province (server-side extent); the communes, hotspots and
+  // overdue reports load side by side, not one after the other.
+  if (root.dataset.bounds) map.fitBounds(JSON.parse(root.dataset.bounds), { padding: [10, 10] });
+  else map.setView([16.5, 106.5], 6);
+  var hotLayer = null, overdueLayer = null, newLayer = L.layerGroup().addTo(map);
   getJSON("/api/v1/heatmaps/areas/?version=vn-2025&type=commune&zoom=9&parent=" + encodeURIComponent(province)).then(function (fc) {
     var max = 1; fc.features.forEach(function (f) { max = Math.max(max, f.properties.n); });
     var lyr = L.geoJSON(fc, { style: function (f) { var t = Math.sqrt(f.properties.n / max); return { color: "#3d5a73", weight: 1, fillColor: "rgb(" + Math.round(30 + 120 * t) + ",60,90)", fillOpacity: 0.85, className: "ioc-area" }; } }).addTo(map);
-    if (fc.features.length) map.fitBounds(lyr.getBounds());
-    else map.setView([16.5, 106.5], 6);
-    loadHotspots(); loadOverdue();
+    lyr.bringToBack();
+    if (!root.dataset.bounds && fc.features.length) map.fitBounds(lyr.getBounds());
   });
-  var hotLayer = null, overdueLayer = null, newLayer = L.layerGroup().addTo(map);
+  loadHotspots(); loadOverdue();
   function loadHotspots() {
     getJSON("/api/v1/heatmaps/hotspots/?" + q).then(function (fc) {
       if (hotLayer) map.removeLayer(hotLayer);

@@ -7,7 +7,16 @@
   var T = JSON.parse(document.getElementById("hm-i18n").textContent);
   var POINTS_ZOOM = parseInt(el.dataset.pointsZoom, 10);
   var map = L.map(el, { preferCanvas: false, zoomControl: true }).setView([16.5, 106.5], 6);
+  // Open on the busiest province (a month's bins are specks at country zoom).
+  if (el.dataset.startBounds) map.fitBounds(JSON.parse(el.dataset.startBounds));
   window.hmMap = map;
+  // The tiles (bins, points) above the areas: in the tile pane (z 200) they were drawn
+  // under the areas' opaque fill (overlay pane, z 400) and only showed at sea.
+  var tilesPane = map.createPane("hm-tiles");
+  tilesPane.style.zIndex = 450;
+  // Clicks: on the areas (drill-down) while bins show, on the points (popups) once they do.
+  function tilesClickable() { tilesPane.classList.toggle("hm-passive", map.getZoom() < POINTS_ZOOM); }
+  map.on("zoomend", tilesClickable);
   var state = { mode: "points", version: document.getElementById("hm-version").value || "vn-2025", province: "", drill: null };
   var layers = { base: null, data: null, hot: null };
   var statusEl = document.getElementById("hm-status");
@@ -43,6 +52,11 @@
   function colour(n, max) {
     var t = max ? Math.sqrt(n / max) : 0;
     var stops = ["#ffffcc", "#fed976", "#fd8d3c", "#e31a1c", "#800026"];
+    return stops[Math.min(stops.length - 1, Math.floor(t * (stops.length - 0.001)))];
+  }
+  function binColour(n, max) {
+    var t = max ? Math.sqrt(n / max) : 0;
+    var stops = ["#fd8d3c", "#f03b20", "#d7301f", "#b30000", "#7f0000"];
     return stops[Math.min(stops.length - 1, Math.floor(t * (stops.length - 0.001)))];
   }
   function setStatus(s) { statusEl.textContent = s; }
@@ -113,14 +127,17 @@
     var url = "/tiles/reports/{z}/{x}/{y}.pbf?v=" + encodeURIComponent(state.dataVersion || el.dataset.version) + "&" + params().toString();
     var maxBin = 1;
     return L.vectorGrid.protobuf(url, {
-      rendererFactory: L.canvas.tile, interactive: true, maxNativeZoom: 16,
+      rendererFactory: L.canvas.tile, interactive: true, maxNativeZoom: 16, pane: "hm-tiles",
       vectorTileLayerStyles: {
         reports: function (p) {
           return { radius: 4, weight: 1, color: p.overdue ? "#b42318" : "#1b4f8a", fill: true, fillColor: p.overdue ? "#ff6b6b" : "#4dabf7", fillOpacity: 0.85 };
         },
         bins: function (p, z) {
+          // A ramp that starts visible (orange → dark red) and an outline of the same
+          // colour: a cell is 4 px wide at every zoom, a pale one vanished on the base.
           maxBin = Math.max(maxBin, p.n);
-          return { weight: 0, fill: true, fillColor: colour(p.n, Math.max(20, maxBin)), fillOpacity: 0.75 };
+          var c = binColour(p.n, Math.max(20, maxBin));
+          return { weight: 1.5, color: c, opacity: 0.9, fill: true, fillColor: c, fillOpacity: 0.9 };
         }
       }
     }).on("click", function (e) {
@@ -196,5 +213,6 @@
     }).catch(function () {});
   }, 60000);
   setStatus(T.clickProvince);
+  tilesClickable();
   refresh();
 })();
