@@ -252,3 +252,30 @@ def test_intake_page_bad_input_is_a_message_under_the_field_and_keeps_the_text(c
     api = client.generic("POST", "/api/v1/reports", b"{bad", content_type="application/json")
     assert api.status_code == 400 and "Không đọc được" in api.json()["detail"]
     assert Report.objects.count() == before
+
+
+def test_reporter_without_account_signs_in_by_phone_and_rates(client, db, operator, officer, settings):
+    import re
+
+    from geo_portal.accounts import otp, sms
+    from tests.reports.conftest import photo
+
+    settings.RATELIMIT_ENABLE = False
+    report = intake.create_report(report_data(contact_phone="0912 345 670"), {}, None, new_key())
+    for action, actor, data in (("forward", operator, None), ("accept", officer, None), ("start", officer, None),
+                                ("resolve", officer, {"result_text": "Đã thay bóng đèn.", "photos": [photo("kq.jpg")]}), ("publish", operator, None)):
+        report = workflow.transition(report, action, actor, data)
+    url = f"/phan-anh/{report.code}/"
+    assert 'id="rate-sign-in"' in client.get(url).content.decode()
+    otp.reset_ip_limit("127.0.0.1")
+    client.post("/accounts/login/", {"action": "phone", "phone": "0912345670", "next": url})
+    text = [m for m in sms.read_outbox() if m["to"] == "+84912345670"][-1]["text"]
+    code = re.search(r"\b(\d{6})\b", text).group(1)
+    signed = client.post("/accounts/login/", {"action": "code", "code": code, "next": url})
+    assert signed.status_code == 302 and signed["Location"] == url
+    page = client.get(url).content.decode()
+    assert 'id="rate"' in page
+    assert client.post(url, {"action": "rate", "level": "4", "row_version": report.row_version}).status_code == 302
+    report.refresh_from_db()
+    assert report.state == "rated" and report.rating_level == 4
+    assert report.code in client.get("/phan-anh/cua-toi/").content.decode()
