@@ -74,6 +74,9 @@ class ImportResult:
     type_created: bool = False
     source_unchanged: bool = False  # committed fast path: same file, same options
     absent: list = field(default_factory=list)  # codes in the database, not in the source
+    # Other active versions of the same jurisdiction valid on some of the same days: a
+    # point lookup would see both (a new version is live as soon as it is committed).
+    overlapping_versions: list = field(default_factory=list)
     pruned: bool = False  # … and deleted (prune=True)
     parts_rebuilt: int = 0
 
@@ -102,6 +105,14 @@ class ImportResult:
             out.append(_("Nguồn không đổi kể từ lần nhập trước (cùng sha256, cùng tuỳ chọn): không có gì thay đổi."))
         if self.version_created:
             out.append(_("Tạo phiên bản mới: %(v)s") % {"v": self.version_code})
+        if self.overlapping_versions:
+            out.append(
+                _(
+                    "Cảnh báo: phiên bản %(v)s có hiệu lực trùng với %(others)s trong cùng vùng tài phán; "
+                    "tra cứu điểm sẽ gặp nhiều phiên bản cùng lúc. Dùng --valid-from/--valid-to hoặc --jurisdiction để tách."
+                )
+                % {"v": self.version_code, "others": ", ".join(self.overlapping_versions)}
+            )
         if self.type_created:
             out.append(_("Tạo loại đơn vị mới: %(t)s") % {"t": self.type_code})
         if self.reprojected_from:
@@ -501,6 +512,7 @@ def import_areas(
         ):
             existing[row["code"]] = row
     result.version_created = version is None
+    result.overlapping_versions = overlapping_versions(version_code, version, version_defaults)
     result.type_created = area_type is None
 
     to_create, to_update = [], []
@@ -601,6 +613,23 @@ def import_areas(
         )
     result.committed = True
     return result
+
+
+def overlapping_versions(version_code, version=None, version_defaults=None) -> list[str]:
+    """Codes of the other active versions of the same jurisdiction whose validity
+    overlaps that of ``version`` (or of the version the import would create)."""
+    fields = {"jurisdiction": "VN", "valid_from": None, "valid_to": None, "active": True}
+    if version is not None:
+        fields.update({k: getattr(version, k) for k in fields})
+    fields.update({k: v for k, v in (version_defaults or {}).items() if k in fields})
+    if not fields["active"]:
+        return []
+    qs = BoundaryVersion.objects.filter(active=True, jurisdiction=fields["jurisdiction"]).exclude(code=version_code)
+    if fields["valid_to"] is not None:
+        qs = qs.filter(Q(valid_from__isnull=True) | Q(valid_from__lte=fields["valid_to"]))
+    if fields["valid_from"] is not None:
+        qs = qs.filter(Q(valid_to__isnull=True) | Q(valid_to__gte=fields["valid_from"]))
+    return sorted(qs.values_list("code", flat=True))
 
 
 def rebuild_parts(area_ids) -> int:

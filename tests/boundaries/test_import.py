@@ -329,3 +329,26 @@ def test_admin_shows_an_area_on_an_offline_map_and_edits_rules(admin_client):
     for url in ("authority", "routingrule", "areasuccession", "boundaryversion", "areatype", "boundaryimport"):
         assert admin_client.get(f"/admin/boundaries/{url}/").status_code == 200
     assert admin_client.get("/admin/boundaries/routingrule/add/").status_code == 200
+
+
+def test_a_new_version_that_would_be_live_beside_vn_2025_is_flagged(db, sample, tmp_path):
+    """A version created without dates in Vietnam's jurisdiction is valid every day, like
+    vn-2025: lookups would meet both. The plan says so; dates or another jurisdiction
+    keep it quiet."""
+    src = write_geojson(sample, tmp_path / "qn3.geojson")
+    base = [
+        src,
+        "--type",
+        "commune",
+        "--version",
+        "test-live",
+        "--code-field",
+        "ward_code",
+        "--name-field",
+        "full_name",
+    ]
+    out = _call(*base)
+    assert "Cảnh báo" in out and "vn-2025" in out and "vn-2009" in out
+    assert "vn-2025" not in _call(*base, "--valid-to", "2025-06-30")
+    assert "vn-2009" not in _call(*base, "--valid-from", "2025-07-01")
+    assert "Cảnh báo" not in _call(*base, "--jurisdiction", "VN-TEST")
