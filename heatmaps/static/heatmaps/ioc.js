@@ -6,7 +6,8 @@
   var root = document.getElementById("ioc");
   var T = JSON.parse(document.getElementById("ioc-i18n").textContent);
   var province = root.dataset.province;
-  var map = L.map("ioc-map", { zoomControl: false, attributionControl: false });
+  // zoomSnap 0.25: the province fills the map instead of half of it.
+  var map = L.map("ioc-map", { zoomControl: false, attributionControl: false, zoomSnap: 0.25 });
   window.iocMap = map;
   var q = "province=" + encodeURIComponent(province);
 
@@ -17,6 +18,18 @@
   if (root.dataset.bounds) map.fitBounds(JSON.parse(root.dataset.bounds), { padding: [10, 10] });
   else map.setView([16.5, 106.5], 6);
   var hotLayer = null, overdueLayer = null, newLayer = L.layerGroup().addTo(map);
+  // The legend, large enough to read across the room.
+  var legend = L.control({ position: "bottomleft" });
+  legend.onAdd = function () {
+    var d = L.DomUtil.create("div", "ioc-legend");
+    var sw = function (style) { return '<i style="' + style + '"></i>'; };
+    d.innerHTML = [
+      sw("background:#ff2d2d") + T.hot + " 99%", sw("background:#ff7a45") + T.hot + " 95%", sw("background:#ffc069") + T.hot + " 90%",
+      sw("border:3px solid #ff6b6b;border-radius:50%") + T.overdue, sw("background:#51cf66;border-radius:50%") + T.fresh
+    ].map(function (h) { return "<div>" + h + "</div>"; }).join("");
+    return d;
+  };
+  legend.addTo(map);
   getJSON("/api/v1/heatmaps/areas/?version=vn-2025&type=commune&zoom=9&parent=" + encodeURIComponent(province)).then(function (fc) {
     var max = 1; fc.features.forEach(function (f) { max = Math.max(max, f.properties.n); });
     var lyr = L.geoJSON(fc, { style: function (f) { var t = Math.sqrt(f.properties.n / max); return { color: "#3d5a73", weight: 1, fillColor: "rgb(" + Math.round(30 + 120 * t) + ",60,90)", fillOpacity: 0.85, className: "ioc-area" }; } }).addTo(map);
@@ -35,7 +48,7 @@
   function loadOverdue() {
     getJSON("/api/v1/heatmaps/overdue/?limit=300&" + q).then(function (fc) {
       if (overdueLayer) map.removeLayer(overdueLayer);
-      overdueLayer = L.geoJSON(fc, { pointToLayer: function (f, ll) { return L.circleMarker(ll, { radius: 5, color: "#ff6b6b", weight: 2, fillOpacity: 0.6, className: "ioc-overdue" }); } }).addTo(map);
+      overdueLayer = L.geoJSON(fc, { pointToLayer: function (f, ll) { return L.circleMarker(ll, { radius: 8, color: "#ff6b6b", weight: 3, fillOpacity: 0.6, className: "ioc-overdue" }); } }).addTo(map);
       var ul = document.getElementById("ioc-overdue"); ul.innerHTML = "";
       fc.features.slice(0, 12).forEach(function (f) { var li = document.createElement("li"); li.textContent = f.properties.code + " · " + f.properties.category + " · " + T.due + " " + (f.properties.resolve_due || "").slice(0, 10); ul.appendChild(li); });
     });
@@ -46,11 +59,18 @@
     document.getElementById("c-overdue").textContent = c.overdue;
     document.getElementById("c-ontime").textContent = c.on_time_rate == null ? "–" : Math.round(c.on_time_rate * 100) + "%";
   }
+  // "HH:MM" today, "HH:MM dd/mm" before: the feed spans days when it is quiet.
+  function when(iso) {
+    if (!iso) return "";
+    var d = new Date(iso), now = new Date();
+    var today = d.getFullYear() === now.getFullYear() && d.getMonth() === now.getMonth() && d.getDate() === now.getDate();
+    return iso.slice(11, 16) + (today ? "" : " " + iso.slice(8, 10) + "/" + iso.slice(5, 7));
+  }
   function addReport(r, fresh) {
     var ul = document.getElementById("ioc-feed");
     var li = document.createElement("li");
     li.className = fresh ? "new" : ""; li.dataset.code = r.code;
-    li.textContent = r.code + " · " + r.category + (r.commune ? " · " + r.commune : "") + " · " + (r.created_at || "").slice(11, 16);
+    li.textContent = r.code + " · " + r.category + (r.commune ? " · " + r.commune : "") + " · " + when(r.created_at);
     ul.insertBefore(li, ul.firstChild);
     while (ul.children.length > 12) ul.removeChild(ul.lastChild);
     if (fresh) {
