@@ -290,7 +290,13 @@ def _staff_url(user, report):
 
 def _points(qs):
     """Compact map points: {"cats": [[name, colour]…], "points": [[code, lat, lon, cat index]…]}."""
-    rows = qs.values_list("code", "location", "category_id")[:MAP_POINT_LIMIT]
+    rows = list(qs.values_list("code", "location", "category_id")[:MAP_POINT_LIMIT])
+    note = ""
+    if len(rows) == MAP_POINT_LIMIT:  # the map's cluster counts would understate: say so
+        total = qs.count()
+        if total > MAP_POINT_LIMIT:
+            note = _("Bản đồ hiện %(shown)s phản ánh mới nhất trong tổng số %(total)s; hãy lọc để xem các phản ánh khác.") % {
+                "shown": f"{MAP_POINT_LIMIT:,}".replace(",", "."), "total": f"{total:,}".replace(",", ".")}
     cats = {c.id: (c.name, c.parent.color if c.parent_id and c.color in ("", "#3388ff") else c.color)
             for c in Category.objects.select_related("parent")}
     order, points = {}, []
@@ -300,7 +306,7 @@ def _points(qs):
     names = [None] * len(order)
     for cat_id, idx in order.items():
         names[idx] = list(cats.get(cat_id, ("", "#3388ff")))
-    return {"cats": names, "points": points}
+    return {"cats": names, "points": points, "note": note}
 
 
 def public_list(request):

@@ -279,3 +279,15 @@ def test_reporter_without_account_signs_in_by_phone_and_rates(client, db, operat
     report.refresh_from_db()
     assert report.state == "rated" and report.rating_level == 4
     assert report.code in client.get("/phan-anh/cua-toi/").content.decode()
+
+
+def test_public_map_says_when_it_shows_only_the_newest_reports(client, forwarded, operator, monkeypatch):
+    from reports import views_pages
+
+    second = workflow.transition(intake.create_report(report_data(), {}, None, new_key()), "forward", operator)
+    monkeypatch.setattr(views_pages, "MAP_POINT_LIMIT", 1)
+    data = client.get("/phan-anh/ban-do.json").json()
+    assert [p[0] for p in data["points"]] == [second.code]
+    assert "mới nhất trong tổng số" in data["note"]
+    monkeypatch.setattr(views_pages, "MAP_POINT_LIMIT", 5000)
+    assert client.get("/phan-anh/ban-do.json").json()["note"] == ""

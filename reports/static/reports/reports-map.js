@@ -25,6 +25,12 @@
       return m;
     });
     cluster.addLayers(markers);
+    if (data.note) {  // more reports than the map shows
+      var note = document.createElement("p");
+      note.className = "hint map-note";
+      note.textContent = data.note;
+      box.parentNode.insertBefore(note, box.nextSibling);
+    }
     if (!markers.length) return;
     var bounds = cluster.getBounds();
     map.fitBounds(bounds, { maxZoom: 15, padding: [20, 20] });
