@@ -2,7 +2,6 @@
 and the officer queue. Views hold no business rules: they call reports.intake,
 reports.workflow, reports.permissions and reports.sla."""
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import (
@@ -146,15 +145,7 @@ def _intake_post(request):
         return render(request, "reports/intake.html", _intake_context(request, request.POST.get("tinh"), errors),
                       status=status)
 
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    limit = settings.REPORT_MAX_REQUEST_BYTES
-    if length > limit:  # refused before the upload is read
-        request._mark_post_parse_error()
-        return refuse(_("Dữ liệu gửi lên quá lớn (%(size)d MB, tối đa %(max)d MB).")
-                      % {"size": length // 2**20, "max": limit // 2**20}, 413)
+    # (A body over REPORT_MAX_REQUEST_BYTES never gets here: reports.middleware refuses it unread.)
     try:
         request.POST, request.FILES  # noqa: B018 — parse now, so a broken upload is a message, not a bare 400
     except (RequestDataTooBig, TooManyFilesSent, TooManyFieldsSent):
