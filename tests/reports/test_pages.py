@@ -160,6 +160,13 @@ def test_demo_generator_puts_70_percent_of_quang_ninh_in_ha_long_with_some_overd
     events = list(sample.events.values_list("action", flat=True))
     assert events[:2] == ["receive", "forward"] and events[-1] == "rate"
     assert sample.rating is not None
+    # The desk and the units act in office hours, not at 3 a.m.
+    from reports.models import ReportEvent
+
+    staff_steps = [e.astimezone(sla.LOCAL_TZ) for e in ReportEvent.objects.filter(
+        report__source="demo", action__in=["accept", "start", "publish"]).values_list("created_at", flat=True)]
+    in_hours = sum(1 for t in staff_steps if 7 <= t.hour < 17 and t.weekday() < 6)
+    assert in_hours >= 0.97 * len(staff_steps)
     # Idempotent.
     assert generate_demo_reports(count=1000) == 0
 
