@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyF
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -87,13 +88,17 @@ def get_public_report(request, code):
     raise Http404
 
 
+class ReportPagination(GeoJsonPagination):
+    invalid_page_message = gettext_lazy("Trang không hợp lệ.")
+
+
 class ReportListCreate(GenericAPIView):
     """GET: public reports as a GeoJSON FeatureCollection (``scope=queue``: the caller's
     own queue — an officer's authority, the desk's province, a citizen's own reports).
     POST: a new report (multipart), with an idempotency key."""
 
     serializer_class = ReportFeatureSerializer
-    pagination_class = GeoJsonPagination
+    pagination_class = ReportPagination
     filterset_class = ReportFilter
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 

@@ -262,6 +262,8 @@ def test_intake_page_bad_input_is_a_message_under_the_field_and_keeps_the_text(c
     assert huge.status_code == 413 and "quá lớn" in huge.content.decode()
     api = client.generic("POST", "/api/v1/reports", b"{bad", content_type="application/json")
     assert api.status_code == 400 and "Không đọc được" in api.json()["detail"]
+    past_the_end = client.get("/api/v1/reports", {"page": "99999"})
+    assert past_the_end.status_code == 404 and past_the_end.json()["detail"] == "Trang không hợp lệ."
     assert Report.objects.count() == before
 
 
