@@ -33,15 +33,26 @@ def area_map_html(geom, height=420):
     """A Leaflet map of ``geom`` from our vendored Leaflet, without internet."""
     if geom is None:
         return "-"
-    shown = geom.simplify(MAP_SIMPLIFY_DEG, preserve_topology=True) if geom.num_points > 2000 else geom
+    if geom.num_points > 2000:
+        # about one pixel of a 760-px map: a province (the union of its communes, ~10^5
+        # vertices) stays a few hundred KB instead of megabytes.
+        xmin, ymin, xmax, ymax = geom.extent
+        tolerance = max(MAP_SIMPLIFY_DEG, max(xmax - xmin, ymax - ymin) / 1500)
+        shown = geom.simplify(tolerance, preserve_topology=True)
+    else:
+        shown = geom
     div_id = f"area-map-{abs(hash(geom.wkb.tobytes())) % 10**9}"
     return format_html(
         '<link rel="stylesheet" href="{css}">'
-        '<div id="{id}" style="height:{h}px;max-width:760px;border:1px solid #ccc;background:#eef3f7"></div>'
+        # An explicit width: the admin's read-only cell shrinks to its content, and a map
+        # created in a 0-px-wide box projects every vertex to one pixel (an empty map).
+        '<div id="{id}" style="height:{h}px;width:680px;max-width:100%;border:1px solid #ccc;background:#eef3f7">'
+        "</div>"
         '<script src="{js}"></script>'
-        "<script>(function(){{var m=L.map('{id}',{{attributionControl:false}});"
+        "<script>(function(){{var m=L.map('{id}',{{attributionControl:false,zoomSnap:0.25}});"
         "var l=L.geoJSON({data},{{style:{{color:'#c0392b',weight:2,fillOpacity:0.15}}}}).addTo(m);"
-        "m.fitBounds(l.getBounds());}})();</script>"
+        "function fit(){{m.invalidateSize();m.fitBounds(l.getBounds(),{{padding:[8,8]}});}}"
+        "fit();window.addEventListener('load',fit);}})();</script>"
         '<p class="help">{note}</p>',
         css=static("vendor/leaflet/leaflet.css"),
         js=static("vendor/leaflet/leaflet.js"),
@@ -165,6 +176,13 @@ class AreaSuccessionAdmin(admin.ModelAdmin):
         return "-" if obj.share is None else f"{obj.share:.1%}"
 
 
+def _area_map(area):
+    """The map of an area chosen on an authority or a rule (shown once saved)."""
+    if area is None:
+        return _("Chọn địa bàn rồi lưu để xem ranh giới trên bản đồ.")
+    return area_map_html(area.geom, height=320)
+
+
 @admin.register(Authority)
 class AuthorityAdmin(admin.ModelAdmin):
     list_display = ["code", "name", "kind", "level", "province_code", "jurisdiction", "phone", "active"]
@@ -173,6 +191,11 @@ class AuthorityAdmin(admin.ModelAdmin):
     autocomplete_fields = ["parent", "jurisdiction"]
     list_select_related = ["jurisdiction"]
     list_editable = ["active"]
+    readonly_fields = ["jurisdiction_map"]
+
+    @admin.display(description=_("bản đồ địa bàn"))
+    def jurisdiction_map(self, obj):
+        return _area_map(obj.jurisdiction if obj and obj.jurisdiction_id else None)
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("jurisdiction__geom", "jurisdiction__properties")
@@ -188,6 +211,11 @@ class RoutingRuleAdmin(admin.ModelAdmin):
     autocomplete_fields = ["area", "authority"]
     list_select_related = ["area", "area_type", "authority"]
     ordering = ["priority", "id"]
+    readonly_fields = ["area_map"]
+
+    @admin.display(description=_("bản đồ địa bàn"))
+    def area_map(self, obj):
+        return _area_map(obj.area if obj and obj.area_id else None)
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("area__geom", "area__properties")

@@ -111,3 +111,28 @@ def test_home_on_a_phone_set_to_english_stays_vietnamese_and_another_province(li
         assert "Xã/Phường" in page.locator("#panel dl").inner_text()
     finally:
         context.close()
+
+
+def test_admin_maps_draw_the_area_of_an_authority_and_a_rule(live_url, page, django_user_model):
+    """The admin's map widget (our own Leaflet, no tiles) draws the polygon: the commune
+    of a committee, the province of a rule. A map created in a zero-width cell used to
+    project every vertex to one pixel: an empty box."""
+    from boundaries.models import Authority, RoutingRule
+
+    django_user_model.objects.create_superuser("e2e-admin", "e2e@example.org", "e2e-pass-12345")
+    page.goto(live_url + "/admin/login/")
+    page.fill("#id_username", "e2e-admin")
+    page.fill("#id_password", "e2e-pass-12345")
+    page.click("input[type=submit]")
+    committee = Authority.objects.get(code="ubnd-06673")
+    rule = RoutingRule.objects.filter(area__code="22", area__type__code="province").first()
+    for url in (
+        f"/admin/boundaries/area/{committee.jurisdiction_id}/change/",
+        f"/admin/boundaries/authority/{committee.pk}/change/",
+        f"/admin/boundaries/routingrule/{rule.pk}/change/",
+    ):
+        page.goto(live_url + url)
+        drawn = page.locator("[id^=area-map] path.leaflet-interactive").first
+        drawn.wait_for()
+        box = drawn.bounding_box()
+        assert box and box["width"] > 100 and box["height"] > 100, (url, box)
