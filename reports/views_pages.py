@@ -18,6 +18,7 @@ from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.formats import get_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
@@ -279,6 +280,11 @@ def _staff_url(user, report):
     return reverse("queue-report", kwargs={"code": report.code})
 
 
+def _grouped(n):
+    """5.683 in Vietnamese, 5,683 in English."""
+    return f"{n:,}".replace(",", get_format("THOUSAND_SEPARATOR"))
+
+
 def _points(qs):
     """Compact map points: {"cats": [[name, colour]…], "points": [[code, lat, lon, cat index]…]}."""
     rows = list(qs.values_list("code", "location", "category_id")[:MAP_POINT_LIMIT])
@@ -287,7 +293,7 @@ def _points(qs):
         total = qs.count()
         if total > MAP_POINT_LIMIT:
             note = _("Bản đồ hiện %(shown)s phản ánh mới nhất trong tổng số %(total)s; hãy lọc để xem các phản ánh khác.") % {
-                "shown": f"{MAP_POINT_LIMIT:,}".replace(",", "."), "total": f"{total:,}".replace(",", ".")}
+                "shown": _grouped(MAP_POINT_LIMIT), "total": _grouped(total)}
     cats = {c.id: (c.name, c.parent.color if c.parent_id and c.color in ("", "#3388ff") else c.color)
             for c in Category.objects.select_related("parent")}
     order, points = {}, []
