@@ -216,6 +216,14 @@ class ReportEvent(models.Model):
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["report", "created_at"])]
 
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("ReportEvent is append-only: a recorded event is never changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("ReportEvent is append-only: a recorded event is never deleted.")
+
 
 class Comment(models.Model):
     report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="comments")

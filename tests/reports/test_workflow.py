@@ -237,3 +237,14 @@ def test_transition_takes_a_querydict_as_forms_send_it(report, operator):
     report = workflow.transition(report, "reject", operator, data)
     ev = report.events.last()
     assert (report.reject_reason, ev.reason_code) == ("duplicate", "duplicate")
+
+
+def test_the_event_trail_cannot_be_rewritten(report, operator):
+    report = workflow.transition(report, "forward", operator)
+    event = report.events.get(action="forward")
+    event.reason = "sửa lại lịch sử"
+    with pytest.raises(ValueError):
+        event.save()
+    with pytest.raises(ValueError):
+        event.delete()
+    assert report.events.get(action="forward").reason == ""
