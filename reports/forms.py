@@ -50,9 +50,9 @@ class ReportFilterForm(forms.Form):
         self.fields["state"].choices = [("", _("Tất cả trạng thái"))] + [(s, labels[s]) for s in states]
 
     def apply(self, qs):
-        if not self.is_valid():
-            return qs
-        d = self.cleaned_data
+        """The filters whose values are valid (a bad one is shown as a field error and left out)."""
+        self.is_valid()
+        d = getattr(self, "cleaned_data", {})
         if d.get("category"):
             qs = qs.filter(Q(category__code=d["category"]) | Q(category__parent__code=d["category"]))
         if d.get("state"):

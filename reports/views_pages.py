@@ -316,7 +316,7 @@ def public_list(request):
     return render(request, "reports/public_list.html", {
         "form": form, "page_obj": page_obj, "query": query.urlencode(),
         "points_url": reverse("report-points") + ("?" + query.urlencode() if query else ""),
-    })
+    }, status=400 if form.errors else 200)
 
 
 @require_GET
@@ -371,7 +371,7 @@ def desk(request):
         tab = "todo"
     form = QueueFilterForm(request.GET or None)
     qs = form.apply(tabs[tab])
-    if form.is_valid() and form.cleaned_data.get("overdue"):
+    if getattr(form, "cleaned_data", {}).get("overdue"):
         qs = qs.filter(sla.overdue_q())
     qs = _overdue_first(qs).select_related("category", "commune", "authority").order_by("-is_late", "created_at")
     page_obj = Paginator(qs, 30).get_page(request.GET.get("page"))
@@ -379,7 +379,7 @@ def desk(request):
     return render(request, "reports/desk.html", {
         "tab": tab, "page_obj": page_obj, "form": form, "counts": counts,
         "is_leader": not (permissions.roles_of(request.user) & {"operator", "admin"}),
-    })
+    }, status=400 if form.errors else 200)
 
 
 def queue(request):
@@ -392,9 +392,9 @@ def queue(request):
         base = base.filter(authority_id__in=permissions.authority_ids(request.user))
     form = QueueFilterForm(request.GET or None)
     qs = form.apply(base)
-    if not (form.is_valid() and form.cleaned_data.get("state")):
+    if not getattr(form, "cleaned_data", {}).get("state"):
         qs = qs.filter(state__in=("forwarded", "accepted", "in_progress", "resolved", "reopened"))
-    if form.is_valid() and form.cleaned_data.get("overdue"):
+    if getattr(form, "cleaned_data", {}).get("overdue"):
         qs = qs.filter(sla.overdue_q())
     qs = _overdue_first(qs).select_related("category", "commune", "authority").order_by("-is_late", "resolve_due", "created_at")
     page_obj = Paginator(qs, 30).get_page(request.GET.get("page"))
@@ -402,7 +402,7 @@ def queue(request):
     return render(request, "reports/queue.html", {
         "page_obj": page_obj, "form": form, "points": _points(qs), "authorities": authorities,
         "is_leader": not (roles & {"officer", "admin"}),
-    })
+    }, status=400 if form.errors else 200)
 
 
 ACTION_FIELDS = {

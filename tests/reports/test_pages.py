@@ -304,3 +304,13 @@ def test_public_map_says_when_it_shows_only_the_newest_reports(client, forwarded
     assert "mới nhất trong tổng số" in data["note"]
     monkeypatch.setattr(views_pages, "MAP_POINT_LIMIT", 5000)
     assert client.get("/phan-anh/ban-do.json").json()["note"] == ""
+
+
+def test_a_bad_filter_is_shown_under_its_field_and_the_others_still_apply(client, forwarded, operator):
+    other = workflow.transition(intake.create_report(report_data(category="moi-truong-rac-thai"), {}, None, new_key()),
+                                "forward", operator)
+    resp = client.get("/phan-anh/", {"date_from": "hôm qua", "category": "do-thi-chieu-sang"})
+    body = resp.content.decode()
+    assert resp.status_code == 400
+    assert 'data-error-for="date_from">' in body
+    assert forwarded.code in body and other.code not in body
