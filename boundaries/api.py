@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET
 
 from boundaries.geojson import area_lineage_codes, boundary_layer
 from boundaries.models import Area, AreaType, Authority, BoundaryVersion
+from boundaries.routing import responsibilities
 
 
 def _bad_request(errors: dict) -> JsonResponse:
@@ -94,6 +95,21 @@ def area_json(area: Area) -> dict:
         "codes": area_lineage_codes(area),
         "parent": parent and {"id": parent.id, "code": parent.code, "name": parent.name, "type": parent.type.code},
         "authorities": [_authority_json(a) for a in area.authorities.filter(active=True).order_by("kind", "name")],
+        # Who acts on each field here (the routing rules applied at this area).
+        "routing": [
+            {
+                "category_code": r.rule.category_code,
+                "rule": r.rule.name,
+                "priority": r.rule.priority,
+                "authority": {
+                    "id": r.authority.id,
+                    "code": r.authority.code,
+                    "name": r.authority.name,
+                    "name_en": r.authority.name_en,
+                },
+            }
+            for r in responsibilities(area)
+        ],
     }
 
 

@@ -158,3 +158,24 @@ def route(areas: list[Area], category_codes: list[str], rules: list[RoutingRule]
             "place": _area_label(lineage[0]),
         }
     return RouteResult(authority=None, rule=None, area=None, explanation=explanation)
+
+
+def responsibilities(area: Area) -> list[RouteResult]:
+    """Who acts on what at ``area``: for every category code the active rules name (and
+    for any other field), the routing result at this area, in rule order, one entry per
+    code. What the first page shows under a commune."""
+    rules = load_rules()
+    codes, seen = [], set()
+    for rule in rules:
+        if rule.category_code not in seen:
+            seen.add(rule.category_code)
+            codes.append(rule.category_code)
+    if "" not in seen:
+        codes.append("")
+    lineage = _lineage([area])  # the area and its parents, fetched once
+    out = []
+    for code in codes:
+        result = route(lineage, [code] if code else [], rules=rules)
+        if result.authority is not None:
+            out.append(result)
+    return out

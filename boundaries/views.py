@@ -36,6 +36,7 @@ def home(request):
         "error": _("Không tải được dữ liệu. Vui lòng thử lại."),
         "communes": _("xã/phường"),
         "hint": _("Chạm vào một xã/phường trên bản đồ để xem thông tin."),
+        "routing": _("Phản ánh ở đây được chuyển đến"),
     }
     return render(
         request,

@@ -99,6 +99,11 @@ def test_area_detail_with_codes_parent_and_authorities(client):
     assert data["codes"] == {"commune": "06673", "province": "22"}
     assert data["parent"]["code"] == "22"
     assert [a["code"] for a in data["authorities"]] == ["ubnd-06673"]
+    # who acts on each field here, in rule order: the province's bodies and the committee
+    routing = {r["category_code"]: r["authority"]["code"] for r in data["routing"]}
+    assert routing["dien"] == "dien-luc-22" and routing["an-ninh"] == "cong-an-22"
+    assert routing["xay-dung"] == "ubnd-06673" and routing[""] == "ubnd-06673"
+    assert all("46" not in r["authority"]["code"] for r in data["routing"])
     again = client.get(f"/api/v1/areas/{data['id']}").json()
     assert again["name"] == "Phường Bãi Cháy"
     assert client.get("/api/v1/areas/by-code/99999").status_code == 404

@@ -58,6 +58,8 @@ def test_home_map_click_bai_chay_then_english(live_url, page, tmp_path):
     assert "UBND Phường Bãi Cháy" in text
     assert "Cơ quan xử lý" in text
     assert panel.locator(".authority .kind").first.inner_text() == "Ủy ban nhân dân"
+    # and who receives reports here, field by field
+    assert "Công ty Điện lực Quảng Ninh" in panel.locator("ul.routing").inner_text()
     page.screenshot(path=str(tmp_path / "home-vi.png"))
     assert external == []  # no tile server, no CDN
 

@@ -111,6 +111,14 @@
           if (x.email) html += "<div>" + esc(S.email) + ": " + esc(x.email) + "</div>";
           html += "</div>";
         });
+        if (a.routing && a.routing.length) {
+          html += "<h3>" + esc(S.routing) + '</h3><ul class="routing">';
+          a.routing.forEach(function (r) {
+            html += '<li><span class="rule">' + esc(r.rule) + "</span><strong>" +
+              esc(en && r.authority.name_en ? r.authority.name_en : r.authority.name) + "</strong></li>";
+          });
+          html += "</ul>";
+        }
         panel.innerHTML = html;
       }).catch(function () { panel.innerHTML = '<p class="error">' + esc(S.error) + "</p>"; });
   }
