@@ -163,8 +163,14 @@ class Filters:
             f.authority_id = a
         prov = params.get("province")
         if prov:
+            from boundaries.models import Area
+
             if len(prov) > 10:
                 errors["province"] = _("Mã tỉnh không hợp lệ.")
+            # a province of the boundaries, or the jurisdiction of imported records
+            elif not (Area.objects.filter(code=prov, type__code="province").exists()
+                      or Report.objects.filter(province_code=prov).exists()):
+                errors["province"] = _("Không có tỉnh mã %(code)s.") % {"code": prov}
             f.province = prov
         if errors:
             raise FilterError(errors)
@@ -543,19 +549,40 @@ def heat_points(bbox, zoom, filters: Filters, max_cells=20000):
     return out
 
 
+MAX_HEXAGONS = 200_000
+
+
 def hex_bins(bbox, size_m, filters: Filters, limit=20000):
     """Hexagon bins (ST_HexagonGrid in EPSG:3857, edge size_m) of the raw reports in a
-    view, as (wkt4326, n) rows. Raw: the map asks for it only within a view and period."""
+    view, as (wkt4326, n) rows. Raw: the map asks for it only within a view and period.
+    A view that would need more than MAX_HEXAGONS hexagons (the world at street zoom:
+    minutes of CPU) is refused with a field error."""
+    import math
+
+    w, s, e, n = bbox
+    s, n = max(s, -85.0), min(n, 85.0)  # Web Mercator is infinite at the poles
+    bbox = (w, s, e, n)
+
+    def merc_y(lat):
+        return 6378137.0 * math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+
+    area = 6378137.0 * math.radians(e - w) * (merc_y(n) - merc_y(s))
+    if area / (1.5 * math.sqrt(3) * size_m**2) > MAX_HEXAGONS:
+        raise FilterError({"zoom": _("Vùng xem quá rộng cho mức phóng này: hãy phóng to bản đồ.")})
     where, params = filters.raw_sql("r")
+    # Each point finds its own hexagon (the grid is aligned on the origin, so the cells
+    # of different calls coincide: i, j are global): a handful of hexagons per point
+    # instead of every hexagon of the view joined to every point (6 s → ms).
     return fetchall(
-        f"""WITH env AS (SELECT ST_Transform(ST_MakeEnvelope(%s, %s, %s, %s, 4326), 3857) AS e),
-                 pts AS (SELECT ST_Transform(r.location, 3857) AS g FROM reports_report r, env
+        f"""WITH pts AS (SELECT r.id, ST_Transform(r.location, 3857) AS g FROM reports_report r
                          WHERE r.location && ST_MakeEnvelope(%s, %s, %s, %s, 4326) AND {where}
-                           AND {not_placeholder_sql('r')})
-            SELECT ST_AsGeoJSON(ST_Transform(h.geom, 4326), 6) AS geom, count(*)::int AS n
-            FROM env, ST_HexagonGrid(%s, env.e) AS h JOIN pts ON ST_Intersects(h.geom, pts.g)
-            GROUP BY h.geom ORDER BY n DESC LIMIT %s""",
-        [*bbox, *bbox, *params, size_m, limit],
+                           AND {not_placeholder_sql('r')}),
+                 cell AS (SELECT DISTINCT ON (p.id) h.i, h.j, h.geom FROM pts p
+                          CROSS JOIN LATERAL ST_HexagonGrid(%s, ST_Expand(p.g, 1)) AS h
+                          WHERE ST_Intersects(h.geom, p.g) ORDER BY p.id, h.i, h.j)
+            SELECT ST_AsGeoJSON(ST_Transform((array_agg(geom))[1], 4326), 6) AS geom, count(*)::int AS n
+            FROM cell GROUP BY i, j ORDER BY n DESC LIMIT %s""",
+        [*bbox, *params, size_m, limit],
     )
 
 
