@@ -154,7 +154,9 @@ def figures_for(kind, code, filters: Filters):
     if kind == "all":
         return summary(f)
     if kind == "province":
-        f.province = code
+        # the same check as ?province= (a province of the boundaries or an imported
+        # jurisdiction): an unknown code is a field error, not a table of zeros
+        f.province = Filters.from_params({"province": code}).province
         return summary(f)
     if kind == "authority":
         a = Authority.objects.filter(code=code).first()

@@ -41,6 +41,7 @@ def test_bad_parameters_are_clear_400s(client, db):
         "/api/v1/stats/?start=2026-05-01&end=2026-01-01": "end",
         "/api/v1/stats/ranking/?min=-1": "min",
         "/api/v1/stats/?province=zz": "province",
+        "/api/v1/stats/province/zz/": "province",
     }
     for url, field in cases.items():
         resp = client.get(url)
