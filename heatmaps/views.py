@@ -74,6 +74,18 @@ def staff_only(page=False):
     return decorate
 
 
+def public_only(request, filters):
+    """Individual reports (points, fine hexagons, exports) for the public: only those the
+    desk has let through (reports.permissions.PUBLIC_STATES); staff see every state.
+    Aggregates (bins, areas, hotspots, statistics) count every report."""
+    from reports.permissions import PUBLIC_STATES
+
+    if can_see_wall(request.user):
+        return filters
+    filters.states = [s for s in (filters.states or PUBLIC_STATES) if s in PUBLIC_STATES]
+    return filters
+
+
 def jsonify(data, status=200, headers=None):
     resp = JsonResponse(data, status=status, safe=False, json_dumps_params={"ensure_ascii": False})
     for k, v in (headers or {}).items():
@@ -140,8 +152,11 @@ def tile_view(request, layer, z, x, y):
     if not tiles.valid_tile(z, x, y):
         return bad_request({"tile": _("Ô bản đồ không tồn tại ở mức phóng này.")})
     filters = Filters.from_params(request.GET)
+    if layer == "reports" and z >= tiles.points_zoom():
+        filters = public_only(request, filters)  # points; the bins count every report
+    staff = can_see_wall(request.user)
     version = agg.data_version()
-    etag = '"' + hashlib.sha1(f"{version}|{request.get_full_path()}".encode()).hexdigest()[:20] + '"'
+    etag = '"' + hashlib.sha1(f"{version}|{staff}|{request.get_full_path()}".encode()).hexdigest()[:20] + '"'
     if request.headers.get("If-None-Match") == etag:
         return HttpResponseNotModified(headers={"ETag": etag})
     data, _n, served = tiles.tile(layer, z, x, y, filters)
@@ -151,7 +166,9 @@ def tile_view(request, layer, z, x, y):
         cache = "public, max-age=86400"
     else:
         cache = "public, max-age=60, must-revalidate"
-    headers = {"ETag": etag, "Cache-Control": cache, "X-Data-Version": version, "X-Tile-Layer": served}
+    if staff:  # staff's point tiles hold unpublished reports: never in a shared cache
+        cache = cache.replace("public", "private")
+    headers = {"ETag": etag, "Cache-Control": cache, "X-Data-Version": version, "X-Tile-Layer": served, "Vary": "Cookie"}
     if not data:
         return HttpResponse(status=204, headers=headers)
     return HttpResponse(data, content_type=MVT, headers=headers)
@@ -177,7 +194,7 @@ def heat_view(request):
 def hex_view(request):
     bbox = parse_bbox(request.GET)
     zoom = parse_int(request.GET, "zoom", 10, 0, 22)
-    filters = Filters.from_params(request.GET)
+    filters = public_only(request, Filters.from_params(request.GET))
     size = agg.WORLD / 2**zoom / 24  # ~24 hexagons across a tile
     rows = agg.hex_bins(bbox, size, filters)
     feats = [{"type": "Feature", "geometry": json.loads(r["geom"]), "properties": {"n": r["n"]}} for r in rows]
@@ -238,7 +255,7 @@ def export_view(request, fmt):
     """The current view of the planners' map: ?bbox=…&filters; GeoJSON, CSV or a
     standalone folium HTML map."""
     bbox = parse_bbox(request.GET)
-    filters = Filters.from_params(request.GET)
+    filters = public_only(request, Filters.from_params(request.GET))
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     if fmt == "geojson":
         body = json.dumps(exports.reports_geojson(bbox, filters), ensure_ascii=False)

@@ -82,6 +82,25 @@ def test_wall_counters_map_and_a_new_report_via_sse(live_url, page, client):
     page.screenshot(path=str(SHOTS / "ioc-wall-new-report.png"))
 
 
+def test_wall_views_rotate(live_url, page, client):
+    sign_in(page, live_url, client, LEADER)
+    page.goto(live_url + "/ioc/?province=22&sse=once&rotate=3", wait_until="domcontentloaded")
+    seen = []
+    for _ in range(30):  # every 0.5 s for up to 15 s: one view at a time, each in turn
+        expect(page.locator(".ioc-view.active")).to_have_count(1)
+        view = page.locator(".ioc-view.active").get_attribute("data-view")
+        if not seen or seen[-1] != view:
+            seen.append(view)
+        if len(seen) >= 3:
+            break
+        page.wait_for_timeout(500)
+    assert seen[:3] == ["feed", "ranking", "overdue"]
+    expect(page.locator("#ioc-dots")).to_have_text("○ ○ ●")
+    # stop the wall's polling before the test's transaction is rolled back under it
+    page.goto("about:blank")
+    page.wait_for_timeout(1000)
+
+
 def test_events_stream_is_bounded_and_resumes_from_the_last_id(client, db):
     from reports.models import Report
 
@@ -124,18 +143,3 @@ def test_the_wall_is_for_staff_only(client, db):
     for url in ("/ban-do/", "/xep-hang/", "/tong-quan/"):
         assert client.get(url).status_code == 200, url
 
-
-def test_wall_views_rotate(live_url, page, client):
-    sign_in(page, live_url, client, LEADER)
-    page.goto(live_url + "/ioc/?province=22&sse=once&rotate=3", wait_until="domcontentloaded")
-    seen = []
-    for _ in range(30):  # every 0.5 s for up to 15 s: one view at a time, each in turn
-        expect(page.locator(".ioc-view.active")).to_have_count(1)
-        view = page.locator(".ioc-view.active").get_attribute("data-view")
-        if not seen or seen[-1] != view:
-            seen.append(view)
-        if len(seen) >= 3:
-            break
-        page.wait_for_timeout(500)
-    assert seen[:3] == ["feed", "ranking", "overdue"]
-    expect(page.locator("#ioc-dots")).to_have_text("○ ○ ●")

@@ -18,11 +18,12 @@ def tile_of(lon, lat, z):
     return x, y
 
 
-def in_tile(z, x, y):
+def in_tile(z, x, y, states=None):
     with connection.cursor() as cur:
         cur.execute(
-            "SELECT count(*) FROM reports_report r WHERE r.location && ST_Transform(ST_TileEnvelope(%s, %s, %s), 4326)",
-            [z, x, y],
+            "SELECT count(*) FROM reports_report r WHERE r.location && ST_Transform(ST_TileEnvelope(%s, %s, %s), 4326)"
+            + (" AND r.state = ANY(%s)" if states else ""),
+            [z, x, y] + ([list(states)] if states else []),
         )
         return cur.fetchone()[0]
 
@@ -37,7 +38,19 @@ def test_point_tile_has_every_report_of_the_tile_with_its_attributes(client, syn
     assert resp["Content-Type"] == "application/vnd.mapbox-vector-tile"
     assert "max-age" in resp["Cache-Control"] and resp["ETag"]
     layer = mapbox_vector_tile.decode(resp.content)["reports"]
-    assert len(layer["features"]) == in_tile(z, x, y) >= 5
+    # the public sees the reports the desk has let through; a reporter's unchecked
+    # ("received") or rejected report is not on the public map
+    from reports.permissions import PUBLIC_STATES
+
+    assert len(layer["features"]) == in_tile(z, x, y, PUBLIC_STATES) >= 5
+    assert in_tile(z, x, y) > in_tile(z, x, y, PUBLIC_STATES)
+    agg.refresh_for_reports(insert_points([(HA_LONG[0] + 1e-5, HA_LONG[1])], state="received"))
+    from django.contrib.auth import get_user_model
+
+    client.force_login(get_user_model().objects.get(username="+84900000001"))  # the desk of 22
+    staff = client.get(f"/tiles/reports/{z}/{x}/{y}.pbf")
+    assert staff["Cache-Control"].startswith("private") and resp["Cache-Control"].startswith("public")
+    assert len(mapbox_vector_tile.decode(staff.content)["reports"]["features"]) == in_tile(z, x, y)
     props = {f["properties"]["code"]: f["properties"] for f in layer["features"]}
     from reports.models import Report
 
