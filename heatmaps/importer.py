@@ -67,6 +67,8 @@ FIELDS = ("external_id", "created_at", "resolve_due", "resolved_at", "state", "c
           "lat", "lon", "title", "description", "address", "result")
 REQUIRED = ("external_id", "created_at", "category", "lat", "lon")
 OPEN_STATES = ("received", "forwarded", "accepted", "in_progress", "reopened")
+# What a mapping may hold besides the fields' columns.
+SETTINGS_KEYS = ("states", "datetime_format", "timezone", "source", "code_prefix", "jurisdiction", "version", "area_pattern")
 
 
 class ImportError_(ValueError):
@@ -92,14 +94,29 @@ def load_mapping(preset=None, mapping_file=None, overrides=None):
     if preset and preset not in PRESETS:
         raise ImportError_(_("Không có mẫu ánh xạ %(p)s.") % {"p": preset})
     if mapping_file:
-        text = open(mapping_file, encoding="utf-8").read()
-        if mapping_file.endswith((".yaml", ".yml")):
-            import yaml
+        try:
+            text = open(mapping_file, encoding="utf-8").read()
+        except OSError as exc:
+            raise ImportError_(_("Không mở được tệp ánh xạ %(f)s: %(e)s") % {"f": mapping_file, "e": exc.strerror}) from None
+        try:
+            if mapping_file.endswith((".yaml", ".yml")):
+                import yaml
 
-            mapping.update(yaml.safe_load(text) or {})
-        else:
-            mapping.update(json.loads(text))
+                loaded = yaml.safe_load(text) or {}
+            else:
+                loaded = json.loads(text)
+        except ValueError as exc:  # json.JSONDecodeError
+            raise ImportError_(_("Tệp ánh xạ %(f)s không đọc được: %(e)s") % {"f": mapping_file, "e": exc}) from None
+        except Exception as exc:  # noqa: BLE001 - yaml.YAMLError
+            raise ImportError_(_("Tệp ánh xạ %(f)s không đọc được: %(e)s") % {"f": mapping_file, "e": exc}) from None
+        if not isinstance(loaded, dict):
+            raise ImportError_(_("Tệp ánh xạ phải là một bảng {trường: cột}."))
+        mapping.update(loaded)
     mapping.update(overrides or {})
+    unknown = [k for k in mapping if k not in FIELDS and k not in SETTINGS_KEYS]
+    if unknown:
+        raise ImportError_(_("Trường không có trong ánh xạ: %(u)s (các trường: %(f)s)") % {
+            "u": ", ".join(sorted(unknown)), "f": ", ".join(FIELDS)})
     missing = [f for f in REQUIRED if not mapping.get(f)]
     if missing:
         raise ImportError_(_("Thiếu ánh xạ cho trường: %(f)s") % {"f": ", ".join(missing)})
@@ -125,6 +142,11 @@ def read_frame(path, mapping):
     import pandas as pd
 
     cols = sorted({mapping[f] for f in FIELDS if mapping.get(f)})
+    header = set(pd.read_csv(path, nrows=0).columns)
+    absent = [f"{mapping[f]} ({f})" for f in FIELDS if mapping.get(f) and mapping[f] not in header]
+    if absent:
+        raise ImportError_(_("Tệp không có cột: %(c)s. Các cột của tệp: %(h)s") % {
+            "c": ", ".join(absent), "h": ", ".join(sorted(header))})
     df = pd.read_csv(path, usecols=cols, dtype=str, keep_default_na=False, na_values=[""])
     out = pd.DataFrame({"external_id": df[mapping["external_id"]].astype(str).str.strip()})
     for f in ("created_at", "resolve_due", "resolved_at"):

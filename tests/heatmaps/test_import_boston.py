@@ -92,3 +92,15 @@ def test_mapping_errors_are_clear(tmp_path):
 
     with pytest.raises(CommandError, match="external_id"):
         call_command("import_records", str(FILE), "--map", "lat=LATITUDE")
+    # a column the file does not have: named, with the file's columns, before any row is read
+    with pytest.raises(CommandError, match=r"Tệp không có cột: NGAY_MO \(created_at\).*OPEN_DT"):
+        call_command("import_records", str(FILE), "--preset", "boston311", "--map", "created_at=NGAY_MO")
+    # a field that does not exist (a typo) is not silently ignored
+    with pytest.raises(CommandError, match="Trường không có trong ánh xạ: catgory"):
+        call_command("import_records", str(FILE), "--preset", "boston311", "--map", "catgory=TYPE")
+    bad = tmp_path / "map.json"
+    bad.write_text("{không phải json", encoding="utf-8")
+    with pytest.raises(CommandError, match="không đọc được"):
+        call_command("import_records", str(FILE), "--mapping", str(bad))
+    with pytest.raises(CommandError, match="Không mở được tệp ánh xạ"):
+        call_command("import_records", str(FILE), "--mapping", str(tmp_path / "khong-co.json"))
