@@ -380,11 +380,14 @@ def dashboard_page(request):
     per_province = stats.summary(filters, group_by="province")
     by_group = stats.summary(filters, group_by="group")
     series = agg.rollup_series(filters)
+    from reports.models import Category
+
+    group_names = dict(Category.objects.filter(parent__isnull=True).values_list("code", "name"))
     chart = {
         "months": [r["period"].isoformat()[:7] for r in series],
         "received": [r["n"] for r in series],
         "resolved": [r["resolved"] for r in series],
-        "groups": [r["key"] for r in by_group],
+        "groups": [group_names.get(r["key"], r["key"]) for r in by_group],  # names, not codes
         "group_received": [r["received"] for r in by_group],
         "satisfaction": [national["satisfaction"][str(i)] for i in range(1, 6)],
     }
