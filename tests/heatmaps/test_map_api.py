@@ -52,3 +52,12 @@ def test_bad_parameters_are_clear_400s(client, db):
     # the pages too: the form re-rendered with the error, status 400
     assert client.get("/tong-quan/?province=zz").status_code == 400
     assert client.get("/xep-hang/?start=2026-05-01&end=2026-01-01").status_code == 400
+
+
+def test_dashboard_chart_names_the_field_groups(client, synthetic):
+    import re
+
+    html = client.get("/tong-quan/").content.decode()
+    data = json.loads(re.search(r'<script id="chart-data" type="application/json">(.*?)</script>', html, re.S).group(1))
+    assert "Điện" in data["groups"] and "dien" not in data["groups"]
+    assert sum(data["group_received"]) == synthetic
