@@ -345,12 +345,14 @@ def map_page(request):
     # Open framed on the province with the most reports (from the roll-up's coarsest
     # level): at country zoom a month's bins are specks; zooming out shows the country.
     busiest = agg.fetchall(
-        """WITH top AS (SELECT province_code FROM heatmaps_gridrollup WHERE level = %s AND province_code <> ''
+        """WITH prov AS (SELECT a.code, a.geom FROM boundaries_area a
+                         JOIN boundaries_boundaryversion v ON v.id = a.version_id AND v.code = 'vn-2025'
+                         JOIN boundaries_areatype t ON t.id = a.type_id AND t.code = 'province'),
+                top AS (SELECT province_code FROM heatmaps_gridrollup WHERE level = %s
+                        AND province_code IN (SELECT code FROM prov)  -- not an imported city's
                         GROUP BY province_code ORDER BY sum(n) DESC LIMIT 1)
            SELECT ST_XMin(e) AS w, ST_YMin(e) AS s, ST_XMax(e) AS e, ST_YMax(e) AS n FROM (
-             SELECT ST_Extent(a.geom) AS e FROM boundaries_area a JOIN top ON top.province_code = a.code
-             JOIN boundaries_boundaryversion v ON v.id = a.version_id AND v.code = 'vn-2025'
-             JOIN boundaries_areatype t ON t.id = a.type_id AND t.code = 'province') x""",
+             SELECT ST_Extent(prov.geom) AS e FROM prov JOIN top ON top.province_code = prov.code) x""",
         [agg.conf("HEATMAP_MIN_LEVEL")],
     )
     b = busiest[0] if busiest else {"w": None}
