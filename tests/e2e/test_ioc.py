@@ -2,7 +2,6 @@
 overdue reports, counters equal to the database's, and a report created during the
 test appearing on the wall through server-sent events, without reloading."""
 
-import uuid
 from pathlib import Path
 
 import pytest
@@ -20,10 +19,7 @@ SHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
 
 
 @pytest.fixture(autouse=True)
-def _env(settings, monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    # a fresh in-process cache per test (data versions repeat across rolled-back tests)
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": str(uuid.uuid4())}}
+def _env(settings, isolated_cache):
     settings.NOTIFY_DISPATCH = "none"
     settings.RATELIMIT_ENABLE = False
     SHOTS.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,6 @@
 layer (vector tiles on canvas, heat canvas, hexagon and area SVG paths), the province →
 commune drill-down, the hotspot overlay and the export of the current view."""
 
-import uuid
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -21,10 +20,7 @@ SHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
 
 
 @pytest.fixture(autouse=True)
-def _env(settings, monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    # a fresh in-process cache per test (data versions repeat across rolled-back tests)
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": str(uuid.uuid4())}}
+def _env(settings, isolated_cache):
     SHOTS.mkdir(parents=True, exist_ok=True)
 
 
