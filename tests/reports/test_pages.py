@@ -5,7 +5,7 @@ import pytest
 from django.db.models import F
 
 from reports import intake, workflow
-from reports.models import Report
+from reports.models import Report, ReportEvent
 from tests.reports.conftest import BAI_CHAY, new_key, report_data
 
 
@@ -155,14 +155,17 @@ def test_demo_generator_puts_70_percent_of_quang_ninh_in_ha_long_with_some_overd
     ordered = list(demo.order_by("created_at", "id").values_list("code", "id"))
     assert [c for c, _ in ordered] == sorted((c for c, _ in ordered), key=lambda c: int(c.rsplit("-", 1)[1]))
     assert [i for _, i in ordered] == sorted(i for _, i in ordered)
+    # Nothing is received in the future (the wall's feed showed 19:59 at 16:15).
+    from django.utils import timezone
+
+    assert not demo.filter(created_at__gt=timezone.now()).exists()
+    assert not ReportEvent.objects.filter(report__source="demo", created_at__gt=timezone.now()).exists()
     # Every report has its events, in order, ending in its state.
     sample = demo.filter(state="rated").first()
     events = list(sample.events.values_list("action", flat=True))
     assert events[:2] == ["receive", "forward"] and events[-1] == "rate"
     assert sample.rating is not None
     # The desk and the units act in office hours, not at 3 a.m.
-    from reports.models import ReportEvent
-
     staff_steps = [e.astimezone(sla.LOCAL_TZ) for e in ReportEvent.objects.filter(
         report__source="demo", action__in=["accept", "start", "publish"]).values_list("created_at", flat=True)]
     in_hours = sum(1 for t in staff_steps if 7 <= t.hour < 17 and t.weekday() < 6)

@@ -103,7 +103,7 @@
   }
   showView("feed");
   setInterval(function () { showView(views[(current + 1) % views.length].dataset.view); }, 1000 * parseInt(root.dataset.rotate, 10));
-  setInterval(function () { document.getElementById("ioc-clock").textContent = new Date().toLocaleTimeString("vi-VN", { hour: "2-digit", minute: "2-digit" }); }, 1000);
+  setInterval(function () { document.getElementById("ioc-clock").textContent = new Date().toLocaleTimeString("vi-VN", { hour: "2-digit", minute: "2-digit", timeZone: "Asia/Ho_Chi_Minh" }); }, 1000);
 
   // Server-sent events: new reports within seconds.
   var url = "/ioc/events?" + q + "&last_id=" + root.dataset.lastId + (root.dataset.sseOnce === "1" ? "&once=1" : "");
