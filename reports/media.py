@@ -146,18 +146,26 @@ def _jpeg(img, side, quality=85):
     return out.getvalue()
 
 
-def check_photo(f) -> Checked:
+def _check_size_and_content(f, max_bytes, mimes, too_big, bad_type):
+    """Size first (cheap), then the type from the content's first bytes, never the name."""
     name = _name(f)
     size = _size(f)
-    if size > photo_max_bytes():
-        raise ValidationError(_("Ảnh %(name)s lớn quá %(max)s.") % {"name": name, "max": _mb(photo_max_bytes())}, code="too_big")
+    if size > max_bytes:
+        raise ValidationError(too_big % {"name": name, "max": _mb(max_bytes)}, code="too_big")
     kind = filetype.guess(_head(f))
-    if kind is None or kind.mime not in PHOTO_MIMES:
+    if kind is None or kind.mime not in mimes:
         raise ValidationError(
-            _("Tệp %(name)s không phải ảnh JPEG, PNG, WebP hay HEIC (nội dung: %(kind)s).")
-            % {"name": name, "kind": kind.mime if kind else _("không nhận ra")},
-            code="bad_type",
+            bad_type % {"name": name, "kind": kind.mime if kind else _("không nhận ra")}, code="bad_type"
         )
+    return name, size, kind
+
+
+def check_photo(f) -> Checked:
+    name, size, kind = _check_size_and_content(
+        f, photo_max_bytes(), PHOTO_MIMES,
+        _("Ảnh %(name)s lớn quá %(max)s."),
+        _("Tệp %(name)s không phải ảnh JPEG, PNG, WebP hay HEIC (nội dung: %(kind)s)."),
+    )
     data = f.read()
     f.seek(0)
     try:
@@ -201,17 +209,11 @@ def _open_av(f):
 def check_video(f) -> Checked:
     import av
 
-    name = _name(f)
-    size = _size(f)
-    if size > video_max_bytes():
-        raise ValidationError(_("Video %(name)s lớn quá %(max)s.") % {"name": name, "max": _mb(video_max_bytes())}, code="too_big")
-    kind = filetype.guess(_head(f))
-    if kind is None or kind.mime not in VIDEO_MIMES:
-        raise ValidationError(
-            _("Tệp %(name)s không phải video MP4, WebM hay MOV (nội dung: %(kind)s).")
-            % {"name": name, "kind": kind.mime if kind else _("không nhận ra")},
-            code="bad_type",
-        )
+    name, size, kind = _check_size_and_content(
+        f, video_max_bytes(), VIDEO_MIMES,
+        _("Video %(name)s lớn quá %(max)s."),
+        _("Tệp %(name)s không phải video MP4, WebM hay MOV (nội dung: %(kind)s)."),
+    )
     try:
         src = _open_av(f)
     except (av.error.FFmpegError, OSError, ValueError):
