@@ -28,9 +28,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_gis.pagination import GeoJsonPagination
 
-from reports import intake, media, permissions, workflow
+from reports import intake, media, notify, permissions, workflow
 from reports.filters import ReportFilter
-from reports.models import Category, Report, Subscription
+from reports.models import Category, Report
 from reports.serializers import (
     ActionSerializer,
     CategorySerializer,
@@ -255,7 +255,7 @@ class ReportFollow(APIView):
         report = get_public_report(request, code)
         if not request.user.is_authenticated:
             return Response({"detail": _("Hãy đăng nhập để theo dõi phản ánh.")}, status=status.HTTP_403_FORBIDDEN)
-        _sub, created = Subscription.objects.get_or_create(report=report, user=request.user)
+        created = notify.follow(report, request.user.pk)
         return Response({"code": report.code, "following": True, "followers": report.subscriptions.count()},
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
@@ -263,7 +263,7 @@ class ReportFollow(APIView):
     def delete(self, request, code):
         report = get_public_report(request, code)
         if request.user.is_authenticated:
-            Subscription.objects.filter(report=report, user=request.user).delete()
+            notify.unfollow(report, request.user.pk)
         return Response({"code": report.code, "following": False})
 
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from reports import sla
-from reports.models import Notification, Report, StaffRole
+from reports.models import Notification, Report, StaffRole, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -291,3 +291,14 @@ def sweep_deadlines(now=None):
         with transaction.atomic():
             created += len(_queue(rows))
     return created
+
+
+def follow(report, user_id) -> bool:
+    """``user_id`` is notified of ``report``'s steps from now on ("same problem? follow
+    it instead"; the reporter of a report merged into it). True when newly following."""
+    _sub, created = Subscription.objects.get_or_create(report=report, user_id=user_id)
+    return created
+
+
+def unfollow(report, user_id):
+    Subscription.objects.filter(report=report, user_id=user_id).delete()

@@ -22,7 +22,7 @@ from django.utils.formats import get_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from reports import permissions, sla, workflow
+from reports import notify, permissions, sla, workflow
 from reports.forms import QueueFilterForm, ReportFilterForm
 from reports.models import Category, Media, Rating, Report, ReportEvent, StaffRole, Subscription
 
@@ -184,7 +184,7 @@ def follow(request, code):
     # browser says another site sent the user here (Sec-Fetch-Site).
     same_site = request.headers.get("Sec-Fetch-Site", "same-origin") in ("same-origin", "none")
     if request.method == "POST" or (request.method == "GET" and same_site):
-        Subscription.objects.get_or_create(report=report, user=request.user)
+        notify.follow(report, request.user.pk)
         messages.success(request, _("Bạn sẽ nhận thông báo khi phản ánh %(code)s có tiến triển.") % {"code": report.code})
     return redirect("report-public", code=report.code)
 

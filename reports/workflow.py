@@ -33,7 +33,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from reports import permissions, sla
-from reports.models import Category, Comment, Rating, Report, ReportEvent, Subscription
+from reports.models import Category, Comment, Rating, Report, ReportEvent
 
 OPS = frozenset({"operator", "admin"})
 OFFICER = frozenset({"officer", "admin"})
@@ -249,7 +249,9 @@ def _apply(report, action, to_state, actor, data, now, event):
         report.merged_into = target
         report.closed_at = now
         if report.reporter_id:
-            Subscription.objects.get_or_create(report=target, user_id=report.reporter_id)
+            from reports import notify
+
+            notify.follow(target, report.reporter_id)
         event["data"] = {"into": target.code}
     elif action in ("change_category", "move_pin"):
         category, point = report.category, report.location
