@@ -319,14 +319,9 @@ def stats_series_view(request):
 def _page_context():
     from reports.models import Category
 
-    months = agg.fetchall(
-        "SELECT min(month) AS first, max(month) AS last FROM heatmaps_gridrollup"
-    )[0]
+    months = agg.rollup_months()
     groups = list(Category.objects.filter(parent__isnull=True, active=True).values("code", "name", "color"))
-    provinces = agg.fetchall(
-        """SELECT a.code, a.name FROM boundaries_area a JOIN boundaries_areatype t ON t.id = a.type_id AND t.code = 'province'
-           JOIN boundaries_boundaryversion v ON v.id = a.version_id AND v.code = 'vn-2025' ORDER BY a.name"""
-    )
+    provinces = agg.provinces_2025()
     return {
         "groups": groups,
         "provinces": provinces,
@@ -341,22 +336,11 @@ def _page_context():
 def map_page(request):
     """The planners' analysis map (/ban-do/)."""
     ctx = _page_context()
-    ctx["versions"] = agg.fetchall("SELECT code, name FROM boundaries_boundaryversion WHERE jurisdiction = 'VN' ORDER BY valid_from DESC NULLS LAST")
-    # Open framed on the province with the most reports (from the roll-up's coarsest
-    # level): at country zoom a month's bins are specks; zooming out shows the country.
-    busiest = agg.fetchall(
-        """WITH prov AS (SELECT a.code, a.geom FROM boundaries_area a
-                         JOIN boundaries_boundaryversion v ON v.id = a.version_id AND v.code = 'vn-2025'
-                         JOIN boundaries_areatype t ON t.id = a.type_id AND t.code = 'province'),
-                top AS (SELECT province_code FROM heatmaps_gridrollup WHERE level = %s
-                        AND province_code IN (SELECT code FROM prov)  -- not an imported city's
-                        GROUP BY province_code ORDER BY sum(n) DESC LIMIT 1)
-           SELECT ST_XMin(e) AS w, ST_YMin(e) AS s, ST_XMax(e) AS e, ST_YMax(e) AS n FROM (
-             SELECT ST_Extent(prov.geom) AS e FROM prov JOIN top ON top.province_code = prov.code) x""",
-        [agg.conf("HEATMAP_MIN_LEVEL")],
-    )
-    b = busiest[0] if busiest else {"w": None}
-    ctx["start_bounds"] = json.dumps([[b["s"], b["w"]], [b["n"], b["e"]]]) if b["w"] is not None else ""
+    ctx["versions"] = agg.vn_versions()
+    # Open framed on the province with the most reports: at country zoom a month's bins
+    # are specks; zooming out shows the country.
+    bounds = agg.province_bounds()
+    ctx["start_bounds"] = json.dumps(bounds) if bounds else ""
     return render(request, "heatmaps/map.html", ctx)
 
 
@@ -412,17 +396,12 @@ def ioc_page(request):
     ctx = _page_context()
     name = next((p["name"] for p in ctx["provinces"] if p["code"] == province), province)
     # The province's extent: the wall frames its map before the layers arrive.
-    ext = agg.fetchall(
-        """SELECT ST_XMin(e) AS w, ST_YMin(e) AS s, ST_XMax(e) AS e, ST_YMax(e) AS n FROM (
-             SELECT ST_Extent(a.geom) AS e FROM boundaries_area a JOIN boundaries_boundaryversion v ON v.id = a.version_id
-             JOIN boundaries_areatype t ON t.id = a.type_id WHERE v.code = 'vn-2025' AND t.code = 'province' AND a.code = %s) x""",
-        [province],
-    )[0]
+    bounds = agg.province_bounds(province)
     return render(request, "heatmaps/ioc.html", {
         **ctx,
         "province": province,
         "province_name": name,
-        "bounds": json.dumps([[ext["s"], ext["w"]], [ext["n"], ext["e"]]]) if ext["w"] is not None else "",
+        "bounds": json.dumps(bounds) if bounds else "",
         "rotate": rotate,
         "counters": stats.live_counters(province),
         "last_id": exports.last_report_id(),
