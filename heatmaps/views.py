@@ -47,7 +47,7 @@ WALL_ROLES = ("admin", "operator", "officer", "leader")
 
 
 def can_see_wall(user):
-    from reports.permissions import role_of
+    from reports.policy.access import role_of
 
     return role_of(user) in WALL_ROLES
 
@@ -76,9 +76,9 @@ def staff_only(page=False):
 
 def public_only(request, filters):
     """Individual reports (points, fine hexagons, exports) for the public: only those the
-    desk has let through (reports.permissions.PUBLIC_STATES); staff see every state.
+    desk has let through (reports.policy.access.PUBLIC_STATES); staff see every state.
     Aggregates (bins, areas, hotspots, statistics) count every report."""
-    from reports.permissions import PUBLIC_STATES
+    from reports.policy.access import PUBLIC_STATES
 
     if can_see_wall(request.user):
         return filters

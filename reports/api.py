@@ -28,9 +28,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_gis.pagination import GeoJsonPagination
 
-from reports import intake, media, notify, permissions, workflow
+from reports import intake, media, notify, workflow
 from reports.filters import ReportFilter
 from reports.models import Category, Report
+from reports.policy import access
 from reports.serializers import (
     ActionSerializer,
     CategorySerializer,
@@ -81,7 +82,7 @@ def get_public_report(request, code):
     """The report by its public code: public ones to anyone, others to staff of it and
     to its reporter; 404 otherwise."""
     report = get_object_or_404(_report_qs(), code=code)
-    if permissions.can_view_public(report) or permissions.can_view_private(request.user, report):
+    if access.can_view_public(report) or access.can_view_private(request.user, report):
         return report
     if request.user.is_authenticated and report.reporter_id == request.user.pk:
         return report
@@ -104,9 +105,9 @@ class ReportListCreate(GenericAPIView):
 
     def get_queryset(self):
         if self.request.query_params.get("scope") == "queue":
-            qs = permissions.visible_reports(self.request.user)
+            qs = access.visible_reports(self.request.user)
         else:
-            qs = permissions.public_reports()
+            qs = access.public_reports()
         return qs.select_related("category", "commune", "authority").order_by("-created_at", "-id")
 
     @extend_schema(operation_id="reports_list", parameters=[OpenApiParameter("scope", str, enum=["public", "queue"])])
@@ -171,7 +172,7 @@ class ReportPrivate(APIView):
     def get(self, request, code):
         report = get_object_or_404(_report_qs(), code=code)
         try:
-            permissions.require_view_private(request.user, report)
+            access.require_view_private(request.user, report)
         except PermissionDenied as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_403_FORBIDDEN)
         body = ReportDetailSerializer(report, context={"request": request}).data

@@ -5,8 +5,9 @@ from django.utils.translation import gettext as _
 from rest_framework import serializers
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
-from reports import permissions, sla
+from reports import sla
 from reports.models import Category, Comment, Media, Report, ReportEvent
+from reports.policy import access
 
 
 def _local_iso(value):
@@ -137,7 +138,7 @@ class ReportFeatureSerializer(GeoFeatureModelSerializer):
         return sla.is_overdue(obj)
 
     def get_result_text(self, obj) -> str | None:
-        return obj.result_text if obj.state in permissions.RESULT_PUBLIC_STATES else None
+        return obj.result_text if obj.state in access.RESULT_PUBLIC_STATES else None
 
 
 class ReportReceiptSerializer(ReportFeatureSerializer):
@@ -181,7 +182,7 @@ def receipt_feature(report, request=None):
         "forward_due": _local_iso(report.forward_due),
         "resolve_due": _local_iso(report.resolve_due),
         "overdue": sla.is_overdue(report),
-        "result_text": report.result_text if report.state in permissions.RESULT_PUBLIC_STATES else None,
+        "result_text": report.result_text if report.state in access.RESULT_PUBLIC_STATES else None,
         "rating_level": report.rating_level,
         "row_version": report.row_version,
         "address": report.address,
@@ -215,7 +216,7 @@ class ReportDetailSerializer(ReportFeatureSerializer):
 
     def _private(self, obj):
         request = self.context.get("request")
-        return bool(request and permissions.can_view_private(request.user, obj))
+        return bool(request and access.can_view_private(request.user, obj))
 
     def get_timeline(self, obj) -> list:
         events = obj.events.select_related("authority")
@@ -225,7 +226,7 @@ class ReportDetailSerializer(ReportFeatureSerializer):
 
     def get_media(self, obj) -> list:
         items = obj.media.all()
-        if obj.state not in permissions.RESULT_PUBLIC_STATES and not self._private(obj):
+        if obj.state not in access.RESULT_PUBLIC_STATES and not self._private(obj):
             items = items.filter(stage="report")
         return MediaSerializer(items, many=True, context=self.context).data
 

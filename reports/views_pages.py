@@ -1,6 +1,6 @@
 """The report pages: citizen intake, public tracking, "my reports", the operator desk
 and the officer queue. Views hold no business rules: they call reports.intake,
-reports.workflow, reports.permissions and reports.sla."""
+reports.workflow, reports.policy.access and reports.sla."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -22,9 +22,10 @@ from django.utils.formats import get_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from reports import notify, permissions, sla, workflow
+from reports import notify, sla, workflow
 from reports.forms import QueueFilterForm, ReportFilterForm
 from reports.models import Category, Media, Rating, Report, ReportEvent, StaffRole, Subscription
+from reports.policy import access
 
 DEMO_PROVINCES = [("22", "Quảng Ninh"), ("46", "Huế"), ("11", "Điện Biên"), ("96", "Cà Mau")]
 MAP_POINT_LIMIT = 5000
@@ -209,9 +210,9 @@ def _who(ev):
 
 def public_detail(request, code):
     report = _report_or_404(code)
-    private = permissions.can_view_private(request.user, report)
+    private = access.can_view_private(request.user, report)
     is_reporter = request.user.is_authenticated and report.reporter_id == request.user.pk
-    if not permissions.can_view_public(report) and not private and not is_reporter:
+    if not access.can_view_public(report) and not private and not is_reporter:
         raise Http404(_("Không tìm thấy phản ánh %(code)s.") % {"code": code})
     status = 200
     form_errors = {}
@@ -250,7 +251,7 @@ def public_detail(request, code):
                  "reject_reason": Report.RejectReason(ev.reason_code).label if ev.action == "reject" and ev.reason_code in Report.RejectReason.values else "",
                  "reason": ev.reason if ev.action in ("reject", "close", "reopen", "rate", "grant_extension") else ""}
                 for ev in events]
-    result_public = report.state in permissions.RESULT_PUBLIC_STATES
+    result_public = report.state in access.RESULT_PUBLIC_STATES
     media = list(Media.objects.filter(report=report))
     comments = report.comments.filter(is_hidden=False).select_related("authority")
     can_rate = is_reporter and "rate" in workflow.allowed_actions(report, request.user)
@@ -274,8 +275,8 @@ def public_detail(request, code):
 
 
 def _staff_url(user, report):
-    roles = permissions.roles_of(user)
-    if "operator" in roles or "admin" in roles or "leader" in roles and report.province_code in permissions.province_codes(user):
+    roles = access.roles_of(user)
+    if "operator" in roles or "admin" in roles or "leader" in roles and report.province_code in access.province_codes(user):
         return reverse("desk-report", kwargs={"code": report.code})
     return reverse("queue-report", kwargs={"code": report.code})
 
@@ -307,8 +308,8 @@ def _points(qs):
 
 
 def public_list(request):
-    form = ReportFilterForm(request.GET or None, states=list(permissions.PUBLIC_STATES))
-    qs = form.apply(permissions.public_reports()).select_related("category", "commune", "authority")
+    form = ReportFilterForm(request.GET or None, states=list(access.PUBLIC_STATES))
+    qs = form.apply(access.public_reports()).select_related("category", "commune", "authority")
     paginator = Paginator(qs.order_by("-created_at"), 20)
     page_obj = paginator.get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -322,8 +323,8 @@ def public_list(request):
 @require_GET
 def public_points(request):
     """The public map's points (same filters as the list), at most MAP_POINT_LIMIT."""
-    form = ReportFilterForm(request.GET or None, states=list(permissions.PUBLIC_STATES))
-    qs = form.apply(permissions.public_reports()).order_by("-created_at")
+    form = ReportFilterForm(request.GET or None, states=list(access.PUBLIC_STATES))
+    qs = form.apply(access.public_reports()).order_by("-created_at")
     return JsonResponse({**_points(qs), "limit": MAP_POINT_LIMIT})
 
 
@@ -347,7 +348,7 @@ def _overdue_first(qs):
 def _require_roles(request, wanted):
     if not request.user.is_authenticated:
         return redirect(f"{reverse('login')}?next={request.get_full_path()}")
-    if not permissions.roles_of(request.user) & set(wanted):
+    if not access.roles_of(request.user) & set(wanted):
         return HttpResponseForbidden(render(request, "reports/forbidden.html", {
             "message": _("Trang này dành cho cán bộ được phân công.")}).content)
     return None
@@ -358,9 +359,9 @@ def desk(request):
     if denied:
         return denied
     tab = request.GET.get("tab", "todo")
-    base = permissions.visible_reports(request.user)
-    if "admin" not in permissions.roles_of(request.user):
-        base = base.filter(province_code__in=permissions.province_codes(request.user))
+    base = access.visible_reports(request.user)
+    if "admin" not in access.roles_of(request.user):
+        base = base.filter(province_code__in=access.province_codes(request.user))
     tabs = {
         "todo": base.filter(state__in=("received", "reopened")),
         "publish": base.filter(state="resolved"),
@@ -378,7 +379,7 @@ def desk(request):
     counts = {k: v.count() for k, v in tabs.items() if k != "all"}
     return render(request, "reports/desk.html", {
         "tab": tab, "page_obj": page_obj, "form": form, "counts": counts,
-        "is_leader": not (permissions.roles_of(request.user) & {"operator", "admin"}),
+        "is_leader": not (access.roles_of(request.user) & {"operator", "admin"}),
     }, status=400 if form.errors else 200)
 
 
@@ -386,10 +387,10 @@ def queue(request):
     denied = _require_roles(request, ("officer", "leader", "admin"))
     if denied:
         return denied
-    base = permissions.visible_reports(request.user)
-    roles = permissions.roles_of(request.user)
+    base = access.visible_reports(request.user)
+    roles = access.roles_of(request.user)
     if "officer" in roles and "admin" not in roles:
-        base = base.filter(authority_id__in=permissions.authority_ids(request.user))
+        base = base.filter(authority_id__in=access.authority_ids(request.user))
     form = QueueFilterForm(request.GET or None)
     qs = form.apply(base)
     if not getattr(form, "cleaned_data", {}).get("state"):
@@ -398,7 +399,7 @@ def queue(request):
         qs = qs.filter(sla.overdue_q())
     qs = _overdue_first(qs).select_related("category", "commune", "authority").order_by("-is_late", "resolve_due", "created_at")
     page_obj = Paginator(qs, 30).get_page(request.GET.get("page"))
-    authorities = sorted({r.authority.name for r in permissions.staff_roles(request.user) if r.authority_id})
+    authorities = sorted({r.authority.name for r in access.staff_roles(request.user) if r.authority_id})
     return render(request, "reports/queue.html", {
         "page_obj": page_obj, "form": form, "points": _points(qs), "authorities": authorities,
         "is_leader": not (roles & {"officer", "admin"}),
@@ -419,13 +420,13 @@ def staff_report(request, code, area="desk"):
     if not request.user.is_authenticated:
         return redirect(f"{reverse('login')}?next={request.get_full_path()}")
     report = _report_or_404(code)
-    if not permissions.can_view_private(request.user, report):
+    if not access.can_view_private(request.user, report):
         return HttpResponseForbidden(render(request, "reports/forbidden.html", {
             "message": _("Bạn không có quyền xem phản ánh này: phản ánh thuộc đơn vị khác.")}).content)
     status = 200
     errors, failed_action = {}, ""
     if request.method == "POST":
-        if not permissions.can_act(request.user, report):
+        if not access.can_act(request.user, report):
             return HttpResponseForbidden(render(request, "reports/forbidden.html", {
                 "message": _("Bạn chỉ có quyền xem phản ánh này, không có quyền thao tác.")}).content)
         action = request.POST.get("action", "")
@@ -451,7 +452,7 @@ def staff_report(request, code, area="desk"):
             messages.success(request, _("Đã thực hiện: %(action)s.") % {"action": workflow.ACTION_LABELS.get(action, action)})
             return redirect(request.path)
         report = _report_or_404(code)
-    actions = workflow.allowed_actions(report, request.user) if permissions.can_act(request.user, report) else []
+    actions = workflow.allowed_actions(report, request.user) if access.can_act(request.user, report) else []
     from boundaries.models import Authority
 
     authorities = Authority.objects.filter(active=True, province_code=report.province_code).order_by("level", "name") \

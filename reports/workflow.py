@@ -1,7 +1,7 @@
 """The ONE state machine of a report.
 
 ``TRANSITIONS`` maps (state, action) → (new state, roles allowed). Roles are checked
-with the actor's jurisdiction (``permissions.acting_roles``): an operator acts on their
+with the actor's jurisdiction (``access.acting_roles``): an operator acts on their
 province's reports, an officer on their authority's, the reporter on their own; "admin"
 may do what operators and officers do. Leaders act on nothing.
 
@@ -32,8 +32,9 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from reports import permissions, sla
+from reports import sla
 from reports.models import Category, Comment, Rating, Report, ReportEvent
+from reports.policy import access
 
 OPS = frozenset({"operator", "admin"})
 OFFICER = frozenset({"officer", "admin"})
@@ -117,7 +118,7 @@ class InvalidTransition(WorkflowError):
 
 def _actor_authority(actor, report, role):
     if role == "officer":
-        for r in permissions.staff_roles(actor):
+        for r in access.staff_roles(actor):
             if r.role == "officer" and r.authority_id == report.authority_id:
                 return r.authority
     return None
@@ -132,7 +133,7 @@ def _choose_role(roles_allowed, roles_held):
 
 def allowed_actions(report, user) -> list[str]:
     """The actions this user may take on this report now (for the UI's buttons)."""
-    held = permissions.acting_roles(user, report)
+    held = access.acting_roles(user, report)
     actions = []
     for (state, action), (_to, roles) in TRANSITIONS.items():
         if state == report.state and roles & held and "system" not in roles:
@@ -415,12 +416,12 @@ def transition(report, action, actor, data=None, expected_version=None, *, role=
                 code="state",
             )
         to_state, roles_allowed = entry
-        held = {"system"} if role == "system" else permissions.acting_roles(actor, report)
+        held = {"system"} if role == "system" else access.acting_roles(actor, report)
         acting = _choose_role(roles_allowed, held)
         if acting is None:
             if action == "rate":
                 msg = _("Chỉ người gửi phản ánh mới được đánh giá kết quả.")
-            elif permissions.roles_of(actor) & {"officer", "operator"}:
+            elif access.roles_of(actor) & {"officer", "operator"}:
                 msg = _("Phản ánh này không thuộc đơn vị hoặc địa bàn của bạn.")
             else:
                 msg = _("Bạn không có quyền thực hiện thao tác này.")
@@ -467,7 +468,7 @@ def record_event(report, action, from_state, to_state, actor, role, *, now=None,
 
 
 def _received_values(report, actor):
-    role = permissions.role_of(actor) if actor is not None else "public"
+    role = access.role_of(actor) if actor is not None else "public"
     return {
         "role": "reporter" if role in ("citizen", "public") else role,
         "data": {"commune": report.commune.code if report.commune_id else "", "authority": report.authority.code if report.authority_id else ""},
@@ -569,15 +570,15 @@ def add_comment(report, user, text):
         raise _field_error("text", _("Bình luận dài quá 2000 ký tự."))
     if user is None or not getattr(user, "is_authenticated", False):
         raise Forbidden(_("Hãy đăng nhập để bình luận."), code="login")
-    if permissions.role_of(user) == "leader" and not permissions.acting_roles(user, report) - {"reporter"}:
+    if access.role_of(user) == "leader" and not access.acting_roles(user, report) - {"reporter"}:
         raise Forbidden(_("Lãnh đạo chỉ xem, không bình luận."), code="forbidden")
     authority = None
-    held = permissions.acting_roles(user, report)
-    if "officer" in held and report.authority_id in permissions.authority_ids(user):
+    held = access.acting_roles(user, report)
+    if "officer" in held and report.authority_id in access.authority_ids(user):
         authority = report.authority
     elif "operator" in held:
         authority = Authority.objects.filter(kind="desk", province_code=report.province_code).first()
-    elif permissions.is_staff_member(user) and not held:
+    elif access.is_staff_member(user) and not held:
         raise Forbidden(_("Phản ánh này không thuộc đơn vị hoặc địa bàn của bạn."), code="forbidden")
     comment = Comment.objects.create(report=report, author=user, authority=authority, text=text)
     if authority is not None:

@@ -40,7 +40,7 @@ def test_point_tile_has_every_report_of_the_tile_with_its_attributes(client, syn
     layer = mapbox_vector_tile.decode(resp.content)["reports"]
     # the public sees the reports the desk has let through; a reporter's unchecked
     # ("received") or rejected report is not on the public map
-    from reports.permissions import PUBLIC_STATES
+    from reports.policy.access import PUBLIC_STATES
 
     assert len(layer["features"]) == in_tile(z, x, y, PUBLIC_STATES) >= 5
     assert in_tile(z, x, y) > in_tile(z, x, y, PUBLIC_STATES)

@@ -5,8 +5,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from reports import intake, permissions, sla, workflow
+from reports import intake, sla, workflow
 from reports.models import Notification, Rating, Report, ReportEvent
+from reports.policy import access as permissions
 from tests.reports.conftest import BAI_CHAY, HONG_GAI, in_thread, new_key, photo, point_in, report_data, run_in_threads
 
 pytestmark = pytest.mark.django_db
