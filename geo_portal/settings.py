@@ -292,7 +292,7 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
         if os.environ.get("PYTEST_VERSION") or not env_bool("GEO_PORTAL_STATIC_MANIFEST", True)
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage",
+        else "geo_portal.storage.ManifestStaticStorage",
     },
 }
 # Media behind the front server: after the access check, answer with an empty body and
