@@ -145,7 +145,8 @@ def run(from_version, to_version, at=None, commit=False, progress=None) -> Cutov
     reason = _("Sắp xếp đơn vị hành chính: phiên bản địa giới %(old)s → %(new)s, vị trí phản ánh nằm ở %(commune)s.")
     reports = list(open_reports(from_version))
     for report in progress(reports) if progress else reports:
-        move = Move(report_id=report.pk, code=report.code, state=report.state, old=_unit(report.commune, report.authority))
+        old = _unit(report.commune, report.authority)
+        move = Move(report_id=report.pk, code=report.code, state=report.state, old=old)
         located = locate(report.location, at=day, jurisdiction=to_version.jurisdiction)
         areas = [a for a in located.areas if a.version_id == to_version.pk]
         commune = next((a for a in areas if a.type.code == "commune"), None)
@@ -159,10 +160,9 @@ def run(from_version, to_version, at=None, commit=False, progress=None) -> Cutov
         move.new = _unit(commune, routed.authority)
         move.snapped_m = located.snapped_m
         if routed.authority is None and report.state in policy.RESOLVE_STAGE:
-            move.reason = _("Theo quy tắc mới không có cơ quan xử lý tại %(commune)s; phản ánh vẫn ở %(authority)s.") % {
-                "commune": commune.name,
-                "authority": move.old.authority_name or "—",
-            }
+            move.reason = _(
+                "Theo quy tắc mới không có cơ quan xử lý tại %(commune)s; phản ánh vẫn ở %(authority)s."
+            ) % {"commune": commune.name, "authority": old.authority_name or "—"}
             result.left.append(move)
             continue
         if commit:

@@ -172,7 +172,8 @@ def test_old_and_new_units_are_notified(batch):
     cutover.run("vn-2009", "vn-2025", commit=True)
 
     def sms_to(report):
-        return set(Notification.objects.filter(report=report, kind="cutover", channel="sms").values_list("to", flat=True))
+        rows = Notification.objects.filter(report=report, kind="cutover", channel="sms")
+        return set(rows.values_list("to", flat=True))
 
     # With the desk before (no unit under the 2009 rules) → Hồng Gai's committee: the
     # Quảng Ninh desk operator and the Hồng Gai officer hear of it.
