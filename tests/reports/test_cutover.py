@@ -223,3 +223,15 @@ def test_demo_batch_is_pre_reform_open_and_moves_at_the_cutover(db):
     assert len(result.left) == len(PRE_REFORM_ADRIFT)
     assert len(result.moved) == n - len(PRE_REFORM_ADRIFT)
     assert ReportEvent.objects.filter(action="cutover", report__in=batch).count() == n - len(PRE_REFORM_ADRIFT)
+
+
+@pytest.mark.parametrize("phone", ["+84900000001", "+84900000005"])  # the desk; the power company's officer
+def test_nobody_but_the_system_may_cut_over(batch, phone):
+    from reports import workflow
+    from tests.reports.conftest import user
+
+    report = batch["gieng-day"]
+    with pytest.raises(workflow.Forbidden):
+        workflow.transition(report, "cutover", user(phone), {})
+    report.refresh_from_db()
+    assert report.boundary_version.code == "vn-2009" and not cutover_events(report)
