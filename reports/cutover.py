@@ -2,8 +2,8 @@
 
 ``run(from_version, to_version, at=None, commit=False)`` takes every OPEN report whose
 ``boundary_version`` is the old version, locates its POINT in the new version (never its
-commune's name: boundaries.lookup.locate, on the day ``at`` or the new version's first
-day) and routes it again by the rules there (boundaries.routing.route). With
+commune's name) on the day ``at`` or the new version's first day, and routes it again by
+the rules there: boundaries.succession.reroute (lookup.locate + routing.route). With
 ``commit`` each move goes through the state machine (``workflow.transition(…,
 "cutover", role="system")``): one event per report saying from which commune and
 authority to which and why, the state and the deadlines unchanged, the old and the new
@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from boundaries.lookup import LocateResult, locate
 from boundaries.models import BoundaryVersion
-from boundaries.routing import load_rules, route
+from boundaries.routing import load_rules
+from boundaries.succession import reroute
 from reports import policy, workflow
 from reports.models import Report
 
@@ -147,16 +147,14 @@ def run(from_version, to_version, at=None, commit=False, progress=None) -> Cutov
     for report in progress(reports) if progress else reports:
         old = _unit(report.commune, report.authority)
         move = Move(report_id=report.pk, code=report.code, state=report.state, old=old)
-        located = locate(report.location, at=day, jurisdiction=to_version.jurisdiction)
-        areas = [a for a in located.areas if a.version_id == to_version.pk]
-        commune = next((a for a in areas if a.type.code == "commune"), None)
+        located, routed = reroute(report.location, report.category.codes_for_routing(), to_version, at=day, rules=rules)
+        commune = located.commune
         if commune is None:
             move.reason = located.message or _("Vị trí không thuộc đơn vị nào của phiên bản %(code)s.") % {
                 "code": to_version.code
             }
             result.left.append(move)
             continue
-        routed = route(areas, report.category.codes_for_routing(), rules=rules)
         move.new = _unit(commune, routed.authority)
         move.snapped_m = located.snapped_m
         if routed.authority is None and report.state in policy.RESOLVE_STAGE:
@@ -168,7 +166,7 @@ def run(from_version, to_version, at=None, commit=False, progress=None) -> Cutov
         if commit:
             data = {
                 "from_version": from_version,
-                "located": LocateResult(areas=areas, snapped_m=located.snapped_m),
+                "located": located,
                 "routed": routed,
                 "reason": reason % {"old": from_version.code, "new": to_version.code, "commune": commune.name},
             }
