@@ -13,6 +13,9 @@ says what would move.
 Left for the desk (listed, not moved):
 
 * a point that no unit of the new version covers (nor lies within the snap tolerance);
+* a point that the new version puts in another province (on the demo data: a 2009
+  Quảng Ninh commune's coast that the 2025 layers give to Hải Phòng): the province's
+  desk and staff would lose it without anyone deciding;
 * a report already with a unit (forwarded, accepted, in progress) for which the new
   rules find no authority: taking it from its unit would leave nobody acting on it. A
   report still with the desk (received, reopened) moves without an authority, as intake
@@ -157,6 +160,13 @@ def run(from_version, to_version, at=None, commit=False, progress=None) -> Cutov
             continue
         move.new = _unit(commune, routed.authority)
         move.snapped_m = located.snapped_m
+        province = located.province
+        if province is not None and report.province_code and province.code != report.province_code:
+            move.reason = _(
+                "Theo địa giới mới vị trí thuộc %(commune)s, %(province)s: khác tỉnh đang xử lý (mã %(old)s)."
+            ) % {"commune": commune.name, "province": province.name, "old": report.province_code}
+            result.left.append(move)
+            continue
         if routed.authority is None and report.state in policy.RESOLVE_STAGE:
             move.reason = _(
                 "Theo quy tắc mới không có cơ quan xử lý tại %(commune)s; phản ánh vẫn ở %(authority)s."

@@ -64,7 +64,7 @@ def covering(version, lon, lat):
 _seq = iter(range(1, 10_000))
 
 
-def old_report(lon, lat, category, state="received", authority=None, version="vn-2009"):
+def old_report(lon, lat, category, state="received", authority=None, version="vn-2009", province="22"):
     """A report as intake stored it before the reform: the 2009 commune covering the point
     (raw SQL), the authority given, deadlines fixed, one "receive" event."""
     (code, _name), = covering(version, lon, lat)
@@ -73,7 +73,7 @@ def old_report(lon, lat, category, state="received", authority=None, version="vn
     r = Report.objects.create(
         code=f"PA-2025-T{next(_seq):05d}", description="Đèn đường hỏng", category=Category.objects.get(code=category),
         location=Point(lon, lat, srid=4326), boundary_version=BoundaryVersion.objects.get(code=version),
-        commune=commune, district=commune.parent, province_code="22",
+        commune=commune, district=commune.parent, province_code=province,
         authority=Authority.objects.get(code=authority) if authority else None, state=state,
         created_at=dt.datetime(2025, 6, 26, 3, 0, tzinfo=UTC), forward_due=FORWARD_DUE,
         resolve_due=RESOLVE_DUE if in_unit else None,
@@ -166,6 +166,17 @@ def test_a_point_in_no_new_unit_is_listed_and_left_for_the_desk(db):
     assert not cutover_events(report)
     text = out.getvalue()
     assert "Để Tổ vận hành xem xét" in text and report.code in text
+
+
+def test_a_point_the_new_layers_put_in_another_province_is_left_for_the_desk(db):
+    # On the demo's national layer a 2009 Quảng Ninh coast falls in Hải Phòng; here the
+    # report's province disagrees with where the 2025 layer puts its point.
+    report = old_report(107.08832, 20.95129, "do-thi-chieu-sang", province="46")
+    result = cutover.run("vn-2009", "vn-2025", commit=True)
+    assert [m.code for m in result.left] == [report.code]
+    assert "Quảng Ninh" in result.left[0].reason
+    report.refresh_from_db()
+    assert report.boundary_version.code == "vn-2009" and not cutover_events(report)
 
 
 def test_old_and_new_units_are_notified(batch):
