@@ -5,8 +5,10 @@ days after a report closed, its reporter's name, phone and e-mail are cleared an
 report no longer points to the reporter's account (the account itself stays: it may
 have other reports). What goes with them, since it names the same person for this
 report: the addresses of the notifications sent to the reporter about it (unsent ones
-are dropped), the account on its rating (the level stays), the reporter's own
-subscription to it.
+are dropped), the account on its rating (the level stays), on the reporter's comments
+and photos (their text and pictures stay public as they were), and the reporter's own
+subscription to it. The append-only events keep their actor (the "receive" and "rate"
+steps of an account): the trail is never rewritten.
 
 "Closed" is ``policy.CLOSED`` (nobody has to act any more). The moment it closed is
 the time of the report's last state change in its event trail (the last event whose
@@ -32,7 +34,7 @@ from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from reports import policy, workflow
-from reports.models import Notification, Rating, Report, ReportEvent, Subscription
+from reports.models import Comment, Media, Notification, Rating, Report, ReportEvent, Subscription
 
 
 @dataclass
@@ -92,6 +94,8 @@ def anonymise_one(report, closed_at, days):
         workflow.transition(report, "anonymise", None, {"closed_at": closed_at, "retention_days": days}, role="system")
         if reporter_id:
             Rating.objects.filter(report=report, user_id=reporter_id).update(user=None)
+            Comment.objects.filter(report=report, author_id=reporter_id).update(author=None)
+            Media.objects.filter(report=report, uploaded_by_id=reporter_id).update(uploaded_by=None)
             Subscription.objects.filter(report=report, user_id=reporter_id).delete()
         if addresses:
             mine = Notification.objects.filter(report=report, to__in=addresses)

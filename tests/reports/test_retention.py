@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from reports import retention, tasks
-from reports.models import Category, Notification, Rating, Report, ReportEvent, Subscription
+from reports.models import Category, Comment, Notification, Rating, Report, ReportEvent, Subscription
 from tests.reports.conftest import BAI_CHAY, point_in, user
 
 DAY = dt.timedelta(days=1)
@@ -104,6 +104,7 @@ def test_account_link_rating_subscription_and_sent_addresses_go_but_the_account_
     report = make_report("rated", 400, now, reporter=citizen)
     Rating.objects.create(report=report, user=citizen, level=4)
     Subscription.objects.create(report=report, user=citizen)
+    comment = Comment.objects.create(report=report, author=citizen, text="Cảm ơn đơn vị đã xử lý")
     sent = Notification.objects.create(channel="sms", to=PHONE, body="Phản ánh đã đóng", report=report, kind="step",
                                        sent_at=now - 400 * DAY)
     pending = Notification.objects.create(channel="sms", to=citizen.phone, body="…", report=report, kind="step")
@@ -114,6 +115,8 @@ def test_account_link_rating_subscription_and_sent_addresses_go_but_the_account_
     assert ReportEvent.objects.get(report=report, action="anonymise").data["cleared"][-1] == "reporter"
     assert Rating.objects.get(report=report).user_id is None and Rating.objects.get(report=report).level == 4
     assert not Subscription.objects.filter(report=report).exists()
+    comment.refresh_from_db()
+    assert comment.author_id is None and comment.text == "Cảm ơn đơn vị đã xử lý"
     assert sent.to == "" and not Notification.objects.filter(pk=pending.pk).exists()
     citizen.refresh_from_db()
     assert citizen.is_active and citizen.phone == "+84910000001"
