@@ -244,6 +244,8 @@ def _apply_cutover(report, data, event):
     values from reports/cutover.py: ``from_version`` (BoundaryVersion), ``located``
     (LocateResult in the new version) and ``routed`` (RouteResult there). State and
     deadlines stay as they are."""
+    if not all(data.get(k) is not None for k in ("from_version", "located", "routed")):
+        raise _field_error("from_version", _("Chỉ lệnh chuyển đổi địa giới (cutover) thực hiện được thao tác này."))
     if report.boundary_version_id != data["from_version"].id:
         raise InvalidTransition(
             _("Phản ánh %(code)s không còn thuộc phiên bản địa giới %(version)s.")

@@ -246,3 +246,13 @@ def test_nobody_but_the_system_may_cut_over(batch, phone):
         workflow.transition(report, "cutover", user(phone), {})
     report.refresh_from_db()
     assert report.boundary_version.code == "vn-2009" and not cutover_events(report)
+
+
+def test_the_step_without_the_services_values_is_a_field_error(batch):
+    from django.core.exceptions import ValidationError
+
+    from reports import workflow
+
+    with pytest.raises(ValidationError) as err:
+        workflow.transition(batch["gieng-day"], "cutover", None, {}, role="system")
+    assert "from_version" in err.value.message_dict
