@@ -1,12 +1,12 @@
 """Celery tasks of reports: sending queued notifications and the deadline sweep.
 
 The beat schedule (settings.CELERY_BEAT_SCHEDULE) runs ``deadline_sweep`` every
-10 minutes and ``send_notifications`` every minute (a safety net for messages whose
-after-commit dispatch was lost).
+10 minutes, ``send_notifications`` every minute (a safety net for messages whose
+after-commit dispatch was lost) and ``anonymise_reporters`` every night.
 
-Both are idempotent (a message is marked sent under its row lock; reminders carry a
-unique dedupe key), so they are acknowledged late: a worker killed mid-task leaves the
-task in the queue for another worker instead of losing it.
+The sending tasks are idempotent (a message is marked sent under its row lock;
+reminders carry a unique dedupe key), so they are acknowledged late: a worker killed
+mid-task leaves the task in the queue for another worker instead of losing it.
 """
 
 from celery import shared_task
@@ -26,3 +26,11 @@ def deadline_sweep():
     created = notify.sweep_deadlines()
     notify.send_pending()
     return created
+
+
+@shared_task(name="reports.anonymise_reporters", ignore_result=True)
+def anonymise_reporters():
+    """Nightly: clear reporter data past settings.REPORTER_RETENTION_DAYS."""
+    from reports import retention
+
+    return len(retention.run(commit=True).due)
