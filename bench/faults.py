@@ -169,6 +169,7 @@ class Log:
     attempts: list = field(default_factory=list)  # (t_start, t_end, outcome)
     acked: dict = field(default_factory=dict)  # token -> code
     unacked: list = field(default_factory=list)  # tokens never acknowledged
+    tokens: set = field(default_factory=set)  # every submission of this run
     events: list = field(default_factory=list)  # (t, what)
     healthz: list = field(default_factory=list)  # (t, status)
 
@@ -179,6 +180,8 @@ def submitter(i, url, points, cats, stop_at, t0, log, submission_deadline=60):
         while time.monotonic() < stop_at:
             token = uuid.uuid4().hex
             key = f"faults-{token}"
+            with log.lock:
+                log.tokens.add(token)
             lon, lat = rnd.choice(points)
             data = {"category": rnd.choice(cats), "lat": f"{lat:.6f}", "lon": f"{lon:.6f}",
                     "description": f"Kiểm thử sự cố {token}: đèn đường hỏng, nước ngập trước nhà."}
@@ -290,7 +293,8 @@ def main():
                 "WHERE description LIKE 'Kiểm thử sự cố %%' AND created_at > now() - interval '1 hour'").fetchall()
         stored = {}
         for tok, code in rows:
-            stored.setdefault(tok, []).append(code)
+            if tok in log.tokens:  # earlier runs' reports stay in the cluster
+                stored.setdefault(tok, []).append(code)
         lost = [tok for tok, code in log.acked.items() if code not in stored.get(tok, [])]
         duplicates = sum(len(c) - 1 for c in stored.values() if len(c) > 1)
         unacked_stored = sum(1 for tok in log.unacked if tok in stored)

@@ -6,6 +6,7 @@ ones in the "production safety" block (README, Configuration).
 """
 
 import os
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -232,6 +233,10 @@ LOGGING = {
 # Production safety ------------------------------------------------------------
 # Nothing here is weaker than Django's defaults; every switch comes from the environment
 # (README, Configuration) and `manage.py check --deploy` is clean with them set.
+# Schema and asset commands sign nothing and may run without a key (a fresh checkout's
+# `manage.py makemigrations --check`); serving, the worker and every other command need one.
+_KEYLESS_COMMANDS = {"makemigrations", "migrate", "showmigrations", "sqlmigrate", "collectstatic", "compilemessages",
+                     "makemessages", "help", "version"}
 _secret_key_file = Path(os.environ.get("SECRET_KEY_FILE") or BASE_DIR / "var" / "secret_key")
 SECRET_KEY = os.environ.get("SECRET_KEY", "").strip()
 if not SECRET_KEY and _secret_key_file.is_file():
@@ -243,6 +248,8 @@ if not SECRET_KEY:
     elif os.environ.get("PYTEST_VERSION"):
         # pytest sets PYTEST_VERSION for its session: tests need no configuration.
         SECRET_KEY = "test-only-insecure-key-never-in-production"
+    elif Path(sys.argv[0]).name == "manage.py" and sys.argv[1:2] and sys.argv[1] in _KEYLESS_COMMANDS:
+        pass  # left empty: Django itself refuses any use of an empty SECRET_KEY
     else:
         from django.core.exceptions import ImproperlyConfigured
 

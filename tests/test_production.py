@@ -57,6 +57,11 @@ def test_with_debug_or_a_key_it_starts(extra):
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 
+def test_schema_commands_run_without_a_key():
+    proc = manage("makemigrations", "--check", "--dry-run", env=bare_env())
+    assert proc.returncode == 0 and "No changes detected" in proc.stdout, proc.stderr[-2000:]
+
+
 def test_check_deploy_is_clean_with_the_https_settings_from_the_environment():
     env = bare_env(
         SECRET_KEY=STRONG_KEY,
