@@ -310,9 +310,13 @@ def main():
         during = [a for a in failed if first_fault <= a[1] and a[0] <= last_recovery]
         after = [a for a in failed if a[0] > last_recovery]
         before_faults = [a for a in failed if a[1] < first_fault]
-        kinds = {}
-        for a in during:
-            kinds[a[2]] = kinds.get(a[2], 0) + 1
+        def kinds_of(attempts):
+            out = {}
+            for a in attempts:
+                out[a[2]] = out.get(a[2], 0) + 1
+            return dict(sorted(out.items(), key=str))
+
+        kinds = kinds_of(during)
 
         print()
         print(f"submissions acknowledged   {len(log.acked)}  (attempts {len(log.attempts)}, "
@@ -320,8 +324,9 @@ def main():
         print(f"acknowledged-lost          {len(lost)}   (must be 0)")
         print(f"duplicates                 {duplicates}   (must be 0; {len(stored)} distinct submissions stored)")
         print(f"errors before faults       {len(before_faults)}")
-        print(f"errors during              {len(during)}   {dict(sorted(kinds.items(), key=str))}")
-        print(f"errors after               {len(after)}   (after {last_recovery:.1f} s)")
+        print(f"errors during              {len(during)}   {kinds}")
+        print(f"errors after               {len(after)}   (started after {last_recovery:.1f} s) {kinds_of(after)}"
+              + (f" at {', '.join(f'{a[0]:.1f}' for a in after[:10])} s" if after else ""))
         for name, t_fault, t_back in faults:
             rec = recovered_after(t_back) - t_fault
             print(f"  t={t_fault:5.1f} s  {name}: next acknowledged submission {rec:.2f} s after the fault"
