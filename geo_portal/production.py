@@ -8,6 +8,7 @@ page is a fixed HTML string (no base template: its user menu reads the session).
 import logging
 import sys
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.http import HttpResponse, JsonResponse
@@ -43,14 +44,28 @@ def unavailable_response(request):
     return response
 
 
-class DatabaseUnavailableMiddleware:
-    """A view that meets a database outage answers 503, not a 500 with a traceback."""
+class _HybridMiddleware:
+    """Runs in the server's mode (WSGI or ASGI) without a thread hop of its own."""
+
+    sync_capable = True
+    async_capable = True
 
     def __init__(self, get_response):
         self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
 
     def __call__(self, request):
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
         return self.get_response(request)
+
+    async def __acall__(self, request):
+        return await self.get_response(request)
+
+
+class DatabaseUnavailableMiddleware(_HybridMiddleware):
+    """A view that meets a database outage answers 503, not a 500 with a traceback."""
 
     def process_exception(self, request, exception):
         if isinstance(exception, UNAVAILABLE):
@@ -97,36 +112,52 @@ def livez(request):
     return HttpResponse("ok", content_type="text/plain")
 
 
-class SecurityHeadersMiddleware:
+class SecurityHeadersMiddleware(_HybridMiddleware):
     """Content-Security-Policy on every answer (a view that sets its own keeps it), and
     ``Cache-Control: private, no-store`` on anything answered to a signed-in user or an
     API token: a shared cache or the browser's back button must not keep it."""
 
-    def __init__(self, get_response):
-        self.get_response = get_response
-        self.csp = settings.CONTENT_SECURITY_POLICY
-
     def __call__(self, request):
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
         response = self.get_response(request)
-        if self.csp and "Content-Security-Policy" not in response:
-            response["Content-Security-Policy"] = self.csp
-        if self._private(request):
+        private = self._maybe_private(request)
+        if private is None:
+            try:
+                private = request.user.is_authenticated
+            except DatabaseError:
+                private = True
+        return self._apply(response, private)
+
+    async def __acall__(self, request):
+        response = await self.get_response(request)
+        private = self._maybe_private(request)
+        if private is None:
+            try:
+                private = (await request.auser()).is_authenticated
+            except DatabaseError:
+                private = True
+        return self._apply(response, private)
+
+    @staticmethod
+    def _maybe_private(request):
+        """True/False when the request tells; None when the session must say."""
+        # Token clients send Authorization; a browser without a session cookie is
+        # anonymous (no need to load the session to know it).
+        if request.META.get("HTTP_AUTHORIZATION"):
+            return True
+        if not request.COOKIES.get(settings.SESSION_COOKIE_NAME) or not hasattr(request, "user"):
+            return False
+        return None
+
+    @staticmethod
+    def _apply(response, private):
+        csp = settings.CONTENT_SECURITY_POLICY
+        if csp and "Content-Security-Policy" not in response:
+            response["Content-Security-Policy"] = csp
+        if private:
             # Replaces any public caching a view chose for anonymous callers.
             if "Cache-Control" in response:
                 del response["Cache-Control"]
             patch_cache_control(response, private=True, no_store=True)
         return response
-
-    @staticmethod
-    def _private(request):
-        if request.META.get("HTTP_AUTHORIZATION"):
-            return True
-        # Token clients send Authorization; a browser without a session cookie is
-        # anonymous (no need to load the session to know it).
-        if not request.COOKIES.get(settings.SESSION_COOKIE_NAME):
-            return False
-        user = getattr(request, "user", None)
-        try:
-            return bool(user is not None and user.is_authenticated)
-        except DatabaseError:
-            return True

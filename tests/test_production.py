@@ -297,3 +297,40 @@ def test_healthz_reports_the_outage_and_livez_still_answers(database_down):
 @pytest.mark.django_db
 def test_healthz_after_the_outage_is_ok_again(client):
     assert client.get("/healthz").json() == {"status": "ok", "db": "ok"}
+
+
+@pytest.mark.django_db
+def test_under_asgi_the_same_headers_and_the_same_503(operator):  # noqa: F811
+    """The middlewares run in the server's mode: the ASGI portal answers like the WSGI one."""
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    anonymous = async_to_sync(AsyncClient().get)("/phan-anh/")
+    assert anonymous.status_code == 200 and "script-src 'self'" in anonymous["Content-Security-Policy"]
+    assert "no-store" not in _directives(anonymous)
+    signed_in = AsyncClient()
+    async_to_sync(signed_in.aforce_login)(operator)
+    resp = async_to_sync(signed_in.get)("/dieu-hanh/")
+    assert resp.status_code == 200 and _directives(resp) >= {"private", "no-store"}
+
+
+@pytest.mark.parametrize("exc,path,status,ctype", [
+    ("OperationalError", "/api/v1/reports", 503, "application/json"),
+    ("InterfaceError", "/phan-anh/", 503, "text/html"),
+    ("ZeroDivisionError", "/api/v1/reports", 500, "application/json"),
+    ("ZeroDivisionError", "/phan-anh/", 500, "text/html"),
+])
+def test_the_500_handler_turns_an_outage_met_outside_a_view_into_503(rf, exc, path, status, ctype):
+    """handler500 (an error in a middleware: the session or user loaded before the view)."""
+    import django.db
+
+    from geo_portal import production
+
+    error = getattr(django.db, exc, None) or ZeroDivisionError
+    try:
+        raise error("connection refused")
+    except Exception:
+        resp = production.server_error(rf.get(path))
+    assert resp.status_code == status and resp["Content-Type"].startswith(ctype)
+    assert b"connection refused" not in resp.content and b"Traceback" not in resp.content
+    assert ("Retry-After" in resp) == (status == 503)
