@@ -58,7 +58,7 @@ def serve_media(request, path):
     public = media is not None and access.can_view_media(None, media)
     if public:
         # A public copy never changes under its name (a new upload gets a new name).
-        patch_cache_control(response, public=True, max_age=86400)
+        patch_cache_control(response, public=True, max_age=3600)
     else:
         patch_cache_control(response, private=True, no_store=True)
     return response

@@ -51,7 +51,7 @@ def visit(page, url):
 
 
 @pytest.mark.parametrize("path", ["/", "/phan-anh/", "/phan-anh/moi/", "/ban-do/", "/tong-quan/", "/xep-hang/",
-                                  "/api/v1/docs/", "/accounts/login/"])
+                                  "/api/v1/docs/", "/accounts/login/", "/api/v1/categories"])
 def test_public_pages_run_under_the_csp(live_url, page, path):
     problems = visit(page, live_url + path)
     assert problems == [], problems
