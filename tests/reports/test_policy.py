@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
-from django.utils import timezone
 
 from reports import intake, policy, workflow
 from reports.models import Report
@@ -21,22 +20,6 @@ TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 def at(*args):
     return dt.datetime(*args, tzinfo=TZ)
-
-
-class Clock:
-    """What ``timezone.now()`` answers while a report is walked through the workflow."""
-
-    def __init__(self, monkeypatch):
-        self.moment = None
-        monkeypatch.setattr(timezone, "now", lambda: self.moment.astimezone(dt.UTC))
-
-    def set(self, moment):
-        self.moment = moment
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    return Clock(monkeypatch)
 
 
 RESOLVE = {"result_text": "Đã thay bóng đèn."}
