@@ -18,20 +18,7 @@ from django.utils import timezone
 from heatmaps import aggregates as agg
 from reports import intake, workflow
 from reports.models import Report, ReportEvent
-from tests.reports.conftest import (  # noqa: F401 - fixtures
-    BAI_CHAY,
-    HONG_GAI,
-    _isolated,
-    citizen,
-    clock,
-    leader,
-    new_key,
-    officer,
-    operator,
-    other_officer,
-    photo,
-    report_data,
-)
+from tests.reports.conftest import BAI_CHAY, HONG_GAI, Clock, new_key, photo, report_data, user
 
 pytestmark = pytest.mark.django_db
 PROVINCE = "22"  # Quảng Ninh
@@ -67,6 +54,15 @@ MIX = [
     ("rejected", BAI_CHAY, 20, [("reject", "operator")], False),
     ("closed", BAI_CHAY, 30, DONE_PATH + [("rate", "citizen", 10), ("close", "operator", 9)], False),
 ]
+
+@pytest.fixture(autouse=True)
+def _isolated(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.SMS_OUTBOX_DIR = tmp_path / "sms"
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.SMS_BACKEND = "geo_portal.accounts.sms.ConsoleSmsBackend"
+    settings.NOTIFY_DISPATCH = "sync"
+
 
 DATA = {
     "resolve": lambda: {"result_text": "Đã xử lý.", "photos": [photo("kq.jpg")]},
@@ -120,9 +116,12 @@ def overdue_from_events(now):
     return late
 
 
-def test_every_screen_counts_the_same_overdue_reports(client, clock, operator, officer, other_officer, citizen, leader):
-    people = {"operator": operator, "officer": officer, "other_officer": other_officer, "citizen": citizen}
-    made = build_mix(clock, people)
+def test_every_screen_counts_the_same_overdue_reports(client, monkeypatch):
+    # the Quảng Ninh desk, the officers of Bãi Cháy and Hồng Gai, a citizen (fixtures/staff.py)
+    people = {"operator": user("+84900000001"), "officer": user("+84900000002"),
+              "other_officer": user("+84900000003"), "citizen": user("+84910000001")}
+    leader = user("+84900000004")
+    made = build_mix(Clock(monkeypatch), people)
     assert made["reopened-today"].state == "reopened" and made["reopened-today"].resolve_due < timezone.now()
     assert made["extended"].resolve_due > timezone.now()
 

@@ -215,3 +215,20 @@ def test_state_groups_in_every_form(group, members):
     with connection.cursor() as cur:
         cur.execute(f"SELECT s.state FROM unnest(%s::text[]) AS s(state) WHERE {g.sql('s')}", [list(Report.State.values)])
         assert {row[0] for row in cur.fetchall()} == members
+
+
+@pytest.mark.parametrize("param, expected", [("forward", {"late-forward"}), ("resolve", {"late-resolve"}),
+                                             ("any", {"late-forward", "late-resolve"})])
+def test_admin_overdue_filter(client, clock, operator, officer, citizen, param, expected):
+    from django.contrib.auth import get_user_model
+
+    people = {"operator": operator, "officer": officer, "citizen": citizen}
+    made = {
+        "late-forward": walk(clock, at(2026, 3, 9, 9, 0), [], people),
+        "late-resolve": walk(clock, at(2026, 3, 9, 9, 0), FORWARD_MON, people),
+        "on-time": walk(clock, at(2026, 3, 9, 9, 0), TO_RESOLVED, people),
+    }
+    clock.set(None)  # the admin asks at the real time: every 2026-03 deadline has passed
+    client.force_login(get_user_model().objects.create_superuser("qt-pol", "qt@example.org", "x-secret-123"))
+    page = client.get(f"/admin/reports/report/?overdue={param}&q=PA-").content.decode()
+    assert {name for name, r in made.items() if r.code in page} == expected
