@@ -40,6 +40,12 @@ TO_REOPENED = TO_IN_PROGRESS + [
     (at(2026, 3, 17, 10, 0), "publish", "operator", {}),
     (at(2026, 3, 18, 10, 0), "rate", "citizen", {"level": 1, "reason": "Chưa sửa"}),
 ]
+# Rated 2 on Friday 20/3 16:00: the new forward deadline skips the weekend → Monday 23/3 16:00.
+REOPENED_FRIDAY = TO_IN_PROGRESS + [
+    (at(2026, 3, 17, 9, 0), "resolve", "officer", RESOLVE),
+    (at(2026, 3, 17, 10, 0), "publish", "operator", {}),
+    (at(2026, 3, 20, 16, 0), "rate", "citizen", {"level": 2, "reason": "Chưa sửa"}),
+]
 EXTENDED = TO_IN_PROGRESS + [
     (at(2026, 3, 12, 9, 0), "request_extension", "officer", {"reason": "Chờ vật tư", "until": "2026-03-20T17:00"}),
     (at(2026, 3, 12, 10, 0), "grant_extension", "operator", {}),
@@ -96,6 +102,10 @@ CASES = [
      at(2026, 3, 16, 10, 0), at(2026, 3, 18, 12, 0), ""),
     ("reopened-late-at-new-forward-due", MON_9, TO_REOPENED, "reopened", at(2026, 3, 19, 10, 0),
      at(2026, 3, 16, 10, 0), at(2026, 3, 19, 10, 1), "forward"),
+    ("reopened-friday-not-late-over-weekend", MON_9, REOPENED_FRIDAY, "reopened", at(2026, 3, 23, 16, 0),
+     at(2026, 3, 16, 10, 0), at(2026, 3, 22, 12, 0), ""),
+    ("reopened-friday-late-monday", MON_9, REOPENED_FRIDAY, "reopened", at(2026, 3, 23, 16, 0),
+     at(2026, 3, 16, 10, 0), at(2026, 3, 23, 16, 1), "forward"),
     # forwarded again: a new resolve deadline (Thursday 19/3 09:00 + 5 → Thursday 26/3)
     ("reopened-forwarded-again", MON_9, TO_REOPENED + [(at(2026, 3, 19, 9, 0), "forward", "operator", {})],
      "forwarded", at(2026, 3, 19, 10, 0), at(2026, 3, 26, 9, 0), at(2026, 3, 20, 9, 0), ""),
