@@ -168,7 +168,7 @@ def _cutover_rows(report, ev):
         "new_commune": after.get("commune_name") or "?",
         "old": old.name if old else _("Tổ vận hành"),
         "new": new.name if new else _("Tổ vận hành"),
-        "due": _local(report.resolve_due or report.forward_due),
+        "due": _local(policy.due_of(report)),  # the running deadline (a reopened report: forward_due)
     }
     subject = _("Phản ánh %(code)s: chuyển theo địa giới mới") % values
     if (old.pk if old else None) == (new.pk if new else None):
