@@ -1,7 +1,6 @@
 """API representations. Public ones never carry the reporter's name, phone, e-mail or
 account, nor internal events; text is returned as plain JSON strings (never HTML)."""
 
-from django.utils.translation import gettext as _
 from rest_framework import serializers
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
@@ -80,16 +79,10 @@ class CommentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Comment
-        fields = ["id", "author", "official", "text", "created_at"]
+        fields = ["id", "author", "official", "text", "show_name", "created_at"]
 
     def get_author(self, obj) -> str:
-        # An official speaks as their authority; a citizen is shown by first name only
-        # (their display name), never by phone.
-        if obj.authority_id:
-            return obj.authority.name
-        if obj.author_id and obj.author.display_name:
-            return obj.author.display_name
-        return _("Người dân")
+        return str(access.comment_author_label(obj))
 
     def get_official(self, obj) -> bool:
         return bool(obj.authority_id)
@@ -147,15 +140,28 @@ class ReportReceiptSerializer(ReportFeatureSerializer):
 
     media = serializers.SerializerMethodField()
     routing_explanation = serializers.CharField(read_only=True)
+    receipt_token = serializers.CharField(read_only=True, help_text="Keep it: with it the report is reached by "
+                                          "its code before it is public (?t=… or the X-Receipt-Token header)")
+    receipt_url = serializers.CharField(read_only=True, help_text="The reporter's receipt link (page)")
 
     class Meta(ReportFeatureSerializer.Meta):
-        fields = ReportFeatureSerializer.Meta.fields + ["address", "routing_explanation", "media"]
+        fields = ReportFeatureSerializer.Meta.fields + ["address", "routing_explanation", "media", "receipt_token",
+                                                        "receipt_url"]
 
     def get_media(self, obj) -> list:
         items = getattr(obj, "stored_media", None)
         if items is None:
             items = obj.media.all()
         return MediaSerializer(items, many=True, context=self.context).data
+
+
+def receipt_url(report, request=None):
+    """The reporter's link to the report's page: reaches it before it is public."""
+    from django.urls import reverse
+    from django.utils.http import urlencode
+
+    url = reverse("report-public", kwargs={"code": report.code}) + "?" + urlencode({"t": report.receipt_token})
+    return request.build_absolute_uri(url) if request is not None else url
 
 
 def receipt_feature(report, request=None):
@@ -188,6 +194,8 @@ def receipt_feature(report, request=None):
         "address": report.address,
         "routing_explanation": report.routing_explanation,
         "media": MediaSerializer(items, many=True, context={"request": request}).data if items else [],
+        "receipt_token": report.receipt_token,
+        "receipt_url": receipt_url(report, request),
     }
     return {
         "id": report.code,
