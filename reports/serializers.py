@@ -140,13 +140,17 @@ class ReportReceiptSerializer(ReportFeatureSerializer):
 
     media = serializers.SerializerMethodField()
     routing_explanation = serializers.CharField(read_only=True)
-    receipt_token = serializers.CharField(read_only=True, help_text="Keep it: with it the report is reached by "
-                                          "its code before it is public (?t=… or the X-Receipt-Token header)")
-    receipt_url = serializers.CharField(read_only=True, help_text="The reporter's receipt link (page)")
+    # Keep it: with it the report is reached by its code before it is public (?t=… or
+    # the X-Receipt-Token header); receipt_url is the reporter's link to its page.
+    receipt_token = serializers.CharField(read_only=True)
+    receipt_url = serializers.SerializerMethodField()
 
     class Meta(ReportFeatureSerializer.Meta):
         fields = ReportFeatureSerializer.Meta.fields + ["address", "routing_explanation", "media", "receipt_token",
                                                         "receipt_url"]
+
+    def get_receipt_url(self, obj) -> str:
+        return receipt_url(obj, self.context.get("request"))
 
     def get_media(self, obj) -> list:
         items = getattr(obj, "stored_media", None)
