@@ -6,6 +6,9 @@ allowed-transition table and writes an append-only ReportEvent.
 
 from django.conf import settings
 from django.contrib.gis.db import models
+from django.contrib.postgres.functions import RandomUUID
+from django.db.models import Value
+from django.db.models.functions import Cast, Replace
 from django.utils.translation import gettext_lazy as _
 
 from boundaries.models import Area, Authority, BoundaryVersion, RoutingRule
@@ -111,7 +114,11 @@ class Report(models.Model):
     code = models.CharField(_("mã phản ánh"), max_length=32, unique=True)
     # The unguessable part of the reporter's receipt link (/phan-anh/<code>/?t=…): codes
     # are sequential, so a report not yet public is reached by its code only with it.
-    receipt_token = models.CharField(max_length=40, default=_new_receipt_token, editable=False)
+    # Bulk inserts in SQL (imports, synthetic data) get one from the database default.
+    receipt_token = models.CharField(
+        max_length=40, default=_new_receipt_token, editable=False,
+        db_default=Replace(Cast(RandomUUID(), models.CharField()), Value("-"), Value("")),
+    )
     title = models.CharField(_("tiêu đề"), max_length=200, blank=True)
     description = models.TextField(_("nội dung"))
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="reports", verbose_name=_("lĩnh vực"))

@@ -440,7 +440,7 @@ def staff_report(request, code, area="desk"):
     """One report for the desk (/dieu-hanh/<code>/) or the queue (/xu-ly/<code>/)."""
     if not request.user.is_authenticated:
         return redirect(f"{reverse('login')}?next={request.get_full_path()}")
-    report = _report_or_404(code)
+    report = _viewable_or_404(request, code)
     if not access.can_view_private(request.user, report):
         return HttpResponseForbidden(render(request, "reports/forbidden.html", {
             "message": _("Bạn không có quyền xem phản ánh này: phản ánh thuộc đơn vị khác.")}).content)

@@ -230,14 +230,9 @@ def queue_reports(user):
 
 def nearby_q(user) -> Q:
     """Nearby open reports ("same problem? follow it"): the public states to everyone;
-    the unchecked ones ("received") only to staff of the report's province."""
-    q = states.OPEN.q() & states.PUBLIC.q()
-    if is_admin(user):
-        return states.OPEN.q()
-    provinces = served_provinces(user)
-    if provinces:
-        q |= states.OPEN.q() & Q(province_code__in=sorted(provinces))
-    return q
+    an unchecked one ("received") only to the staff who may see it (its province's desk
+    and leaders, its unit, admins) — never to citizens, its reporter included."""
+    return states.OPEN.q() & scope_q(user, own=False)
 
 
 # --- one report ------------------------------------------------------------------------
