@@ -4,7 +4,7 @@ account, nor internal events; text is returned as plain JSON strings (never HTML
 from rest_framework import serializers
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
-from reports import sla
+from reports import policy, sla
 from reports.models import Category, Comment, Media, Report, ReportEvent
 from reports.policy import access
 
@@ -131,7 +131,7 @@ class ReportFeatureSerializer(GeoFeatureModelSerializer):
         return sla.is_overdue(obj)
 
     def get_result_text(self, obj) -> str | None:
-        return obj.result_text if obj.state in access.RESULT_PUBLIC_STATES else None
+        return obj.result_text if obj.state in policy.RESULT_PUBLIC else None
 
 
 class ReportReceiptSerializer(ReportFeatureSerializer):
@@ -192,7 +192,7 @@ def receipt_feature(report, request=None):
         "forward_due": _local_iso(report.forward_due),
         "resolve_due": _local_iso(report.resolve_due),
         "overdue": sla.is_overdue(report),
-        "result_text": report.result_text if report.state in access.RESULT_PUBLIC_STATES else None,
+        "result_text": report.result_text if report.state in policy.RESULT_PUBLIC else None,
         "rating_level": report.rating_level,
         "row_version": report.row_version,
         "address": report.address,
@@ -238,7 +238,7 @@ class ReportDetailSerializer(ReportFeatureSerializer):
 
     def get_media(self, obj) -> list:
         items = obj.media.all()
-        if obj.state not in access.RESULT_PUBLIC_STATES and not self._private(obj):
+        if obj.state not in policy.RESULT_PUBLIC and not self._private(obj):
             items = items.filter(stage="report")
         return MediaSerializer(items, many=True, context=self.context).data
 

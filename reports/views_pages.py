@@ -287,6 +287,8 @@ def public_detail(request, code):
         "form_errors": form_errors,
         "is_reporter": is_reporter,
         "token": token,
+        "in_forward_stage": report.state in policy.FORWARD_STAGE,
+        "rate_after_sign_in": report.state == Report.State.PUBLISHED and not request.user.is_authenticated,
         "staff_url": _staff_url(request.user, report) if private else "",
         "following": request.user.is_authenticated and Subscription.objects.filter(report=report, user=request.user).exists(),
     }, status=status)

@@ -46,9 +46,8 @@ from reports.policy import states
 ROLE_PRIORITY = ("admin", "operator", "officer", "leader")
 STAFF_ROLES = frozenset(ROLE_PRIORITY)
 
-# Kept as names for the callers not yet moved to ``reports.policy.states``.
+# Kept as a name for the callers (tests) not yet moved to ``reports.policy.states``.
 PUBLIC_STATES = states.PUBLIC.values
-RESULT_PUBLIC_STATES = states.RESULT_PUBLIC.values
 
 
 def new_receipt_token() -> str:

@@ -170,3 +170,49 @@ def test_public_export_of_another_province_holds_its_public_reports_only(db, ope
     c.force_login(hue_desk)
     body = c.get("/api/v1/heatmaps/export.csv", {"bbox": bbox}).content.decode()
     assert forwarded.code in body and hue_report.code in body
+
+
+@pytest.mark.parametrize("phone,province,authority,allowed", [
+    ("+84900000002", "22", "ubnd-06673", True),   # officer of Bãi Cháy: own unit, own province
+    ("+84900000002", "22", "ubnd-06685", False),  # … not Hồng Gai's committee
+    ("+84900000002", "46", "", False),
+    ("+84900000001", "22", "ubnd-06685", True),   # the desk of 22: any authority of 22
+    ("+84900000001", "46", "ubnd-19753", False),
+    ("+84900000004", "", "dien-luc-22", True),    # the leader of 22
+    ("+84900000004", "", "dien-luc-46", False),
+    ("+84900102001", "46", "ubnd-19753", True),   # the desk of Huế
+])
+def test_require_province_and_authority(db, phone, province, authority, allowed):
+    from django.core.exceptions import PermissionDenied
+
+    from reports.policy import access
+
+    u = user(phone)
+
+    def check():
+        access.require_province(u, province)
+        access.require_authority(u, authority)
+
+    if allowed:
+        check()
+    else:
+        with pytest.raises(PermissionDenied, match="không phụ trách"):
+            check()
+
+
+def test_hexagons_count_only_what_the_user_may_see(db, operator, citizen):
+    received = intake.create_report(report_data(), {}, citizen, new_key())
+    forwarded = intake.create_report(report_data(), {}, None, new_key())
+    workflow.transition(forwarded, "forward", operator)
+    lon, lat = point_in(BAI_CHAY)
+    params = {"bbox": f"{lon - 0.002},{lat - 0.002},{lon + 0.002},{lat + 0.002}", "zoom": 16}
+
+    def total(u):
+        c = Client()
+        if u is not None:
+            c.force_login(u)
+        return sum(f["properties"]["n"] for f in c.get("/api/v1/heatmaps/hex/", params).json()["features"])
+
+    assert Report.objects.filter(pk__in=[received.pk, forwarded.pk]).count() == 2
+    assert total(None) == 1 and total(user("+84900000003")) == 1  # anonymous; an officer of another unit
+    assert total(operator) == 2 and total(citizen) == 2  # the desk of 22; the reporter (own report)
