@@ -4,7 +4,8 @@ unpublished report of another unit or province leaks (its code in the body).
 The world: a citizen's unchecked report in Phường Bãi Cháy (Quảng Ninh, 22), routed to
 UBND Bãi Cháy and already past both deadlines (HIDDEN); a forwarded one beside it
 (PUBLIC); an unchecked report in Huế (46) (HUE). Expectations are written by hand from
-the rules of the issue, never computed with reports.policy.
+the rules of the issue, never computed with reports.policy. A leak is the report's code,
+or its point's coordinates, in the body.
 
 A test walks the URL configuration: a pattern without a row here fails, so a new
 endpoint cannot ship without saying who may use it.
@@ -220,7 +221,12 @@ def world(db, settings):
     users = {r: User.objects.get(username=p) for r, p in PHONES.items()}
     users[CITIZEN] = User.objects.create(username="+84910000999", phone="+84910000999", display_name="Khác")
     users[ADMIN] = User.objects.create(username="matrix-admin", is_superuser=True, is_staff=True)
-    hidden = intake.create_report(report_data(), {}, users[REPORTER], new_key())
+    lon, lat = point_in(BAI_CHAY)
+    # HIDDEN stands ~10 m from the others, on a point whose coordinates print exactly
+    # (six decimals): a body holding them shows where it is.
+    hlon, hlat = round(lon + 0.0001, 6), round(lat + 0.00005, 6)
+    hidden = intake.create_report(report_data(lon=str(hlon), lat=str(hlat)), {}, users[REPORTER], new_key())
+    assert hidden.commune.code == BAI_CHAY
     public = intake.create_report(report_data(), {}, None, new_key())
     workflow.transition(public, "forward", users[OP])
     hue = intake.create_report(report_data(commune=HUE_COMMUNE), {}, None, new_key())
@@ -230,17 +236,17 @@ def world(db, settings):
     from heatmaps import aggregates as agg
 
     agg.refresh_for_reports([hidden.pk, public.pk, hue.pk])
-    lon, lat = point_in(BAI_CHAY)
     z = 14
     import math
 
     n = 2**z
-    tx = int((lon + 180) / 360 * n)
-    ty = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    tx = int((hlon + 180) / 360 * n)
+    ty = int((1 - math.asinh(math.tan(math.radians(hlat))) / math.pi) / 2 * n)
     from boundaries.models import Area
 
     return {
         "users": users, "hidden": hidden.code, "public": public.code, "hue": hue.code,
+        "hidden_point": (repr(hlon), repr(hlat)),
         "lat": lat, "lon": lon, "bbox": f"{lon - 0.01},{lat - 0.01},{lon + 0.01},{lat + 0.01}",
         "tile": f"{z}/{tx}/{ty}", "area": Area.objects.filter(code=BAI_CHAY).values_list("pk", flat=True).first(),
     }
@@ -291,6 +297,12 @@ def test_role_matrix(world, route, i):
             problems.append(f"{role}: should see {world['hidden']} and does not")
         if named and role not in SEES:
             problems.append(f"{role}: LEAK of the unpublished report {world['hidden']}")
+        # (the point check is meaningful: where the report is shown with its point, it is there)
+        if role in shows and any(k in path for k in ("export.geojson", "export.csv", "nearby")) and not all(
+                c in body for c in world["hidden_point"]):
+            problems.append(f"{role}: the point {world['hidden_point']} is not in the body")
+        if all(c in body for c in world["hidden_point"]) and role not in SEES:
+            problems.append(f"{role}: LEAK of the point of {world['hidden']} {world['hidden_point']}")
         if world["hue"] in body and role not in SEES_HUE:
             problems.append(f"{role}: LEAK of Huế's unpublished report {world['hue']}")
     assert not problems, f"{method.upper()} {path}:\n" + "\n".join(problems)
