@@ -292,7 +292,7 @@ class NearbyReports(APIView):
         dlon = dlat / max(math.cos(math.radians(point.y)), 0.01)
         box = Polygon.from_bbox((point.x - dlon, point.y - dlat, point.x + dlon, point.y + dlat))
         box.srid = 4326
-        qs = Report.objects.filter(access.nearby_q(request.user), location__intersects=box)
+        qs = Report.objects.filter(access.nearby_q(request.user), location__intersects=box)  # open ones (policy.OPEN)
         category = request.query_params.get("category")
         if category:
             qs = qs.filter(category__code=category)
