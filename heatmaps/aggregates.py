@@ -106,6 +106,9 @@ class Filters:
     authority_id: int | None = None
     province: str | None = None
     extra: dict = field(default_factory=dict)
+    # Who may see which report (reports.policy.access.report_scope): raw SQL only; the
+    # roll-ups are counts and count every report.
+    scope: object = None
 
     @classmethod
     def from_params(cls, params):
@@ -198,6 +201,10 @@ class Filters:
         if self.province:
             where.append(f"{alias}.province_code = %s")
             params.append(self.province)
+        if self.scope is not None:
+            scope_sql, scope_params = self.scope.sql(alias)
+            where.append(scope_sql)
+            params += scope_params
         return (" AND ".join(where) or "TRUE"), params
 
     # -- SQL for the roll-ups (alias g): periods rounded to whole months --------------

@@ -112,10 +112,11 @@ def folium_html(bbox, filters: Filters, title=""):
     return m.get_root().render()
 
 
-def overdue_geojson(province=None, limit=500):
+def overdue_geojson(province=None, limit=500, scope=None):
     where, params = "TRUE", []
     if province:
         where, params = "r.province_code = %s", [province]
+    where, params = _scoped(where, params, scope)
     rows = fetchall(
         f"""SELECT r.id, r.code, c.name AS category, r.state, r.resolve_due,
                    {policy.overdue_kind_sql('r')} AS overdue, {policy.due_sql('r')} AS due,
@@ -139,6 +140,14 @@ def overdue_geojson(province=None, limit=500):
     }
 
 
+def _scoped(where, params, scope):
+    """Add a reports.policy.access.Scope (who may see which report) to a WHERE on r."""
+    if scope is None:
+        return where, params
+    scope_sql, scope_params = scope.sql("r")
+    return f"{where} AND {scope_sql}", [*params, *scope_params]
+
+
 def _report_rows(where, params, order, limit):
     rows = fetchall(
         f"""SELECT r.id, r.code, c.name AS category, c.color, r.state, r.created_at, r.province_code,
@@ -153,18 +162,20 @@ def _report_rows(where, params, order, limit):
     return rows
 
 
-def reports_after(last_id, province=None, limit=50):
+def reports_after(last_id, province=None, limit=50, scope=None):
     where, params = "r.id > %s", [last_id]
     if province:
         where += " AND r.province_code = %s"
         params.append(province)
+    where, params = _scoped(where, params, scope)
     return _report_rows(where, params, "r.id", limit)
 
 
-def latest_reports(province=None, limit=10):
+def latest_reports(province=None, limit=10, scope=None):
     where, params = "TRUE", []
     if province:
         where, params = "r.province_code = %s", [province]
+    where, params = _scoped(where, params, scope)
     return _report_rows(where, params, "r.created_at DESC, r.id DESC", limit)
 
 

@@ -28,7 +28,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_gis.pagination import GeoJsonPagination
 
-from reports import intake, media, notify, policy, workflow
+from reports import intake, media, notify, workflow
 from reports.filters import ReportFilter
 from reports.models import Category, Report
 from reports.policy import access
@@ -78,13 +78,17 @@ def _report_qs():
     return Report.objects.select_related("category__parent", "commune", "authority", "merged_into")
 
 
+def receipt_token_of(request):
+    """The receipt token a reporter's link carries (?t=…), or the X-Receipt-Token header."""
+    return request.GET.get("t") or request.headers.get("X-Receipt-Token") or ""
+
+
 def get_public_report(request, code):
-    """The report by its public code: public ones to anyone, others to staff of it and
-    to its reporter; 404 otherwise."""
+    """The report by its public code: public ones to anyone, others to staff of it, its
+    reporter and the holder of its receipt token; 404 otherwise (an unpublished report
+    is indistinguishable from a code that does not exist)."""
     report = get_object_or_404(_report_qs(), code=code)
-    if access.can_view_public(report) or access.can_view_private(request.user, report):
-        return report
-    if request.user.is_authenticated and report.reporter_id == request.user.pk:
+    if access.can_view_report(request.user, report, receipt_token_of(request)):
         return report
     raise Http404
 
@@ -105,7 +109,7 @@ class ReportListCreate(GenericAPIView):
 
     def get_queryset(self):
         if self.request.query_params.get("scope") == "queue":
-            qs = access.visible_reports(self.request.user)
+            qs = access.queue_reports(self.request.user)
         else:
             qs = access.public_reports()
         return qs.select_related("category", "commune", "authority").order_by("-created_at", "-id")
@@ -170,7 +174,7 @@ class ReportPrivate(APIView):
 
     @extend_schema(responses={200: ReportDetailSerializer})
     def get(self, request, code):
-        report = get_object_or_404(_report_qs(), code=code)
+        report = get_public_report(request, code)
         try:
             access.require_view_private(request.user, report)
         except PermissionDenied as exc:
@@ -196,7 +200,7 @@ class ReportAction(APIView):
 
     @extend_schema(request=ActionSerializer, responses={200: ReportDetailSerializer})
     def post(self, request, code, action):
-        report = get_object_or_404(Report, code=code)
+        report = get_public_report(request, code)
         data = _plain(request.data)
         data.pop("photos", None)
         if request.FILES:
@@ -219,7 +223,7 @@ class ReportRating(APIView):
 
     @extend_schema(request=ActionSerializer, responses={200: ReportDetailSerializer})
     def post(self, request, code):
-        report = get_object_or_404(Report, code=code)
+        report = get_public_report(request, code)
         data = _plain(request.data)
         try:
             report = workflow.transition(report, "rate", request.user, data, expected_version=data.get("row_version"))
@@ -241,8 +245,9 @@ class ReportComments(APIView):
     @extend_schema(request=CommentSerializer, responses={201: CommentSerializer})
     def post(self, request, code):
         report = get_public_report(request, code)
+        show_name = str(request.data.get("show_name", "")).lower() in ("1", "true", "on", "yes")
         try:
-            comment = workflow.add_comment(report, request.user, request.data.get("text"))
+            comment = workflow.add_comment(report, request.user, request.data.get("text"), show_name=show_name)
         except (workflow.WorkflowError, ValidationError, PermissionDenied) as exc:
             return workflow_error_response(exc, report)
         return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
@@ -287,7 +292,7 @@ class NearbyReports(APIView):
         dlon = dlat / max(math.cos(math.radians(point.y)), 0.01)
         box = Polygon.from_bbox((point.x - dlon, point.y - dlat, point.x + dlon, point.y + dlat))
         box.srid = 4326
-        qs = Report.objects.filter(policy.OPEN.q(), location__intersects=box)
+        qs = Report.objects.filter(access.nearby_q(request.user), location__intersects=box)  # open ones (policy.OPEN)
         category = request.query_params.get("category")
         if category:
             qs = qs.filter(category__code=category)

@@ -103,8 +103,8 @@ def test_roles_and_jurisdiction(report, operator, officer, other_officer, leader
     with pytest.raises(permissions.PermissionDenied):
         permissions.require_view_private(other_officer, report)
     assert workflow.allowed_actions(report, other_officer) == [] and workflow.allowed_actions(report, leader) == []
-    assert report in permissions.visible_reports(officer) and report not in permissions.visible_reports(other_officer)
-    assert report in permissions.visible_reports(operator) and report in permissions.visible_reports(leader)
+    assert report in permissions.queue_reports(officer) and report not in permissions.queue_reports(other_officer)
+    assert report in permissions.queue_reports(operator) and report in permissions.queue_reports(leader)
     assert permissions.role_of(officer) == "officer" and permissions.role_of(citizen) == "citizen"
 
 
