@@ -206,4 +206,5 @@ def json_429(decision, message=None, field=None):
     body = {"detail": message, "retry_after": max(1, int(decision.retry_after))}
     if field:
         body["errors"] = {field: [message]}
-    return retry_after_header(JsonResponse(body, status=429), decision.retry_after)
+    return retry_after_header(JsonResponse(body, status=429, json_dumps_params={"ensure_ascii": False}),
+                              decision.retry_after)
