@@ -115,11 +115,19 @@ def folium_html(bbox, filters: Filters, title=""):
             style_function=lambda _f: {"color": "#667", "weight": 1, "fillColor": "#eef", "fillOpacity": 0.3},
         ).add_to(m)
     colours = {"overdue": "#c0392b", "open": "#e67e22", "done": "#27ae60"}
-    for r in rows:
-        kind = "overdue" if r["overdue"] else ("open" if r["state"] in OPEN_STATES else "done")
-        folium.CircleMarker(
-            [r["lat"], r["lon"]], radius=4, color=colours[kind], fill=True, fill_opacity=0.8, weight=1,
-            popup=f"{r['code']} · {r['category_name']} · {r['state']}",
+    # ONE GeoJSON layer of circle markers: a folium CircleMarker per report rendered a
+    # template each (~5 ms a report: 6 s for Hạ Long's 1,300 public reports).
+    points = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]},
+         "properties": {"colour": colours["overdue" if r["overdue"] else ("open" if r["state"] in OPEN_STATES else "done")],
+                        "label": f"{r['code']} · {r['category_name']} · {r['state']}"}}
+        for r in rows]}
+    if rows:
+        folium.GeoJson(
+            points,
+            marker=folium.CircleMarker(radius=4, fill=True, fill_opacity=0.8, weight=1),
+            style_function=lambda f: {"color": f["properties"]["colour"], "fillColor": f["properties"]["colour"]},
+            popup=folium.GeoJsonPopup(fields=["label"], labels=False),
         ).add_to(m)
     m.fit_bounds([[s, w], [n, e]])
     return m.get_root().render()

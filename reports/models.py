@@ -135,8 +135,9 @@ class Report(models.Model):
     # so another client sending A's key never gets A's receipt; the body's hash tells a
     # retry from a different submission under a used key.
     idempotency_key = models.CharField(max_length=80, null=True, blank=True)
-    idempotency_scope = models.CharField(max_length=80, blank=True, default="")
-    idempotency_hash = models.CharField(max_length=64, blank=True, default="")
+    # db_default: rows written by raw SQL (imports, synthetic data) get "" too.
+    idempotency_scope = models.CharField(max_length=80, blank=True, default="", db_default="")
+    idempotency_hash = models.CharField(max_length=64, blank=True, default="", db_default="")
     source = models.CharField(max_length=40, default="web")  # web, api, import:<name>
     external_id = models.CharField(max_length=80, blank=True, db_index=True)
 
