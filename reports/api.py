@@ -3,8 +3,8 @@ permissions); they hold no business rules.
 
 Errors: 400 {"detail", "errors": {field: [messages]}} for bad input, 403 for a role or
 jurisdiction that does not allow it, 404 for an unknown or non-public report, 409 for
-a stale row_version (someone acted first), 413 for an oversized body, 429 when the
-submission rate limit is hit.
+a stale row_version (someone acted first), 413 for an oversized body, 422 for a used
+idempotency key with a different body, 429 (with Retry-After) when a rate limit is hit.
 """
 
 import math
@@ -123,7 +123,8 @@ class ReportListCreate(GenericAPIView):
 
     @extend_schema(
         request={"multipart/form-data": ReportCreateSerializer},
-        responses={201: ReportReceiptSerializer, 200: ReportReceiptSerializer},
+        responses={201: ReportReceiptSerializer, 200: ReportReceiptSerializer, 400: OpenApiTypes.OBJECT,
+                   422: OpenApiTypes.OBJECT, 429: OpenApiTypes.OBJECT},
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
     def post(self, request):
@@ -339,7 +340,7 @@ class PhotoHint(APIView):
 
     @extend_schema(
         request={"multipart/form-data": {"type": "object", "properties": {"photo": {"type": "string", "format": "binary"}}}},
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 429: OpenApiTypes.OBJECT},
     )
     def post(self, request):
         limited = ratelimit.hit("photo-hint", ratelimit.client_ip(request))
