@@ -120,7 +120,8 @@ def bump_generation(**kwargs):
     from django.core.cache import cache
 
     try:
-        cache.add("boundaries:generation", 0, None)
+        # Outlives every cached layer (CACHE_SECONDS): a reset to 0 after a day finds none.
+        cache.add("boundaries:generation", 0, 86400)
         cache.incr("boundaries:generation")
     except Exception:  # noqa: BLE001
         pass
