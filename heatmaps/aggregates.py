@@ -590,6 +590,17 @@ def hex_bins(bbox, size_m, filters: Filters, limit=20000):
 # --- readers: areas ----------------------------------------------------------------
 
 
+def count_areas(version_code, type_code, parent_code=None):
+    """How many areas area_counts would list (before anything heavy is computed)."""
+    sql = """SELECT count(*) FROM boundaries_area a
+             JOIN boundaries_boundaryversion v ON v.id = a.version_id AND v.code = %s
+             JOIN boundaries_areatype t ON t.id = a.type_id AND t.code = %s
+             WHERE %s::text IS NULL OR a.parent_id IN (SELECT id FROM boundaries_area WHERE code = %s AND version_id = v.id)"""
+    with connection.cursor() as cur:
+        cur.execute(sql, [version_code, type_code, parent_code, parent_code])
+        return cur.fetchone()[0]
+
+
 def area_counts(version_code, type_code, filters: Filters, parent_code=None, with_geometry=False, simplify_m=0):
     """Report counts per area of one boundary version and type.
 

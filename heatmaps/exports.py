@@ -20,6 +20,22 @@ COLUMNS = ("code", "category", "category_name", "state", "overdue", "created_at"
 TIME_COLUMNS = ("created_at", "forward_due", "resolve_due", "resolved_at", "due")
 
 
+# The most reports one export may hold (more: a 400 asking for a smaller view). The
+# HTML map draws a marker per report in the browser: 7.6-10 s for the demo's 20,000.
+EXPORT_CAPS = {"geojson": EXPORT_LIMIT, "csv": EXPORT_LIMIT, "html": 5000}
+
+
+def count_rows(bbox, filters: Filters, cap):
+    """How many reports _rows would list, counted up to cap + 1 (enough to refuse)."""
+    where, params = filters.raw_sql("r")
+    return fetchall(
+        f"""SELECT count(*) AS n FROM (SELECT 1 FROM reports_report r
+            WHERE r.location && ST_MakeEnvelope(%s, %s, %s, %s, 4326) AND {where} AND {agg.not_placeholder_sql('r')}
+            LIMIT %s) x""",
+        [*bbox, *params, cap + 1],
+    )[0]["n"]
+
+
 def _rows(bbox, filters: Filters, limit=EXPORT_LIMIT):
     where, params = filters.raw_sql("r")
     return fetchall(
@@ -77,7 +93,7 @@ def folium_html(bbox, filters: Filters, title=""):
     """
     import folium
 
-    rows = _rows(bbox, filters, limit=20000)
+    rows = _rows(bbox, filters, limit=EXPORT_CAPS["html"])
     w, s, e, n = bbox
     m = folium.Map(location=[(s + n) / 2, (w + e) / 2], tiles=None, zoom_start=10, control_scale=True)
     m.default_js = []
@@ -102,11 +118,19 @@ def folium_html(bbox, filters: Filters, title=""):
             style_function=lambda _f: {"color": "#667", "weight": 1, "fillColor": "#eef", "fillOpacity": 0.3},
         ).add_to(m)
     colours = {"overdue": "#c0392b", "open": "#e67e22", "done": "#27ae60"}
-    for r in rows:
-        kind = "overdue" if r["overdue"] else ("open" if r["state"] in policy.OPEN else "done")
-        folium.CircleMarker(
-            [r["lat"], r["lon"]], radius=4, color=colours[kind], fill=True, fill_opacity=0.8, weight=1,
-            popup=f"{r['code']} · {r['category_name']} · {r['state']}",
+    # ONE GeoJSON layer of circle markers: a folium CircleMarker per report rendered a
+    # template each (~5 ms a report: 6 s for Hạ Long's 1,300 public reports).
+    points = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]},
+         "properties": {"colour": colours["overdue" if r["overdue"] else ("open" if r["state"] in policy.OPEN else "done")],
+                        "label": f"{r['code']} · {r['category_name']} · {r['state']}"}}
+        for r in rows]}
+    if rows:
+        folium.GeoJson(
+            points,
+            marker=folium.CircleMarker(radius=4, fill=True, fill_opacity=0.8, weight=1),
+            style_function=lambda f: {"color": f["properties"]["colour"], "fillColor": f["properties"]["colour"]},
+            popup=folium.GeoJsonPopup(fields=["label"], labels=False),
         ).add_to(m)
     m.fit_bounds([[s, w], [n, e]])
     return m.get_root().render()

@@ -12,7 +12,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseNotModified, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
@@ -105,12 +105,19 @@ def jsonify(data, status=200, headers=None):
     return resp
 
 
-def cached(request, compute, timeout=600):
-    """A JSON body computed once per data version and URL (Redis); computed directly
-    when the cache is unavailable."""
+def normalised(request, **overrides):
+    """The request's path and parameters in a canonical order (the clamped values put
+    in by the view): two URLs that ask the same thing share one cache entry."""
+    params = {k: request.GET.getlist(k) for k in sorted(request.GET)} | {k: [str(v)] for k, v in overrides.items()}
+    return request.path + "?" + "&".join(f"{k}={v}" for k, vs in sorted(params.items()) for v in vs)
+
+
+def cached(request, compute, timeout=600, **overrides):
+    """A body computed once per heatmaps data version and normalised parameters
+    (Redis); computed directly when the cache is unavailable."""
     from django.core.cache import cache
 
-    key = "heatmaps:" + hashlib.sha1(f"{agg.data_version()}|{request.get_full_path()}".encode()).hexdigest()
+    key = "heatmaps:" + hashlib.sha1(f"{agg.data_version()}|{normalised(request, **overrides)}".encode()).hexdigest()
     try:
         hit = cache.get(key)
     except Exception:  # noqa: BLE001 - a cache outage must not break the map
@@ -216,25 +223,45 @@ def hex_view(request):
     return jsonify({"type": "FeatureCollection", "size_m": round(size), "features": feats})
 
 
+AREAS_MAX_ZOOM = 12
+AREAS_MAX_DETAILED = 1000
+
+
 @api
 def areas_view(request):
     """Choropleth: ?version=vn-2025&type=province|commune|district|city-ward&parent=22"""
     filters = Filters.from_params(request.GET)
     version = request.GET.get("version", "vn-2025")
     type_code = request.GET.get("type", "province")
-    zoom = parse_int(request.GET, "zoom", 8, 0, 22)
-    simplify = max(5.0, agg.WORLD / 2**zoom / 1024)
+    # Beyond zoom 12 a choropleth needs no finer outline (≈10 m): higher zooms get
+    # zoom 12's answer (and share its cache entry).
+    zoom = min(AREAS_MAX_ZOOM, parse_int(request.GET, "zoom", 8, 0, 22))
+    simplify = max(10.0, agg.WORLD / 2**zoom / 1024)
     parent = request.GET.get("parent") or None
-    rows = cached(request, lambda: agg.area_counts(version, type_code, filters, parent_code=parent, with_geometry=True, simplify_m=simplify))
-    feats = [
-        {
-            "type": "Feature",
-            "geometry": json.loads(r["geom"]) if r["geom"] else None,
-            "properties": {"id": r["id"], "code": r["code"], "name": r["name"], "n": r["n"], "overdue": r["overdue"]},
-        }
-        for r in rows
-    ]
-    return jsonify({"type": "FeatureCollection", "version": version, "area_type": type_code, "features": feats})
+    if zoom >= 9:
+        count = agg.count_areas(version, type_code, parent)
+        if count > AREAS_MAX_DETAILED:
+            raise FilterError({"parent" if not parent else "zoom": _(
+                "Có %(n)d vùng, tối đa %(max)d ở mức thu phóng từ 9 trở lên: hãy chọn một tỉnh (parent) "
+                "hoặc giảm mức thu phóng.") % {"n": count, "max": AREAS_MAX_DETAILED}})
+
+    def compute():
+        rows = agg.area_counts(version, type_code, filters, parent_code=parent, with_geometry=True, simplify_m=simplify)
+        feats = [
+            {
+                "type": "Feature",
+                "geometry": json.loads(r["geom"]) if r["geom"] else None,
+                "properties": {"id": r["id"], "code": r["code"], "name": r["name"], "n": r["n"], "overdue": r["overdue"]},
+            }
+            for r in rows
+        ]
+        return json.dumps({"type": "FeatureCollection", "version": version, "area_type": type_code, "features": feats},
+                          ensure_ascii=False)
+
+    # The finished body is cached: decoding and re-encoding a province's outlines cost
+    # ~0.5 s a request even with the rows cached.
+    body = cached(request, compute, zoom=zoom, form="json")
+    return HttpResponse(body, content_type="application/json")
 
 
 @api
@@ -270,20 +297,34 @@ def overdue_view(request):
 def export_view(request, fmt):
     """The current view of the planners' map: ?bbox=…&filters; GeoJSON, CSV or a
     standalone folium HTML map."""
+    if fmt not in exports.EXPORT_CAPS:
+        return bad_request({"format": _("Định dạng phải là geojson, csv hoặc html.")})
     bbox = parse_bbox(request.GET)
     filters = scoped(request, Filters.from_params(request.GET))
+    # Signed-in callers see their own scope: only anonymous answers are shared.
+    staff = bool(request.user.is_authenticated)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    cap = exports.EXPORT_CAPS[fmt]
+    count = exports.count_rows(bbox, filters, cap)
+    if count > cap:
+        raise FilterError({"bbox": _("Vùng này có hơn %(max)d phản ánh, quá giới hạn của định dạng %(fmt)s: "
+                                     "hãy thu hẹp vùng bản đồ hoặc thêm bộ lọc (tháng, lĩnh vực, trạng thái).")
+                           % {"max": cap, "fmt": fmt}})
     if fmt == "geojson":
-        body = json.dumps(exports.reports_geojson(bbox, filters), ensure_ascii=False)
+        def compute():
+            return json.dumps(exports.reports_geojson(bbox, filters), ensure_ascii=False)
         ctype = "application/geo+json"
     elif fmt == "csv":
-        body = exports.reports_csv(bbox, filters)
+        def compute():
+            return exports.reports_csv(bbox, filters)
         ctype = "text/csv; charset=utf-8"
-    elif fmt == "html":
-        body = exports.folium_html(bbox, filters, title=_("Bản đồ phản ánh"))
-        ctype = "text/html; charset=utf-8"
     else:
-        return bad_request({"format": _("Định dạng phải là geojson, csv hoặc html.")})
+        def compute():
+            return exports.folium_html(bbox, filters, title=_("Bản đồ phản ánh"))
+        ctype = "text/html; charset=utf-8"
+    # Anonymous answers are the same for everyone: computed once per data version and
+    # parameters. Staff see every state: not shared.
+    body = compute() if staff else cached(request, compute, lang=translation.get_language())
     resp = HttpResponse(body, content_type=ctype)
     resp["Content-Disposition"] = f'attachment; filename="phan-anh-{stamp}.{fmt}"'
     return resp

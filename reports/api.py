@@ -3,8 +3,8 @@ permissions); they hold no business rules.
 
 Errors: 400 {"detail", "errors": {field: [messages]}} for bad input, 403 for a role or
 jurisdiction that does not allow it, 404 for an unknown or non-public report, 409 for
-a stale row_version (someone acted first), 413 for an oversized body, 429 when the
-submission rate limit is hit.
+a stale row_version (someone acted first), 413 for an oversized body, 422 for a used
+idempotency key with a different body, 429 (with Retry-After) when a rate limit is hit.
 """
 
 import math
@@ -28,6 +28,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_gis.pagination import GeoJsonPagination
 
+from geo_portal import ratelimit
 from reports import intake, media, notify, workflow
 from reports.filters import ReportFilter
 from reports.models import Category, Report
@@ -126,7 +127,8 @@ class ReportListCreate(GenericAPIView):
 
     @extend_schema(
         request={"multipart/form-data": ReportCreateSerializer},
-        responses={201: ReportReceiptSerializer, 200: ReportReceiptSerializer},
+        responses={201: ReportReceiptSerializer, 200: ReportReceiptSerializer, 400: OpenApiTypes.OBJECT,
+                   422: OpenApiTypes.OBJECT, 429: OpenApiTypes.OBJECT},
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
     def post(self, request):
@@ -140,11 +142,10 @@ class ReportListCreate(GenericAPIView):
                 {"detail": _("Dữ liệu gửi lên quá lớn (%(size)d MB, tối đa %(max)d MB).") % {"size": length // 2**20, "max": limit // 2**20}},
                 status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
             )
-        if intake.submission_rate_limited(request):
-            return Response(
-                {"detail": _("Bạn gửi quá nhiều phản ánh trong thời gian ngắn. Hãy thử lại sau.")},
-                status=status.HTTP_429_TOO_MANY_REQUESTS,
-            )
+        limited = intake.submission_rate_limited(request)
+        if limited:
+            return ratelimit.json_429(limited, _("Bạn gửi quá nhiều phản ánh trong thời gian ngắn. Hãy thử lại sau %(wait)s.")
+                                      % {"wait": ratelimit.wait_text(limited.retry_after)})
         try:
             data, files = request.data, request.FILES
         except (RequestDataTooBig, TooManyFilesSent):
@@ -153,7 +154,11 @@ class ReportListCreate(GenericAPIView):
             return Response({"detail": _("Không đọc được dữ liệu gửi lên, vui lòng thử lại.")}, status=status.HTTP_400_BAD_REQUEST)
         key = request.headers.get("Idempotency-Key") or data.get("idempotency_key")
         try:
-            report = intake.create_report(data, files, request.user, key, source="api")
+            report = intake.create_report(data, files, request.user, key, source="api",
+                                          scope=intake.idempotency_scope(request))
+        except intake.IdempotencyConflict as exc:
+            return Response({"detail": exc.messages[0], "errors": exc.message_dict},
+                            status=status.HTTP_422_UNPROCESSABLE_ENTITY)
         except ValidationError as exc:
             return error_response(exc)
         body = receipt_feature(report, request)
@@ -340,9 +345,12 @@ class PhotoHint(APIView):
 
     @extend_schema(
         request={"multipart/form-data": {"type": "object", "properties": {"photo": {"type": "string", "format": "binary"}}}},
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 429: OpenApiTypes.OBJECT},
     )
     def post(self, request):
+        limited = ratelimit.hit("photo-hint", ratelimit.client_ip(request))
+        if not limited.allowed:  # before the body is read: each call decodes a photo
+            return ratelimit.json_429(limited)
         f = request.FILES.get("photo")
         if f is None:
             return error_response(ValidationError({"photo": [_("Hãy chọn một ảnh.")]}))

@@ -146,8 +146,14 @@ class Report(models.Model):
     contact_name = models.CharField(max_length=120, blank=True)
     contact_phone = models.CharField(max_length=20, blank=True)
     contact_email = models.EmailField(blank=True)
-    # A client retrying the same submission sends the same key: one report.
-    idempotency_key = models.CharField(max_length=80, null=True, blank=True, unique=True)
+    # A client retrying the same submission sends the same key: one report. The key is
+    # the caller's own (unique per scope: "user:<id>", "device:…", "session:…", "ip:…"),
+    # so another client sending A's key never gets A's receipt; the body's hash tells a
+    # retry from a different submission under a used key.
+    idempotency_key = models.CharField(max_length=80, null=True, blank=True)
+    # db_default: rows written by raw SQL (imports, synthetic data) get "" too.
+    idempotency_scope = models.CharField(max_length=80, blank=True, default="", db_default="")
+    idempotency_hash = models.CharField(max_length=64, blank=True, default="", db_default="")
     source = models.CharField(max_length=40, default="web")  # web, api, import:<name>
     external_id = models.CharField(max_length=80, blank=True, db_index=True)
 
@@ -174,6 +180,9 @@ class Report(models.Model):
             models.Index(fields=["province_code", "created_at"]),
             models.Index(fields=["category", "created_at"]),
             models.Index(fields=["commune", "created_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["idempotency_scope", "idempotency_key"], name="report_idempotency_scope_key"),
         ]
         verbose_name = _("phản ánh")
         verbose_name_plural = _("phản ánh")

@@ -141,12 +141,16 @@ def _intake_post(request):
 
     wants_json = request.headers.get("Accept", "").startswith("application/json")
 
-    def refuse(message, status):
+    def refuse(message, status, retry_after=None):
         errors = {"__all__": [message]}
         if wants_json:
-            return JsonResponse({"errors": errors}, status=status)
-        return render(request, "reports/intake.html", _intake_context(request, request.POST.get("tinh"), errors),
-                      status=status)
+            response = JsonResponse({"errors": errors}, status=status)
+        else:
+            response = render(request, "reports/intake.html", _intake_context(request, request.POST.get("tinh"), errors),
+                              status=status)
+        if retry_after:
+            response["Retry-After"] = str(retry_after)
+        return response
 
     # (A body over REPORT_MAX_REQUEST_BYTES never gets here: reports.middleware refuses it unread.)
     try:
@@ -155,17 +159,27 @@ def _intake_post(request):
         return refuse(_("Dữ liệu gửi lên quá lớn hoặc quá nhiều tệp."), 413)
     except MultiPartParserError:
         return refuse(_("Không đọc được dữ liệu gửi lên, vui lòng thử lại."), 400)
-    if intake_service.submission_rate_limited(request):  # the same counter as the API
-        return refuse(_("Bạn gửi quá nhiều phản ánh trong thời gian ngắn. Hãy thử lại sau."), 429)
+    limited = intake_service.submission_rate_limited(request)  # the same counter as the API
+    if limited:
+        from geo_portal.ratelimit import wait_text
+
+        return refuse(_("Bạn gửi quá nhiều phản ánh trong thời gian ngắn. Hãy thử lại sau %(wait)s.")
+                      % {"wait": wait_text(limited.retry_after)}, 429, limited.retry_after)
     key = (request.POST.get("idempotency_key") or request.headers.get("Idempotency-Key") or "").strip()[:80] or None
     user = request.user if request.user.is_authenticated else None
     try:
-        report = intake_service.create_report(request.POST, request.FILES, user, key)
+        report = intake_service.create_report(request.POST, request.FILES, user, key,
+                                              scope=intake_service.idempotency_scope(request))
     except ValidationError as exc:
         errors = _field_errors(exc)
+        status = 400
+        if isinstance(exc, intake_service.IdempotencyConflict):
+            status = 422
+            errors["__all__"] = errors.pop("idempotency_key", [])  # the form has no such field to mark
         if wants_json:
-            return JsonResponse({"errors": errors}, status=400)
-        return render(request, "reports/intake.html", _intake_context(request, request.POST.get("tinh"), errors), status=400)
+            return JsonResponse({"errors": errors}, status=status)
+        return render(request, "reports/intake.html", _intake_context(request, request.POST.get("tinh"), errors),
+                      status=status)
     # The receipt links carry the report's token: the report is not public yet, and its
     # code alone (sequential) reaches it only for its reporter signed in and its staff.
     token = "?" + urlencode({"t": report.receipt_token})

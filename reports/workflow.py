@@ -557,7 +557,7 @@ _INSERT_SQL = {}
 
 
 def _insert_sql():
-    """INSERT … report … ON CONFLICT (idempotency_key) DO NOTHING, and its "receive"
+    """INSERT … report … ON CONFLICT (idempotency_scope, idempotency_key) DO NOTHING, and its "receive"
     event, in ONE statement; the public code is numbered by the sequence inside it.
     Built once per process from the model's fields."""
     if "sql" not in _INSERT_SQL:
@@ -578,7 +578,7 @@ def _insert_sql():
         _INSERT_SQL["fields"] = fields
         _INSERT_SQL["sql"] = (
             f"WITH r AS (INSERT INTO {qn(Report._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
-            f"VALUES ({', '.join(placeholders)}) ON CONFLICT ({qn('idempotency_key')}) DO NOTHING "
+            f"VALUES ({', '.join(placeholders)}) ON CONFLICT ({qn('idempotency_scope')}, {qn('idempotency_key')}) DO NOTHING "
             f"RETURNING id, code), "
             f"e AS (INSERT INTO {qn(ReportEvent._meta.db_table)} ({', '.join(qn(c) for c in ev_cols)}) "
             f"SELECT r.id, 'receive', '', 'received', %s, %s, NULL, '', '', %s::jsonb, true, %s FROM r RETURNING id) "
@@ -590,7 +590,7 @@ def _insert_sql():
 def insert_received(report, actor):
     """Save a new report and its "receive" event in one statement (the intake's hot
     path: one round trip instead of four). Returns the event, or None when a report with
-    the same idempotency key exists already (nothing is written then)."""
+    the same idempotency key exists already in the caller's scope (nothing is written then)."""
     import json
 
     from django.db import connection

@@ -66,8 +66,10 @@ def test_retry_with_same_key_returns_200_and_same_report(api):
     assert first.json()["properties"]["code"] == second.json()["properties"]["code"]
     assert Report.objects.filter(idempotency_key=key).count() == 1
     # The key may also come as a form field.
-    third = api.post(URL, {**report_data(), "idempotency_key": key}, format="multipart")
+    third = api.post(URL, {**report_data(), "contact_name": SECRET_NAME, "contact_phone": SECRET_PHONE,
+                           "contact_email": SECRET_EMAIL, "idempotency_key": key}, format="multipart")
     assert third.status_code == 200
+    assert third.json()["properties"]["code"] == first.json()["properties"]["code"]
 
 
 @pytest.mark.parametrize(
