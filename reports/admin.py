@@ -56,8 +56,8 @@ class CategoryAdmin(admin.ModelAdmin):
 
 @admin.register(Holiday)
 class HolidayAdmin(admin.ModelAdmin):
-    list_display = ["date", "weekday", "name", "is_working_day"]
-    list_filter = ["is_working_day"]
+    list_display = ["date", "weekday", "calendar", "name", "is_working_day"]
+    list_filter = ["calendar", "is_working_day"]
     list_editable = ["name", "is_working_day"]
     search_fields = ["name"]
     date_hierarchy = "date"

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib.gis.db import models
 from django.utils.translation import gettext_lazy as _
 
-from boundaries.models import Area, Authority, BoundaryVersion, RoutingRule
+from boundaries.models import Area, Authority, BoundaryVersion, Jurisdiction, RoutingRule
 
 
 class Category(models.Model):
@@ -46,12 +46,15 @@ class Holiday(models.Model):
     """The working-day calendar: public holidays, compensatory days off, and the
     Saturdays that are worked in exchange (is_working_day=True)."""
 
-    date = models.DateField(_("ngày"), unique=True)
+    # Whose calendar: a Jurisdiction.calendar key ("VN"; "US-MA" for Boston).
+    calendar = models.CharField(_("lịch"), max_length=20, default="VN")
+    date = models.DateField(_("ngày"))
     name = models.CharField(_("tên"), max_length=120)
     is_working_day = models.BooleanField(_("ngày làm bù"), default=False)
 
     class Meta:
-        ordering = ["date"]
+        ordering = ["calendar", "date"]
+        constraints = [models.UniqueConstraint(fields=["calendar", "date"], name="holiday_unique_calendar_date")]
         verbose_name = _("ngày nghỉ lễ")
         verbose_name_plural = _("ngày nghỉ lễ")
 
@@ -115,6 +118,9 @@ class Report(models.Model):
     commune = models.ForeignKey(Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("xã/phường"))
     district = models.ForeignKey(Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("quận/huyện"))
     province_code = models.CharField(_("mã tỉnh"), max_length=10, blank=True, db_index=True)
+    # Whose report it is (its calendar, time zone and national scope): the located
+    # province's, the home country's when outside every province, an import's city.
+    jurisdiction = models.ForeignKey(Jurisdiction, null=True, blank=True, on_delete=models.PROTECT, related_name="reports", verbose_name=_("vùng tài phán"))
     snapped_m = models.FloatField(null=True, blank=True)
     authority = models.ForeignKey(Authority, null=True, blank=True, on_delete=models.SET_NULL, related_name="reports", verbose_name=_("cơ quan xử lý"))
     routing_rule = models.ForeignKey(RoutingRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -156,6 +162,7 @@ class Report(models.Model):
         indexes = [
             models.Index(fields=["authority", "state", "created_at"]),
             models.Index(fields=["province_code", "created_at"]),
+            models.Index(fields=["jurisdiction", "created_at"]),
             models.Index(fields=["category", "created_at"]),
             models.Index(fields=["commune", "created_at"]),
         ]
