@@ -112,10 +112,8 @@ def folium_html(bbox, filters: Filters, title=""):
     return m.get_root().render()
 
 
-def overdue_geojson(province=None, limit=500):
-    where, params = "TRUE", []
-    if province:
-        where, params = "r.province_code = %s", [province]
+def overdue_geojson(province=None, limit=500, jurisdiction=None):
+    where, params = agg.place_sql("r", province, jurisdiction)
     rows = fetchall(
         f"""SELECT r.id, r.code, c.name AS category, r.state, r.resolve_due,
                    {policy.overdue_kind_sql('r')} AS overdue, {policy.due_sql('r')} AS due,
@@ -153,18 +151,14 @@ def _report_rows(where, params, order, limit):
     return rows
 
 
-def reports_after(last_id, province=None, limit=50):
-    where, params = "r.id > %s", [last_id]
-    if province:
-        where += " AND r.province_code = %s"
-        params.append(province)
+def reports_after(last_id, province=None, limit=50, jurisdiction=None):
+    where, params = agg.place_sql("r", province, jurisdiction)
+    where, params = f"r.id > %s AND {where}", [last_id, *params]
     return _report_rows(where, params, "r.id", limit)
 
 
-def latest_reports(province=None, limit=10):
-    where, params = "TRUE", []
-    if province:
-        where, params = "r.province_code = %s", [province]
+def latest_reports(province=None, limit=10, jurisdiction=None):
+    where, params = agg.place_sql("r", province, jurisdiction)
     return _report_rows(where, params, "r.created_at DESC, r.id DESC", limit)
 
 

@@ -247,7 +247,8 @@ def hotspots_view(request):
 def overdue_view(request):
     """Open reports past their deadline (the IOC wall), newest deadline first."""
     limit = parse_int(request.GET, "limit", 500, 1, 5000)
-    return jsonify(exports.overdue_geojson(request.GET.get("province") or None, limit))
+    province, juris = agg.parse_place(request.GET)
+    return jsonify(exports.overdue_geojson(province, limit, jurisdiction=juris))
 
 
 @api
@@ -413,13 +414,16 @@ def ioc_page(request):
 @api
 def ioc_state_view(request):
     """Counters, ranking and the latest reports of a province (the wall refreshes them)."""
-    province = request.GET.get("province") or None
-    counters = stats.live_counters(province)
-    table = stats.league_table(Filters(province=province))
+    province, juris = agg.parse_place(request.GET)
+    counters = stats.live_counters(province, jurisdiction=juris)
+    scope = Filters(province=province)
+    if not province:
+        scope.scope_to(juris)  # never another country's units on Vietnam's wall
+    table = stats.league_table(scope)
     return jsonify({
         "counters": counters,
         "ranking": table["ranked"][:10],
-        "latest": exports.latest_reports(province, 10),
+        "latest": exports.latest_reports(province, 10, jurisdiction=juris),
         "version": agg.data_version(),
     })
 
@@ -440,7 +444,10 @@ def ioc_events(request):
         last_id = int(request.headers.get("Last-Event-ID") or request.GET.get("last_id") or 0)
     except (FilterError, ValueError):
         return bad_request({"last_id": _("Phải là số nguyên.")})
-    province = request.GET.get("province") or None
+    try:
+        province, juris = agg.parse_place(request.GET)
+    except FilterError as exc:
+        return bad_request(exc.errors)
     once = request.GET.get("once") == "1"
 
     def stream():
@@ -448,12 +455,12 @@ def ioc_events(request):
         deadline = time.monotonic() + max_s
         yield "retry: 1000\n\n"
         while True:
-            new = exports.reports_after(last_id, province)
+            new = exports.reports_after(last_id, province, jurisdiction=juris)
             for r in new:
                 last_id = max(last_id, r["id"])
                 yield f"id: {r['id']}\nevent: report\ndata: {json.dumps(r, ensure_ascii=False)}\n\n"
             if new:
-                data = json.dumps(stats.live_counters(province), ensure_ascii=False, default=str)
+                data = json.dumps(stats.live_counters(province, jurisdiction=juris), ensure_ascii=False, default=str)
                 yield f"id: {last_id}\nevent: counters\ndata: {data}\n\n"
             if once or time.monotonic() >= deadline:
                 return
