@@ -188,18 +188,17 @@ class Filters:
                 errors["province"] = _("Không có tỉnh mã %(code)s.") % {"code": prov}
             f.province = prov
         jcode = params.get("jurisdiction")
+        j = None
         if jcode:
             from boundaries import jurisdictions
 
             j = jurisdictions.get(jcode)
             if j is None:
                 errors["jurisdiction"] = _("Không có vùng tài phán mã %(code)s.") % {"code": jcode[:60]}
-            else:
-                f.scope_to(j)
-        elif not prov and not auth:
-            f.scope_to(None)
         if errors:
             raise FilterError(errors)
+        if j is not None or not (prov or auth):
+            f.scope_to(j)
         return f
 
     def _scope_sql(self, alias):

@@ -42,6 +42,7 @@ class CategoryAdmin(admin.ModelAdmin):
     list_filter = ["active", "parent"]
     search_fields = ["code", "name", "name_en"]
     ordering = ["parent__sort_order", "sort_order", "code"]
+    filter_horizontal = ["jurisdictions"]
 
     @admin.display(description=_("lĩnh vực"))
     def tree_name(self, obj):

@@ -50,8 +50,12 @@ class ReportFilter(django_filters.FilterSet):
         j = jurisdictions.get(value)
         if j is None:
             raise ValidationError({"jurisdiction": [_("Không có vùng tài phán mã %(code)s.") % {"code": value[:60]}]})
-        # a country: its provinces' reports and those it holds itself (outside every province)
-        return qs.filter(Q(jurisdiction=j) | Q(jurisdiction__parent=j))
+        # On province_code, like the maps and statistics (boundaries.jurisdictions.scope):
+        # a province or a city is its code; Vietnam is every code but other countries'.
+        codes_in, codes_not_in = jurisdictions.scope(j)
+        if codes_in is not None:
+            return qs.filter(province_code__in=codes_in)
+        return qs.exclude(province_code__in=codes_not_in or [])
 
     def filter_category(self, qs, name, value):
         return qs.filter(Q(category__code=value) | Q(category__parent__code=value))

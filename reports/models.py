@@ -25,6 +25,9 @@ class Category(models.Model):
     resolve_days = models.PositiveSmallIntegerField(_("hạn xử lý (ngày làm việc)"), null=True, blank=True)
     sort_order = models.PositiveSmallIntegerField(default=100)
     active = models.BooleanField(_("đang dùng"), default=True)
+    # Categories are one shared set; a category offered only in some jurisdictions
+    # names them here (none: everywhere).
+    jurisdictions = models.ManyToManyField(Jurisdiction, blank=True, related_name="categories", verbose_name=_("chỉ dùng ở"))
 
     class Meta:
         ordering = ["sort_order", "code"]
@@ -33,6 +36,17 @@ class Category(models.Model):
 
     def __str__(self):
         return self.name
+
+    @classmethod
+    def offered_in(cls, jurisdiction):
+        """The categories a jurisdiction offers: the shared ones and its own (a
+        province also offers its country's)."""
+        from django.db.models import Q
+
+        if jurisdiction is None:
+            return cls.objects.filter(jurisdictions__isnull=True)
+        owners = [jurisdiction.pk] + ([jurisdiction.parent_id] if jurisdiction.parent_id else [])
+        return cls.objects.filter(Q(jurisdictions__isnull=True) | Q(jurisdictions__in=owners)).distinct()
 
     def codes_for_routing(self):
         """This category's code, then its group's: what routing rules are matched on."""
@@ -46,8 +60,10 @@ class Holiday(models.Model):
     """The working-day calendar: public holidays, compensatory days off, and the
     Saturdays that are worked in exchange (is_working_day=True)."""
 
-    # Whose calendar: a Jurisdiction.calendar key ("VN"; "US-MA" for Boston).
-    calendar = models.CharField(_("lịch"), max_length=20, default="VN")
+    # Whose calendar: a Jurisdiction.calendar key ("VN"; "US-MA" for Boston). Left
+    # blank in the admin: Vietnam's.
+    calendar = models.CharField(_("lịch"), max_length=20, default="VN", blank=True,
+                                help_text=_("Mã lịch của vùng tài phán (VN, US-MA); để trống là VN."))
     date = models.DateField(_("ngày"))
     name = models.CharField(_("tên"), max_length=120)
     is_working_day = models.BooleanField(_("ngày làm bù"), default=False)
@@ -60,6 +76,10 @@ class Holiday(models.Model):
 
     def __str__(self):
         return f"{self.date} {self.name}"
+
+    def save(self, *args, **kwargs):
+        self.calendar = (self.calendar or "VN").strip().upper()
+        super().save(*args, **kwargs)
 
 
 class StaffRole(models.Model):

@@ -46,7 +46,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='holiday',
             name='calendar',
-            field=models.CharField(default='VN', max_length=20, verbose_name='lịch'),
+            field=models.CharField(blank=True, default='VN', help_text='Mã lịch của vùng tài phán (VN, US-MA); để trống là VN.', max_length=20, verbose_name='lịch'),
         ),
         migrations.AddField(
             model_name='report',

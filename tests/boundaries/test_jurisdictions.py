@@ -241,3 +241,34 @@ def test_reports_api_filters_by_jurisdiction(client, mixed):
     body = client.get("/api/v1/reports?jurisdiction=boston&page_size=500").json()
     features = body.get("features") or body.get("results", {}).get("features")
     assert features and {f["properties"]["code"][:3] for f in features} == {"BOS"}
+
+
+def test_categories_are_shared_unless_a_jurisdiction_owns_them():
+    from reports.models import Category
+
+    boston, quang_ninh = jurisdictions.get("boston"), jurisdictions.get("22")
+    pothole = Category.objects.create(code="bos-pothole", name="Pothole", parent=Category.objects.get(code="do-thi"))
+    pothole.jurisdictions.add(boston)
+    assert Category.objects.get(code="do-thi-chieu-sang") in Category.offered_in(quang_ninh)
+    assert Category.objects.get(code="do-thi-chieu-sang") in Category.offered_in(boston)
+    assert pothole in Category.offered_in(boston)
+    assert pothole not in Category.offered_in(quang_ninh)
+
+
+def test_migration_backfill_gives_every_report_its_jurisdiction(mixed):
+    """The migration's own SQL, run on reports without a jurisdiction: a report's
+    province code decides, Boston's by its code, the rest is Vietnam's."""
+    import importlib
+
+    backfill = importlib.import_module("reports.migrations.0003_jurisdiction_and_calendars").BACKFILL
+    with connection.cursor() as cur:
+        cur.execute("UPDATE reports_report SET jurisdiction_id = NULL")
+        for statement in backfill:
+            cur.execute(statement)
+        cur.execute("""SELECT j.code, r.province_code, count(*) FROM reports_report r
+                       LEFT JOIN boundaries_jurisdiction j ON j.id = r.jurisdiction_id GROUP BY 1, 2""")
+        rows = cur.fetchall()
+    assert {(code, pc) for code, pc, _n in rows} <= {("22", "22"), ("46", "46"), ("11", "11"), ("96", "96"),
+                                                     ("boston", "US-MA-BOS"), ("VN", "")}
+    assert sum(n for code, _pc, n in rows if code == "boston") == mixed[1]
+    assert sum(n for code, _pc, n in rows if code != "boston") == mixed[0]
