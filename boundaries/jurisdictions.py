@@ -101,11 +101,18 @@ def _for_province_code(code):
 
 
 def foreign_codes(country=HOME_COUNTRY):
-    """Province codes of the jurisdictions of other countries ("US-MA-BOS")."""
-    return sorted(
-        Jurisdiction.objects.exclude(country=country).exclude(province_code="")
-        .values_list("province_code", flat=True)
-    )
+    """Province codes of the jurisdictions of other countries ("US-MA-BOS"). Every map
+    request asks: kept a minute in this process, like the rows above."""
+    now = time.monotonic()
+    if now - _cache["at"] > CACHE_SECONDS:
+        _cache["rows"], _cache["at"] = {}, now
+    key = ("foreign", country)
+    if key not in _cache["rows"]:
+        _cache["rows"][key] = sorted(
+            Jurisdiction.objects.exclude(country=country).exclude(province_code="")
+            .values_list("province_code", flat=True)
+        )
+    return list(_cache["rows"][key])
 
 
 def scope(jurisdiction=None):
