@@ -112,6 +112,9 @@ class Filters:
     codes_in: list[str] | None = None
     codes_not_in: list[str] | None = None
     extra: dict = field(default_factory=dict)
+    # Who may see which report (reports.policy.access.report_scope): raw SQL only; the
+    # roll-ups are counts and count every report.
+    scope: object = None
 
     def scope_to(self, jurisdiction=None):
         """Limit to a jurisdiction (a boundaries.Jurisdiction; None: the home country)."""
@@ -237,6 +240,10 @@ class Filters:
         scope_where, scope_params = self._scope_sql(alias)
         where += scope_where
         params += scope_params
+        if self.scope is not None:
+            scope_sql, scope_params = self.scope.sql(alias)
+            where.append(scope_sql)
+            params += scope_params
         return (" AND ".join(where) or "TRUE"), params
 
     # -- SQL for the roll-ups (alias g): periods rounded to whole months --------------
@@ -266,19 +273,18 @@ class Filters:
         return (" AND ".join(where) or "TRUE"), params
 
 
-def parse_place(params):
-    """(province code or None, Jurisdiction or None) from ?province= and ?jurisdiction=
-    of the wall's endpoints; an unknown jurisdiction is a field error."""
+def parse_jurisdiction(params):
+    """The Jurisdiction of ?jurisdiction= on the wall's endpoints, or None (the home
+    country); an unknown one is a field error."""
     from boundaries import jurisdictions
 
-    province = params.get("province") or None
     jcode = params.get("jurisdiction")
     if not jcode:
-        return province, None
+        return None
     j = jurisdictions.get(jcode)
     if j is None:
         raise FilterError({"jurisdiction": _("Không có vùng tài phán mã %(code)s.") % {"code": jcode[:60]}})
-    return province, j
+    return j
 
 
 def place_sql(alias="r", province=None, jurisdiction=None):
@@ -648,6 +654,17 @@ def hex_bins(bbox, size_m, filters: Filters, limit=20000):
 
 
 # --- readers: areas ----------------------------------------------------------------
+
+
+def count_areas(version_code, type_code, parent_code=None):
+    """How many areas area_counts would list (before anything heavy is computed)."""
+    sql = """SELECT count(*) FROM boundaries_area a
+             JOIN boundaries_boundaryversion v ON v.id = a.version_id AND v.code = %s
+             JOIN boundaries_areatype t ON t.id = a.type_id AND t.code = %s
+             WHERE %s::text IS NULL OR a.parent_id IN (SELECT id FROM boundaries_area WHERE code = %s AND version_id = v.id)"""
+    with connection.cursor() as cur:
+        cur.execute(sql, [version_code, type_code, parent_code, parent_code])
+        return cur.fetchone()[0]
 
 
 def area_counts(version_code, type_code, filters: Filters, parent_code=None, with_geometry=False, simplify_m=0):

@@ -260,7 +260,7 @@ def test_migration_backfill_gives_every_report_its_jurisdiction(mixed):
     province code decides, Boston's by its code, the rest is Vietnam's."""
     import importlib
 
-    backfill = importlib.import_module("reports.migrations.0003_jurisdiction_and_calendars").BACKFILL
+    backfill = importlib.import_module("reports.migrations.0005_jurisdiction_and_calendars").BACKFILL
     with connection.cursor() as cur:
         cur.execute("UPDATE reports_report SET jurisdiction_id = NULL")
         for statement in backfill:

@@ -34,7 +34,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('boundaries', '0005_jurisdiction'),
-        ('reports', '0002_refinements'),
+        ('reports', '0004_idempotency_scope'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

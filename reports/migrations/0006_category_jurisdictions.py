@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('boundaries', '0005_jurisdiction'),
-        ('reports', '0003_jurisdiction_and_calendars'),
+        ('reports', '0005_jurisdiction_and_calendars'),
     ]
 
     operations = [
