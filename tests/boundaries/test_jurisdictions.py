@@ -272,3 +272,18 @@ def test_migration_backfill_gives_every_report_its_jurisdiction(mixed):
                                                      ("boston", "US-MA-BOS"), ("VN", "")}
     assert sum(n for code, _pc, n in rows if code == "boston") == mixed[1]
     assert sum(n for code, _pc, n in rows if code != "boston") == mixed[0]
+
+
+def test_ranking_and_dashboard_pages(client, mixed, settings, _no_cache):
+    settings.HEATMAP_RANKING_MIN_VOLUME = 1
+    with connection.cursor() as cur:
+        cur.execute("""SELECT a.name FROM boundaries_authority a JOIN reports_report r ON r.authority_id = a.id
+                       WHERE r.source = 'import:boston311' GROUP BY a.name ORDER BY count(*) DESC LIMIT 1""")
+        department = cur.fetchone()[0]
+    national = client.get("/xep-hang/").content.decode()
+    assert department not in national
+    boston = client.get("/xep-hang/?jurisdiction=boston").content.decode()
+    assert department in boston
+    for url in ("/xep-hang/?jurisdiction=atlantis", "/tong-quan/?jurisdiction=atlantis"):
+        assert client.get(url).status_code == 400
+    assert client.get("/tong-quan/?jurisdiction=boston").status_code == 200
