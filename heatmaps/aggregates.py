@@ -105,16 +105,33 @@ class Filters:
     states: list[str] | None = None
     authority_id: int | None = None
     province: str | None = None
+    # The jurisdiction's scope on province_code (boundaries.jurisdictions.scope): a
+    # list of codes it is, or of codes it is not (the home country: not another
+    # country's). Both None: no scope (a caller's own Filters()).
+    jurisdiction: str | None = None
+    codes_in: list[str] | None = None
+    codes_not_in: list[str] | None = None
     extra: dict = field(default_factory=dict)
     # Who may see which report (reports.policy.access.report_scope): raw SQL only; the
     # roll-ups are counts and count every report.
     scope: object = None
 
+    def scope_to(self, jurisdiction=None):
+        """Limit to a jurisdiction (a boundaries.Jurisdiction; None: the home country)."""
+        from boundaries import jurisdictions
+
+        self.jurisdiction = jurisdiction.code if jurisdiction is not None else None
+        self.codes_in, self.codes_not_in = jurisdictions.scope(jurisdiction)
+        return self
+
     @classmethod
     def from_params(cls, params):
         """From query parameters: start, end (YYYY-MM-DD), month (YYYY-MM),
         category (codes, comma separated; a group's code means all its categories),
-        state (comma separated), authority (code), province (code)."""
+        state (comma separated), authority (code), province (code), jurisdiction (a
+        province's code "22", a city's slug "boston", a country "VN"). Without a
+        jurisdiction, province or authority the scope is the home country: the
+        national views never add another country's records to Vietnam's."""
         from boundaries.models import Authority
         from reports.models import Category, Report
 
@@ -173,12 +190,31 @@ class Filters:
                       or Report.objects.filter(province_code=prov).exists()):
                 errors["province"] = _("Không có tỉnh mã %(code)s.") % {"code": prov}
             f.province = prov
+        jcode = params.get("jurisdiction")
+        j = None
+        if jcode:
+            from boundaries import jurisdictions
+
+            j = jurisdictions.get(jcode)
+            if j is None:
+                errors["jurisdiction"] = _("Không có vùng tài phán mã %(code)s.") % {"code": jcode[:60]}
         if errors:
             raise FilterError(errors)
+        if j is not None or not (prov or auth):
+            f.scope_to(j)
         return f
 
+    def _scope_sql(self, alias):
+        if self.codes_in is not None:
+            return [f"{alias}.province_code = ANY(%s)"], [list(self.codes_in)]
+        if self.codes_not_in:
+            return [f"{alias}.province_code <> ALL(%s)"], [list(self.codes_not_in)]
+        return [], []
+
     def key(self):
-        return (self.start, self.end, tuple(self.category_ids or ()), tuple(self.states or ()), self.authority_id, self.province)
+        return (self.start, self.end, tuple(self.category_ids or ()), tuple(self.states or ()), self.authority_id, self.province,
+                None if self.codes_in is None else tuple(self.codes_in),
+                None if self.codes_not_in is None else tuple(self.codes_not_in))
 
     # -- SQL for raw reports (alias r) ------------------------------------------------
     def raw_sql(self, alias="r"):
@@ -201,6 +237,9 @@ class Filters:
         if self.province:
             where.append(f"{alias}.province_code = %s")
             params.append(self.province)
+        scope_where, scope_params = self._scope_sql(alias)
+        where += scope_where
+        params += scope_params
         if self.scope is not None:
             scope_sql, scope_params = self.scope.sql(alias)
             where.append(scope_sql)
@@ -228,7 +267,34 @@ class Filters:
         if self.province:
             where.append(f"{alias}.province_code = %s")
             params.append(self.province)
+        scope_where, scope_params = self._scope_sql(alias)
+        where += scope_where
+        params += scope_params
         return (" AND ".join(where) or "TRUE"), params
+
+
+def parse_jurisdiction(params):
+    """The Jurisdiction of ?jurisdiction= on the wall's endpoints, or None (the home
+    country); an unknown one is a field error."""
+    from boundaries import jurisdictions
+
+    jcode = params.get("jurisdiction")
+    if not jcode:
+        return None
+    j = jurisdictions.get(jcode)
+    if j is None:
+        raise FilterError({"jurisdiction": _("Không có vùng tài phán mã %(code)s.") % {"code": jcode[:60]}})
+    return j
+
+
+def place_sql(alias="r", province=None, jurisdiction=None):
+    """WHERE fragment and parameters for "in this province", else "in this
+    jurisdiction" (a boundaries.Jurisdiction), else the home country: what the wall's
+    raw queries use instead of Filters."""
+    if province:
+        return f"{alias}.province_code = %s", [province]
+    where, params = Filters().scope_to(jurisdiction)._scope_sql(alias)
+    return (" AND ".join(where) or "TRUE"), params
 
 
 def local_midnight(day):

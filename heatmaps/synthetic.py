@@ -63,11 +63,12 @@ timed AS (
     FROM routed r
 )
 INSERT INTO reports_report (code, title, description, category_id, location, address, boundary_version_id,
-    commune_id, province_code, authority_id, routing_explanation, state, reject_reason, result_text,
+    commune_id, province_code, jurisdiction_id, authority_id, routing_explanation, state, reject_reason, result_text,
     contact_name, contact_phone, contact_email, source, external_id, created_at, forwarded_at, resolved_at,
     closed_at, forward_due, resolve_due, extension_reason, rating_level, updated_at, row_version)
 SELECT 'BN-' || lpad(nextval('bench_code_seq')::text, 8, '0'), '', 'bench', t.category_id, t.location, '',
-       (SELECT id FROM v), t.commune_id, t.pc, t.authority_id, '',
+       (SELECT id FROM v), t.commune_id, t.pc, (SELECT j.id FROM boundaries_jurisdiction j WHERE j.province_code = t.pc),
+       t.authority_id, '',
        st.state, '', '', '', '', '', 'bench', '', t.created_at,
        CASE WHEN st.state <> %(state_received)s THEN least(t.forwarded_cand, now()) END,
        CASE WHEN st.state IN (%(state_resolved)s, %(state_published)s, %(state_rated)s, %(state_closed)s) THEN least(t.resolved_cand, now()) END,

@@ -290,7 +290,8 @@ def overdue_view(request):
     """Open reports past their deadline (the IOC wall), newest deadline first."""
     limit = parse_int(request.GET, "limit", 500, 1, 5000)
     province = staff_province(request)
-    return jsonify(exports.overdue_geojson(province, limit, scope=access.report_scope(request.user)))
+    juris = agg.parse_jurisdiction(request.GET)
+    return jsonify(exports.overdue_geojson(province, limit, scope=access.report_scope(request.user), jurisdiction=juris))
 
 
 @api
@@ -474,12 +475,16 @@ def ioc_page(request):
 def ioc_state_view(request):
     """Counters, ranking and the latest reports of a province (the wall refreshes them)."""
     province = staff_province(request)
-    counters = stats.live_counters(province)
-    table = stats.league_table(Filters(province=province))
+    juris = agg.parse_jurisdiction(request.GET)
+    counters = stats.live_counters(province, jurisdiction=juris)
+    ranking = Filters(province=province)
+    if not province:
+        ranking.scope_to(juris)  # never another country's units on Vietnam's wall
+    table = stats.league_table(ranking)
     return jsonify({
         "counters": counters,
         "ranking": table["ranked"][:10],
-        "latest": exports.latest_reports(province, 10, scope=access.report_scope(request.user)),
+        "latest": exports.latest_reports(province, 10, scope=access.report_scope(request.user), jurisdiction=juris),
         "version": agg.data_version(),
     })
 
@@ -502,8 +507,11 @@ def ioc_events(request):
         return bad_request({"last_id": _("Phải là số nguyên.")})
     try:
         province = staff_province(request)
+        juris = agg.parse_jurisdiction(request.GET)
     except PermissionDenied as exc:
         return forbidden(exc)
+    except FilterError as exc:
+        return bad_request(exc.errors)
     scope = access.report_scope(request.user)
     once = request.GET.get("once") == "1"
 
@@ -512,12 +520,12 @@ def ioc_events(request):
         deadline = time.monotonic() + max_s
         yield "retry: 1000\n\n"
         while True:
-            new = exports.reports_after(last_id, province, scope=scope)
+            new = exports.reports_after(last_id, province, scope=scope, jurisdiction=juris)
             for r in new:
                 last_id = max(last_id, r["id"])
                 yield f"id: {r['id']}\nevent: report\ndata: {json.dumps(r, ensure_ascii=False)}\n\n"
             if new:
-                data = json.dumps(stats.live_counters(province), ensure_ascii=False, default=str)
+                data = json.dumps(stats.live_counters(province, jurisdiction=juris), ensure_ascii=False, default=str)
                 yield f"id: {last_id}\nevent: counters\ndata: {data}\n\n"
             if once or time.monotonic() >= deadline:
                 return

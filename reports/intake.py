@@ -413,7 +413,6 @@ def create_report(data, files=None, user=None, idempotency_key=None, *, source="
     cleaned, checked = validate(data, files)
     now = now or timezone.now()
     located, routed = locate_and_route(cleaned["location"], cleaned["category"], at=now)
-    forward_due = sla.forward_due(cleaned["category"], now)
 
     stored = []
     report = Report(
@@ -435,7 +434,8 @@ def create_report(data, files=None, user=None, idempotency_key=None, *, source="
         state=Report.State.RECEIVED,
     )
     workflow.apply_location(report, located, routed)
-    report.forward_due = forward_due
+    # On the calendar and in the time zone of the jurisdiction the pin fell in.
+    report.forward_due = sla.forward_due(cleaned["category"], now, report.jurisdiction)
     try:
         # One statement writes the report and its first event. With uploads (Media
         # rows) or someone to notify (Notification rows) everything is one transaction.

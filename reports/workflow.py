@@ -32,6 +32,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from boundaries import jurisdictions
 from reports import policy, sla
 from reports.models import Category, Comment, Rating, Report, ReportEvent
 from reports.policy import access
@@ -221,6 +222,7 @@ def apply_location(report, located, routed):
         report.province_code = province.code
     elif routed.authority is not None and routed.authority.province_code:
         report.province_code = routed.authority.province_code
+    report.jurisdiction = jurisdictions.for_province_code(report.province_code)
     report.boundary_version = located.version
     report.snapped_m = located.snapped_m
     report.authority = routed.authority
@@ -299,7 +301,7 @@ def _apply(report, action, to_state, actor, data, now, event):
         if report.authority_id is None:
             raise _field_error("authority", _("Phản ánh chưa có cơ quan xử lý: hãy chọn cơ quan trước khi chuyển."))
         report.forwarded_at = now
-        report.resolve_due = sla.resolve_due(report.category, now)
+        report.resolve_due = sla.resolve_due(report.category, now, report.jurisdiction)
         report.extension_requested_until = None
         event["authority"] = report.authority
         event["data"] = {"authority": report.authority.code, "resolve_due": report.resolve_due.isoformat()}
@@ -355,7 +357,7 @@ def _apply(report, action, to_state, actor, data, now, event):
         report.forwarded_at = None
         report.accepted_at = None
         report.resolve_due = None
-        report.forward_due = sla.forward_due(report.category, now)
+        report.forward_due = sla.forward_due(report.category, now, report.jurisdiction)
     elif action == "transfer":
         authority = _authority_by_code(data.get("authority"))
         access.check_assignable(actor, report, authority)
@@ -364,7 +366,7 @@ def _apply(report, action, to_state, actor, data, now, event):
         event["data"] = {"from": report.authority.code if report.authority_id else "", "to": authority.code}
         report.authority = authority
         report.forwarded_at = now
-        report.resolve_due = sla.resolve_due(report.category, now)
+        report.resolve_due = sla.resolve_due(report.category, now, report.jurisdiction)
         event["authority"] = authority
     elif action == "request_extension":
         reason = str(data.get("reason") or "").strip()
@@ -428,7 +430,7 @@ def _apply(report, action, to_state, actor, data, now, event):
         event["data"] = {"level": level}
         event["reason"] = reason
     elif action == "reopen":
-        report.forward_due = sla.forward_due(report.category, now)
+        report.forward_due = sla.forward_due(report.category, now, report.jurisdiction)
         report.closed_at = None
         event["reason"] = str(data.get("reason") or "")
     elif action == "close":
