@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "boundaries",
     "reports",
     "heatmaps",
+    "ogcapi",
 ]
 
 AUTH_USER_MODEL = "accounts.User"
