@@ -272,7 +272,7 @@ def item(request, cid, fid):
     zoom = fx.parse_zoom(request.GET.get("zoom"))
     obj = c.with_geometry(c.lookup_feature(c.base_queryset(), fid), zoom).first()
     if obj is None:
-        return not_found(_("Không có đối tượng “%(id)s” trong tập dữ liệu này.") % {"id": fid})
+        return not_found(_("Không có đối tượng này trong tập dữ liệu."))
     data = feature(request, c, obj)
     data["links"] = self_links(request, reverse("ogc-item", args=[c.id, fid]), GEOJSON) + data["links"][1:]
     return geojson_response(request, data, "ogcapi/item.html", {"collection": c, "props": data["properties"]})
