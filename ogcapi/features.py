@@ -6,7 +6,7 @@ Three kinds of collection, all read-only and public:
   "reports-boston"): the public states only (``policy.PUBLIC``) and the public fields
   only — never the reporter, their contact or the receipt token;
 - ``areas-<boundary version>-<area type>`` ("areas-vn-2025-commune"): polygons
-  simplified to about one pixel at a zoom level (``zoom``, default 12) so a page of
+  simplified to about one pixel at a web-map zoom level (``zoom``, default 10: ~150 m) so a page of
   communes stays small;
 - ``authorities``: who handles reports, drawn as the area they answer for.
 
@@ -20,7 +20,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.contrib.gis.db.models import Extent, GeometryField
-from django.contrib.gis.db.models.functions import AsGeoJSON, GeoFunc
+from django.contrib.gis.db.models.functions import AsGeoJSON, GeoFunc, PointOnSurface
 from django.contrib.gis.geos import Polygon
 from django.db.models import F, Max, Min, Q, Value
 from django.utils import timezone
@@ -38,7 +38,7 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 10000
 # Polygons are heavier than points: a page of them is capped lower.
 MAX_AREA_LIMIT = 1000
-DEFAULT_ZOOM = 12
+DEFAULT_ZOOM = 10
 MAX_ZOOM = 22
 
 
@@ -97,21 +97,38 @@ class Collection:
     # --- querysets -----------------------------------------------------------------
 
     def base_queryset(self):
+        # only(): a related area's polygon (a commune's, a parent's) must never ride
+        # along with each row.
         if self.kind == "reports":
-            qs = Report.objects.filter(policy.PUBLIC.q()).select_related("category", "authority", "commune")
+            qs = Report.objects.filter(policy.PUBLIC.q()).select_related("category", "authority", "commune").only(
+                "id", "code", "title", "description", "state", "created_at", "resolved_at", "province_code", "result_text",
+                "category__code", "category__name", "authority__code", "authority__name", "commune__code", "commune__name",
+            )
             if self.jurisdiction is not None:
                 codes_in, codes_not_in = jurisdictions.scope(self.jurisdiction)
                 qs = qs.filter(province_code__in=codes_in) if codes_in is not None else qs.exclude(province_code__in=codes_not_in)
             return qs.order_by("-created_at", "id")
         if self.kind == "areas":
-            return Area.objects.filter(version__code=self.version_code, type__code=self.type_code).select_related("parent").order_by("code", "id")
-        return Authority.objects.filter(active=True).select_related("parent", "jurisdiction").order_by("province_code", "code", "id")
+            return (
+                Area.objects.filter(version__code=self.version_code, type__code=self.type_code)
+                .select_related("parent").only("id", "code", "name", "name_en", "parent__code").order_by("code", "id")
+            )
+        return (
+            Authority.objects.filter(active=True).select_related("parent", "jurisdiction")
+            .only("id", "code", "name", "name_en", "kind", "level", "province_code", "parent__code", "jurisdiction__code")
+            .order_by("province_code", "code", "id")
+        )
 
     def with_geometry(self, qs, zoom=DEFAULT_ZOOM):
+        """Reports: their point. Areas: the polygon simplified to about a pixel at
+        ``zoom``. Authorities: a point inside the area they serve (a department's
+        polygon would be its whole province, repeated for every department; the
+        area's own polygon is in the areas collections under the ``area`` code)."""
         if self.kind == "reports":
             return qs.annotate(geojson=AsGeoJSON("location", precision=7))
-        geom = SimplifyPreserveTopology(F(self.geometry_field), tolerance_for_zoom(zoom))
-        return qs.defer(*(["geom"] if self.kind == "areas" else ["jurisdiction__geom"])).annotate(geojson=AsGeoJSON(geom, precision=6))
+        if self.kind == "areas":
+            return qs.annotate(geojson=AsGeoJSON(SimplifyPreserveTopology(F("geom"), tolerance_for_zoom(zoom)), precision=5))
+        return qs.annotate(geojson=AsGeoJSON(PointOnSurface("jurisdiction__geom"), precision=6))
 
     def lookup_feature(self, qs, fid):
         return qs.filter(code=fid)

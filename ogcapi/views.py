@@ -8,7 +8,7 @@ public fields only). Bad parameters answer 400 with {code, description, errors}.
 from __future__ import annotations
 
 import json
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -203,17 +203,25 @@ def queryables(request, cid):
     return answer(request, data, "ogcapi/queryables.html", content_type=SCHEMA_JSON, context={"collection": c})
 
 
-def feature(request, c, obj):
+def feature(request, c, obj, bases=None):
+    """A GeoJSON Feature; ``bases`` (the items and collection URLs) are computed once
+    per page rather than once per feature."""
+    items_url, collection_url = bases or feature_bases(request, c)
+    fid = c.feature_id(obj)
     return {
         "type": "Feature",
-        "id": c.feature_id(obj),
+        "id": fid,
         "geometry": json.loads(obj.geojson) if obj.geojson else None,
         "properties": c.properties(obj),
         "links": [
-            {"href": url(request, reverse("ogc-item", args=[c.id, c.feature_id(obj)])), "rel": "self", "type": GEOJSON},
-            {"href": url(request, reverse("ogc-collection", args=[c.id])), "rel": "collection", "type": JSON},
+            {"href": f"{items_url}/{quote(str(fid), safe='')}", "rel": "self", "type": GEOJSON},
+            {"href": collection_url, "rel": "collection", "type": JSON},
         ],
     }
+
+
+def feature_bases(request, c):
+    return url(request, reverse("ogc-items", args=[c.id])), url(request, reverse("ogc-collection", args=[c.id]))
 
 
 def geojson_response(request, data, template, context):
@@ -234,6 +242,7 @@ def items(request, cid):
     matched = qs.count()
     page = list(c.with_geometry(qs, zoom)[offset:offset + limit])
     path = reverse("ogc-items", args=[c.id])
+    bases = feature_bases(request, c)
     fmt = "html" if wants_html(request) else None
     keep = {k: v for k, v in request.GET.items() if k not in ("offset", "limit", "f")}
     links = self_links(request, path, GEOJSON) + [
@@ -247,14 +256,14 @@ def items(request, cid):
                       "type": HTML if fmt else GEOJSON, "title": _("Trang trước")})
     data = {
         "type": "FeatureCollection",
-        "features": [feature(request, c, o) for o in page],
+        "features": [feature(request, c, o, bases) for o in page],
         "numberMatched": matched,
         "numberReturned": len(page),
         "timeStamp": timezone.now().replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         "links": links,
     }
     columns = list(data["features"][0]["properties"])[:8] if page else []
-    rows = [{"href": url(request, reverse("ogc-item", args=[c.id, f["id"]]), f="html"),
+    rows = [{"href": f["links"][0]["href"] + "?f=html",
              "cells": [f["properties"][k] for k in columns]} for f in data["features"]]
     return geojson_response(request, data, "ogcapi/items.html", {
         "collection": c, "rows": rows, "columns": columns,
