@@ -419,6 +419,11 @@ def filtered(collection, params):
     when = parse_datetime_param(params.get("datetime"))
     if when is not None and collection.temporal:
         qs = qs.filter(datetime_q(when))
+    # Part 1's property filters: ?state=closed on a string queryable (GDAL sends them
+    # for the parameters the API document declares).
+    for q in collection.queryables:
+        if q.type == "string" and params.get(q.name) not in (None, ""):
+            qs = qs.filter(**{q.lookup: params.get(q.name)})
     text = params.get("filter")
     if text:
         qs = qs.filter(cql2_q(collection, text, params.get("filter-lang")))

@@ -41,23 +41,38 @@ def document(request):
             out["get"]["responses"]["404"] = missing
         return out
 
+    paths = {
+        "/": op("getLandingPage", "landing page"),
+        "/conformance": op("getConformanceDeclaration", "conformance classes"),
+        "/api": op("getAPI", "this document"),
+        "/collections": op("getCollections", "the collections"),
+        "/collections/{collectionId}": op("describeCollection", "one collection", [cid]),
+        "/collections/{collectionId}/queryables": op("getQueryables", "the queryable properties", [cid], tags=("Data",)),
+        "/collections/{collectionId}/items": op("getFeatures", "features of a collection", item_params, geo, ("Data",)),
+        "/collections/{collectionId}/items/{featureId}": op("getFeature", "one feature", [cid, fid, item_params[-2], item_params[-1]],
+                                                            geo, ("Data",)),
+    }
+    # Each collection's own paths, with its queryables as query parameters: clients
+    # such as GDAL look up /collections/<id>/items to learn what they may filter on.
+    for c in fx.all_collections():
+        props = [_param(q.name, str(q.title), {"type": "string"} | ({"enum": q.enum} if q.enum else {}))
+                 for q in c.queryables if q.type == "string"]
+        own = [p for p in item_params if p["name"] != "collectionId"]
+        if c.kind == "reports":
+            own = [p for p in own if p["name"] != "zoom"]
+        else:
+            own = [p for p in own if p["name"] != "datetime"]
+        own = [p | {"schema": p["schema"] | {"maximum": c.max_limit}} if p["name"] == "limit" else p for p in own]
+        paths[f"/collections/{c.id}"] = op(f"describe-{c.id}", c.title)
+        paths[f"/collections/{c.id}/items"] = op(f"getFeatures-{c.id}", c.title, own + props, geo, ("Data",))
+        paths[f"/collections/{c.id}/items/{{featureId}}"] = op(f"getFeature-{c.id}", c.title, [fid, item_params[-1]], geo, ("Data",))
+
     return {
         "openapi": "3.0.3",
         "info": {"title": "geo_portal OGC API Features", "version": "1.0.0",
                  "description": "Public field reports, administrative boundaries and authorities."},
         "servers": [{"url": base}],
-        "paths": {
-            "/": op("getLandingPage", "landing page"),
-            "/conformance": op("getConformanceDeclaration", "conformance classes"),
-            "/api": op("getAPI", "this document"),
-            "/collections": op("getCollections", "the collections"),
-            "/collections/{collectionId}": op("describeCollection", "one collection", [cid]),
-            "/collections/{collectionId}/queryables": op("getQueryables", "the queryable properties", [cid],
-                                                         tags=("Data",)),
-            "/collections/{collectionId}/items": op("getFeatures", "features of a collection", item_params, geo, ("Data",)),
-            "/collections/{collectionId}/items/{featureId}": op("getFeature", "one feature", [cid, fid, item_params[-2], item_params[-1]],
-                                                                geo, ("Data",)),
-        },
+        "paths": paths,
         "components": {"schemas": {"exception": {
             "type": "object", "required": ["code"],
             "properties": {"code": {"type": "string"}, "description": {"type": "string"}, "errors": {"type": "object"}},

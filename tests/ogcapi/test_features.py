@@ -145,6 +145,24 @@ def test_cql2_filter(client, reports, cql, where):
     assert body["numberMatched"] == sql_count(f"r.province_code = '22' AND {where}")
 
 
+@pytest.mark.parametrize("query, where", [
+    ("state=closed", "r.state = 'closed'"),
+    ("state=received", "FALSE"),  # not public: never matched
+    ("category=do-thi-chieu-sang&state=in_progress",
+     "r.state = 'in_progress' AND r.category_id = (SELECT id FROM reports_category WHERE code = 'do-thi-chieu-sang')"),
+])
+def test_property_parameters(client, reports, query, where):
+    body = get(client, f"/ogcapi/collections/reports-22/items?limit=1&{query}").json()
+    assert body["numberMatched"] == sql_count(f"r.province_code = '22' AND {where}")
+
+
+def test_api_document_lists_each_collections_queryables(client, db):
+    doc = json.loads(get(client, "/ogcapi/api").content)
+    names = {p["name"] for p in doc["paths"]["/collections/reports-22/items"]["get"]["parameters"]}
+    assert {"limit", "offset", "bbox", "datetime", "filter", "state", "category"} <= names
+    assert "contact_phone" not in names
+
+
 @pytest.mark.parametrize("query, field", [
     ("limit=abc", "limit"), ("limit=0", "limit"), ("offset=-1", "offset"), ("bbox=1,2,3", "bbox"),
     ("bbox=200,0,201,1", "bbox"), ("datetime=yesterday", "datetime"), ("datetime=2025-01-01T00:00:00", "datetime"),
@@ -246,6 +264,21 @@ def test_gpkg_export_holds_the_public_reports_of_the_view(client, reports, tmp_p
     expected = sql_count("ST_Intersects(r.location, ST_MakeEnvelope(%s,%s,%s,%s,4326))", [w, s, e, n])
     assert f"Feature Count: {expected}" in info
     assert "code: String" in info and "contact_phone" not in info
+
+
+def test_gdal_oapif_filters_on_the_server(live_url, reports, tmp_path):
+    out = tmp_path / "closed.gpkg"
+    run = subprocess.run(
+        ["ogr2ogr", "-f", "GPKG", str(out), f"OAPIF:{live_url}/ogcapi/", "reports-22", "-where", "state = 'closed'",
+         "-spat", *map(str, HA_LONG_BBOX), "-oo", "PAGE_SIZE=1000"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert run.returncode == 0, run.stderr
+    info = subprocess.run(["ogrinfo", "-so", str(out), "reports-22"], capture_output=True, text=True, check=True).stdout
+    expected = sql_count("r.province_code = '22' AND r.state = 'closed' AND ST_Intersects(r.location, ST_MakeEnvelope(%s,%s,%s,%s,4326))",
+                         HA_LONG_BBOX)
+    assert expected > 0
+    assert f"Feature Count: {expected}" in info
 
 
 def test_gdal_oapif_driver_pulls_every_feature_across_pages(live_url, reports, tmp_path):
