@@ -206,6 +206,14 @@ REPORT_MAX_REQUEST_BYTES = 5 * REPORT_PHOTO_MAX_BYTES + REPORT_VIDEO_MAX_BYTES +
 # Platform rules ------------------------------------------------------------
 # A pin this close to a commune (in metres) but outside every one snaps to it.
 LOCATE_SNAP_TOLERANCE_M = float(os.environ.get("LOCATE_SNAP_TOLERANCE_M", 1000))
+# Beyond the snap tolerance but within this (metres): "too far" (a pin at sea off our
+# coast) rather than "outside every area we manage".
+LOCATE_OUTSIDE_M = float(os.environ.get("LOCATE_OUTSIDE_M", 50_000))
+# Process caches of the intake's hot path (seconds; 0 turns one off). Each is cleared at
+# once in the process that saves a change; other processes see it within this time.
+ROUTING_RULES_CACHE_SECONDS = float(os.environ.get("ROUTING_RULES_CACHE_SECONDS", 30))
+CATEGORY_CACHE_SECONDS = float(os.environ.get("CATEGORY_CACHE_SECONDS", 30))
+CALENDAR_CACHE_SECONDS = float(os.environ.get("CALENDAR_CACHE_SECONDS", 60))
 # Quảng Ninh's rule: the desk forwards within 1 working day; the unit resolves within 5.
 DEFAULT_FORWARD_WORKING_DAYS = 1
 DEFAULT_RESOLVE_WORKING_DAYS = 5

@@ -11,9 +11,9 @@ Text is stored as the plain text the citizen typed (no HTML processing); templat
 and the API output it escaped / as JSON strings, never as markup.
 
 The hot path (measured by bench/ingest.py): field checks in Python; one locate query;
-routing with this process's rules (without their areas' geometry) and routes, cached
-outside transactions for ROUTING_RULES_CACHE_SECONDS and cleared when a rule or an
-authority is saved; categories and the holiday calendar cached likewise; then ONE
+routing with boundaries.routing's process cache of rules and routes
+(``route_cached``); categories (here) and the holiday calendar (sla) cached likewise,
+outside transactions, cleared when one is saved; then ONE
 statement (workflow.insert_received) writes the report and its "receive" event, with
 ``ON CONFLICT (idempotency_key) DO NOTHING`` deciding a race between two retries.
 """
@@ -33,6 +33,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from boundaries import routing
 from reports import media, notify, sla, workflow
 from reports.models import Category, Report
 
@@ -104,7 +105,8 @@ _categories_cache = {"at": 0.0, "by_code": None}
 
 def _categories():
     """{code: Category} of all categories, with ``has_active_children``; kept in this
-    process for 30 s outside transactions (cleared when a category is saved)."""
+    process for CATEGORY_CACHE_SECONDS outside transactions (cleared when a category is
+    saved)."""
 
     def load():
         cats = list(Category.objects.select_related("parent"))
@@ -113,7 +115,7 @@ def _categories():
             c.has_active_children = c.pk in parents
         return {c.code: c for c in cats} | {str(c.pk): c for c in cats}
 
-    ttl = getattr(settings, "CATEGORY_CACHE_SECONDS", 30)
+    ttl = settings.CATEGORY_CACHE_SECONDS
     if ttl <= 0 or connection.in_atomic_block:
         return load()
     now = time.monotonic()
@@ -208,81 +210,14 @@ def next_code(year):
     return f"PA-{year}-{n:06d}"
 
 
-_rules_cache = {"at": 0.0, "rules": None}
-
-
-def routing_rules():
-    """The active routing rules, without the areas' geometry (a province rule's area is
-    a full-resolution polygon: loading it made every routing cost ~200-500 ms), kept in
-    this process for ROUTING_RULES_CACHE_SECONDS (default 30 s): an admin's change of
-    the rules applies within that time."""
-    from boundaries.models import RoutingRule
-
-    def load():
-        return list(
-            RoutingRule.objects.filter(active=True)
-            .select_related("authority", "area__type", "area_type")
-            .defer("area__geom", "area__properties")
-            .order_by("priority", "id")
-        )
-
-    ttl = getattr(settings, "ROUTING_RULES_CACHE_SECONDS", 30)
-    if ttl <= 0 or connection.in_atomic_block:
-        # Inside a transaction (a test, a re-route) the caller may see rules others do
-        # not: read them fresh and leave the cache alone.
-        return load()
-    now = time.monotonic()
-    if _rules_cache["rules"] is None or now - _rules_cache["at"] > ttl:
-        _rules_cache["rules"] = load()
-        _rules_cache["at"] = now
-        _routes_cache.clear()
-    return _rules_cache["rules"]
-
-
-def clear_rules_cache(**kwargs):
-    _rules_cache["rules"] = None
-    _routes_cache.clear()
-
-
 def clear_categories_cache(**kwargs):
+    """Signal receiver (connected in ReportsConfig.ready()): a category changed."""
     _categories_cache["by_code"] = None
 
 
-def _connect_cache_signals():
-    from django.db.models.signals import post_delete, post_save
-
-    from boundaries.models import Authority, RoutingRule
-
-    for model in (RoutingRule, Authority):
-        post_save.connect(clear_rules_cache, sender=model, dispatch_uid=f"reports-rules-cache-save-{model.__name__}")
-        post_delete.connect(clear_rules_cache, sender=model, dispatch_uid=f"reports-rules-cache-del-{model.__name__}")
-    post_save.connect(clear_categories_cache, sender=Category, dispatch_uid="reports-categories-cache-save")
-    post_delete.connect(clear_categories_cache, sender=Category, dispatch_uid="reports-categories-cache-del")
-
-
-_connect_cache_signals()
-
-
-_routes_cache = {}
-
-
 def route_areas(areas, category):
-    """boundaries.routing.route with this process's rules. Outside transactions the
-    result for the same areas and category is reused while the rules cache holds (a
-    route is a pure function of areas, category, rules and authorities; saving a rule
-    or an authority clears both caches)."""
-    from boundaries.routing import route
-
-    rules = routing_rules()
-    if connection.in_atomic_block or getattr(settings, "ROUTING_RULES_CACHE_SECONDS", 30) <= 0:
-        return route(areas, category.codes_for_routing(), rules=rules)
-    key = (tuple(a.pk for a in areas), category.code)
-    routed = _routes_cache.get(key)
-    if routed is None:
-        if len(_routes_cache) > 20_000:
-            _routes_cache.clear()
-        routed = _routes_cache[key] = route(areas, category.codes_for_routing(), rules=rules)
-    return routed
+    """The routing of ``category`` at ``areas`` (boundaries.routing's cached hot path)."""
+    return routing.route_cached(areas, category.codes_for_routing())
 
 
 def locate_and_route(point, category, at=None):

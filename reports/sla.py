@@ -45,7 +45,7 @@ def _holiday_rows(start, end):
 
     from reports.models import Holiday
 
-    ttl = getattr(settings, "CALENDAR_CACHE_SECONDS", 60)
+    ttl = settings.CALENDAR_CACHE_SECONDS
     if ttl <= 0 or connection.in_atomic_block:
         return list(Holiday.objects.filter(date__gte=start, date__lte=end).values_list("date", "is_working_day"))
     now = time.monotonic()
@@ -159,15 +159,3 @@ def overdue_q(now=None):
 
     now = now or timezone.now()
     return Q(state__in=FORWARD_STATES, forward_due__lt=now) | Q(state__in=RESOLVE_STATES, resolve_due__lt=now)
-
-
-def _connect_signals():
-    from django.db.models.signals import post_delete, post_save
-
-    from reports.models import Holiday
-
-    post_save.connect(clear_calendar_cache, sender=Holiday, dispatch_uid="reports-calendar-cache-save")
-    post_delete.connect(clear_calendar_cache, sender=Holiday, dispatch_uid="reports-calendar-cache-delete")
-
-
-_connect_signals()
