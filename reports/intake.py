@@ -19,14 +19,12 @@ statement (workflow.insert_received) writes the report and its "receive" event, 
 """
 
 import datetime as dt
-import math
 import re
 import time
 from contextlib import nullcontext
 
 import phonenumbers
 from django.conf import settings
-from django.contrib.gis.geos import Point
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
@@ -34,7 +32,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from boundaries import routing
+from boundaries.lookup import locate
 from reports import media, notify, sla, workflow
+from reports.locating import apply_location, locate_and_route, parse_point
 from reports.models import Category, Report
 
 DESCRIPTION_MAX = 5000
@@ -72,32 +72,6 @@ def submission_rate_limited(request):
 
 def clean_text(value):
     return _CONTROL.sub("", str(value or "")).replace("\r\n", "\n").strip()
-
-
-def parse_point(data, errors=None):
-    """A Point from data["lat"], data["lon"] (decimal degrees); field errors otherwise."""
-    own = errors is None
-    errors = {} if own else errors
-    coords = {}
-    for key, low, high in (("lat", -90, 90), ("lon", -180, 180)):
-        raw = str(_get(data, key, "")).strip().replace(",", ".")
-        if not raw:
-            errors[key] = [_("Hãy chọn vị trí trên bản đồ.")]
-            continue
-        try:
-            value = float(raw)
-        except ValueError:
-            errors[key] = [_("Tọa độ phải là số.")]
-            continue
-        if not math.isfinite(value) or not (low <= value <= high):
-            errors[key] = [_("Tọa độ phải nằm trong khoảng %(low)s đến %(high)s.") % {"low": low, "high": high}]
-            continue
-        coords[key] = value
-    if own and errors:
-        raise ValidationError(errors)
-    if "lat" in coords and "lon" in coords:
-        return Point(coords["lon"], coords["lat"], srid=4326)
-    return None
 
 
 _categories_cache = {"at": 0.0, "by_code": None}
@@ -215,21 +189,6 @@ def clear_categories_cache(**kwargs):
     _categories_cache["by_code"] = None
 
 
-def route_areas(areas, category):
-    """The routing of ``category`` at ``areas`` (boundaries.routing's cached hot path)."""
-    return routing.route_cached(areas, category.codes_for_routing())
-
-
-def locate_and_route(point, category, at=None):
-    """(LocateResult, RouteResult) or a ValidationError on "location"."""
-    from boundaries.lookup import locate
-
-    located = locate(point, at=at or timezone.now())
-    if not located.areas:
-        raise ValidationError({"location": [located.message or _("Vị trí nằm ngoài địa bàn được quản lý.")]})
-    return located, route_areas(located.areas, category)
-
-
 def preview(data):
     """What the page shows before sending: commune, authority, the rule's explanation."""
     errors = {}
@@ -237,8 +196,6 @@ def preview(data):
     point = parse_point(data, errors)
     if errors:
         raise ValidationError(errors)
-    from boundaries.lookup import locate
-
     located = locate(point, at=timezone.now())
     if not located.areas:
         raise ValidationError({"location": [located.message or _("Vị trí nằm ngoài địa bàn được quản lý.")]})
@@ -251,7 +208,7 @@ def preview(data):
         "explanation": "",
     }
     if category is not None:
-        routed = route_areas(located.areas, category)
+        routed = routing.route_cached(located.areas, category.codes_for_routing())
         if routed.authority is not None:
             out["authority"] = {"code": routed.authority.code, "name": routed.authority.name}
         out["explanation"] = routed.explanation
@@ -306,7 +263,7 @@ def create_report(data, files=None, user=None, idempotency_key=None, *, source="
         created_at=now,
         state=Report.State.RECEIVED,
     )
-    workflow.apply_location(report, located, routed)
+    apply_location(report, located, routed)
     report.forward_due = forward_due
     try:
         # One statement writes the report and its first event. With uploads (Media

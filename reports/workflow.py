@@ -33,6 +33,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from reports import sla
+from reports.locating import parse_point, relocate
 from reports.models import Category, Comment, Rating, Report, ReportEvent
 from reports.policy import access
 
@@ -179,48 +180,6 @@ def _authority_by_code(code, field="authority"):
     return authority
 
 
-def reroute(report, point=None, category=None, at=None):
-    """Locate and route the report again (pin moved or category changed). Returns a dict
-    of what changed, for the event. Raises ValidationError when the pin is outside."""
-    from boundaries.lookup import locate
-    from reports.intake import route_areas
-
-    point = point or report.location
-    category = category or report.category
-    located = locate(point, at=at or timezone.now())
-    if located.commune is None and located.reason:
-        raise _field_error("location", located.message or _("Vị trí nằm ngoài mọi đơn vị hành chính."))
-    routed = route_areas(located.areas, category)
-    before = {
-        "commune": report.commune.code if report.commune_id else "",
-        "authority": report.authority.code if report.authority_id else "",
-    }
-    report.location = point
-    report.category = category
-    apply_location(report, located, routed)
-    after = {
-        "commune": report.commune.code if report.commune_id else "",
-        "authority": report.authority.code if report.authority_id else "",
-    }
-    return {"before": before, "after": after, "explanation": report.routing_explanation}
-
-
-def apply_location(report, located, routed):
-    """Copy a LocateResult and RouteResult onto the report (intake and re-routing)."""
-    report.commune = located.area_of_type("commune")
-    report.district = located.area_of_type("district")
-    province = located.area_of_type("province")
-    if province is not None:
-        report.province_code = province.code
-    elif routed.authority is not None and routed.authority.province_code:
-        report.province_code = routed.authority.province_code
-    report.boundary_version = located.version
-    report.snapped_m = located.snapped_m
-    report.authority = routed.authority
-    report.routing_rule = routed.rule
-    report.routing_explanation = routed.explanation or ""
-
-
 def _apply(report, action, to_state, actor, data, now, event):
     """Apply one action's effects to the locked report; fills event fields."""
     if action == "forward":
@@ -262,10 +221,8 @@ def _apply(report, action, to_state, actor, data, now, event):
             if category is None:
                 raise _field_error("category", _("Lĩnh vực không hợp lệ."))
         else:
-            from reports.intake import parse_point
-
             point = parse_point(data)
-        event["data"] = reroute(report, point=point, category=category)
+        event["data"] = relocate(report, point=point, category=category)
         event["data"]["category"] = report.category.code
         if action == "move_pin":
             event["data"]["lon"], event["data"]["lat"] = point.x, point.y

@@ -204,12 +204,13 @@ def test_routing_cache_outside_transactions_follows_rule_changes():
     process; saving a rule clears them. Run on a thread's own connection (committed)."""
     from boundaries.lookup import locate
     from boundaries.models import Authority, RoutingRule
+    from boundaries.routing import route_cached
     from reports.models import Category
 
     def route_now():
         category = Category.objects.select_related("parent").get(code="do-thi-chieu-sang")
         located = locate(point_in_bai_chay())
-        routed = intake.route_areas(located.areas, category)
+        routed = route_cached(located.areas, category.codes_for_routing())
         return routed.rule.pk, routed.authority.code
 
     def point_in_bai_chay():
