@@ -145,6 +145,7 @@ SMS_BACKEND = os.environ.get("SMS_BACKEND", "geo_portal.accounts.sms.ConsoleSmsB
 SMS_OUTBOX_DIR = Path(os.environ.get("SMS_OUTBOX_DIR", BASE_DIR / "var" / "sms-outbox"))
 SMS_GATEWAY_URL = os.environ.get("SMS_GATEWAY_URL", "")
 SMS_GATEWAY_TOKEN = os.environ.get("SMS_GATEWAY_TOKEN", "")
+SMS_GATEWAY_TIMEOUT = float(os.environ.get("SMS_GATEWAY_TIMEOUT", 10))  # seconds
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
 EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail-outbox"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "geo_portal <no-reply@localhost>")

@@ -299,13 +299,16 @@ def due_summary(report):
     return {"forward_due": fmt(report.forward_due), "resolve_due": fmt(report.resolve_due)}
 
 
-def claim_reports(user) -> int:
-    """Reports sent without an account, with this user's phone as contact, become the
-    user's own (so the reporter can rate them and finds them in "my reports"). Called
-    only after the phone was proven with a one-time code. Returns how many."""
-    from reports.models import Report
-
-    phone = getattr(user, "phone", "") or ""
+def claim_reports(user, phone=None) -> int:
+    """Reports sent without an account, with this phone (default: the user's) as
+    contact, become the user's own (so the reporter can rate them and finds them in "my
+    reports"). Only after the phone was proven with a one-time code. Returns how many."""
+    phone = phone or getattr(user, "phone", "") or ""
     if not phone:
         return 0
     return Report.objects.filter(reporter__isnull=True, contact_phone=phone).update(reporter=user)
+
+
+def on_user_verified_phone(sender, user, phone, **kwargs):
+    """Receiver of accounts' ``user_verified_phone`` (wired in ReportsConfig.ready())."""
+    claim_reports(user, phone)

@@ -45,11 +45,8 @@ class TokenView(APIView):
                                 status=status.HTTP_202_ACCEPTED)
             if phone:
                 user = otp.verify_code(phone, code)
-                from reports.intake import claim_reports
-
-                claim_reports(user)  # the phone is proven: its reports sent without an account
             elif username and password:
-                if getattr(settings, "RATELIMIT_ENABLE", True) and is_ratelimited(
+                if settings.RATELIMIT_ENABLE and is_ratelimited(
                         request._request, group="accounts.token", key="ip", rate=PASSWORD_RATE, method="POST",
                         increment=True):
                     return Response({"detail": _("Quá nhiều lần thử. Vui lòng thử lại sau.")},

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from geo_portal.accounts import signals
 from geo_portal.accounts.models import OneTimeCode
 from geo_portal.accounts.sms import send_sms
 
@@ -84,7 +85,9 @@ def request_code(phone: str, ip: str | None = None) -> str:
 
 
 def verify_code(phone: str, code: str):
-    """The user for a correct, unexpired code (created on first sign-in); else ValidationError."""
+    """The user for a correct, unexpired code (created on first sign-in); else ValidationError.
+    Sends ``user_verified_phone`` (reports sent from this phone without an account become
+    the user's: reports reacts)."""
     phone = normalize_phone(phone)
     code = (code or "").strip()
     now = timezone.now()
@@ -116,4 +119,5 @@ def verify_code(phone: str, code: str):
                 user.save(update_fields=["phone"])
     if error:
         raise ValidationError({"code": [error]})
+    signals.user_verified_phone.send(sender=type(user), user=user, phone=phone)
     return user
