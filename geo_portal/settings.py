@@ -1,7 +1,8 @@
 """Settings for geo_portal, read from the environment with defaults that work locally.
 
-Environment variables: DATABASE_URL, GEO_PORTAL_DATA_DIR, SECRET_KEY, DEBUG,
-ALLOWED_HOSTS, REDIS_URL, GEO_PORTAL_MEDIA_ROOT, GEO_PORTAL_TEST_DB, SMS_BACKEND.
+Every setting the code reads is declared here, each with its environment variable
+(the README's configuration table lists them); the code reads ``settings.X``, never
+``getattr(settings, "X", default)`` — one default, in one place.
 """
 
 import os
@@ -128,9 +129,24 @@ CELERY_BEAT_SCHEDULE = {
 # Heatmaps: an authority is ranked from this many reports in the period; known
 # "not geocoded" placeholder points (lon, lat) left out of every map layer.
 HEATMAP_RANKING_MIN_VOLUME = int(os.environ.get("HEATMAP_RANKING_MIN_VOLUME", 20))
-HEATMAP_PLACEHOLDER_POINTS = [(-71.0587, 42.3594)]  # Boston City Hall
+# "lon,lat;lon,lat…" — default Boston City Hall.
+HEATMAP_PLACEHOLDER_POINTS = [
+    tuple(float(x) for x in pair.split(","))
+    for pair in os.environ.get("HEATMAP_PLACEHOLDER_POINTS", "-71.0587,42.3594").split(";")
+    if pair.strip()
+]
+# Grid bins: bins per tile side, the coarsest and finest pre-aggregated zoom levels;
+# above HEATMAP_MAX_BIN_ZOOM tiles carry raw points, at most HEATMAP_TILE_MAX_POINTS.
+HEATMAP_BINS_PER_TILE = int(os.environ.get("HEATMAP_BINS_PER_TILE", 64))
+HEATMAP_MIN_LEVEL = int(os.environ.get("HEATMAP_MIN_LEVEL", 3))
+HEATMAP_MAX_BIN_ZOOM = int(os.environ.get("HEATMAP_MAX_BIN_ZOOM", 9))
+HEATMAP_TILE_MAX_POINTS = int(os.environ.get("HEATMAP_TILE_MAX_POINTS", 10_000))
+# The incremental roll-up refresh leaves changes younger than this (seconds) to the next run.
+HEATMAP_REFRESH_LAG_S = int(os.environ.get("HEATMAP_REFRESH_LAG_S", 10))
 # "celery" (after commit, to the worker), "sync" (in the request), "none".
 NOTIFY_DISPATCH = os.environ.get("NOTIFY_DISPATCH", "celery")
+# A reminder goes out when a deadline is this close (hours).
+REPORT_REMINDER_BEFORE_HOURS = float(os.environ.get("REPORT_REMINDER_BEFORE_HOURS", 4))
 
 # Auth -----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -195,11 +211,11 @@ SPECTACULAR_SETTINGS = {
 RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
 REPORT_SUBMIT_RATE = os.environ.get("REPORT_SUBMIT_RATE", "20/h")
 # Uploads, checked by content in reports/media.py.
-REPORT_PHOTO_MAX_BYTES = 10 * 1024 * 1024
-REPORT_PHOTO_MAX_COUNT = 5
-REPORT_VIDEO_MAX_BYTES = 50 * 1024 * 1024
-REPORT_VIDEO_MAX_SECONDS = 120
-REPORT_IMAGE_MAX_PIXELS = 50_000_000
+REPORT_PHOTO_MAX_BYTES = int(os.environ.get("REPORT_PHOTO_MAX_BYTES", 10 * 1024 * 1024))
+REPORT_PHOTO_MAX_COUNT = int(os.environ.get("REPORT_PHOTO_MAX_COUNT", 5))
+REPORT_VIDEO_MAX_BYTES = int(os.environ.get("REPORT_VIDEO_MAX_BYTES", 50 * 1024 * 1024))
+REPORT_VIDEO_MAX_SECONDS = int(os.environ.get("REPORT_VIDEO_MAX_SECONDS", 120))
+REPORT_IMAGE_MAX_PIXELS = int(os.environ.get("REPORT_IMAGE_MAX_PIXELS", 50_000_000))
 # A whole submission (5 photos + 1 video + fields) above this is refused with 413
 # before its body is read.
 REPORT_MAX_REQUEST_BYTES = 5 * REPORT_PHOTO_MAX_BYTES + REPORT_VIDEO_MAX_BYTES + 1024 * 1024
@@ -216,8 +232,8 @@ ROUTING_RULES_CACHE_SECONDS = float(os.environ.get("ROUTING_RULES_CACHE_SECONDS"
 CATEGORY_CACHE_SECONDS = float(os.environ.get("CATEGORY_CACHE_SECONDS", 30))
 CALENDAR_CACHE_SECONDS = float(os.environ.get("CALENDAR_CACHE_SECONDS", 60))
 # Quảng Ninh's rule: the desk forwards within 1 working day; the unit resolves within 5.
-DEFAULT_FORWARD_WORKING_DAYS = 1
-DEFAULT_RESOLVE_WORKING_DAYS = 5
+DEFAULT_FORWARD_WORKING_DAYS = int(os.environ.get("DEFAULT_FORWARD_WORKING_DAYS", 1))
+DEFAULT_RESOLVE_WORKING_DAYS = int(os.environ.get("DEFAULT_RESOLVE_WORKING_DAYS", 5))
 
 SILENCED_SYSTEM_CHECKS = ["gis.W001"]  # Debian 12 ships GDAL 3.6; we open only our own files.
 

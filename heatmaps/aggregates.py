@@ -49,16 +49,9 @@ HANDLING_BUCKET_HOURS = (1, 2, 4, 8, 12, 24, 36, 48, 72, 96, 120, 168, 240, 336,
 
 
 def conf(name):
-    defaults = {
-        "HEATMAP_BINS_PER_TILE": 64,
-        "HEATMAP_MIN_LEVEL": 3,
-        "HEATMAP_MAX_BIN_ZOOM": 9,
-        "HEATMAP_PLACEHOLDER_POINTS": [(-71.0587, 42.3594)],
-        "HEATMAP_RANKING_MIN_VOLUME": 20,
-        "HEATMAP_TILE_MAX_POINTS": 10000,
-        "HEATMAP_REFRESH_LAG_S": 10,
-    }
-    return getattr(settings, name, defaults[name])
+    """A HEATMAP_* setting (declared in geo_portal/settings.py), read when used so that
+    tests can override it."""
+    return getattr(settings, name)
 
 
 def tz():
