@@ -223,6 +223,9 @@ REPORT_MAX_REQUEST_BYTES = 5 * REPORT_PHOTO_MAX_BYTES + REPORT_VIDEO_MAX_BYTES +
 # Platform rules ------------------------------------------------------------
 # A pin this close to a commune (in metres) but outside every one snaps to it.
 LOCATE_SNAP_TOLERANCE_M = float(os.environ.get("LOCATE_SNAP_TOLERANCE_M", 1000))
+# The jurisdiction whose boundary version is "current" for pages and queries
+# (BoundaryVersion.objects.current()); imported cities keep their own.
+BOUNDARY_JURISDICTION = os.environ.get("BOUNDARY_JURISDICTION", "VN")
 # Beyond the snap tolerance but within this (metres): "too far" (a pin at sea off our
 # coast) rather than "outside every area we manage".
 LOCATE_OUTSIDE_M = float(os.environ.get("LOCATE_OUTSIDE_M", 50_000))

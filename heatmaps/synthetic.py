@@ -12,8 +12,10 @@ for some authorities; ratings on the rated ones, skewed to satisfied.
 
 from django.db import connection
 
+from boundaries.models import BoundaryVersion
+
 GENERATE_SQL = """
-WITH v AS (SELECT id FROM boundaries_boundaryversion WHERE code = 'vn-2025'),
+WITH v AS (SELECT %(version)s::bigint AS id),
 communes AS (
     SELECT a.id, a.code, p.code AS pc, a.geom,
            (CASE WHEN a.name ILIKE 'Phường%%' THEN 12 ELSE 1 END)
@@ -87,7 +89,8 @@ def generate(n, seed=0.42, days=1095, province=None):
     with connection.cursor() as cur:
         cur.execute("CREATE SEQUENCE IF NOT EXISTS bench_code_seq")
         cur.execute("SELECT setseed(%s)", [seed])
-        cur.execute(GENERATE_SQL, {"n": n, "seed": int(seed * 1000), "days": days, "province": province})
+        cur.execute(GENERATE_SQL, {"n": n, "seed": int(seed * 1000), "days": days, "province": province,
+                                   "version": BoundaryVersion.objects.current().id})
         cur.execute("ANALYZE reports_report")
 
 

@@ -203,9 +203,10 @@ def hex_view(request):
 
 @api
 def areas_view(request):
-    """Choropleth: ?version=vn-2025&type=province|commune|district|city-ward&parent=22"""
+    """Choropleth: ?version=CODE&type=province|commune|district|city-ward&parent=22
+    (version: default the current one)."""
     filters = Filters.from_params(request.GET)
-    version = request.GET.get("version", "vn-2025")
+    version = request.GET.get("version") or agg.current_version_code()
     type_code = request.GET.get("type", "province")
     zoom = parse_int(request.GET, "zoom", 8, 0, 22)
     simplify = max(5.0, agg.WORLD / 2**zoom / 1024)
@@ -321,7 +322,7 @@ def _page_context():
 
     months = agg.rollup_months()
     groups = list(Category.objects.filter(parent__isnull=True, active=True).values("code", "name", "color"))
-    provinces = agg.provinces_2025()
+    provinces = agg.current_provinces()
     return {
         "groups": groups,
         "provinces": provinces,

@@ -100,7 +100,7 @@ def _resolve_version_type(version_code, type_code):
             raise CommandError(_("Không có phiên bản địa giới “%(v)s”.") % {"v": version_code})
         return version, area_type
     versions = list(
-        BoundaryVersion.valid_on(timezone.localdate()).filter(areas__type=area_type).distinct().order_by("code")
+        BoundaryVersion.objects.valid_on(timezone.localdate()).filter(areas__type=area_type).distinct().order_by("code")
     )
     if not versions:
         raise CommandError(
