@@ -67,7 +67,8 @@ def submission_rate_limited(request):
     from django_ratelimit.core import is_ratelimited
 
     request = getattr(request, "_request", request)  # a DRF Request wraps Django's
-    return is_ratelimited(request, group="reports.create", key="ip", rate=settings.REPORT_SUBMIT_RATE, method="POST", increment=True)
+    return is_ratelimited(request, group="reports.create", key="ip", rate=settings.REPORT_SUBMIT_RATE, method="POST",
+                          increment=True)
 
 
 def clean_text(value):
@@ -175,13 +176,6 @@ def validate(data, files):
     if errors:
         raise ValidationError(errors)
     return cleaned, checked
-
-
-def next_code(year):
-    with connection.cursor() as cur:
-        cur.execute("SELECT nextval('reports_report_code_seq')")
-        (n,) = cur.fetchone()
-    return f"PA-{year}-{n:06d}"
 
 
 def clear_categories_cache(**kwargs):
