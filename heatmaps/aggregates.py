@@ -685,25 +685,6 @@ def rollup_series(filters: Filters, by=None):
     )
 
 
-def counts_by(filters: Filters, dim="category"):
-    """Counts per category, group or state over the filters (roll-up for category and
-    group, which round periods to months; raw for state, which is exact)."""
-    if dim == "state":
-        where, params = filters.raw_sql("r")
-        return fetchall(
-            f"SELECT r.state AS key, count(*)::int AS n FROM reports_report r WHERE {where} GROUP BY 1 ORDER BY 2 DESC",
-            params,
-        )
-    where, params = filters.rollup_sql("g", with_state=False)
-    key = "c.code" if dim == "category" else "coalesce(pc.code, c.code)"
-    return fetchall(
-        f"""SELECT {key} AS key, sum(g.received)::int AS n FROM heatmaps_authorityrollup g
-            JOIN reports_category c ON c.id = g.category_id LEFT JOIN reports_category pc ON pc.id = c.parent_id
-            WHERE {where} GROUP BY 1 ORDER BY 2 DESC""",
-        params,
-    )
-
-
 # --- what the map pages need to open ------------------------------------------------------
 
 # The provinces of the current boundary version (parameter: its id, from

@@ -18,7 +18,6 @@ statement (workflow.insert_received) writes the report and its "receive" event, 
 ``ON CONFLICT (idempotency_key) DO NOTHING`` deciding a race between two retries.
 """
 
-import datetime as dt
 import re
 import time
 from contextlib import nullcontext
@@ -283,14 +282,6 @@ def create_report(data, files=None, user=None, idempotency_key=None, *, source="
     report.replayed = False
     report.stored_media = stored
     return report
-
-
-def due_summary(report):
-    """Deadlines in local time, for receipts."""
-    def fmt(moment):
-        return moment.astimezone(sla.LOCAL_TZ).isoformat() if isinstance(moment, dt.datetime) else None
-
-    return {"forward_due": fmt(report.forward_due), "resolve_due": fmt(report.resolve_due)}
 
 
 def claim_reports(user, phone=None) -> int:
