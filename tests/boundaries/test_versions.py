@@ -37,3 +37,11 @@ def test_home_page_lists_the_current_versions_provinces(client):
     resp = client.get("/")
     assert resp.status_code == 200
     assert "Quảng Ninh" in resp.content.decode()
+
+
+def test_the_pages_boundary_layer_is_the_current_versions(client):
+    current = client.get("/api/v1/boundaries/current/province.geojson?zoom=6")
+    named = client.get("/api/v1/boundaries/vn-2025/province.geojson?zoom=6")
+    assert current.status_code == 200 and named.status_code == 200
+    codes = sorted(f["properties"]["code"] for f in current.json()["features"])
+    assert codes == sorted(f["properties"]["code"] for f in named.json()["features"]) == ["11", "22", "46", "96"]
