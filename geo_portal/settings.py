@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -123,6 +124,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "reports-deadline-sweep": {"task": "reports.deadline_sweep", "schedule": 600.0},
     "reports-send-notifications": {"task": "reports.send_notifications", "schedule": 60.0},
+    # Reporter data retention (reports/retention.py), every night at 02:30 local time.
+    "reports-anonymise-reporters": {"task": "reports.anonymise_reporters", "schedule": crontab(hour=2, minute=30)},
     # Heatmaps: bring the roll-ups up to date (changed reports, passed deadlines).
     "heatmaps-refresh": {"task": "heatmaps.refresh_incremental", "schedule": 30.0},
 }
@@ -143,6 +146,8 @@ HEATMAP_MAX_BIN_ZOOM = int(os.environ.get("HEATMAP_MAX_BIN_ZOOM", 9))
 HEATMAP_TILE_MAX_POINTS = int(os.environ.get("HEATMAP_TILE_MAX_POINTS", 10_000))
 # The incremental roll-up refresh leaves changes younger than this (seconds) to the next run.
 HEATMAP_REFRESH_LAG_S = int(os.environ.get("HEATMAP_REFRESH_LAG_S", 10))
+# The reporter's name, phone and e-mail are cleared this many days after a report closed.
+REPORTER_RETENTION_DAYS = int(os.environ.get("GEO_PORTAL_REPORTER_RETENTION_DAYS", 365))
 # "celery" (after commit, to the worker), "sync" (in the request), "none".
 NOTIFY_DISPATCH = os.environ.get("NOTIFY_DISPATCH", "celery")
 # A reminder goes out when a deadline is this close (hours).

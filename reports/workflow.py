@@ -44,7 +44,7 @@ from django.utils.translation import gettext_lazy
 
 from boundaries.models import Authority
 from reports import media, notify, policy, sla
-from reports.locating import parse_point, relocate
+from reports.locating import apply_location, parse_point, relocate
 from reports.models import Category, Comment, Rating, Report, ReportEvent
 from reports.policy import access
 
@@ -84,6 +84,11 @@ TRANSITIONS = {
     (S.REOPENED, "change_category"): (S.REOPENED, OPS),
     (S.REOPENED, "move_pin"): (S.REOPENED, OPS),
 }
+# The system's own steps that leave the state as it is: re-routing an open report at a
+# boundary reform (reports/cutover.py) and anonymising the reporter some time after a
+# report closed (reports/retention.py).
+TRANSITIONS.update({(state, "cutover"): (state, SYSTEM) for state in policy.OPEN})
+TRANSITIONS.update({(state, "anonymise"): (state, SYSTEM) for state in policy.CLOSED})
 
 ACTION_LABELS = {
     "receive": gettext_lazy("Tiếp nhận"),
@@ -105,10 +110,12 @@ ACTION_LABELS = {
     "rate": gettext_lazy("Đánh giá"),
     "reopen": gettext_lazy("Mở lại để xem xét"),
     "close": gettext_lazy("Đóng"),
+    "cutover": gettext_lazy("Chuyển theo địa giới hành chính mới"),
+    "anonymise": gettext_lazy("Ẩn danh thông tin người phản ánh"),
 }
 
 # Events the public timeline does not show (internal coordination).
-INTERNAL_ACTIONS = {"return", "request_extension", "refuse_extension", "rework"}
+INTERNAL_ACTIONS = {"return", "request_extension", "refuse_extension", "rework", "anonymise"}
 
 
 class WorkflowError(Exception):
@@ -181,6 +188,12 @@ class Values:
     text: str = ""  # resolve
     photos: tuple = ()  # resolve: checked, re-encoded uploads
     level: int | None = None  # rate
+    # The system's steps pass objects its services computed, not request data:
+    from_version: object = None  # cutover: the BoundaryVersion the report must still be in
+    located: object = None  # cutover: LocateResult in the new version
+    routed: object = None  # cutover: RouteResult there
+    closed_at: dt.datetime | None = None  # anonymise: when the report closed
+    retention_days: int | None = None  # anonymise
 
 
 def _text(data, *keys):
@@ -302,6 +315,19 @@ def _v_rate(data, photos):
     if len(reason) > 1000:
         raise _field_error("reason", _("Lý do dài quá 1000 ký tự."))
     return Values(level=level, reason=reason)
+
+
+def _v_cutover(data, photos):
+    """reports/cutover.py's values: the old version, the new location and routing."""
+    if any(data.get(k) is None for k in ("from_version", "located", "routed")):
+        raise _field_error("from_version", _("Chỉ lệnh chuyển đổi địa giới (cutover) thực hiện được thao tác này."))
+    return Values(from_version=data["from_version"], located=data["located"], routed=data["routed"],
+                  reason=_text(data, "reason"))
+
+
+def _v_anonymise(data, photos):
+    """reports/retention.py's values: when the report closed and the retention period."""
+    return Values(closed_at=data.get("closed_at"), retention_days=data.get("retention_days"))
 
 
 # --- 2. one handler per action: the effects on the locked report ----------------------
@@ -452,6 +478,57 @@ def _h_close(report, v, step):
     step.reason = v.reason
 
 
+def _unit(report):
+    """Where a report is routed, for the cut-over event."""
+    return {
+        "version": report.boundary_version.code if report.boundary_version_id else "",
+        "commune": report.commune.code if report.commune_id else "",
+        "commune_name": report.commune.name if report.commune_id else "",
+        "authority": report.authority.code if report.authority_id else "",
+        "authority_name": report.authority.name if report.authority_id else "",
+    }
+
+
+def _h_cutover(report, v, step):
+    """Re-route an open report in the new boundary version; state and deadlines stay."""
+    if report.boundary_version_id != v.from_version.id:
+        raise InvalidTransition(
+            _("Phản ánh %(code)s không còn thuộc phiên bản địa giới %(version)s.")
+            % {"code": report.code, "version": v.from_version.code},
+            code="already_moved",
+        )
+    before = _unit(report)
+    apply_location(report, v.located, v.routed)
+    after = _unit(report)
+    step.authority = report.authority
+    step.reason = v.reason
+    step.data = {
+        "from": before,
+        "to": after,
+        "from_version": before["version"],
+        "to_version": after["version"],
+        "snapped_m": report.snapped_m,
+        "explanation": report.routing_explanation,
+    }
+
+
+def _h_anonymise(report, v, step):
+    """Clear the reporter's personal data on a closed report (reports/retention.py
+    decided it is due). The account itself is kept; the report no longer points to it."""
+    cleared = [f for f in ("contact_name", "contact_phone", "contact_email") if getattr(report, f)]
+    if report.reporter_id:
+        cleared.append("reporter")
+    if not cleared:
+        raise InvalidTransition(_("Phản ánh %(code)s không còn dữ liệu cá nhân.") % {"code": report.code}, code="nothing")
+    report.contact_name = report.contact_phone = report.contact_email = ""
+    report.reporter = None
+    step.data = {
+        "cleared": cleared,
+        "closed_at": v.closed_at.isoformat() if v.closed_at else None,
+        "retention_days": v.retention_days,
+    }
+
+
 # action → (validator of the request's data, handler of the locked report)
 ACTIONS = {
     "forward": (_v_forward, _h_forward),
@@ -472,6 +549,8 @@ ACTIONS = {
     "rate": (_v_rate, _h_rate),
     "reopen": (_v_optional_reason, _h_reopen),
     "close": (_v_optional_reason, _h_close),
+    "cutover": (_v_cutover, _h_cutover),
+    "anonymise": (_v_anonymise, _h_anonymise),
 }
 
 
