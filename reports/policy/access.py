@@ -130,3 +130,21 @@ def can_act(user, report) -> bool:
 
 def can_view_public(report) -> bool:
     return report.state in PUBLIC_DETAIL_STATES
+
+
+def can_view_media(user, media) -> bool:
+    """May the user fetch this stored photo/video? Those of a report they may read (its
+    result photos once the result is public); anything else only to its staff."""
+    report = media.report
+    if can_view_private(user, report):
+        return True
+    if media.stage == "result" and report.state not in RESULT_PUBLIC_STATES:
+        return False
+    is_reporter = user is not None and getattr(user, "is_authenticated", False) and report.reporter_id == user.pk
+    return can_view_public(report) or is_reporter
+
+
+def can_view_unlisted_media(user) -> bool:
+    """Files under MEDIA_ROOT that belong to no report's public copy (originals,
+    leftovers): staff only."""
+    return bool(getattr(user, "is_superuser", False) or is_staff_member(user))

@@ -164,7 +164,7 @@ def test_intake_exif_hint_double_click_makes_one_report_and_field_errors(db, liv
     assert abs(float(page.input_value("#lat")) - lat) < 0.0001
     page.fill("#description", "Rác tồn đọng ba ngày")
     page.click("#submit-btn")
-    page.wait_for_function("document.querySelector('[data-error-for=category]').textContent.trim().length > 0")
+    expect(page.locator("[data-error-for=category]")).to_have_text(re.compile(r"\S"))
     assert Report.objects.count() == before
     page.click("label.cat-tile:has(input[value=moi-truong-rac-thai])")
     page.locator("#submit-btn").dblclick()

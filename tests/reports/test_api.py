@@ -277,9 +277,11 @@ def test_openapi_schema_and_offline_docs(api):
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in html and "cdn.jsdelivr" not in html
 
 
-def test_healthz():
+def test_healthz_reports_the_database():
     resp = APIClient().get("/healthz")
-    assert resp.status_code == 200 and resp.content == b"ok"
+    assert resp.status_code == 200 and resp.json()["db"] == "ok"
+    live = APIClient().get("/livez")
+    assert live.status_code == 200 and live.content == b"ok"
 
 
 def test_token_authentication_for_the_desk(api, operator):
