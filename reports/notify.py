@@ -33,11 +33,15 @@ def _local(moment):
 
 
 def reporter_contacts(report):
-    """[(channel, address)] of the reporter: the contact given, else the account's."""
-    phone = report.contact_phone
+    """[(channel, address)] of the reporter: the e-mail given, else the account's; SMS
+    only to a phone proven by a one-time code — the reporter's account phone (signing in
+    by code proves it; an anonymous reporter who verifies the contact phone on the
+    "sent" page signs in and so claims the report). A contact phone typed into the form
+    gets nothing: anyone could type anyone's number, and the server would text it."""
+    phone = ""
     email = report.contact_email
     if report.reporter_id:
-        phone = phone or (report.reporter.phone or "")
+        phone = report.reporter.phone or ""
         email = email or (report.reporter.email or "")
     out = []
     if phone:

@@ -349,6 +349,7 @@ class Step:
 
 def _h_forward(report, v, step):
     if v.authority is not None:
+        access.check_assignable(step.actor, report, v.authority)
         report.authority = v.authority
     if report.authority_id is None:
         raise _field_error("authority", _("Phản ánh chưa có cơ quan xử lý: hãy chọn cơ quan trước khi chuyển."))
@@ -368,6 +369,7 @@ def _h_reject(report, v, step):
 def _h_merge(report, v, step):
     if v.target.pk == report.pk or v.target.state in policy.DISMISSED:
         raise _field_error("into", _("Không thể gộp vào phản ánh này."))
+    access.check_mergeable(step.actor, report, v.target)
     report.merged_into = v.target
     report.closed_at = step.now
     if report.reporter_id:
@@ -402,6 +404,7 @@ def _h_return(report, v, step):
 
 
 def _h_transfer(report, v, step):
+    access.check_assignable(step.actor, report, v.authority)
     if v.authority.pk == report.authority_id:
         raise _field_error("authority", _("Phản ánh đã ở đơn vị này."))
     step.data = {"from": report.authority.code if report.authority_id else "", "to": v.authority.code}
@@ -696,7 +699,7 @@ _INSERT_SQL = {}
 
 
 def _insert_sql():
-    """INSERT … report … ON CONFLICT (idempotency_key) DO NOTHING, and its "receive"
+    """INSERT … report … ON CONFLICT (idempotency_scope, idempotency_key) DO NOTHING, and its "receive"
     event, in ONE statement; the public code is numbered by the sequence inside it.
     Built once per process from the model's fields."""
     if "sql" not in _INSERT_SQL:
@@ -715,7 +718,7 @@ def _insert_sql():
         _INSERT_SQL["fields"] = fields
         _INSERT_SQL["sql"] = (
             f"WITH r AS (INSERT INTO {qn(Report._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
-            f"VALUES ({', '.join(placeholders)}) ON CONFLICT ({qn('idempotency_key')}) DO NOTHING "
+            f"VALUES ({', '.join(placeholders)}) ON CONFLICT ({qn('idempotency_scope')}, {qn('idempotency_key')}) DO NOTHING "
             f"RETURNING id, code), "
             f"e AS (INSERT INTO {qn(ReportEvent._meta.db_table)} ({', '.join(qn(c) for c in ev_cols)}) "
             f"SELECT r.id, 'receive', '', '{S.RECEIVED.value}', %s, %s, NULL, '', '', %s::jsonb, true, %s "
@@ -728,7 +731,7 @@ def _insert_sql():
 def insert_received(report, actor):
     """Save a new report and its "receive" event in one statement (the intake's hot
     path: one round trip instead of four). Returns the event, or None when a report with
-    the same idempotency key exists already (nothing is written then)."""
+    the same idempotency key exists already in the caller's scope (nothing is written then)."""
     sql, fields = _insert_sql()
     now = timezone.now()
     report.updated_at = now
@@ -762,7 +765,7 @@ def insert_received(report, actor):
     return ev
 
 
-def add_comment(report, user, text):
+def add_comment(report, user, text, show_name=False):
     """A comment on the public timeline. An official's comment is posted as their
     authority (the officer's unit, or the desk of the province for an operator)."""
     text = str(text or "").strip()
@@ -782,7 +785,8 @@ def add_comment(report, user, text):
         authority = Authority.objects.filter(kind="desk", province_code=report.province_code).first()
     elif access.is_staff_member(user) and not held:
         raise Forbidden(_("Phản ánh này không thuộc đơn vị hoặc địa bàn của bạn."), code="forbidden")
-    comment = Comment.objects.create(report=report, author=user, authority=authority, text=text)
+    comment = Comment.objects.create(report=report, author=user, authority=authority, text=text,
+                                     show_name=bool(show_name) and authority is None)
     if authority is not None:
         notify.on_official_comment(report, comment)
     return comment
