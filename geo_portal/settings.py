@@ -220,12 +220,18 @@ SPECTACULAR_SETTINGS = {
 # RATELIMIT_ENABLE=0 turns it off (the ingest benchmark).
 RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
 REPORT_SUBMIT_RATE = os.environ.get("REPORT_SUBMIT_RATE", "20/h")
+# Other limits of geo_portal.ratelimit.LIMITS overridden by name: "photo-hint=30/10m,otp-send-ip=10/10m".
+RATE_LIMITS = dict(
+    pair.split("=", 1) for pair in os.environ.get("RATE_LIMITS", "").split(",") if "=" in pair
+)
 # Uploads, checked by content in reports/media.py.
 REPORT_PHOTO_MAX_BYTES = int(os.environ.get("REPORT_PHOTO_MAX_BYTES", 10 * 1024 * 1024))
 REPORT_PHOTO_MAX_COUNT = int(os.environ.get("REPORT_PHOTO_MAX_COUNT", 5))
 REPORT_VIDEO_MAX_BYTES = int(os.environ.get("REPORT_VIDEO_MAX_BYTES", 50 * 1024 * 1024))
 REPORT_VIDEO_MAX_SECONDS = int(os.environ.get("REPORT_VIDEO_MAX_SECONDS", 120))
 REPORT_IMAGE_MAX_PIXELS = int(os.environ.get("REPORT_IMAGE_MAX_PIXELS", 40_000_000))
+# Memory one image's decoding may take (bytes); a costlier photo is refused.
+REPORT_IMAGE_DECODE_MAX_BYTES = int(os.environ.get("REPORT_IMAGE_DECODE_MAX_BYTES", 128 * 1024 * 1024))
 # A whole submission (5 photos + 1 video + fields) above this is refused with 413
 # before its body is read.
 REPORT_MAX_REQUEST_BYTES = 5 * REPORT_PHOTO_MAX_BYTES + REPORT_VIDEO_MAX_BYTES + 1024 * 1024

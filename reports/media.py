@@ -164,7 +164,7 @@ class TooCostly(Exception):
 
 
 def decode_max_bytes():
-    return getattr(settings, "REPORT_IMAGE_DECODE_MAX_BYTES", 128 * MB)
+    return settings.REPORT_IMAGE_DECODE_MAX_BYTES
 
 
 def _decode_cost(img, reduce):
