@@ -229,9 +229,10 @@ AREAS_MAX_DETAILED = 1000
 
 @api
 def areas_view(request):
-    """Choropleth: ?version=vn-2025&type=province|commune|district|city-ward&parent=22"""
+    """Choropleth: ?version=CODE&type=province|commune|district|city-ward&parent=22
+    (version: default the current one)."""
     filters = Filters.from_params(request.GET)
-    version = request.GET.get("version", "vn-2025")
+    version = request.GET.get("version") or agg.current_version_code()
     type_code = request.GET.get("type", "province")
     # Beyond zoom 12 a choropleth needs no finer outline (≈10 m): higher zooms get
     # zoom 12's answer (and share its cache entry).
@@ -379,7 +380,7 @@ def _page_context():
 
     months = agg.rollup_months()
     groups = list(Category.objects.filter(parent__isnull=True, active=True).values("code", "name", "color"))
-    provinces = agg.provinces_2025()
+    provinces = agg.current_provinces()
     return {
         "groups": groups,
         "provinces": provinces,
