@@ -69,6 +69,10 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "geo_portal.urls"
 WSGI_APPLICATION = "geo_portal.wsgi.application"
+# geo_portal/asgi.py: long-lived streams served by their own asynchronous apps (no
+# thread held per open stream); everything else goes to Django on a thread pool.
+ASGI_STREAMS = {"/ioc/events": "heatmaps.live.stream_app"}
+ASGI_SHUTDOWN = ["heatmaps.live.shutdown"]
 
 TEMPLATES = [
     {
@@ -113,6 +117,10 @@ CACHES = {
     }
 }
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", f"{REDIS_URL}/0")
+# Queues and every broker key are named after the database, as the cache keys are: two
+# checkouts on one Redis never take each other's tasks.
+CELERY_TASK_DEFAULT_QUEUE = f"geo_portal.{_db['NAME']}"
+CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{_db['NAME']}:"}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TIMEZONE = "Asia/Ho_Chi_Minh"

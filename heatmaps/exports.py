@@ -147,12 +147,24 @@ def _report_rows(where, params, order, limit):
     return rows
 
 
-def reports_after(last_id, province=None, limit=50):
+def reports_after(last_id, province=None, limit=50, *, within=None):
+    """The wall's rows of reports with an id above ``last_id``, oldest first.
+    ``within``: a viewer's reach, (provinces, authority ids) — a report in either — or
+    None for every report."""
     where, params = "r.id > %s", [last_id]
     if province:
         where += " AND r.province_code = %s"
         params.append(province)
+    if within is not None:
+        provinces, authorities = within
+        where += " AND (r.province_code = ANY(%s) OR r.authority_id = ANY(%s))"
+        params += [list(provinces), list(authorities)]
     return _report_rows(where, params, "r.id", limit)
+
+
+def reports_by_id(ids):
+    """The wall's rows of these reports (the live listener's one fetch per batch)."""
+    return _report_rows("r.id = ANY(%s)", [list(ids)], "r.id", len(ids))
 
 
 def latest_reports(province=None, limit=10):
