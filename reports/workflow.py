@@ -510,7 +510,7 @@ def _insert_sql():
             f"VALUES ({', '.join(placeholders)}) ON CONFLICT ({qn('idempotency_key')}) DO NOTHING "
             f"RETURNING id, code, province_code, authority_id), "
             f"e AS (INSERT INTO {qn(ReportEvent._meta.db_table)} ({', '.join(qn(c) for c in ev_cols)}) "
-            f"SELECT r.id, 'receive', '', 'received', %s, %s, NULL, '', '', %s::jsonb, true, %s FROM r RETURNING id) "
+            f"SELECT r.id, 'receive', '', 'received', %s, %s, NULL, '', '', %s::jsonb, true, %s FROM r RETURNING id), "
             # the wall's live streams hear of it on commit (reports.live)
             f"n AS ({live.insert_notify_sql('r')}) "
             f"SELECT r.id, r.code, (SELECT id FROM e), (SELECT count(*) FROM n) FROM r"
