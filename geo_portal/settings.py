@@ -73,6 +73,8 @@ WSGI_APPLICATION = "geo_portal.wsgi.application"
 # thread held per open stream); everything else goes to Django on a thread pool.
 ASGI_STREAMS = {"/ioc/events": "heatmaps.live.stream_app"}
 ASGI_SHUTDOWN = ["heatmaps.live.shutdown"]
+# A quiet stream sends a comment this often, so that proxies keep it open.
+LIVE_HEARTBEAT_S = float(os.environ.get("LIVE_HEARTBEAT_S", 15))
 
 TEMPLATES = [
     {

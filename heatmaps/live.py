@@ -32,7 +32,6 @@ from django.utils.translation import gettext as _
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_S = 15.0
 DEFAULT_MAX_S, MAX_MAX_S = 300, 3600
 CATCH_UP_LIMIT = 50
 QUEUE_SIZE = 200  # a viewer this far behind is cut off; its browser reconnects and catches up
@@ -369,6 +368,9 @@ async def stream_app(scope, receive, send):
 async def _pump(sub, receive, send, max_s, sent_id):
     """Forward the queue to the client until it leaves, the time is up or it falls too
     far behind; a heartbeat comment keeps proxies from closing a quiet stream."""
+    from django.conf import settings
+
+    heartbeat = settings.LIVE_HEARTBEAT_S
     gone = asyncio.ensure_future(_until_disconnect(receive))
     deadline = time.monotonic() + max_s
     try:
@@ -377,7 +379,7 @@ async def _pump(sub, receive, send, max_s, sent_id):
             if left <= 0:
                 return
             getter = asyncio.ensure_future(sub.queue.get())
-            done, _pending = await asyncio.wait({getter, gone}, timeout=min(HEARTBEAT_S, left), return_when=asyncio.FIRST_COMPLETED)
+            done, _pending = await asyncio.wait({getter, gone}, timeout=min(heartbeat, left), return_when=asyncio.FIRST_COMPLETED)
             if getter not in done:
                 getter.cancel()
                 if not gone.done():

@@ -66,6 +66,7 @@ def server(django_db_setup):
         "NOTIFY_DISPATCH": "none",
         "RATELIMIT_ENABLE": "0",
         "WEB_THREADS": "2",
+        "LIVE_HEARTBEAT_S": "0.5",
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "geo_portal.asgi:application", "--host", "127.0.0.1", "--port", str(port),
@@ -161,7 +162,9 @@ def test_a_new_report_reaches_every_stream_that_may_see_it(server, tokens, setti
             assert s.wait_for("event: counters", 5), name
             assert s.text.count(code_line) == 1, name  # once
         time.sleep(1.0)
-        assert report.code not in streams["officer of another commune"].text
+        quiet = streams["officer of another commune"].text
+        assert report.code not in quiet and "event: report" not in quiet
+        assert ": keep-alive" in quiet  # a quiet stream is kept open by comments
     finally:
         for s in streams.values():
             s.stop.set()
