@@ -275,14 +275,12 @@ def hub():
 
 def _authorize(scope):
     """In a worker thread: the viewer (session cookie or API token), the language, the
-    reach; then the reports missed since Last-Event-ID and the counters."""
+    reach and the stream's parameters — or the refusal."""
     from django.conf import settings
     from django.contrib.auth import get_user
     from django.contrib.auth.models import AnonymousUser
     from django.db import close_old_connections
     from django.utils import translation
-
-    from heatmaps import exports, stats
 
     close_old_connections()
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
@@ -298,12 +296,18 @@ def _authorize(scope):
         return exc.status, {"errors": exc.errors}
     finally:
         translation.deactivate()
-    missed, counters = [], None
-    if last_id is not None:
-        missed = exports.reports_after(last_id, reach.province, CATCH_UP_LIMIT, within=reach.sql_within())
-        if missed:
-            counters = stats.live_counters(reach.province)
-    return 200, {"reach": reach, "max_s": max_s, "missed": missed, "counters": counters}
+    return 200, {"reach": reach, "max_s": max_s, "last_id": last_id}
+
+
+def _catch_up(reach, last_id):
+    """In a worker thread: the reports missed since Last-Event-ID, and the counters."""
+    from django.db import close_old_connections
+
+    from heatmaps import exports, stats
+
+    close_old_connections()
+    missed = exports.reports_after(last_id, reach.province, CATCH_UP_LIMIT, within=reach.sql_within())
+    return missed, (stats.live_counters(reach.province) if missed else None)
 
 
 def _user_of(headers, cookies, get_user):
@@ -342,9 +346,14 @@ async def stream_app(scope, receive, send):
         await _answer(send, status, body)
         return
     reach = body["reach"]
-    # subscribe before reading what was missed: nothing falls between the two
+    # listen before reading what was missed: nothing falls between the two
     sub = hub_.subscribe(reach)
     try:
+        missed, counters = [], None
+        if body["last_id"] is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(hub_.listening.wait(), 5)
+            missed, counters = await sync_to_async(_catch_up, thread_sensitive=False)(reach, body["last_id"])
         await send({"type": "http.response.start", "status": 200, "headers": [
             (b"content-type", b"text/event-stream; charset=utf-8"),
             (b"cache-control", b"no-cache, private"),
@@ -352,11 +361,11 @@ async def stream_app(scope, receive, send):
         ]})
         sent_id = 0
         first = [b"retry: 1000\n\n"]
-        for r in body["missed"]:
+        for r in missed:
             sent_id = max(sent_id, r["id"])
             first.append(_sse("report", r, r["id"]))
-        if body["counters"] is not None:
-            first.append(_sse("counters", body["counters"], sent_id))
+        if counters is not None:
+            first.append(_sse("counters", counters, sent_id))
         await send({"type": "http.response.body", "body": b"".join(first), "more_body": True})
         await _pump(sub, receive, send, body["max_s"], sent_id)
     finally:

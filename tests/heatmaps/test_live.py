@@ -161,7 +161,13 @@ def test_a_new_report_reaches_every_stream_that_may_see_it(server, tokens, setti
             assert f"id: {report.pk}\nevent: report\ndata: " in s.text
             assert s.wait_for("event: counters", 5), name
             assert s.text.count(code_line) == 1, name  # once
+        # a wall that reconnects with the last id it saw gets what it missed, once
+        late = Stream(server, tokens[LEADER], f"province=22&last_id={report.pk - 1}")
+        streams["reconnected leader"] = late
+        late.start()
+        assert late.wait_for(code_line, 10), late.text[-500:]
         time.sleep(1.0)
+        assert late.text.count(code_line) == 1
         quiet = streams["officer of another commune"].text
         assert report.code not in quiet and "event: report" not in quiet
         assert ": keep-alive" in quiet  # a quiet stream is kept open by comments
