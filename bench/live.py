@@ -225,6 +225,26 @@ def start_server(workers, serving="asgi-router"):
     sys.exit("the server did not start")
 
 
+def server_pids(proc):
+    if proc is None:
+        return []
+    out = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    return [proc.pid, *map(int, out)]
+
+
+def cpu_seconds(pids):
+    """user + system CPU time of these processes (the server's master and workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError):
+            pass
+    return total / tick
+
+
 def server_rss_mb(proc):
     if proc is None:
         return None
@@ -292,9 +312,12 @@ def main():
             httpx.get(url + "/api/v1/locate", params={"lat": points[i][1], "lon": points[i][0]}, timeout=TIMEOUT_S)
 
         # 1. no streams
+        pids = server_pids(proc)
+        cpu0 = cpu_seconds(pids)
         p, q = run_load(url, args.clients, args.baseline_seconds, points)
         base = q.get()
         p.join()
+        cpu_base = cpu_seconds(pids) - cpu0
         base_load = os.getloadavg()
         rss_before = server_rss_mb(proc)
 
@@ -306,6 +329,7 @@ def main():
         time.sleep(1.0)
 
         # 3. the same load with the streams open, and reports created meanwhile
+        cpu0 = cpu_seconds(pids)
         p, q = run_load(url, args.clients, args.seconds, points)
         acked = {}
         create_errors = 0
@@ -326,6 +350,7 @@ def main():
                     create_errors += 1
         loaded = q.get()
         p.join()
+        cpu_loaded = cpu_seconds(pids) - cpu0
         loaded_load = os.getloadavg()
         rss_during = server_rss_mb(proc)
         stop.set()
@@ -366,6 +391,12 @@ def main():
     print(f"response bytes of the load: {base['bytes'] / 1e6:.2f} MB / {loaded['bytes'] / 1e6:.2f} MB")
     if rss_before is not None:
         print(f"server memory (RSS, master + workers): {rss_before} MB before the streams, {rss_during} MB with them")
+    if pids:
+        nb = len(base["healthz"]) + len(base["locate"])
+        nl = len(loaded["healthz"]) + len(loaded["locate"])
+        print(f"server CPU: {cpu_base:.1f} s for {nb} requests ({cpu_base / max(1, nb) * 1000:.2f} ms each) without streams; "
+              f"{cpu_loaded:.1f} s for {nl} requests + {len(acked)} reports to {info['open']} streams "
+              f"({cpu_loaded / max(1, nl) * 1000:.2f} ms per request, streams' share included)")
     print(f"load average: {base_load} after the no-stream phase, {loaded_load} after the stream phase")
 
 
