@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
@@ -36,6 +37,7 @@ DEFAULT_MAX_S, MAX_MAX_S = 300, 3600
 CATCH_UP_LIMIT = 50
 QUEUE_SIZE = 200  # a viewer this far behind is cut off; its browser reconnects and catches up
 BATCH_MIN_INTERVAL_S = 0.25  # counters at most four times a second per process
+PROVINCE_CODE = re.compile(r"[A-Za-z0-9_-]{1,20}")
 
 
 class Refused(Exception):
@@ -97,7 +99,12 @@ def parse_params(query, headers):
         last_id = int(raw) if raw is not None else None
     except ValueError as exc:
         raise Refused(400, {"last_id": _("Phải là số nguyên.")}) from exc
-    return max_s, last_id, query.get("province") or None
+    if last_id is not None and not 0 <= last_id < 2**62:
+        raise Refused(400, {"last_id": _("Phải là số nguyên không âm.")})
+    province = query.get("province") or None
+    if province is not None and not PROVINCE_CODE.fullmatch(province):
+        raise Refused(400, {"province": _("Mã tỉnh không hợp lệ.")})
+    return max_s, last_id, province
 
 
 # --- the per-process hub -------------------------------------------------------
@@ -290,6 +297,7 @@ def _authorize(scope):
     translation.activate(lang if lang in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE)
     try:
         user = _user_of(headers, cookies, get_user) or AnonymousUser()
+        viewer_reach(user)  # who asks comes first: 401/403 before any 400
         max_s, last_id, province = parse_params(query, headers)
         reach = viewer_reach(user, province)
     except Refused as exc:

@@ -437,6 +437,7 @@ def ioc_events(request):
     from heatmaps import live
 
     try:
+        live.viewer_reach(request.user)  # who asks comes first: 401/403 before any 400
         _max_s, last_id, province = live.parse_params(request.GET, {"last-event-id": request.headers.get("Last-Event-ID")})
         reach = live.viewer_reach(request.user, province)
     except live.Refused as exc:

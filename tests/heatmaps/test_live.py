@@ -185,7 +185,11 @@ def test_a_new_report_reaches_every_stream_that_may_see_it(server, tokens, setti
         (OFFICER_HONG_GAI, "province=96", 403, "province"),
         (CITIZEN, "province=22", 403, "auth"),
         (None, "province=22", 401, "auth"),
+        (None, "province=22&max_s=0", 401, "auth"),  # who asks comes first
         (OPERATOR, "province=22&max_s=0", 400, "max_s"),
+        (OPERATOR, "province=22&last_id=-1", 400, "last_id"),
+        (OPERATOR, "province=22&last_id=99999999999999999999", 400, "last_id"),
+        (OPERATOR, "province=2%002", 400, "province"),  # a NUL byte never reaches SQL
     ],
 )
 def test_a_stream_the_viewer_may_not_open_is_refused(server, tokens, who, query, status, field):
