@@ -198,3 +198,13 @@ def test_a_stream_the_viewer_may_not_open_is_refused(server, tokens, who, query,
     assert resp.status_code == status
     assert resp.headers["content-type"] == "application/json"
     assert field in resp.json()["errors"]
+
+
+@pytest.mark.django_db
+def test_a_stream_ends_after_max_s(server, tokens):
+    """The browser reconnects by itself (retry: 1000): a stream is bounded in time."""
+    t0 = time.monotonic()
+    resp = httpx.get(f"{server}/ioc/events?province=22&max_s=1", headers={"Authorization": f"Token {tokens[OPERATOR]}"}, timeout=10)
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/event-stream")
+    assert resp.text.startswith("retry: 1000\n\n")
+    assert time.monotonic() - t0 < 5
