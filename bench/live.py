@@ -33,6 +33,7 @@ import os
 import random
 import re
 import resource
+import secrets
 import socket
 import subprocess
 import sys
@@ -210,6 +211,10 @@ SERVINGS = {
 def start_server(workers, serving="asgi-router"):
     port = free_port()
     env = {**os.environ, "RATELIMIT_ENABLE": "0", "NOTIFY_DISPATCH": "none", "DJANGO_SETTINGS_MODULE": "geo_portal.settings"}
+    # DEBUG is off: the server needs a key (var/secret_key from scripts/run, else a fresh one)
+    key_file = ROOT / "var" / "secret_key"
+    if not env.get("SECRET_KEY") and not key_file.is_file():
+        env["SECRET_KEY"] = secrets.token_urlsafe(50)
     cmd = [str(ROOT / ".venv/bin/gunicorn"), *SERVINGS[serving],
            "-b", f"127.0.0.1:{port}", "-w", str(workers), "--timeout", "120", "--graceful-timeout", "5",
            "--log-level", "warning"]

@@ -48,41 +48,42 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class Reach:
-    """What one viewer's stream carries: every report (``everything``), or those of
-    ``provinces`` or of ``authorities``; ``province`` narrows to one province."""
+    """What one viewer's stream carries: the reports of ``scope`` (the permission
+    service's reports.policy.access.Scope: everything, or the viewer's provinces and
+    authorities, and the public states); ``province`` narrows to one province."""
 
-    everything: bool
-    provinces: frozenset
-    authorities: frozenset
+    scope: object
     province: str | None = None
 
-    def sees(self, province_code, authority_id):
+    def sees(self, province_code, authority_id, state):
+        from reports import policy
+
         if self.province and province_code != self.province:
             return False
-        return self.everything or province_code in self.provinces or authority_id in self.authorities
-
-    def sql_within(self):
-        return None if self.everything else (self.provinces, self.authorities)
+        s = self.scope
+        return (s.everything or province_code in s.provinces or authority_id in s.authorities
+                or state in policy.PUBLIC)
 
 
 def viewer_reach(user, province=None):
-    """The viewer's reach, or Refused(401/403) — the wall is for staff only."""
+    """The viewer's reach, or Refused(401/403) — the wall is for staff only; a province
+    the viewer does not serve is refused (reports.policy.access.require_province). No
+    province: the viewer's own (their first), everything for an admin."""
+    from django.core.exceptions import PermissionDenied
+
     from heatmaps.views import can_see_wall
     from reports.policy import access
 
     if not can_see_wall(user):
         status = 403 if getattr(user, "is_authenticated", False) else 401
         raise Refused(status, {"auth": _("Màn hình điều hành chỉ dành cho cán bộ: hãy đăng nhập bằng tài khoản cán bộ.")})
-    roles = access.roles_of(user)
-    everything = "admin" in roles
-    provinces = frozenset(access.province_codes(user))
-    authorities = frozenset(access.authority_ids(user))
-    # an officer serves the province of their authority (the wall opens on a province)
-    served = provinces | {r.authority.province_code for r in access.staff_roles(user) if r.role == "officer" and r.authority_id}
-    province = province or None
-    if province and not everything and province not in served:
-        raise Refused(403, {"province": _("Bạn không phụ trách tỉnh này.")})
-    return Reach(everything, provinces, authorities, province)
+    province = province or access.default_province(user, fallback="") or None
+    try:
+        access.require_province(user, province)
+    except PermissionDenied as exc:
+        raise Refused(403, {"province": str(exc)}) from exc
+    # own=False: the stream is the staff's; a payload names no reporter
+    return Reach(access.report_scope(user, own=False), province)
 
 
 def parse_params(query, headers):
@@ -232,8 +233,8 @@ class Hub:
         report_chunks = [(r, _sse("report", r, r["id"]), _authority_of(payloads, r["id"])) for r in rows]
         touched = {}  # subscriber -> its report messages
         for sub in list(self.subscribers):
-            chunks = [c for r, c, a in report_chunks if sub.reach.sees(r["province_code"], a)]
-            if chunks or any(sub.reach.sees(p.get("province_code"), p.get("authority_id")) for p in payloads):
+            chunks = [c for r, c, a in report_chunks if sub.reach.sees(r["province_code"], a, r["state"])]
+            if chunks or any(sub.reach.sees(p.get("province_code"), p.get("authority_id"), p.get("state")) for p in payloads):
                 touched[sub] = chunks
         counters = {}
         for province in {sub.reach.province for sub in touched}:
@@ -253,9 +254,10 @@ def _ids_after(last_id):
 
     with connection.cursor() as cur:
         cur.execute(
-            "SELECT id, province_code, authority_id FROM reports_report WHERE id > %s ORDER BY id LIMIT 500", [last_id]
+            "SELECT id, province_code, authority_id, state FROM reports_report WHERE id > %s ORDER BY id LIMIT 500", [last_id]
         )
-        return [{"id": i, "action": "receive", "province_code": p or "", "authority_id": a} for i, p, a in cur.fetchall()]
+        return [{"id": i, "action": "receive", "province_code": p or "", "authority_id": a, "state": st}
+                for i, p, a, st in cur.fetchall()]
 
 
 def _conninfo():
@@ -314,7 +316,7 @@ def _catch_up(reach, last_id):
     from heatmaps import exports, stats
 
     close_old_connections()
-    missed = exports.reports_after(last_id, reach.province, CATCH_UP_LIMIT, within=reach.sql_within())
+    missed = exports.reports_after(last_id, reach.province, CATCH_UP_LIMIT, scope=reach.scope)
     return missed, (stats.live_counters(reach.province) if missed else None)
 
 
@@ -348,8 +350,14 @@ async def stream_app(scope, receive, send):
     if scope["method"] not in ("GET", "HEAD"):
         await _answer(send, 405, {"errors": {"method": _("Chỉ hỗ trợ GET.")}})
         return
+    from geo_portal.production import UNAVAILABLE
+
     hub_ = hub()
-    status, body = await sync_to_async(_authorize, thread_sensitive=False)(scope)
+    try:
+        status, body = await sync_to_async(_authorize, thread_sensitive=False)(scope)
+    except UNAVAILABLE:
+        await _unavailable(send)
+        return
     if status != 200:
         await _answer(send, status, body)
         return
@@ -361,11 +369,16 @@ async def stream_app(scope, receive, send):
         if body["last_id"] is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(hub_.listening.wait(), 5)
-            missed, counters = await sync_to_async(_catch_up, thread_sensitive=False)(reach, body["last_id"])
+            try:
+                missed, counters = await sync_to_async(_catch_up, thread_sensitive=False)(reach, body["last_id"])
+            except UNAVAILABLE:
+                await _unavailable(send)
+                return
         await send({"type": "http.response.start", "status": 200, "headers": [
             (b"content-type", b"text/event-stream; charset=utf-8"),
-            (b"cache-control", b"no-cache, private"),
+            (b"cache-control", b"no-cache, no-store, private"),
             (b"x-accel-buffering", b"no"),
+            *_security_headers(),
         ]})
         sent_id = 0
         first = [b"retry: 1000\n\n"]
@@ -425,12 +438,36 @@ async def _until_disconnect(receive):
         pass
 
 
-async def _answer(send, status, body):
+def _security_headers():
+    """What Django's middlewares add to every answer (geo_portal.production)."""
+    from django.conf import settings
+
+    headers = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
+    csp = getattr(settings, "CONTENT_SECURITY_POLICY", "")
+    if csp:
+        headers.append((b"content-security-policy", csp.encode("latin-1")))
+    return headers
+
+
+async def _answer(send, status, body, extra=()):
     data = json.dumps(body, ensure_ascii=False).encode()
     await send({"type": "http.response.start", "status": status, "headers": [
         (b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
+        (b"cache-control", b"private, no-store"), *_security_headers(), *extra,
     ]})
     await send({"type": "http.response.body", "body": data})
+
+
+async def _unavailable(send):
+    """The database does not answer: the API's JSON 503 with Retry-After (geo_portal.production)."""
+    from django.http import HttpRequest
+
+    from geo_portal.production import unavailable_response
+
+    request = HttpRequest()
+    request.path = "/api/ioc/events"  # answered as the API answers
+    resp = unavailable_response(request)
+    await _answer(send, 503, json.loads(resp.content), [(b"retry-after", resp["Retry-After"].encode())])
 
 
 async def shutdown():
