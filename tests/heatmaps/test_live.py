@@ -56,13 +56,12 @@ def _free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(django_db_setup):
-    db_name = connection.settings_dict["NAME"]
+def _serve(database_url):
+    """uvicorn serving geo_portal.asgi in a subprocess; yields its URL once it answers."""
     port = _free_port()
     env = {
         **os.environ,
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:{connection.settings_dict['PORT'] or 5432}/{db_name}",
+        "DATABASE_URL": database_url,
         "NOTIFY_DISPATCH": "none",
         "RATELIMIT_ENABLE": "0",
         "WEB_THREADS": "2",
@@ -70,14 +69,14 @@ def server(django_db_setup):
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "geo_portal.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-         "--no-access-log", "--log-level", "warning"],
+         "--no-access-log", "--log-level", "critical"],
         cwd=Path(settings.BASE_DIR), env=env,
     )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
             try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                if httpx.get(url + "/livez", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
@@ -87,6 +86,17 @@ def server(django_db_setup):
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def server(django_db_setup):
+    db = connection.settings_dict
+    yield from _serve(f"postgres://postgres@127.0.0.1:{db['PORT'] or 5432}/{db['NAME']}")
+
+
+@pytest.fixture(scope="module")
+def server_without_database():
+    yield from _serve("postgres://postgres@127.0.0.1:1/nowhere")  # nothing listens on port 1
 
 
 @pytest.fixture(scope="module")
@@ -208,3 +218,9 @@ def test_a_stream_ends_after_max_s(server, tokens):
     assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/event-stream")
     assert resp.text.startswith("retry: 1000\n\n")
     assert time.monotonic() - t0 < 5
+
+
+def test_a_stream_while_the_database_is_down_is_a_503_with_retry_after(server_without_database):
+    resp = httpx.get(f"{server_without_database}/ioc/events?province=22", headers={"Authorization": "Token abc"}, timeout=10)
+    assert resp.status_code == 503 and int(resp.headers["retry-after"]) > 0
+    assert resp.json()["code"] == "database_unavailable"
