@@ -490,7 +490,7 @@ def ioc_events(request):
 
     Served by heatmaps.live.stream_app under ASGI (scripts/run): one open stream per
     wall, fed by the process's one listener. Here, under WSGI (the test live server,
-    runserver), one answer per request: the reports after Last-Event-ID / ?last_id (at
+    runserver), one answer per request: the reports after Last-Event-ID / ?last_id (0 if absent; at
     most 50) and the end of the response — the browser's EventSource reconnects after a
     second with the last id (the wall's ?sse=once asks for exactly this).
     """
@@ -503,7 +503,7 @@ def ioc_events(request):
     except live.Refused as exc:
         return JsonResponse({"errors": exc.errors}, status=exc.status, json_dumps_params={"ensure_ascii": False})
     if last_id is None:
-        last_id = exports.last_report_id()
+        last_id = 0  # as this view always answered: the first reports in reach
     new = exports.reports_after(last_id, reach.province, live.CATCH_UP_LIMIT, scope=reach.scope)
     parts = ["retry: 1000\n\n"]
     for r in new:
