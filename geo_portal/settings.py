@@ -75,6 +75,12 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "geo_portal.urls"
 WSGI_APPLICATION = "geo_portal.wsgi.application"
+# geo_portal/asgi.py: long-lived streams served by their own asynchronous apps (no
+# thread held per open stream); everything else goes to Django on a thread pool.
+ASGI_STREAMS = {"/ioc/events": "heatmaps.live.stream_app"}
+ASGI_SHUTDOWN = ["heatmaps.live.shutdown"]
+# A quiet stream sends a comment this often, so that proxies keep it open.
+LIVE_HEARTBEAT_S = float(os.environ.get("LIVE_HEARTBEAT_S", 15))
 
 TEMPLATES = [
     {
@@ -119,6 +125,11 @@ CACHES = {
     }
 }
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", f"{REDIS_URL}/0")
+# Queues and every broker key are named after the database, as the cache keys are: two
+# checkouts on one Redis never take each other's tasks. CELERY_KEY_PREFIX overrides the
+# key prefix (a test's worker on the test database shares the test process's).
+CELERY_TASK_DEFAULT_QUEUE = f"geo_portal.{_db['NAME']}"
+CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": os.environ.get("CELERY_KEY_PREFIX") or f"{_db['NAME']}:"}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TIMEZONE = "Asia/Ho_Chi_Minh"

@@ -43,7 +43,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from boundaries.models import Authority
-from reports import media, notify, policy, sla
+from reports import live, media, notify, policy, sla
 from reports.locating import apply_location, parse_point, relocate
 from reports.models import Category, Comment, Rating, Report, ReportEvent
 from reports.policy import access
@@ -681,6 +681,7 @@ def record_event(report, action, from_state, to_state, actor, role, *, now=None,
         created_at=now or timezone.now(),
     )
     notify.on_event(report, ev)
+    live.publish(report, action)
     return ev
 
 
@@ -719,11 +720,13 @@ def _insert_sql():
         _INSERT_SQL["sql"] = (
             f"WITH r AS (INSERT INTO {qn(Report._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
             f"VALUES ({', '.join(placeholders)}) ON CONFLICT ({qn('idempotency_scope')}, {qn('idempotency_key')}) DO NOTHING "
-            f"RETURNING id, code), "
+            f"RETURNING id, code, province_code, authority_id), "
             f"e AS (INSERT INTO {qn(ReportEvent._meta.db_table)} ({', '.join(qn(c) for c in ev_cols)}) "
             f"SELECT r.id, 'receive', '', '{S.RECEIVED.value}', %s, %s, NULL, '', '', %s::jsonb, true, %s "
-            f"FROM r RETURNING id) "
-            f"SELECT r.id, r.code, (SELECT id FROM e) FROM r"
+            f"FROM r RETURNING id), "
+            # the wall's live streams hear of it on commit (reports.live)
+            f"n AS ({live.insert_notify_sql('r')}) "
+            f"SELECT r.id, r.code, (SELECT id FROM e), (SELECT count(*) FROM n) FROM r"
         )
     return _INSERT_SQL["sql"], _INSERT_SQL["fields"]
 
