@@ -36,7 +36,8 @@ def manage(*args, env):
 
 def bare_env(**extra):
     """The environment of a production shell: nothing that pytest or a developer set."""
-    env = {k: v for k, v in os.environ.items() if k not in {"PYTEST_VERSION", "DEBUG", "SECRET_KEY", "SECRET_KEY_FILE"}}
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTEST_VERSION", "DEBUG", "SECRET_KEY", "SECRET_KEY_FILE",
+                                                      "DJANGO_ALLOW_ASYNC_UNSAFE"}}
     env["SECRET_KEY_FILE"] = str(ROOT / "var" / "no-such-key-file")
     env.update(extra)
     return env
