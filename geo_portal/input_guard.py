@@ -60,7 +60,10 @@ def wants_json(request):
 
 def refuse(request, errors, status=400):
     """The 400 (or 411/413) answer: JSON for API clients, plain text for pages."""
-    detail = _("Dữ liệu chưa hợp lệ, hãy kiểm tra các mục được đánh dấu.") if status == 400 else next(iter(errors.values()))[0]
+    if status != 400 or list(errors) == ["body"]:  # the body as a whole: its own message
+        detail = errors[next(iter(errors))][0]
+    else:
+        detail = _("Dữ liệu chưa hợp lệ, hãy kiểm tra các mục được đánh dấu.")
     if wants_json(request):
         return JsonResponse({"detail": detail, "errors": errors}, status=status, json_dumps_params={"ensure_ascii": False})
     lines = [detail] + [f"{field}: {' '.join(msgs)}" for field, msgs in errors.items()]
