@@ -51,7 +51,7 @@ def _name(raw):
 def wants_json(request):
     path = request.path_info
     return (
-        path.startswith("/api/")
+        path.startswith(("/api/", "/tiles/"))
         or "/api/" in path
         or "json" in request.META.get("CONTENT_TYPE", "")
         or "json" in request.META.get("HTTP_ACCEPT", "")

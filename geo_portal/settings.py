@@ -190,6 +190,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "geo_portal.schema.add_error_responses",
+    ],
 }
 # Report submissions per client IP (django-ratelimit, counted in the Redis cache).
 # RATELIMIT_ENABLE=0 turns it off (the ingest benchmark).
