@@ -103,6 +103,12 @@ def test_a_date_out_of_range_is_a_400_naming_the_range(api, url, field):
     assert "2999-12-31" in message
 
 
+@pytest.mark.parametrize("url", ["/phan-anh/?date_to=9999-12-31", "/phan-anh/?date_from=0001-01-01"])
+def test_a_date_out_of_range_on_the_public_list_is_a_message(url):
+    resp = Client().get(url)
+    assert resp.status_code == 400 and "2999-12-31" in resp.content.decode()
+
+
 def test_a_date_inside_the_range_still_filters(api, published):
     today = timezone.localdate().isoformat()
     inside = api.get(f"/api/v1/reports?date_from={today}&date_to=2999-12-31").json()
