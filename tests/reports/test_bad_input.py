@@ -270,3 +270,50 @@ def test_every_page_renders_with_an_impossible_stored_time(published, citizen, o
         resp = c.get(url)
         assert resp.status_code == 200, (url, resp.status_code)
         assert published.code in resp.content.decode() or url.startswith("/api/v1/reports/nearby"), url
+
+
+# --- odd but well-formed values in every write field: never a 500 -------------------------
+
+ODD_VALUES = [True, None, -1, 1.5, 10**30, "", "x" * 6000, "1e309", "NaN", "9999-12-31", "😀"]
+
+
+@pytest.mark.parametrize("action, who, fields", [
+    ("request_extension", "officer", ["until", "reason"]),
+    ("transfer", "operator", ["authority"]),
+    ("merge", "operator", ["into"]),
+    ("move_pin", "operator", ["lat", "lon"]),
+    ("change_category", "operator", ["category"]),
+    ("return", "officer", ["reason", "suggested_authority"]),
+    ("resolve", "officer", ["result_text"]),
+    ("reject", "operator", ["reason_code", "reason"]),
+])
+def test_odd_values_in_action_fields_never_give_a_500(published, officer, operator, action, who, fields):
+    c = client_for({"officer": officer, "operator": operator}[who])
+    seen = set()
+    for field in [*fields, "row_version"]:
+        for value in ODD_VALUES:
+            resp = c.post(f"/api/v1/reports/{published.code}/actions/{action}", {field: value}, format="json")
+            assert resp.status_code < 500, (field, value, resp.content[:300])
+            seen.add(resp.status_code)
+    assert seen <= {200, 400, 403, 409}
+
+
+@pytest.mark.parametrize("url", ["comments", "rating"])
+def test_odd_values_in_citizen_writes_never_give_a_500(published, citizen, url):
+    c = client_for(citizen)
+    for field in ["text", "level", "reason", "row_version"]:
+        for value in ODD_VALUES:
+            resp = c.post(f"/api/v1/reports/{published.code}/{url}", {field: value}, format="json")
+            assert resp.status_code < 500, (field, value, resp.content[:300])
+
+
+def test_odd_values_in_the_token_and_create_bodies_never_give_a_500(api):
+    for field in ["phone", "code", "username", "password"]:
+        for value in ODD_VALUES:
+            resp = APIClient().post("/accounts/api/token", {field: value}, format="json")
+            assert resp.status_code < 500, (field, value, resp.content[:300])
+    base = report_data()
+    for field in ["category", "lat", "lon", "description", "contact_phone", "contact_email"]:
+        for value in ODD_VALUES:
+            resp = api.post("/api/v1/reports", {**base, field: value}, format="json")
+            assert resp.status_code < 500, (field, value, resp.content[:300])
