@@ -201,19 +201,24 @@ def succession_table(old_version, new_version, type_code=None) -> list[Successio
     return out
 
 
-def reroute(point, category_codes, at_version: BoundaryVersion):
+def reroute(point, category_codes, at_version: BoundaryVersion, at=None, rules=None):
     """Locate ``point`` in the areas of ``at_version`` and route it again: used at a
     cut-over to move an open report by its point (never by name).
 
-    Returns (LocateResult, RouteResult).
+    ``at`` (date or datetime) is the day asked for, by default a day inside the version's
+    validity; only areas of ``at_version`` are kept (another version valid that day does
+    not answer for it). ``rules`` (routing.load_rules()) saves a query per call in a
+    batch. Returns (LocateResult, RouteResult).
     """
-    from boundaries.lookup import locate
+    from boundaries.lookup import LocateResult, locate
     from boundaries.routing import RouteResult, route
 
     if isinstance(at_version, str):
         at_version = BoundaryVersion.objects.get(code=at_version)
+    if at is not None:
+        day = at
     # A day inside the version's validity, so locate() picks this version.
-    if at_version.valid_from is not None:
+    elif at_version.valid_from is not None:
         day = at_version.valid_from
     elif at_version.valid_to is not None:
         day = at_version.valid_to
@@ -222,6 +227,9 @@ def reroute(point, category_codes, at_version: BoundaryVersion):
 
         day = timezone.localdate()
     located = locate(point, at=day, jurisdiction=at_version.jurisdiction)
+    areas = [a for a in located.areas if a.version_id == at_version.pk]
+    if len(areas) != len(located.areas):
+        located = LocateResult(areas=areas, snapped_m=located.snapped_m if areas else None)
     if not located.areas:
         return located, RouteResult(authority=None, rule=None, area=None, explanation=located.message)
-    return located, route(located.areas, list(category_codes))
+    return located, route(located.areas, list(category_codes), rules=rules)

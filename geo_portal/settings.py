@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -124,6 +125,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "reports-deadline-sweep": {"task": "reports.deadline_sweep", "schedule": 600.0},
     "reports-send-notifications": {"task": "reports.send_notifications", "schedule": 60.0},
+    # Reporter data retention (reports/retention.py), every night at 02:30 local time.
+    "reports-anonymise-reporters": {"task": "reports.anonymise_reporters", "schedule": crontab(hour=2, minute=30)},
     # Heatmaps: bring the roll-ups up to date (changed reports, passed deadlines).
     "heatmaps-refresh": {"task": "heatmaps.refresh_incremental", "schedule": 30.0},
 }
@@ -131,6 +134,8 @@ CELERY_BEAT_SCHEDULE = {
 # "not geocoded" placeholder points (lon, lat) left out of every map layer.
 HEATMAP_RANKING_MIN_VOLUME = int(os.environ.get("HEATMAP_RANKING_MIN_VOLUME", 20))
 HEATMAP_PLACEHOLDER_POINTS = [(-71.0587, 42.3594)]  # Boston City Hall
+# The reporter's name, phone and e-mail are cleared this many days after a report closed.
+REPORTER_RETENTION_DAYS = int(os.environ.get("GEO_PORTAL_REPORTER_RETENTION_DAYS", 365))
 # "celery" (after commit, to the worker), "sync" (in the request), "none".
 NOTIFY_DISPATCH = os.environ.get("NOTIFY_DISPATCH", "celery")
 

@@ -67,6 +67,9 @@ def _step_text(report, ev):
         "close": _("Phản ánh %(code)s đã đóng."),
         "change_category": _("Phản ánh %(code)s được điều chỉnh lĩnh vực; đơn vị xử lý: %(authority)s."),
         "move_pin": _("Vị trí phản ánh %(code)s được điều chỉnh; đơn vị xử lý: %(authority)s."),
+        "cutover": _(
+            "Phản ánh %(code)s được chuyển theo địa giới hành chính mới (%(commune)s); đơn vị xử lý: %(authority)s."
+        ),
     }
     template = texts.get(ev.action)
     if template is None:
@@ -79,6 +82,7 @@ def _step_text(report, ev):
         "due": _local(report.resolve_due),
         "reason": reason,
         "into": (ev.data or {}).get("into", ""),
+        "commune": report.commune.name if report.commune_id else "",
     }
 
 
@@ -140,12 +144,54 @@ def on_event(report, ev):
                 rows.append(Notification(channel="sms", to=sub.user.phone, subject=subject, body=text, report=report, kind="follow"))
             elif sub.user.email:
                 rows.append(Notification(channel="email", to=sub.user.email, subject=subject, body=text, report=report, kind="follow"))
+    if ev.action == "cutover":
+        rows += _cutover_rows(report, ev)
     if ev.action in ("forward", "transfer") and report.authority_id and report.authority.email:
         rows.append(Notification(
             channel="email", to=report.authority.email, subject=subject, report=report, kind="assigned",
             body=_("Đơn vị nhận phản ánh mới %(code)s, hạn xử lý %(due)s.") % {"code": report.code, "due": _local(report.resolve_due)},
         ))
     return _queue(rows)
+
+
+def _cutover_rows(report, ev):
+    """The unit that had the report and the unit that has it now (the province's desk
+    stands for "no unit"), once each, after a cut-over moved it."""
+    from boundaries.models import Authority
+
+    data = ev.data or {}
+    before, after = data.get("from") or {}, data.get("to") or {}
+    old = Authority.objects.filter(code=before.get("authority")).first() if before.get("authority") else None
+    new = report.authority if report.authority_id else None
+    values = {
+        "code": report.code,
+        "old_commune": before.get("commune_name") or "?",
+        "new_commune": after.get("commune_name") or "?",
+        "old": old.name if old else _("Tổ vận hành"),
+        "new": new.name if new else _("Tổ vận hành"),
+        "due": _local(report.resolve_due or report.forward_due),
+    }
+    subject = _("Phản ánh %(code)s: chuyển theo địa giới mới") % values
+    if (old.pk if old else None) == (new.pk if new else None):
+        recipients = [(unit_contacts(new) if new else desk_contacts(report.province_code),
+                       _("Phản ánh %(code)s nay thuộc %(new_commune)s (địa giới mới, trước là %(old_commune)s); "
+                         "đơn vị xử lý không đổi: %(new)s, hạn %(due)s.") % values)]
+    else:
+        recipients = [
+            (unit_contacts(old) if old else desk_contacts(report.province_code),
+             _("Phản ánh %(code)s (%(old_commune)s) được chuyển sang %(new)s theo địa giới mới (%(new_commune)s); "
+               "đơn vị không còn xử lý phản ánh này.") % values),
+            (unit_contacts(new) if new else desk_contacts(report.province_code),
+             _("Đơn vị nhận phản ánh %(code)s (%(new_commune)s) từ %(old)s theo địa giới mới, hạn %(due)s.") % values),
+        ]
+    rows = []
+    for contacts, body in recipients:
+        for ch, to in _dedupe(contacts):
+            rows.append(Notification(
+                channel=ch, to=to, subject=subject[:200], body=body, report=report, kind="cutover",
+                dedupe_key=f"cutover:{ev.pk}:{ch}:{to}"[:200],
+            ))
+    return rows
 
 
 def on_official_comment(report, comment):

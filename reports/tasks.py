@@ -1,8 +1,8 @@
 """Celery tasks of reports: sending queued notifications and the deadline sweep.
 
 The beat schedule (settings.CELERY_BEAT_SCHEDULE) runs ``deadline_sweep`` every
-10 minutes and ``send_notifications`` every minute (a safety net for messages whose
-after-commit dispatch was lost).
+10 minutes, ``send_notifications`` every minute (a safety net for messages whose
+after-commit dispatch was lost) and ``anonymise_reporters`` every night.
 """
 
 from celery import shared_task
@@ -20,3 +20,11 @@ def deadline_sweep():
     created = notify.sweep_deadlines()
     notify.send_pending()
     return created
+
+
+@shared_task(name="reports.anonymise_reporters", ignore_result=True)
+def anonymise_reporters():
+    """Nightly: clear reporter data past settings.REPORTER_RETENTION_DAYS."""
+    from reports import retention
+
+    return len(retention.run(commit=True).due)

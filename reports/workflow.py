@@ -33,7 +33,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from reports import sla
+from reports import policy, sla
 from reports.models import Category, Comment, Rating, Report, ReportEvent
 from reports.policy import access
 
@@ -71,6 +71,11 @@ TRANSITIONS = {
     ("reopened", "change_category"): ("reopened", OPS),
     ("reopened", "move_pin"): ("reopened", OPS),
 }
+# The system's own steps that leave the state as it is: re-routing an open report at a
+# boundary reform (reports/cutover.py) and anonymising the reporter some time after a
+# report closed (reports/retention.py).
+TRANSITIONS.update({(state, "cutover"): (state, SYSTEM) for state in policy.OPEN})
+TRANSITIONS.update({(state, "anonymise"): (state, SYSTEM) for state in policy.CLOSED})
 
 ACTION_LABELS = {
     "receive": gettext_lazy("Tiếp nhận"),
@@ -92,10 +97,12 @@ ACTION_LABELS = {
     "rate": gettext_lazy("Đánh giá"),
     "reopen": gettext_lazy("Mở lại để xem xét"),
     "close": gettext_lazy("Đóng"),
+    "cutover": gettext_lazy("Chuyển theo địa giới hành chính mới"),
+    "anonymise": gettext_lazy("Ẩn danh thông tin người phản ánh"),
 }
 
 # Events the public timeline does not show (internal coordination).
-INTERNAL_ACTIONS = {"return", "request_extension", "refuse_extension", "rework"}
+INTERNAL_ACTIONS = {"return", "request_extension", "refuse_extension", "rework", "anonymise"}
 
 
 class WorkflowError(Exception):
@@ -229,9 +236,70 @@ def apply_location(report, located, routed):
     report.routing_explanation = routed.explanation or ""
 
 
+def _unit(report):
+    """Where a report is routed, for the cut-over event."""
+    return {
+        "version": report.boundary_version.code if report.boundary_version_id else "",
+        "commune": report.commune.code if report.commune_id else "",
+        "commune_name": report.commune.name if report.commune_id else "",
+        "authority": report.authority.code if report.authority_id else "",
+        "authority_name": report.authority.name if report.authority_id else "",
+    }
+
+
+def _apply_cutover(report, data, event):
+    """Re-route an open report in the new boundary version. ``data`` holds validated
+    values from reports/cutover.py: ``from_version`` (BoundaryVersion), ``located``
+    (LocateResult in the new version) and ``routed`` (RouteResult there). State and
+    deadlines stay as they are."""
+    if not all(data.get(k) is not None for k in ("from_version", "located", "routed")):
+        raise _field_error("from_version", _("Chỉ lệnh chuyển đổi địa giới (cutover) thực hiện được thao tác này."))
+    if report.boundary_version_id != data["from_version"].id:
+        raise InvalidTransition(
+            _("Phản ánh %(code)s không còn thuộc phiên bản địa giới %(version)s.")
+            % {"code": report.code, "version": data["from_version"].code},
+            code="already_moved",
+        )
+    before = _unit(report)
+    apply_location(report, data["located"], data["routed"])
+    after = _unit(report)
+    event["authority"] = report.authority
+    event["reason"] = str(data.get("reason") or "")
+    event["data"] = {
+        "from": before,
+        "to": after,
+        "from_version": before["version"],
+        "to_version": after["version"],
+        "snapped_m": report.snapped_m,
+        "explanation": report.routing_explanation,
+    }
+
+
+def _apply_anonymise(report, data, event):
+    """Clear the reporter's personal data on a closed report (reports/retention.py
+    decided it is due: ``closed_at``, ``retention_days``). The account itself is kept;
+    the report no longer points to it."""
+    cleared = [f for f in ("contact_name", "contact_phone", "contact_email") if getattr(report, f)]
+    if report.reporter_id:
+        cleared.append("reporter")
+    if not cleared:
+        raise InvalidTransition(_("Phản ánh %(code)s không còn dữ liệu cá nhân.") % {"code": report.code}, code="nothing")
+    report.contact_name = report.contact_phone = report.contact_email = ""
+    report.reporter = None
+    event["data"] = {
+        "cleared": cleared,
+        "closed_at": data["closed_at"].isoformat() if data.get("closed_at") else None,
+        "retention_days": data.get("retention_days"),
+    }
+
+
 def _apply(report, action, to_state, actor, data, now, event):
     """Apply one action's effects to the locked report; fills event fields."""
-    if action == "forward":
+    if action == "cutover":
+        _apply_cutover(report, data, event)
+    elif action == "anonymise":
+        _apply_anonymise(report, data, event)
+    elif action == "forward":
         if data.get("authority"):
             report.authority = _authority_by_code(data["authority"])
         if report.authority_id is None:
