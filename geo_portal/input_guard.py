@@ -147,8 +147,10 @@ class InputGuardMiddleware:
         if request.method not in BODY_METHODS:
             return None
         chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
-        if chunked and not request.META.get("CONTENT_LENGTH"):
-            if not isinstance(request, WSGIRequest) or "wsgi.input" not in request.environ:
+        # Under ASGI Django reads the whole body whatever its framing; under WSGI a body
+        # without Content-Length reads as empty unless it is read here.
+        if chunked and not request.META.get("CONTENT_LENGTH") and isinstance(request, WSGIRequest):
+            if "wsgi.input" not in request.environ:
                 return refuse(request, {"body": [_("Hãy gửi kèm độ dài dữ liệu (Content-Length).")]}, status=411)
             if read_chunked(request) is None:
                 return refuse(request, {"body": [_("Dữ liệu gửi lên quá lớn.")]}, status=413)

@@ -198,6 +198,18 @@ def test_a_chunked_body_is_read(published, citizen):
     assert Comment.objects.get(report=published).text == "Gửi theo từng khúc"
 
 
+def test_a_chunked_body_over_the_limit_is_a_413(published, citizen, settings):
+    settings.REPORT_MAX_REQUEST_BYTES = 1000
+    body = json.dumps({"text": "x" * 2000}).encode()
+    resp = client_for(citizen).generic(
+        "POST", f"/api/v1/reports/{published.code}/comments", b"",
+        content_type="application/json", CONTENT_LENGTH="", HTTP_TRANSFER_ENCODING="chunked",
+        **{"wsgi.input": io.BytesIO(body)},
+    )
+    assert resp.status_code == 413 and "body" in errors_of(resp)
+    assert not Comment.objects.filter(report=published).exists()
+
+
 # --- extensions: checked where written ----------------------------------------------------
 
 @pytest.mark.parametrize("until", [
