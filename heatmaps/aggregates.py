@@ -17,8 +17,9 @@ Roll-ups (heatmaps.models)
     province code do not change (a re-routing across provinces at a boundary cut-over
     must be followed by refresh_all()).
     ``refresh_for_reports(ids)`` after a bulk import, ``refresh_incremental()`` on the
-    beat (reports with updated_at past the watermark, and open reports whose deadline
-    passed since the last run: "overdue" is as of the last refresh), ``refresh_all()``
+    beat (reports with updated_at past the watermark, and open reports whose running
+    deadline — forward or resolve, reports.policy — passed since the last run: "overdue"
+    is as of the last refresh), ``refresh_all()``
     after the demo load. Deleted reports are only dropped by refresh_all().
 Placeholder points
     Records whose location is a known "not geocoded" default (Boston's City Hall,
@@ -42,10 +43,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from geo_portal.dates import filter_date_error
+from reports import policy
 
 WORLD = 40075016.685578488
 ORIGIN = -20037508.342789244
-OPEN_STATES = ("received", "forwarded", "accepted", "in_progress", "reopened")
 # Handling time histogram bucket upper edges, in hours (last bucket: beyond).
 HANDLING_BUCKET_HOURS = (1, 2, 4, 8, 12, 24, 36, 48, 72, 96, 120, 168, 240, 336, 504, 720, 1440)
 
@@ -157,14 +158,10 @@ class Filters:
             f.category_ids = sorted(set(ids))
         states = [s for s in (params.get("state") or "").split(",") if s]
         if states:
-            valid = set(Report.State.values) | {"open"}
-            bad = [s for s in states if s not in valid]
+            bad = [s for s in states if s not in policy.ALL and s not in policy.GROUPS]
             if bad:
                 errors["state"] = _("Trạng thái không hợp lệ: %(s)s") % {"s": ", ".join(bad)}
-            expanded = []
-            for s in states:
-                expanded += list(OPEN_STATES) if s == "open" else [s]
-            f.states = sorted(set(expanded))
+            f.states = policy.expand(states)
         auth = params.get("authority")
         if auth:
             a = Authority.objects.filter(code=auth).values_list("id", flat=True).first()
@@ -270,7 +267,7 @@ def _grid_insert_sql():
            count(*), count(*) FILTER (WHERE p.overdue)
     FROM (
         SELECT ST_X(g) AS x, ST_Y(g) AS y, m.month, r.category_id, r.state, r.province_code,
-               (r.state = ANY(%(open)s) AND r.resolve_due < %(now)s) AS overdue
+               {policy.overdue_sql('r', '%(now)s')} AS overdue
         FROM unnest(%(months)s::date[], %(starts)s::timestamptz[], %(ends)s::timestamptz[], %(provinces)s::text[]) AS m(month, s, e, province)
         JOIN reports_report r ON r.province_code = m.province AND r.created_at >= m.s AND r.created_at < m.e
         CROSS JOIN LATERAL ST_Transform(r.location, 3857) AS g
@@ -284,7 +281,7 @@ def _grid_insert_sql():
 
 def _handling_hist_sql(alias="r"):
     hours = f"(extract(epoch FROM {alias}.resolved_at - {alias}.created_at) / 3600.0)"
-    resolved = f"{alias}.resolved_at IS NOT NULL AND NOT ({alias}.state = ANY(%(open)s))"
+    resolved = f"{alias}.resolved_at IS NOT NULL AND NOT {policy.OPEN.sql(alias)}"
     parts, lo = [], None
     for edge in HANDLING_BUCKET_HOURS + (None,):
         cond = [resolved]
@@ -298,7 +295,7 @@ def _handling_hist_sql(alias="r"):
 
 
 def _authority_insert_sql():
-    resolved = "r.resolved_at IS NOT NULL AND NOT (r.state = ANY(%(open)s))"
+    resolved = f"r.resolved_at IS NOT NULL AND NOT {policy.OPEN.sql('r')}"
     ratings = ", ".join(f"count(*) FILTER (WHERE r.rating_level = {i})" for i in range(1, 6))
     return f"""
     INSERT INTO heatmaps_authorityrollup (authority_id, category_id, month, province_code, received, forwarded,
@@ -311,9 +308,9 @@ def _authority_insert_sql():
            count(*) FILTER (WHERE {resolved}),
            count(*) FILTER (WHERE {resolved} AND r.resolve_due IS NOT NULL),
            count(*) FILTER (WHERE {resolved} AND r.resolve_due IS NOT NULL AND r.resolved_at <= r.resolve_due),
-           count(*) FILTER (WHERE r.state = ANY(%(open)s)),
-           count(*) FILTER (WHERE r.state = ANY(%(open)s) AND r.resolve_due < %(now)s),
-           count(*) FILTER (WHERE r.state = 'rejected'),
+           count(*) FILTER (WHERE {policy.OPEN.sql('r')}),
+           count(*) FILTER (WHERE {policy.overdue_sql('r', '%(now)s')}),
+           count(*) FILTER (WHERE r.state = '{policy.State.REJECTED.value}'),
            {ratings},
            coalesce(sum(extract(epoch FROM r.resolved_at - r.created_at)) FILTER (WHERE {resolved}), 0)::bigint,
            {_handling_hist_sql('r')}
@@ -326,9 +323,9 @@ def _authority_insert_sql():
 def _points_insert_sql():
     return f"""
     INSERT INTO heatmaps_reportpoint (report_id, month, created_at, geom, code, category, category_id, state,
-                                      resolve_due, authority_id, province_code)
+                                      forward_due, resolve_due, authority_id, province_code)
     SELECT r.id, m.month, r.created_at, ST_Transform(r.location, 3857), r.code, c.code, r.category_id, r.state,
-           r.resolve_due, r.authority_id, r.province_code
+           r.forward_due, r.resolve_due, r.authority_id, r.province_code
     FROM unnest(%(months)s::date[], %(starts)s::timestamptz[], %(ends)s::timestamptz[], %(provinces)s::text[]) AS m(month, s, e, province)
     JOIN reports_report r ON r.province_code = m.province AND r.created_at >= m.s AND r.created_at < m.e
     JOIN reports_category c ON c.id = r.category_id
@@ -358,7 +355,6 @@ def refresh_months(months, now=None):
         "starts": [local_midnight(m) for m, _p in pairs],
         "ends": [local_midnight(next_month(m)) for m, _p in pairs],
         "provinces": [p for _m, p in pairs],
-        "open": list(OPEN_STATES),
         "now": now,
     }
     keys = "(month, province_code) IN (SELECT * FROM unnest(%s::date[], %s::text[]))"
@@ -408,7 +404,8 @@ def refresh_for_reports(ids):
 
 def refresh_incremental(now=None):
     """The beat's job: months of reports changed since the watermark, and of open
-    reports whose resolve deadline passed since the last run. Returns months refreshed."""
+    reports whose running deadline (forward or resolve) passed since the last run.
+    Returns months refreshed."""
     from heatmaps.models import RefreshState
 
     now = now or timezone.now()
@@ -419,12 +416,8 @@ def refresh_incremental(now=None):
             count = refresh_all(now=now)
         else:
             months = set(_pairs_of("updated_at > %s", [st.updated_watermark]))
-            months |= set(
-                _pairs_of(
-                    "state = ANY(%s) AND resolve_due > %s AND resolve_due <= %s",
-                    [list(OPEN_STATES), st.due_watermark or st.updated_watermark, now],
-                )
-            )
+            since = st.due_watermark or st.updated_watermark
+            months |= set(_pairs_of(policy.due_passed_sql("", "%s", "%s"), [since, now] * len(policy.STAGES)))
             count = refresh_months(months, now=now)
         # A transaction that started before ``now`` may commit later with an older
         # updated_at: keep a small lag so the next run sees it (it costs a re-refresh).
@@ -508,13 +501,13 @@ def cells_query(level, cx0, cx1, cy0, cy1, filters: Filters):
     return (
         f"""SELECT c.cx, c.cy, count(*)::int AS n, count(*) FILTER (WHERE c.overdue)::int AS overdue
             FROM (SELECT floor((ST_X(g) - ({ORIGIN!r})) / {s!r})::int AS cx, floor((ST_Y(g) - ({ORIGIN!r})) / {s!r})::int AS cy,
-                         (r.state = ANY(%s) AND r.resolve_due < now()) AS overdue
+                         {policy.overdue_sql('r')} AS overdue
                   FROM reports_report r CROSS JOIN LATERAL ST_Transform(r.location, 3857) AS g
                   WHERE r.location && ST_Transform(ST_MakeEnvelope(%s, %s, %s, %s, 3857), 4326)
                     AND {where} AND {not_placeholder_sql('r')}) c
             WHERE c.cx BETWEEN %s AND %s AND c.cy BETWEEN %s AND %s
             GROUP BY c.cx, c.cy""",
-        [list(OPEN_STATES), ORIGIN + cx0 * s, ORIGIN + cy0 * s, min(-ORIGIN, ORIGIN + (cx1 + 1) * s),
+        [ORIGIN + cx0 * s, ORIGIN + cy0 * s, min(-ORIGIN, ORIGIN + (cx1 + 1) * s),
          min(-ORIGIN, ORIGIN + (cy1 + 1) * s), *params, cx0, cx1, cy0, cy1],
     )
 
@@ -634,13 +627,13 @@ def area_counts(version_code, type_code, filters: Filters, parent_code=None, wit
         )
     sql = f"""
     WITH stored AS (
-        SELECT a.id, count(*) AS n, count(*) FILTER (WHERE r.state = ANY(%s) AND r.resolve_due < now()) AS overdue
+        SELECT a.id, count(*) AS n, count(*) FILTER (WHERE {policy.overdue_sql('r')}) AS overdue
         FROM boundaries_area a JOIN reports_report r ON {stored}
         WHERE {area_filter} AND r.boundary_version_id = %s AND {where}
         GROUP BY a.id
     ), spatial AS (
         SELECT p.area_id AS id, count(DISTINCT r.id) AS n,
-               count(DISTINCT r.id) FILTER (WHERE r.state = ANY(%s) AND r.resolve_due < now()) AS overdue
+               count(DISTINCT r.id) FILTER (WHERE {policy.overdue_sql('r')}) AS overdue
         FROM reports_report r
         JOIN boundaries_areapart p ON p.version_id = %s AND p.type_id = %s AND ST_Covers(p.geom, r.location)
         JOIN boundaries_area a ON a.id = p.area_id
@@ -654,8 +647,8 @@ def area_counts(version_code, type_code, filters: Filters, parent_code=None, wit
     ORDER BY a.code
     """
     all_params = [
-        list(OPEN_STATES), *area_params, version.id, *params,
-        list(OPEN_STATES), version.id, atype.id, *area_params, version.id, *params,
+        *area_params, version.id, *params,
+        version.id, atype.id, *area_params, version.id, *params,
         *area_params,
     ]
     return fetchall(sql, all_params)

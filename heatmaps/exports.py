@@ -11,26 +11,28 @@ from django.contrib.staticfiles import finders
 from django.utils import timezone
 
 from heatmaps import aggregates as agg
-from heatmaps.aggregates import OPEN_STATES, Filters, fetchall
+from heatmaps.aggregates import Filters, fetchall
+from reports import policy
 
 EXPORT_LIMIT = 50000
-COLUMNS = ("code", "category", "category_name", "state", "overdue", "created_at", "resolve_due", "resolved_at",
-           "authority", "province_code", "commune_code", "lon", "lat")
+COLUMNS = ("code", "category", "category_name", "state", "overdue", "created_at", "forward_due", "resolve_due",
+           "resolved_at", "authority", "province_code", "commune_code", "lon", "lat")
+TIME_COLUMNS = ("created_at", "forward_due", "resolve_due", "resolved_at", "due")
 
 
 def _rows(bbox, filters: Filters, limit=EXPORT_LIMIT):
     where, params = filters.raw_sql("r")
     return fetchall(
         f"""SELECT r.code, c.code AS category, c.name AS category_name, r.state,
-                   (r.state = ANY(%s) AND r.resolve_due < now()) AS overdue,
-                   r.created_at, r.resolve_due, r.resolved_at, a.code AS authority, r.province_code,
+                   {policy.overdue_sql('r')} AS overdue,
+                   r.created_at, r.forward_due, r.resolve_due, r.resolved_at, a.code AS authority, r.province_code,
                    cm.code AS commune_code, ST_X(r.location) AS lon, ST_Y(r.location) AS lat
             FROM reports_report r JOIN reports_category c ON c.id = r.category_id
             LEFT JOIN boundaries_authority a ON a.id = r.authority_id
             LEFT JOIN boundaries_area cm ON cm.id = r.commune_id
             WHERE r.location && ST_MakeEnvelope(%s, %s, %s, %s, 4326) AND {where} AND {agg.not_placeholder_sql('r')}
             ORDER BY r.created_at DESC LIMIT %s""",
-        [list(OPEN_STATES), *bbox, *params, limit],
+        [*bbox, *params, limit],
     )
 
 
@@ -42,8 +44,9 @@ def reports_geojson(bbox, filters: Filters):
     feats = []
     for r in _rows(bbox, filters):
         props = {k: r[k] for k in COLUMNS if k not in ("lon", "lat")}
-        for k in ("created_at", "resolve_due", "resolved_at"):
-            props[k] = _iso(props[k])
+        for k in TIME_COLUMNS:
+            if k in props:
+                props[k] = _iso(props[k])
         feats.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]}, "properties": props})
     return {"type": "FeatureCollection", "features": feats}
 
@@ -54,7 +57,7 @@ def reports_csv(bbox, filters: Filters):
     w = csv.writer(out)
     w.writerow(COLUMNS)
     for r in _rows(bbox, filters):
-        w.writerow([_iso(r[k]) if k in ("created_at", "resolve_due", "resolved_at") else r[k] for k in COLUMNS])
+        w.writerow([_iso(r[k]) if k in TIME_COLUMNS else r[k] for k in COLUMNS])
     return out.getvalue()
 
 
@@ -100,7 +103,7 @@ def folium_html(bbox, filters: Filters, title=""):
         ).add_to(m)
     colours = {"overdue": "#c0392b", "open": "#e67e22", "done": "#27ae60"}
     for r in rows:
-        kind = "overdue" if r["overdue"] else ("open" if r["state"] in OPEN_STATES else "done")
+        kind = "overdue" if r["overdue"] else ("open" if r["state"] in policy.OPEN else "done")
         folium.CircleMarker(
             [r["lat"], r["lon"]], radius=4, color=colours[kind], fill=True, fill_opacity=0.8, weight=1,
             popup=f"{r['code']} · {r['category_name']} · {r['state']}",
@@ -114,11 +117,13 @@ def overdue_geojson(province=None, limit=500):
     if province:
         where, params = "r.province_code = %s", [province]
     rows = fetchall(
-        f"""SELECT r.id, r.code, c.name AS category, r.state, r.resolve_due, ST_X(r.location) AS lon, ST_Y(r.location) AS lat
+        f"""SELECT r.id, r.code, c.name AS category, r.state, r.resolve_due,
+                   {policy.overdue_kind_sql('r')} AS overdue, {policy.due_sql('r')} AS due,
+                   ST_X(r.location) AS lon, ST_Y(r.location) AS lat
             FROM reports_report r JOIN reports_category c ON c.id = r.category_id
-            WHERE {where} AND r.state = ANY(%s) AND r.resolve_due < now() AND {agg.not_placeholder_sql('r')}
-            ORDER BY r.resolve_due DESC LIMIT %s""",
-        [*params, list(OPEN_STATES), limit],
+            WHERE {where} AND {policy.overdue_sql('r')} AND {agg.not_placeholder_sql('r')}
+            ORDER BY due DESC LIMIT %s""",
+        [*params, limit],
     )
     return {
         "type": "FeatureCollection",
@@ -126,7 +131,8 @@ def overdue_geojson(province=None, limit=500):
             {
                 "type": "Feature",
                 "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]},
-                "properties": {"id": r["id"], "code": r["code"], "category": r["category"], "state": r["state"], "resolve_due": _iso(r["resolve_due"])},
+                "properties": {"id": r["id"], "code": r["code"], "category": r["category"], "state": r["state"],
+                               "overdue": r["overdue"], "due": _iso(r["due"]), "resolve_due": _iso(r["resolve_due"])},
             }
             for r in rows
         ],

@@ -37,6 +37,11 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from reports import policy
+from reports.models import Report
+
+State = Report.State
+
 PRESETS = {
     "boston311": {
         "external_id": "CASE_ENQUIRY_ID",
@@ -53,7 +58,7 @@ PRESETS = {
         "description": "TYPE",
         "address": "Location",
         "result": "CLOSURE_REASON",
-        "states": {"Closed": "closed", "Open": "forwarded"},
+        "states": {"Closed": State.CLOSED.value, "Open": State.FORWARDED.value},
         "datetime_format": "%m/%d/%Y %I:%M:%S %p",
         "timezone": "America/New_York",
         "source": "import:boston311",
@@ -66,7 +71,6 @@ PRESETS = {
 FIELDS = ("external_id", "created_at", "resolve_due", "resolved_at", "state", "category", "authority", "area",
           "lat", "lon", "title", "description", "address", "result")
 REQUIRED = ("external_id", "created_at", "category", "lat", "lon")
-OPEN_STATES = ("received", "forwarded", "accepted", "in_progress", "reopened")
 # What a mapping may hold besides the fields' columns.
 SETTINGS_KEYS = ("states", "datetime_format", "timezone", "source", "code_prefix", "jurisdiction", "version", "area_pattern")
 
@@ -159,9 +163,9 @@ def read_frame(path, mapping):
     out["lon"] = pd.to_numeric(df[mapping["lon"]], errors="coerce")
     if mapping.get("state"):
         raw = df[mapping["state"]].fillna("").astype(str).str.strip()
-        out["state"] = raw.map(lambda v: mapping["states"].get(v, v.lower() if v else "received"))
+        out["state"] = raw.map(lambda v: mapping["states"].get(v, v.lower() if v else State.RECEIVED.value))
     else:
-        out["state"] = "received"
+        out["state"] = State.RECEIVED.value
     area_col = mapping.get("area")
     if area_col:
         codes = df[area_col].fillna("").astype(str)
@@ -227,7 +231,7 @@ def import_records(path, mapping, chunk=20000, progress=None, refresh=True):
     res.skipped = int(bad.sum())
     df = df[~bad].drop_duplicates("external_id", keep="last")
     valid_states = set(Report.State.values)
-    df.loc[~df["state"].isin(valid_states), "state"] = "received"
+    df.loc[~df["state"].isin(valid_states), "state"] = State.RECEIVED.value
     version = BoundaryVersion.objects.filter(code=mapping.get("version") or "").first()
     placeholders = agg.conf("HEATMAP_PLACEHOLDER_POINTS")
     is_ph = pd.Series(False, index=df.index)
@@ -288,7 +292,7 @@ def import_records(path, mapping, chunk=20000, progress=None, refresh=True):
             cur.execute("SELECT count(*) FILTER (WHERE outside) FROM import_placed")
             res.outside = cur.fetchone()[0]
             cur.execute("CREATE INDEX ON import_placed (external_id)")
-            closed_states = ["closed"]
+            closed_states = [State.CLOSED.value]
             now = timezone.now()
             source = mapping["source"]
             prov = (mapping.get("jurisdiction") or "")[:10]
@@ -306,7 +310,7 @@ def import_records(path, mapping, chunk=20000, progress=None, refresh=True):
                                            CASE WHEN s.state = ANY(%s) THEN NULL ELSE s.resolved_at END,
                                            s.category_id, s.authority_id, s.area_id)
                    RETURNING r.id""",
-                [list(OPEN_STATES), closed_states, now, source, list(OPEN_STATES)],
+                [list(policy.OPEN.values), closed_states, now, source, list(policy.OPEN.values)],
             )
             touched = [row[0] for row in cur.fetchall()]
             res.updated = len(touched)
@@ -326,7 +330,7 @@ def import_records(path, mapping, chunk=20000, progress=None, refresh=True):
                     WHERE NOT EXISTS (SELECT 1 FROM reports_report r WHERE r.external_id = s.external_id AND r.source = %s)
                     RETURNING id""",
                 [mapping["code_prefix"], vid, prov, _("Nhập từ %(src)s") % {"src": source}, source,
-                 list(OPEN_STATES), closed_states, now, source],
+                 list(policy.OPEN.values), closed_states, now, source],
             )
             new_ids = [row[0] for row in cur.fetchall()]
             res.inserted = len(new_ids)

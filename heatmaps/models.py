@@ -28,7 +28,8 @@ class GridRollup(models.Model):
     state = models.CharField(max_length=20)
     province_code = models.CharField(max_length=10, blank=True)
     n = models.IntegerField()
-    # Open and past the resolve deadline when the month was last refreshed.
+    # Overdue (reports.policy: past the deadline of the stage the report is in) when
+    # the month was last refreshed.
     overdue = models.IntegerField(default=0)
 
     class Meta:
@@ -107,6 +108,9 @@ class ReportPoint(models.Model):
     category = models.CharField(max_length=60)
     category_id = models.BigIntegerField()
     state = models.CharField(max_length=20)
+    # Both deadlines, under the reports' column names, so that policy.overdue_sql("p")
+    # applies to this table as it is.
+    forward_due = models.DateTimeField(null=True)
     resolve_due = models.DateTimeField(null=True)
     authority_id = models.BigIntegerField(null=True)
     province_code = models.CharField(max_length=10, blank=True)

@@ -10,9 +10,10 @@ Definitions (the same in the roll-up and in the raw computation):
                       records (CLOSED_DT → resolved_at, TARGET_DT → resolve_due) this is
                       exactly the file's OnTime_Status = ONTIME share over closed requests
                       with a target (OVERDUE ⇔ CLOSED_DT > TARGET_DT).
-  overdue now         open (received, forwarded, accepted, in progress, reopened) and past
-                      resolve_due — as of the last roll-up refresh (beat: ~1 min) in the
-                      roll-up, as of now in the raw computation
+  overdue now         reports.policy's rule: received/reopened past forward_due, or
+                      forwarded/accepted/in progress past resolve_due — as of the last
+                      roll-up refresh (beat: ~1 min) in the roll-up, as of now in the raw
+                      computation
   median handling     of resolved_at - created_at over resolved reports: exact from raw
                       reports, interpolated from a 18-bucket histogram in the roll-up
   satisfaction        counts of rating levels 1 (very dissatisfied) .. 5 (very satisfied)
@@ -35,7 +36,8 @@ import math
 from django.utils.translation import gettext as _
 
 from heatmaps import aggregates as agg
-from heatmaps.aggregates import HANDLING_BUCKET_HOURS, OPEN_STATES, Filters, fetchall
+from heatmaps.aggregates import HANDLING_BUCKET_HOURS, Filters, fetchall
+from reports import policy
 
 RATING_KEYS = ("rating_1", "rating_2", "rating_3", "rating_4", "rating_5")
 SUM_FIELDS = (
@@ -122,7 +124,7 @@ def summary_raw(filters: Filters, commune_id=None):
     if commune_id is not None:
         where += " AND r.commune_id = %s"
         params.append(commune_id)
-    resolved = "r.resolved_at IS NOT NULL AND NOT (r.state = ANY(%s))"
+    resolved = f"r.resolved_at IS NOT NULL AND NOT {policy.OPEN.sql('r')}"
     ratings = ", ".join(f"count(*) FILTER (WHERE r.rating_level = {i}) AS rating_{i}" for i in range(1, 6))
     row = fetchall(
         f"""SELECT count(*) AS received,
@@ -131,15 +133,15 @@ def summary_raw(filters: Filters, commune_id=None):
                    count(*) FILTER (WHERE {resolved}) AS resolved,
                    count(*) FILTER (WHERE {resolved} AND r.resolve_due IS NOT NULL) AS resolved_with_due,
                    count(*) FILTER (WHERE {resolved} AND r.resolve_due IS NOT NULL AND r.resolved_at <= r.resolve_due) AS resolved_on_time,
-                   count(*) FILTER (WHERE r.state = ANY(%s)) AS open,
-                   count(*) FILTER (WHERE r.state = ANY(%s) AND r.resolve_due < now()) AS overdue,
-                   count(*) FILTER (WHERE r.state = 'rejected') AS rejected,
+                   count(*) FILTER (WHERE {policy.OPEN.sql('r')}) AS open,
+                   count(*) FILTER (WHERE {policy.overdue_sql('r')}) AS overdue,
+                   count(*) FILTER (WHERE r.state = '{policy.State.REJECTED.value}') AS rejected,
                    {ratings},
                    coalesce(sum(extract(epoch FROM r.resolved_at - r.created_at)) FILTER (WHERE {resolved}), 0)::bigint AS handling_seconds_sum,
                    percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM r.resolved_at - r.created_at) / 3600.0)
                        FILTER (WHERE {resolved}) AS median_h
             FROM reports_report r WHERE {where}""",
-        [list(OPEN_STATES)] * 3 + [list(OPEN_STATES)] * 2 + [list(OPEN_STATES)] * 2 + params,
+        params,
     )[0]
     return _finish(row, row["median_h"])
 
@@ -242,9 +244,9 @@ def live_counters(province=None, now=None):
     row = fetchall(
         f"""SELECT
               (SELECT count(*) FROM reports_report r WHERE {where} AND r.created_at >= %s) AS today,
-              (SELECT count(*) FROM reports_report r WHERE {where} AND r.state = ANY(%s)) AS open,
-              (SELECT count(*) FROM reports_report r WHERE {where} AND r.state = ANY(%s) AND r.resolve_due < %s) AS overdue""",
-        [*params, agg.local_midnight(today), *params, list(OPEN_STATES), *params, list(OPEN_STATES), now],
+              (SELECT count(*) FROM reports_report r WHERE {where} AND {policy.OPEN.sql('r')}) AS open,
+              (SELECT count(*) FROM reports_report r WHERE {where} AND {policy.overdue_sql('r', '%s')}) AS overdue""",
+        [*params, agg.local_midnight(today), *params, *params, *[now] * len(policy.STAGES)],
     )[0]
     month = summary(Filters(start=today - dt.timedelta(days=30), end=today, province=province))
     row["on_time_rate"] = month["on_time_rate"]

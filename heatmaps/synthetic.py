@@ -12,6 +12,8 @@ for some authorities; ratings on the rated ones, skewed to satisfied.
 
 from django.db import connection
 
+from reports.models import Report
+
 GENERATE_SQL = """
 WITH v AS (SELECT id FROM boundaries_boundaryversion WHERE code = 'vn-2025'),
 communes AS (
@@ -67,18 +69,18 @@ INSERT INTO reports_report (code, title, description, category_id, location, add
 SELECT 'BN-' || lpad(nextval('bench_code_seq')::text, 8, '0'), '', 'bench', t.category_id, t.location, '',
        (SELECT id FROM v), t.commune_id, t.pc, t.authority_id, '',
        st.state, '', '', '', '', '', 'bench', '', t.created_at,
-       CASE WHEN st.state <> 'received' THEN least(t.forwarded_cand, now()) END,
-       CASE WHEN st.state IN ('resolved', 'published', 'rated', 'closed') THEN least(t.resolved_cand, now()) END,
-       CASE WHEN st.state = 'closed' THEN least(t.resolved_cand + interval '3 days', now()) END,
+       CASE WHEN st.state <> %(state_received)s THEN least(t.forwarded_cand, now()) END,
+       CASE WHEN st.state IN (%(state_resolved)s, %(state_published)s, %(state_rated)s, %(state_closed)s) THEN least(t.resolved_cand, now()) END,
+       CASE WHEN st.state = %(state_closed)s THEN least(t.resolved_cand + interval '3 days', now()) END,
        t.forward_due, t.resolve_due,
-       '', CASE WHEN st.state = 'rated' THEN least(5, 1 + floor((1 - t.r_rate * t.r_rate) * 5)::int) END, now(), 0
+       '', CASE WHEN st.state = %(state_rated)s THEN least(5, 1 + floor((1 - t.r_rate * t.r_rate) * 5)::int) END, now(), 0
 FROM timed t
 CROSS JOIN LATERAL (SELECT CASE
     WHEN t.resolved_cand < now() - interval '2 days' THEN
-         CASE WHEN t.r_state < 0.04 THEN 'rejected' WHEN t.r_state < 0.06 THEN 'in_progress'
-              WHEN t.r_state < 0.45 THEN 'closed' WHEN t.r_state < 0.75 THEN 'rated' ELSE 'published' END
-    WHEN t.r_state < 0.25 THEN 'received' WHEN t.r_state < 0.5 THEN 'forwarded'
-    WHEN t.r_state < 0.7 THEN 'in_progress' ELSE 'resolved' END AS state) st
+         CASE WHEN t.r_state < 0.04 THEN %(state_rejected)s WHEN t.r_state < 0.06 THEN %(state_in_progress)s
+              WHEN t.r_state < 0.45 THEN %(state_closed)s WHEN t.r_state < 0.75 THEN %(state_rated)s ELSE %(state_published)s END
+    WHEN t.r_state < 0.25 THEN %(state_received)s WHEN t.r_state < 0.5 THEN %(state_forwarded)s
+    WHEN t.r_state < 0.7 THEN %(state_in_progress)s ELSE %(state_resolved)s END AS state) st
 """
 
 
@@ -87,7 +89,8 @@ def generate(n, seed=0.42, days=1095, province=None):
     with connection.cursor() as cur:
         cur.execute("CREATE SEQUENCE IF NOT EXISTS bench_code_seq")
         cur.execute("SELECT setseed(%s)", [seed])
-        cur.execute(GENERATE_SQL, {"n": n, "seed": int(seed * 1000), "days": days, "province": province})
+        states = {f"state_{s.value}": s.value for s in Report.State}
+        cur.execute(GENERATE_SQL, {"n": n, "seed": int(seed * 1000), "days": days, "province": province, **states})
         cur.execute("ANALYZE reports_report")
 
 

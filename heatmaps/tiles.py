@@ -22,7 +22,8 @@ Hall "not geocoded") are left out.
 from django.db import connection
 
 from heatmaps import aggregates as agg
-from heatmaps.aggregates import OPEN_STATES, Filters
+from heatmaps.aggregates import Filters
+from reports import policy
 
 EXTENT = 4096
 
@@ -42,7 +43,7 @@ def point_tile(z, x, y, filters: Filters):
     WITH env AS (SELECT ST_TileEnvelope(%s, %s, %s) AS e),
     pts AS (
         SELECT p.report_id, p.code, p.category, p.state, p.geom,
-               coalesce(p.state = ANY(%s) AND p.resolve_due < now(), false) AS overdue
+               coalesce({policy.overdue_sql('p')}, false) AS overdue
         FROM heatmaps_reportpoint p, env
         WHERE p.geom && env.e AND {where}
         ORDER BY p.created_at DESC
@@ -56,7 +57,7 @@ def point_tile(z, x, y, filters: Filters):
     SELECT ST_AsMVT(mvt, 'reports', {EXTENT}, 'geom', 'id'), count(*) FROM mvt
     """
     with connection.cursor() as cur:
-        cur.execute(sql, [z, x, y, list(OPEN_STATES), *params])
+        cur.execute(sql, [z, x, y, *params])
         data, n = cur.fetchone()
     return bytes(data or b""), n
 

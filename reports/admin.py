@@ -2,10 +2,12 @@
 on a map), the append-only events (read-only), staff roles, comments, ratings."""
 
 from django.contrib import admin
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
+from reports import policy
 from reports.models import (
     Category,
     Comment,
@@ -97,6 +99,24 @@ class MediaInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+class OverdueFilter(admin.SimpleListFilter):
+    """Overdue by the policy's rule (either stage), as everywhere else."""
+
+    title = _("quá hạn")
+    parameter_name = "overdue"
+
+    def lookups(self, request, model_admin):
+        return [("forward", _("Quá hạn chuyển")), ("resolve", _("Quá hạn xử lý")), ("any", _("Quá hạn"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "any":
+            return queryset.filter(policy.overdue_q())
+        for kind, stage, column in policy.STAGES:
+            if self.value() == kind:
+                return queryset.filter(stage.q(), **{f"{column}__lt": timezone.now()})
+        return queryset
+
+
 @admin.register(Report)
 class ReportAdmin(admin.ModelAdmin):
     """Read-mostly: a report's state changes only through the workflow (the desk's and
@@ -107,8 +127,9 @@ class ReportAdmin(admin.ModelAdmin):
         css = {"all": ["vendor/leaflet/leaflet.css"]}
         js = ["vendor/leaflet/leaflet.js"]
 
-    list_display = ["code", "category", "state", "province_code", "commune", "authority", "created_at", "forward_due", "resolve_due"]
-    list_filter = ["state", "province_code", "category__parent", "source"]
+    list_display = ["code", "category", "state", "province_code", "commune", "authority", "created_at", "forward_due",
+                    "resolve_due", "overdue"]
+    list_filter = ["state", OverdueFilter, "province_code", "category__parent", "source"]
     search_fields = ["code", "title", "description", "external_id"]
     date_hierarchy = "created_at"
     list_select_related = ["category", "commune", "authority"]
@@ -121,6 +142,10 @@ class ReportAdmin(admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         names = [f.name for f in Report._meta.fields if f.name not in ("id", "location")]
         return ["map"] + names
+
+    @admin.display(description=_("quá hạn"), boolean=True)
+    def overdue(self, obj):
+        return policy.is_overdue(obj)
 
     @admin.display(description=_("bản đồ"))
     def map(self, obj):

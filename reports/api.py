@@ -28,7 +28,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_gis.pagination import GeoJsonPagination
 
-from reports import intake, media, notify, workflow
+from reports import intake, media, notify, policy, workflow
 from reports.filters import ReportFilter
 from reports.models import Category, Report
 from reports.policy import access
@@ -296,7 +296,7 @@ class NearbyReports(APIView):
         dlon = dlat / max(math.cos(math.radians(point.y)), 0.01)
         box = Polygon.from_bbox((point.x - dlon, point.y - dlat, point.x + dlon, point.y + dlat))
         box.srid = 4326
-        qs = Report.objects.filter(state__in=Report.OPEN_STATES, location__intersects=box)
+        qs = Report.objects.filter(policy.OPEN.q(), location__intersects=box)
         category = request.query_params.get("category")
         if category:
             qs = qs.filter(category__code=category)

@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from geo_portal.dates import filter_date_error
-from reports import sla
+from reports import policy, sla
 from reports.models import Report
 
 
@@ -27,7 +27,7 @@ def _check_day(name, value):
 class ReportFilter(django_filters.FilterSet):
     bbox = django_filters.CharFilter(method="filter_bbox", label="min_lon,min_lat,max_lon,max_lat")
     category = django_filters.CharFilter(method="filter_category", label="category or group code")
-    state = django_filters.CharFilter(method="filter_state", label="state[,state…]")
+    state = django_filters.CharFilter(method="filter_state", label="state[,state…] (or a group: open, closed…)")
     commune = django_filters.CharFilter(field_name="commune__code")
     province = django_filters.CharFilter(field_name="province_code")
     authority = django_filters.CharFilter(field_name="authority__code")
@@ -56,10 +56,10 @@ class ReportFilter(django_filters.FilterSet):
 
     def filter_state(self, qs, name, value):
         states = [s.strip() for s in value.split(",") if s.strip()]
-        bad = [s for s in states if s not in Report.State.values]
+        bad = [s for s in states if s not in policy.ALL and s not in policy.GROUPS]
         if bad:
             raise ValidationError({"state": [_("Trạng thái không hợp lệ: %(s)s.") % {"s": ", ".join(bad)}]})
-        return qs.filter(state__in=states)
+        return qs.filter(state__in=policy.expand(states))
 
     def filter_date_from(self, qs, name, value):
         _check_day(name, value)
@@ -72,4 +72,4 @@ class ReportFilter(django_filters.FilterSet):
     def filter_overdue(self, qs, name, value):
         if value is None:
             return qs
-        return qs.filter(sla.overdue_q()) if value else qs.exclude(sla.overdue_q())
+        return qs.filter(policy.overdue_q()) if value else qs.exclude(policy.overdue_q())

@@ -92,7 +92,7 @@ class Report(models.Model):
         MERGED = "merged", _("Đã gộp")
         CLOSED = "closed", _("Đã đóng")
 
-    OPEN_STATES = ("received", "forwarded", "accepted", "in_progress", "reopened")
+    # The groups of states (open, public, closed…) live in reports.policy.
 
     class RejectReason(models.TextChoices):
         NOT_COMPETENT = "not_competent", _("Không thuộc thẩm quyền")

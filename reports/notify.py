@@ -15,11 +15,10 @@ import logging
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from reports import sla
+from reports import policy, sla
 from reports.models import Notification, Report, StaffRole, Subscription
 
 log = logging.getLogger(__name__)
@@ -169,7 +168,7 @@ def _cutover_rows(report, ev):
         "new_commune": after.get("commune_name") or "?",
         "old": old.name if old else _("Tổ vận hành"),
         "new": new.name if new else _("Tổ vận hành"),
-        "due": _local(report.resolve_due or report.forward_due),
+        "due": _local(policy.due_of(report)),  # the running deadline (a reopened report: forward_due)
     }
     subject = _("Phản ánh %(code)s: chuyển theo địa giới mới") % values
     if (old.pk if old else None) == (new.pk if new else None):
@@ -299,19 +298,11 @@ def sweep_deadlines(now=None):
     now = now or timezone.now()
     soon = now + REMINDER_BEFORE
     created = 0
-    qs = (
-        Report.objects.filter(
-            Q(state__in=sla.FORWARD_STATES, forward_due__lte=soon) | Q(state__in=sla.RESOLVE_STATES, resolve_due__lte=soon)
-        )
-        .select_related("authority")
-        .order_by("id")
-    )
+    # The reports whose running deadline falls before ``soon``: "overdue as of soon".
+    qs = Report.objects.filter(policy.overdue_q(soon)).select_related("authority").order_by("id")
     for report in qs.iterator(chunk_size=500):
-        if report.state in sla.FORWARD_STATES:
-            deadline_kind, due = "forward", report.forward_due
-        else:
-            deadline_kind, due = "resolve", report.resolve_due
-        overdue = due < now
+        deadline_kind, due = policy.overdue_kind(report, soon), policy.due_of(report)
+        overdue = policy.is_overdue(report, now)
         kind = "escalation" if overdue else "reminder"
         vars_ = {"code": report.code, "due": _local(due), "authority": report.authority.name if report.authority_id else "?"}
         if deadline_kind == "forward":

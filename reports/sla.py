@@ -29,11 +29,6 @@ from django.utils import timezone
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 WORKDAY_START = dt.time(8, 0)
 
-# States in which each deadline runs.
-FORWARD_STATES = ("received", "reopened")
-RESOLVE_STATES = ("forwarded", "accepted", "in_progress")
-
-
 _table_cache = {"at": 0.0, "rows": None}
 
 
@@ -139,26 +134,14 @@ def resolve_due(category, forwarded_at):
     return add_working_days(forwarded_at, resolve_days(category))
 
 
-def overdue_kind(report, now=None) -> str:
-    """"forward", "resolve" or "" for a report not overdue (or closed)."""
-    now = now or timezone.now()
-    if report.state in FORWARD_STATES and report.forward_due and report.forward_due < now:
-        return "forward"
-    if report.state in RESOLVE_STATES and report.resolve_due and report.resolve_due < now:
-        return "resolve"
-    return ""
+# Which deadline runs in which state and what "overdue" means live in reports.policy
+# (policy.FORWARD_STAGE / RESOLVE_STAGE, policy.overdue_kind / is_overdue / overdue_q /
+# overdue_sql). These names only forward to it for the pages and serializers that have
+# not moved yet; new code imports the policy.
+from reports.policy.deadlines import is_overdue, overdue_kind, overdue_q  # noqa: E402, F401
+from reports.policy.states import RESOLVE_STAGE as _RESOLVE_STAGE  # noqa: E402
 
-
-def is_overdue(report, now=None) -> bool:
-    return bool(overdue_kind(report, now))
-
-
-def overdue_q(now=None):
-    """A Q filter for overdue reports, for querysets (lists, maps, dashboards)."""
-    from django.db.models import Q
-
-    now = now or timezone.now()
-    return Q(state__in=FORWARD_STATES, forward_due__lt=now) | Q(state__in=RESOLVE_STATES, resolve_due__lt=now)
+RESOLVE_STATES = _RESOLVE_STAGE.values
 
 
 def _connect_signals():

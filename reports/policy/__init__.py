@@ -14,6 +14,8 @@ from reports.policy import access, deadlines, states  # noqa: F401
 from reports.policy.deadlines import (  # noqa: F401
     STAGES,
     due_of,
+    due_passed_sql,
+    due_sql,
     is_overdue,
     overdue_kind,
     overdue_kind_sql,

@@ -52,7 +52,7 @@ def due_of(report):
 def overdue_q(now=None, prefix="") -> Q:
     """Queryset filter: overdue reports (``prefix`` for a related report, e.g. "report__")."""
     now = now or timezone.now()
-    q = Q(pk__in=[])
+    q = Q()
     for _kind, stage, column in STAGES:
         q |= stage.q(prefix) & Q(**{f"{prefix}{column}__lt": now})
     return q
@@ -63,6 +63,23 @@ def overdue_sql(alias="r", now="now()") -> str:
     expression (``now()``, or a placeholder such as ``%(now)s`` the caller binds)."""
     col = (lambda c: f"{alias}.{c}") if alias else (lambda c: c)
     parts = [f"({stage.sql(alias)} AND {col(column)} < {now})" for _kind, stage, column in STAGES]
+    return "(" + " OR ".join(parts) + ")"
+
+
+def due_sql(alias="r") -> str:
+    """SQL expression: the deadline the report runs against now (NULL when none), as
+    ``due_of``."""
+    col = (lambda c: f"{alias}.{c}") if alias else (lambda c: c)
+    whens = " ".join(f"WHEN {stage.sql(alias)} THEN {col(column)}" for _kind, stage, column in STAGES)
+    return f"(CASE {whens} END)"
+
+
+def due_passed_sql(alias="r", since="%(since)s", until="%(until)s") -> str:
+    """SQL fragment: reports whose running deadline fell in (since, until] — the ones
+    that became overdue in that interval (the roll-up refresh re-counts them)."""
+    col = (lambda c: f"{alias}.{c}") if alias else (lambda c: c)
+    parts = [f"({stage.sql(alias)} AND {col(column)} > {since} AND {col(column)} <= {until})"
+             for _kind, stage, column in STAGES]
     return "(" + " OR ".join(parts) + ")"
 
 

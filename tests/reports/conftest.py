@@ -2,6 +2,7 @@
 real communes of the loaded boundaries, uploads made on the fly, isolated media and
 SMS outbox directories, rate limiting off unless a test turns it on."""
 
+import datetime as dt
 import io
 import threading
 import uuid
@@ -24,6 +25,27 @@ def _isolated(settings, tmp_path):
     settings.SMS_BACKEND = "geo_portal.accounts.sms.ConsoleSmsBackend"
     settings.RATELIMIT_ENABLE = False
     settings.NOTIFY_DISPATCH = "sync"
+
+
+class Clock:
+    """What ``timezone.now()`` answers while reports are walked through intake and the
+    workflow at set moments; ``set(None)`` gives the real time back (the database's
+    ``now()`` is never moved)."""
+
+    def __init__(self, monkeypatch):
+        from django.utils import timezone
+
+        self.moment = None
+        real = timezone.now
+        monkeypatch.setattr(timezone, "now", lambda: real() if self.moment is None else self.moment.astimezone(dt.UTC))
+
+    def set(self, moment):
+        self.moment = moment
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    return Clock(monkeypatch)
 
 
 def user(phone):

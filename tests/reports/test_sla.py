@@ -85,15 +85,17 @@ def test_category_overrides_and_group_fallback():
     assert sla.resolve_due(leaf, local(2026, 3, 9, 9, 0)).astimezone(TZ) == local(2026, 3, 23, 9, 0)
 
 
-def test_is_overdue():
+def test_is_overdue_in_short():
+    """The full table of overdue cases is tests/reports/test_policy.py."""
+    from reports import policy
     from reports.models import Report
 
     now = local(2026, 3, 10, 12, 0)
     r = Report(state="received", forward_due=local(2026, 3, 10, 11, 0))
-    assert sla.is_overdue(r, now) and sla.overdue_kind(r, now) == "forward"
+    assert policy.is_overdue(r, now) and policy.overdue_kind(r, now) == "forward"
     r.state = "in_progress"
     r.resolve_due = local(2026, 3, 11, 11, 0)
-    assert not sla.is_overdue(r, now)
+    assert not policy.is_overdue(r, now)
     r.state = "published"
     r.resolve_due = local(2026, 3, 1)
-    assert not sla.is_overdue(r, now)
+    assert not policy.is_overdue(r, now)

@@ -50,7 +50,7 @@
       if (overdueLayer) map.removeLayer(overdueLayer);
       overdueLayer = L.geoJSON(fc, { pointToLayer: function (f, ll) { return L.circleMarker(ll, { radius: 8, color: "#ff6b6b", weight: 3, fillOpacity: 0.6, className: "ioc-overdue" }); } }).addTo(map);
       var ul = document.getElementById("ioc-overdue"); ul.innerHTML = "";
-      fc.features.slice(0, 12).forEach(function (f) { var li = document.createElement("li"); li.textContent = f.properties.code + " · " + f.properties.category + " · " + T.due + " " + (f.properties.resolve_due || "").slice(0, 10); ul.appendChild(li); });
+      fc.features.slice(0, 12).forEach(function (f) { var li = document.createElement("li"); li.textContent = f.properties.code + " · " + f.properties.category + " · " + T.due + " " + (f.properties.due || "").slice(0, 10); ul.appendChild(li); });
     });
   }
   function setCounters(c) {
