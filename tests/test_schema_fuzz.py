@@ -152,3 +152,24 @@ def test_real_answers_match_the_schema(report_in_progress, staff_token):
         response = case.call(headers={"Authorization": f"Token {staff_token}"})
         assert response.status_code == expected, (path, response.status_code, response.text[:300])
         case.validate_response(response, checks=CHECKS)
+
+
+def test_every_api_url_is_in_the_schema():
+    """A new JSON endpoint cannot be left out of the schema (and so out of the fuzzing)."""
+    import re
+
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    def routes(patterns, prefix=""):
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                yield from routes(p.url_patterns, prefix + str(p.pattern))
+            elif isinstance(p, URLPattern):
+                yield prefix + str(p.pattern)
+
+    api_urls = {"/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", r).replace("{pk}", "{id}")
+                for r in routes(get_resolver().url_patterns) if r.startswith(("api/", "tiles/", "accounts/api/"))}
+    documented = set(full_schema.raw_schema["paths"])
+    assert api_urls - documented == {"/api/v1/docs/"}  # the docs page is HTML
+    assert {"/api/v1/heatmaps/areas/", "/api/v1/stats/", "/api/v1/locate", "/api/v1/ioc/state/",
+            "/api/v1/boundaries/{version}/{type_code}.geojson", "/api/v1/areas/{id}"} <= documented
