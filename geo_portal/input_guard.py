@@ -9,7 +9,7 @@ names the field, and the views only ever see well-formed values.
 
     path       a NUL byte in a path segment → 400 naming the URL's argument (``code`` …)
     query      a NUL byte in a parameter's name or value → 400 naming the parameter
-    headers    the same in Idempotency-Key, If-Match, Last-Event-ID
+    headers    the same in Idempotency-Key, If-Match, Last-Event-ID, Authorization
     body       form / multipart fields: the same; JSON: must be an object whose values are
                single values (text, number, true/false, null) — 400 naming the field
     chunked    Transfer-Encoding: chunked without Content-Length → read (up to
@@ -93,7 +93,7 @@ def multidict_errors(data):
 
 
 # Headers whose values views read and store or compare as text.
-CHECKED_HEADERS = ("Idempotency-Key", "If-Match", "Last-Event-ID")
+CHECKED_HEADERS = ("Idempotency-Key", "If-Match", "Last-Event-ID", "Authorization")
 
 
 def header_errors(request):

@@ -329,3 +329,15 @@ def test_odd_values_in_the_token_and_create_bodies_never_give_a_500(api):
         for value in ODD_VALUES:
             resp = api.post("/api/v1/reports", {**base, field: value}, format="json")
             assert resp.status_code < 500, (field, value, resp.content[:300])
+
+
+@pytest.mark.parametrize("number", ["1e999", "-1e999", "NaN", "Infinity"])
+def test_json_numbers_past_float_are_a_400(api, published, operator, number):
+    data = report_data()
+    body = json.dumps({k: v for k, v in data.items() if k != "lat"})[:-1] + f', "lat": {number}}}'
+    resp = api.post("/api/v1/reports", body, content_type="application/json")
+    assert resp.status_code == 400, resp.content
+    body = '{"lat": ' + number + ', "lon": 107.0}'
+    resp = client_for(operator).post(f"/api/v1/reports/{published.code}/actions/move_pin", body,
+                                     content_type="application/json")
+    assert resp.status_code == 400, resp.content
