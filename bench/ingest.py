@@ -1,6 +1,6 @@
 """Ingest benchmark (issue 3, item 11): the create-report API with locate + routing,
 served as in production (gunicorn), under concurrent clients, against the same server's
-trivial endpoint (/healthz) measured in the same run.
+trivial endpoint (/livez: no database, no session) measured in the same run.
 
     .venv/bin/python bench/ingest.py [--seconds 20] [--clients 8] [--workers 4]
                                      [--threads 1] [--db geo_portal_h3_bench]
@@ -112,7 +112,7 @@ def start_server(env, port, workers, threads):
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).text == "ok":
+            if httpx.get(f"http://127.0.0.1:{port}/livez", timeout=1).text == "ok":
                 return proc
         except httpx.HTTPError:
             time.sleep(0.2)
@@ -223,7 +223,7 @@ def main():
     args = ap.parse_args()
 
     dsn = f"{base_url_parts()}/{args.db}"
-    env = {**os.environ, "DATABASE_URL": dsn, "DEBUG": "0", "RATELIMIT_ENABLE": "0", "NOTIFY_DISPATCH": "none",
+    env = {**os.environ, "DATABASE_URL": dsn, "DEBUG": "0", "SECRET_KEY": os.environ.get("SECRET_KEY") or uuid.uuid4().hex * 2, "RATELIMIT_ENABLE": "0", "NOTIFY_DISPATCH": "none",
            "ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING"}
     print(f"bench database: {args.db}")
     if not args.skip_setup:
@@ -238,7 +238,7 @@ def main():
           + f", {os.cpu_count()} CPUs; clients: {args.clients} processes, {args.seconds:.0f} s per phase")
 
     def trivial(http, rnd):
-        return http.get("/healthz")
+        return http.get("/livez")
 
     def create(http, rnd):
         lon, lat = rnd.choice(points)
@@ -268,7 +268,7 @@ def main():
             lat, errors, elapsed = load_phase(url, args.clients, args.seconds, fn, chk)
             cpu[name] = (cpu_seconds(web) - w0, cpu_seconds(db) - d0, len(lat))
             if name == "trivial":
-                base_rate = summary("GET /healthz (baseline)", lat, errors, elapsed)
+                base_rate = summary("GET /livez (baseline)", lat, errors, elapsed)
             else:
                 rate = summary("POST /api/v1/reports", lat, errors, elapsed)
         print()

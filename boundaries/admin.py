@@ -11,7 +11,6 @@ from django.contrib import admin
 from django.db.models import Count
 from django.templatetags.static import static
 from django.utils.html import format_html
-from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from boundaries.models import (
@@ -46,19 +45,18 @@ def area_map_html(geom, height=420):
         '<link rel="stylesheet" href="{css}">'
         # An explicit width: the admin's read-only cell shrinks to its content, and a map
         # created in a 0-px-wide box projects every vertex to one pixel (an empty map).
-        '<div id="{id}" style="height:{h}px;width:680px;max-width:100%;border:1px solid #ccc;background:#eef3f7">'
+        '<div id="{id}" class="admin-map" data-geojson="{data}" '
+        'style="height:{h}px;width:680px;max-width:100%;border:1px solid #ccc;background:#eef3f7">'
         "</div>"
-        '<script src="{js}"></script>'
-        "<script>(function(){{var m=L.map('{id}',{{attributionControl:false,zoomSnap:0.25}});"
-        "var l=L.geoJSON({data},{{style:{{color:'#c0392b',weight:2,fillOpacity:0.15}}}}).addTo(m);"
-        "function fit(){{m.invalidateSize();m.fitBounds(l.getBounds(),{{padding:[8,8]}});}}"
-        "fit();window.addEventListener('load',fit);}})();</script>"
+        # The drawing code is a static file (no inline script: Content-Security-Policy).
+        '<script src="{js}"></script><script src="{map_js}"></script>'
         '<p class="help">{note}</p>',
         css=static("vendor/leaflet/leaflet.css"),
         js=static("vendor/leaflet/leaflet.js"),
         id=div_id,
         h=height,
-        data=mark_safe(shown.geojson),  # GEOS output: numbers and type names only
+        data=shown.geojson,  # an attribute value: format_html escapes it
+        map_js=static("geo_portal/admin-map.js"),
         note=_("Bản đồ không có nền khi không có internet. Ranh giới chỉ thay đổi qua lệnh import_boundaries."),
     )
 

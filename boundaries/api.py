@@ -1,6 +1,7 @@
 """Boundary API: GeoJSON layers simplified by zoom, and one area with its authorities.
 
 GET /api/v1/boundaries/<version>/<type>.geojson?province=22&zoom=Z   (or &bbox=w,s,e,n)
+    zoom above 14 is answered as 14; too many features for the zoom → 400; cached
 GET /api/v1/areas/<id>
 GET /api/v1/areas/by-code/<code>?version=vn-2025&type=commune
 
@@ -16,7 +17,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from boundaries.geojson import area_lineage_codes, boundary_layer
+from boundaries.geojson import TooManyFeatures, area_lineage_codes, bounded_layer
 from boundaries.models import Area, AreaType, Authority, BoundaryVersion
 from boundaries.routing import responsibilities
 
@@ -57,7 +58,13 @@ def boundary_geojson(request, version, type_code):
             errors["bbox"] = [_("Khung bao phải có dạng kinh độ tây, vĩ độ nam, kinh độ đông, vĩ độ bắc.")]
     if errors:
         return _bad_request(errors)
-    body = boundary_layer(version, type_code, zoom, province=province, bbox=bbox)
+    try:
+        body = bounded_layer(version, type_code, zoom, province=province, bbox=bbox)
+    except TooManyFeatures as exc:
+        message = _("Lớp này có %(n)d vùng, tối đa %(max)d ở mức thu phóng này: hãy chọn một tỉnh (province), "
+                    "thu hẹp khung bao (bbox) hoặc giảm mức thu phóng.") % {"n": exc.count, "max": exc.limit}
+        field = "bbox" if bbox else ("province" if province else "zoom")
+        return _bad_request({field: [message]})
     response = HttpResponse(body, content_type="application/geo+json")
     response["Cache-Control"] = "public, max-age=3600"
     return response

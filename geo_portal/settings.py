@@ -1,10 +1,12 @@
 """Settings for geo_portal, read from the environment with defaults that work locally.
 
 Environment variables: DATABASE_URL, GEO_PORTAL_DATA_DIR, SECRET_KEY, DEBUG,
-ALLOWED_HOSTS, REDIS_URL, GEO_PORTAL_MEDIA_ROOT, GEO_PORTAL_TEST_DB, SMS_BACKEND.
+ALLOWED_HOSTS, REDIS_URL, GEO_PORTAL_MEDIA_ROOT, GEO_PORTAL_TEST_DB, SMS_BACKEND; the HTTPS
+ones in the "production safety" block (README, Configuration).
 """
 
 import os
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -21,8 +23,8 @@ def env_bool(name, default=False):
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-DEBUG = env_bool("DEBUG", True)
-SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-key-change-me-in-production")
+# Off unless asked for; SECRET_KEY is settled in the "production safety" block below.
+DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [
     o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000").split(",") if o.strip()
@@ -59,6 +61,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "reports.middleware.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below WhiteNoise: static files never reach these.
+    "geo_portal.production.DatabaseUnavailableMiddleware",
+    "geo_portal.production.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "geo_portal.middleware.ChosenLanguageMiddleware",
     # NUL bytes, non-object JSON, chunked bodies: one 400 naming the field (geo_portal/input_guard.py)
@@ -168,6 +173,7 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "geo_portal" / "static"]
+# Uploaded media are served by reports.views_media (access checked), not as static files.
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("GEO_PORTAL_MEDIA_ROOT", BASE_DIR / "var" / "media"))
 # Uploads larger than this go to a temporary file instead of memory.
@@ -216,7 +222,7 @@ REPORT_PHOTO_MAX_BYTES = 10 * 1024 * 1024
 REPORT_PHOTO_MAX_COUNT = 5
 REPORT_VIDEO_MAX_BYTES = 50 * 1024 * 1024
 REPORT_VIDEO_MAX_SECONDS = 120
-REPORT_IMAGE_MAX_PIXELS = 50_000_000
+REPORT_IMAGE_MAX_PIXELS = 40_000_000
 # A whole submission (5 photos + 1 video + fields) above this is refused with 413
 # before its body is read.
 REPORT_MAX_REQUEST_BYTES = 5 * REPORT_PHOTO_MAX_BYTES + REPORT_VIDEO_MAX_BYTES + 1024 * 1024
@@ -236,3 +242,86 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# Production safety ------------------------------------------------------------
+# Nothing here is weaker than Django's defaults; every switch comes from the environment
+# (README, Configuration) and `manage.py check --deploy` is clean with them set.
+# Schema and asset commands sign nothing and may run without a key (a fresh checkout's
+# `manage.py makemigrations --check`); serving, the worker and every other command need one.
+_KEYLESS_COMMANDS = {"makemigrations", "migrate", "showmigrations", "sqlmigrate", "collectstatic", "compilemessages",
+                     "makemessages", "help", "version"}
+_secret_key_file = Path(os.environ.get("SECRET_KEY_FILE") or BASE_DIR / "var" / "secret_key")
+SECRET_KEY = os.environ.get("SECRET_KEY", "").strip()
+if not SECRET_KEY and _secret_key_file.is_file():
+    # Generated once by scripts/setup.sh (mode 600), so `bash scripts/run` just works.
+    SECRET_KEY = _secret_key_file.read_text().strip()
+if not SECRET_KEY:
+    if DEBUG:
+        SECRET_KEY = "dev-only-insecure-key-change-me-in-production"
+    elif os.environ.get("PYTEST_VERSION"):
+        # pytest sets PYTEST_VERSION for its session: tests need no configuration.
+        SECRET_KEY = "test-only-insecure-key-never-in-production"
+    elif Path(sys.argv[0]).name == "manage.py" and sys.argv[1:2] and sys.argv[1] in _KEYLESS_COMMANDS:
+        pass  # left empty: Django itself refuses any use of an empty SECRET_KEY
+    else:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set and DEBUG is off: refusing to start with a known key. "
+            "Set SECRET_KEY (or SECRET_KEY_FILE) in the environment, let `bash scripts/run` "
+            f"generate one in {_secret_key_file}, or set DEBUG=1 for development."
+        )
+
+# HTTPS. GEO_PORTAL_HTTPS=1 turns on the production values at once (SSL redirect, secure
+# cookies, a year of HSTS); each one can still be set on its own.
+_https = env_bool("GEO_PORTAL_HTTPS", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _https)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", _https)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", _https)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS") or (31_536_000 if _https else 0))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", _https)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", _https)
+# Behind nginx/a load balancer that terminates TLS and sets X-Forwarded-Proto. Only set
+# this when the proxy always overwrites that header (else a client could claim https).
+if env_bool("GEO_PORTAL_BEHIND_HTTPS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# /healthz is probed over plain HTTP by load balancers and the benchmarks.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^livez$"]
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+
+# Content-Security-Policy (geo_portal.production.SecurityHeadersMiddleware): no inline
+# script anywhere; inline style attributes stay allowed (Leaflet and Chart.js set them).
+CONTENT_SECURITY_POLICY = os.environ.get("CONTENT_SECURITY_POLICY") or "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob:",
+    "font-src 'self' data:",
+    "connect-src 'self'",
+    "media-src 'self' blob:",
+    "worker-src 'self' blob:",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+])
+# Seconds a client is told to wait (Retry-After) when the database does not answer.
+DATABASE_UNAVAILABLE_RETRY_AFTER = int(os.environ.get("DATABASE_UNAVAILABLE_RETRY_AFTER", 15))
+
+# Static files: WhiteNoise with compressed, content-hashed names (far-future caching).
+# The test run skips the manifest: a test must not depend on a fresh collectstatic.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
+        if os.environ.get("PYTEST_VERSION") or not env_bool("GEO_PORTAL_STATIC_MANIFEST", True)
+        else "geo_portal.storage.ManifestStaticStorage",
+    },
+}
+# Media behind the front server: after the access check, answer with an empty body and
+# X-Accel-Redirect: <prefix><path> (nginx "internal" location) or X-Sendfile: <file>
+# (Apache mod_xsendfile); unset, the portal streams the file itself.
+MEDIA_ACCEL_REDIRECT_PREFIX = os.environ.get("MEDIA_ACCEL_REDIRECT_PREFIX", "")
+MEDIA_X_SENDFILE = env_bool("MEDIA_X_SENDFILE", False)

@@ -1,22 +1,26 @@
-from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
-from django.http import HttpResponse
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from geo_portal import production
+
+# A database outage met outside a view (sessions, auth) answers 503 too.
+handler500 = "geo_portal.production.server_error"
 
 urlpatterns = [
-    # Liveness probe and the benchmarks' trivial baseline: no database, no session.
-    path("healthz", lambda request: HttpResponse("ok", content_type="text/plain"), name="healthz"),
+    # Readiness: reports the database (200 {"db": "ok"} / 503).
+    path("healthz", production.healthz, name="healthz"),
+    # Liveness and the benchmarks' trivial baseline: no database, no session.
+    path("livez", production.livez, name="livez"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("accounts/", include("geo_portal.accounts.urls")),
     path("", include("heatmaps.urls")),
     path("", include("reports.urls")),
     path("", include("boundaries.urls")),
-] + static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+]
 
 
 def not_found(request, exception=None):

@@ -107,6 +107,9 @@ class Filters:
     authority_id: int | None = None
     province: str | None = None
     extra: dict = field(default_factory=dict)
+    # Who may see which report (reports.policy.access.report_scope): raw SQL only; the
+    # roll-ups are counts and count every report.
+    scope: object = None
 
     @classmethod
     def from_params(cls, params):
@@ -207,6 +210,10 @@ class Filters:
         if self.province:
             where.append(f"{alias}.province_code = %s")
             params.append(self.province)
+        if self.scope is not None:
+            scope_sql, scope_params = self.scope.sql(alias)
+            where.append(scope_sql)
+            params += scope_params
         return (" AND ".join(where) or "TRUE"), params
 
     # -- SQL for the roll-ups (alias g): periods rounded to whole months --------------
@@ -590,6 +597,17 @@ def hex_bins(bbox, size_m, filters: Filters, limit=20000):
 
 
 # --- readers: areas ----------------------------------------------------------------
+
+
+def count_areas(version_code, type_code, parent_code=None):
+    """How many areas area_counts would list (before anything heavy is computed)."""
+    sql = """SELECT count(*) FROM boundaries_area a
+             JOIN boundaries_boundaryversion v ON v.id = a.version_id AND v.code = %s
+             JOIN boundaries_areatype t ON t.id = a.type_id AND t.code = %s
+             WHERE %s::text IS NULL OR a.parent_id IN (SELECT id FROM boundaries_area WHERE code = %s AND version_id = v.id)"""
+    with connection.cursor() as cur:
+        cur.execute(sql, [version_code, type_code, parent_code, parent_code])
+        return cur.fetchone()[0]
 
 
 def area_counts(version_code, type_code, filters: Filters, parent_code=None, with_geometry=False, simplify_m=0):

@@ -9,15 +9,17 @@ import json
 import time
 
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseNotModified, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from heatmaps import aggregates as agg
 from heatmaps import exports, hotspots, stats, tiles
 from heatmaps.aggregates import FilterError, Filters
+from reports.policy import access
 
 MVT = "application/vnd.mapbox-vector-tile"
 
@@ -26,8 +28,13 @@ def bad_request(errors):
     return JsonResponse({"errors": errors}, status=400, json_dumps_params={"ensure_ascii": False})
 
 
+def forbidden(exc, field="province"):
+    return JsonResponse({"errors": {field: str(exc)}}, status=403, json_dumps_params={"ensure_ascii": False})
+
+
 def api(view):
-    """GET only; FilterError → 400 with the field errors."""
+    """GET only; FilterError → 400 with the field errors; PermissionDenied (a province
+    the user does not serve) → 403 with the message."""
 
     @require_GET
     def wrapped(request, *args, **kwargs):
@@ -35,6 +42,8 @@ def api(view):
             return view(request, *args, **kwargs)
         except FilterError as exc:
             return bad_request(exc.errors)
+        except PermissionDenied as exc:
+            return forbidden(exc)
 
     wrapped.__name__ = view.__name__
     wrapped.__doc__ = view.__doc__
@@ -47,9 +56,7 @@ WALL_ROLES = ("admin", "operator", "officer", "leader")
 
 
 def can_see_wall(user):
-    from reports.policy.access import role_of
-
-    return role_of(user) in WALL_ROLES
+    return access.role_of(user) in WALL_ROLES
 
 
 def staff_only(page=False):
@@ -74,16 +81,21 @@ def staff_only(page=False):
     return decorate
 
 
-def public_only(request, filters):
-    """Individual reports (points, fine hexagons, exports) for the public: only those the
-    desk has let through (reports.policy.access.PUBLIC_STATES); staff see every state.
-    Aggregates (bins, areas, hotspots, statistics) count every report."""
-    from reports.policy.access import PUBLIC_STATES
-
-    if can_see_wall(request.user):
-        return filters
-    filters.states = [s for s in (filters.states or PUBLIC_STATES) if s in PUBLIC_STATES]
+def scoped(request, filters, own=True):
+    """Individual reports (points, hexagons, exports, the wall's lists) are limited to
+    what the user may see (reports.policy.access: the public states, plus the user's
+    jurisdiction and own reports). Aggregates (bins, heat, areas, hotspots, statistics)
+    count every report and name none: they stay public."""
+    filters.scope = access.report_scope(request.user, own=own)
     return filters
+
+
+def staff_province(request):
+    """The ?province= of a staff screen: the user's own by default; 403 for one the user
+    does not serve (reports.policy.access.require_province)."""
+    province = request.GET.get("province") or access.default_province(request.user, fallback="")
+    access.require_province(request.user, province)
+    return province or None
 
 
 def jsonify(data, status=200, headers=None):
@@ -93,12 +105,19 @@ def jsonify(data, status=200, headers=None):
     return resp
 
 
-def cached(request, compute, timeout=600):
-    """A JSON body computed once per data version and URL (Redis); computed directly
-    when the cache is unavailable."""
+def normalised(request, **overrides):
+    """The request's path and parameters in a canonical order (the clamped values put
+    in by the view): two URLs that ask the same thing share one cache entry."""
+    params = {k: request.GET.getlist(k) for k in sorted(request.GET)} | {k: [str(v)] for k, v in overrides.items()}
+    return request.path + "?" + "&".join(f"{k}={v}" for k, vs in sorted(params.items()) for v in vs)
+
+
+def cached(request, compute, timeout=600, **overrides):
+    """A body computed once per heatmaps data version and normalised parameters
+    (Redis); computed directly when the cache is unavailable."""
     from django.core.cache import cache
 
-    key = "heatmaps:" + hashlib.sha1(f"{agg.data_version()}|{request.get_full_path()}".encode()).hexdigest()
+    key = "heatmaps:" + hashlib.sha1(f"{agg.data_version()}|{normalised(request, **overrides)}".encode()).hexdigest()
     try:
         hit = cache.get(key)
     except Exception:  # noqa: BLE001 - a cache outage must not break the map
@@ -152,11 +171,14 @@ def tile_view(request, layer, z, x, y):
     if not tiles.valid_tile(z, x, y):
         return bad_request({"tile": _("Ô bản đồ không tồn tại ở mức phóng này.")})
     filters = Filters.from_params(request.GET)
+    # Points are scoped (the tile projection has no reporter: a citizen's own unpublished
+    # reports are on their page, not on the map); the bins count every report.
+    scope = access.report_scope(request.user, own=False)
     if layer == "reports" and z >= tiles.points_zoom():
-        filters = public_only(request, filters)  # points; the bins count every report
-    staff = can_see_wall(request.user)
+        filters.scope = scope
+    staff = not scope.is_public_only
     version = agg.data_version()
-    etag = '"' + hashlib.sha1(f"{version}|{staff}|{request.get_full_path()}".encode()).hexdigest()[:20] + '"'
+    etag = '"' + hashlib.sha1(f"{version}|{scope!r}|{request.get_full_path()}".encode()).hexdigest()[:20] + '"'
     if request.headers.get("If-None-Match") == etag:
         return HttpResponseNotModified(headers={"ETag": etag})
     data, _n, served = tiles.tile(layer, z, x, y, filters)
@@ -166,7 +188,7 @@ def tile_view(request, layer, z, x, y):
         cache = "public, max-age=86400"
     else:
         cache = "public, max-age=60, must-revalidate"
-    if staff:  # staff's point tiles hold unpublished reports: never in a shared cache
+    if staff:  # staff's tiles may hold unpublished reports: never in a shared cache
         cache = cache.replace("public", "private")
     headers = {"ETag": etag, "Cache-Control": cache, "X-Data-Version": version, "X-Tile-Layer": served, "Vary": "Cookie"}
     if not data:
@@ -194,11 +216,15 @@ def heat_view(request):
 def hex_view(request):
     bbox = parse_bbox(request.GET)
     zoom = parse_int(request.GET, "zoom", 10, 0, 22)
-    filters = public_only(request, Filters.from_params(request.GET))
+    filters = scoped(request, Filters.from_params(request.GET))
     size = agg.WORLD / 2**zoom / 24  # ~24 hexagons across a tile
     rows = agg.hex_bins(bbox, size, filters)
     feats = [{"type": "Feature", "geometry": json.loads(r["geom"]), "properties": {"n": r["n"]}} for r in rows]
     return jsonify({"type": "FeatureCollection", "size_m": round(size), "features": feats})
+
+
+AREAS_MAX_ZOOM = 12
+AREAS_MAX_DETAILED = 1000
 
 
 @api
@@ -207,19 +233,35 @@ def areas_view(request):
     filters = Filters.from_params(request.GET)
     version = request.GET.get("version", "vn-2025")
     type_code = request.GET.get("type", "province")
-    zoom = parse_int(request.GET, "zoom", 8, 0, 22)
-    simplify = max(5.0, agg.WORLD / 2**zoom / 1024)
+    # Beyond zoom 12 a choropleth needs no finer outline (≈10 m): higher zooms get
+    # zoom 12's answer (and share its cache entry).
+    zoom = min(AREAS_MAX_ZOOM, parse_int(request.GET, "zoom", 8, 0, 22))
+    simplify = max(10.0, agg.WORLD / 2**zoom / 1024)
     parent = request.GET.get("parent") or None
-    rows = cached(request, lambda: agg.area_counts(version, type_code, filters, parent_code=parent, with_geometry=True, simplify_m=simplify))
-    feats = [
-        {
-            "type": "Feature",
-            "geometry": json.loads(r["geom"]) if r["geom"] else None,
-            "properties": {"id": r["id"], "code": r["code"], "name": r["name"], "n": r["n"], "overdue": r["overdue"]},
-        }
-        for r in rows
-    ]
-    return jsonify({"type": "FeatureCollection", "version": version, "area_type": type_code, "features": feats})
+    if zoom >= 9:
+        count = agg.count_areas(version, type_code, parent)
+        if count > AREAS_MAX_DETAILED:
+            raise FilterError({"parent" if not parent else "zoom": _(
+                "Có %(n)d vùng, tối đa %(max)d ở mức thu phóng từ 9 trở lên: hãy chọn một tỉnh (parent) "
+                "hoặc giảm mức thu phóng.") % {"n": count, "max": AREAS_MAX_DETAILED}})
+
+    def compute():
+        rows = agg.area_counts(version, type_code, filters, parent_code=parent, with_geometry=True, simplify_m=simplify)
+        feats = [
+            {
+                "type": "Feature",
+                "geometry": json.loads(r["geom"]) if r["geom"] else None,
+                "properties": {"id": r["id"], "code": r["code"], "name": r["name"], "n": r["n"], "overdue": r["overdue"]},
+            }
+            for r in rows
+        ]
+        return json.dumps({"type": "FeatureCollection", "version": version, "area_type": type_code, "features": feats},
+                          ensure_ascii=False)
+
+    # The finished body is cached: decoding and re-encoding a province's outlines cost
+    # ~0.5 s a request even with the rows cached.
+    body = cached(request, compute, zoom=zoom, form="json")
+    return HttpResponse(body, content_type="application/json")
 
 
 @api
@@ -247,27 +289,42 @@ def hotspots_view(request):
 def overdue_view(request):
     """Open reports past their deadline (the IOC wall), newest deadline first."""
     limit = parse_int(request.GET, "limit", 500, 1, 5000)
-    return jsonify(exports.overdue_geojson(request.GET.get("province") or None, limit))
+    province = staff_province(request)
+    return jsonify(exports.overdue_geojson(province, limit, scope=access.report_scope(request.user)))
 
 
 @api
 def export_view(request, fmt):
     """The current view of the planners' map: ?bbox=…&filters; GeoJSON, CSV or a
     standalone folium HTML map."""
+    if fmt not in exports.EXPORT_CAPS:
+        return bad_request({"format": _("Định dạng phải là geojson, csv hoặc html.")})
     bbox = parse_bbox(request.GET)
-    filters = public_only(request, Filters.from_params(request.GET))
+    filters = scoped(request, Filters.from_params(request.GET))
+    # Signed-in callers see their own scope: only anonymous answers are shared.
+    staff = bool(request.user.is_authenticated)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    cap = exports.EXPORT_CAPS[fmt]
+    count = exports.count_rows(bbox, filters, cap)
+    if count > cap:
+        raise FilterError({"bbox": _("Vùng này có hơn %(max)d phản ánh, quá giới hạn của định dạng %(fmt)s: "
+                                     "hãy thu hẹp vùng bản đồ hoặc thêm bộ lọc (tháng, lĩnh vực, trạng thái).")
+                           % {"max": cap, "fmt": fmt}})
     if fmt == "geojson":
-        body = json.dumps(exports.reports_geojson(bbox, filters), ensure_ascii=False)
+        def compute():
+            return json.dumps(exports.reports_geojson(bbox, filters), ensure_ascii=False)
         ctype = "application/geo+json"
     elif fmt == "csv":
-        body = exports.reports_csv(bbox, filters)
+        def compute():
+            return exports.reports_csv(bbox, filters)
         ctype = "text/csv; charset=utf-8"
-    elif fmt == "html":
-        body = exports.folium_html(bbox, filters, title=_("Bản đồ phản ánh"))
-        ctype = "text/html; charset=utf-8"
     else:
-        return bad_request({"format": _("Định dạng phải là geojson, csv hoặc html.")})
+        def compute():
+            return exports.folium_html(bbox, filters, title=_("Bản đồ phản ánh"))
+        ctype = "text/html; charset=utf-8"
+    # Anonymous answers are the same for everyone: computed once per data version and
+    # parameters. Staff see every state: not shared.
+    body = compute() if staff else cached(request, compute, lang=translation.get_language())
     resp = HttpResponse(body, content_type=ctype)
     resp["Content-Disposition"] = f'attachment; filename="phan-anh-{stamp}.{fmt}"'
     return resp
@@ -388,7 +445,10 @@ def dashboard_page(request):
 @require_GET
 def ioc_page(request):
     """The IOC wall (/ioc/?province=22&rotate=15)."""
-    province = request.GET.get("province", "22")
+    try:
+        province = staff_province(request) or "22"
+    except PermissionDenied as exc:
+        return HttpResponse(str(exc), status=403, content_type="text/plain; charset=utf-8")
     try:
         rotate = parse_int(request.GET, "rotate", 15, 3, 600)
     except FilterError as exc:
@@ -413,13 +473,13 @@ def ioc_page(request):
 @api
 def ioc_state_view(request):
     """Counters, ranking and the latest reports of a province (the wall refreshes them)."""
-    province = request.GET.get("province") or None
+    province = staff_province(request)
     counters = stats.live_counters(province)
     table = stats.league_table(Filters(province=province))
     return jsonify({
         "counters": counters,
         "ranking": table["ranked"][:10],
-        "latest": exports.latest_reports(province, 10),
+        "latest": exports.latest_reports(province, 10, scope=access.report_scope(request.user)),
         "version": agg.data_version(),
     })
 
@@ -440,7 +500,11 @@ def ioc_events(request):
         last_id = int(request.headers.get("Last-Event-ID") or request.GET.get("last_id") or 0)
     except (FilterError, ValueError):
         return bad_request({"last_id": _("Phải là số nguyên.")})
-    province = request.GET.get("province") or None
+    try:
+        province = staff_province(request)
+    except PermissionDenied as exc:
+        return forbidden(exc)
+    scope = access.report_scope(request.user)
     once = request.GET.get("once") == "1"
 
     def stream():
@@ -448,7 +512,7 @@ def ioc_events(request):
         deadline = time.monotonic() + max_s
         yield "retry: 1000\n\n"
         while True:
-            new = exports.reports_after(last_id, province)
+            new = exports.reports_after(last_id, province, scope=scope)
             for r in new:
                 last_id = max(last_id, r["id"])
                 yield f"id: {r['id']}\nevent: report\ndata: {json.dumps(r, ensure_ascii=False)}\n\n"

@@ -3,8 +3,8 @@ permissions); they hold no business rules.
 
 Errors: 400 {"detail", "errors": {field: [messages]}} for bad input, 403 for a role or
 jurisdiction that does not allow it, 404 for an unknown or non-public report, 409 for
-a stale row_version (someone acted first), 413 for an oversized body, 429 when the
-submission rate limit is hit.
+a stale row_version (someone acted first), 413 for an oversized body, 422 for a used
+idempotency key with a different body, 429 (with Retry-After) when a rate limit is hit.
 """
 
 import math
@@ -28,7 +28,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_gis.pagination import GeoJsonPagination
 
-from reports import intake, media, notify, policy, workflow
+from geo_portal import ratelimit
+from reports import intake, media, notify, workflow
 from reports.filters import ReportFilter
 from reports.models import Category, Report
 from reports.policy import access
@@ -78,13 +79,17 @@ def _report_qs():
     return Report.objects.select_related("category__parent", "commune", "authority", "merged_into")
 
 
+def receipt_token_of(request):
+    """The receipt token a reporter's link carries (?t=…), or the X-Receipt-Token header."""
+    return request.GET.get("t") or request.headers.get("X-Receipt-Token") or ""
+
+
 def get_public_report(request, code):
-    """The report by its public code: public ones to anyone, others to staff of it and
-    to its reporter; 404 otherwise."""
+    """The report by its public code: public ones to anyone, others to staff of it, its
+    reporter and the holder of its receipt token; 404 otherwise (an unpublished report
+    is indistinguishable from a code that does not exist)."""
     report = get_object_or_404(_report_qs(), code=code)
-    if access.can_view_public(report) or access.can_view_private(request.user, report):
-        return report
-    if request.user.is_authenticated and report.reporter_id == request.user.pk:
+    if access.can_view_report(request.user, report, receipt_token_of(request)):
         return report
     raise Http404
 
@@ -113,7 +118,7 @@ class ReportListCreate(GenericAPIView):
 
     def get_queryset(self):
         if self.request.query_params.get("scope") == "queue":
-            qs = access.visible_reports(self.request.user)
+            qs = access.queue_reports(self.request.user)
         else:
             qs = access.public_reports()
         return qs.select_related("category", "commune", "authority").order_by("-created_at", "-id")
@@ -131,7 +136,8 @@ class ReportListCreate(GenericAPIView):
 
     @extend_schema(
         request={"multipart/form-data": ReportCreateSerializer},
-        responses={201: ReportReceiptSerializer, 200: ReportReceiptSerializer},
+        responses={201: ReportReceiptSerializer, 200: ReportReceiptSerializer, 400: OpenApiTypes.OBJECT,
+                   422: OpenApiTypes.OBJECT, 429: OpenApiTypes.OBJECT},
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
     def post(self, request):
@@ -145,11 +151,10 @@ class ReportListCreate(GenericAPIView):
                 {"detail": _("Dữ liệu gửi lên quá lớn (%(size)d MB, tối đa %(max)d MB).") % {"size": length // 2**20, "max": limit // 2**20}},
                 status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
             )
-        if intake.submission_rate_limited(request):
-            return Response(
-                {"detail": _("Bạn gửi quá nhiều phản ánh trong thời gian ngắn. Hãy thử lại sau.")},
-                status=status.HTTP_429_TOO_MANY_REQUESTS,
-            )
+        limited = intake.submission_rate_limited(request)
+        if limited:
+            return ratelimit.json_429(limited, _("Bạn gửi quá nhiều phản ánh trong thời gian ngắn. Hãy thử lại sau %(wait)s.")
+                                      % {"wait": ratelimit.wait_text(limited.retry_after)})
         try:
             data, files = request.data, request.FILES
         except (RequestDataTooBig, TooManyFilesSent):
@@ -158,7 +163,11 @@ class ReportListCreate(GenericAPIView):
             return Response({"detail": _("Không đọc được dữ liệu gửi lên, vui lòng thử lại.")}, status=status.HTTP_400_BAD_REQUEST)
         key = request.headers.get("Idempotency-Key") or data.get("idempotency_key")
         try:
-            report = intake.create_report(data, files, request.user, key, source="api")
+            report = intake.create_report(data, files, request.user, key, source="api",
+                                          scope=intake.idempotency_scope(request))
+        except intake.IdempotencyConflict as exc:
+            return Response({"detail": exc.messages[0], "errors": exc.message_dict},
+                            status=status.HTTP_422_UNPROCESSABLE_ENTITY)
         except ValidationError as exc:
             return error_response(exc)
         body = receipt_feature(report, request)
@@ -179,7 +188,7 @@ class ReportPrivate(APIView):
 
     @extend_schema(responses={200: ReportDetailSerializer})
     def get(self, request, code):
-        report = get_object_or_404(_report_qs(), code=code)
+        report = get_public_report(request, code)
         try:
             access.require_view_private(request.user, report)
         except PermissionDenied as exc:
@@ -205,7 +214,7 @@ class ReportAction(APIView):
 
     @extend_schema(request=ActionSerializer, responses={200: ReportDetailSerializer})
     def post(self, request, code, action):
-        report = get_object_or_404(Report, code=code)
+        report = get_public_report(request, code)
         data = _plain(request.data)
         data.pop("photos", None)
         if request.FILES:
@@ -228,7 +237,7 @@ class ReportRating(APIView):
 
     @extend_schema(request=ActionSerializer, responses={200: ReportDetailSerializer})
     def post(self, request, code):
-        report = get_object_or_404(Report, code=code)
+        report = get_public_report(request, code)
         data = _plain(request.data)
         try:
             report = workflow.transition(report, "rate", request.user, data, expected_version=data.get("row_version"))
@@ -250,8 +259,9 @@ class ReportComments(APIView):
     @extend_schema(request=CommentSerializer, responses={201: CommentSerializer})
     def post(self, request, code):
         report = get_public_report(request, code)
+        show_name = str(request.data.get("show_name", "")).lower() in ("1", "true", "on", "yes")
         try:
-            comment = workflow.add_comment(report, request.user, request.data.get("text"))
+            comment = workflow.add_comment(report, request.user, request.data.get("text"), show_name=show_name)
         except (workflow.WorkflowError, ValidationError, PermissionDenied) as exc:
             return workflow_error_response(exc, report)
         return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
@@ -296,7 +306,7 @@ class NearbyReports(APIView):
         dlon = dlat / max(math.cos(math.radians(point.y)), 0.01)
         box = Polygon.from_bbox((point.x - dlon, point.y - dlat, point.x + dlon, point.y + dlat))
         box.srid = 4326
-        qs = Report.objects.filter(policy.OPEN.q(), location__intersects=box)
+        qs = Report.objects.filter(access.nearby_q(request.user), location__intersects=box)  # open ones (policy.OPEN)
         category = request.query_params.get("category")
         if category:
             qs = qs.filter(category__code=category)
@@ -344,9 +354,12 @@ class PhotoHint(APIView):
 
     @extend_schema(
         request={"multipart/form-data": {"type": "object", "properties": {"photo": {"type": "string", "format": "binary"}}}},
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 429: OpenApiTypes.OBJECT},
     )
     def post(self, request):
+        limited = ratelimit.hit("photo-hint", ratelimit.client_ip(request))
+        if not limited.allowed:  # before the body is read: each call decodes a photo
+            return ratelimit.json_429(limited)
         f = request.FILES.get("photo")
         if f is None:
             return error_response(ValidationError({"photo": [_("Hãy chọn một ảnh.")]}))

@@ -4,8 +4,10 @@
 ValidationError whose ``message_dict`` has one entry per field (category, lat, lon,
 location, description, contact_phone, contact_email, photos, video, …). Nothing is
 stored when anything is invalid. A retried submission with the same idempotency key
-returns the report the first one made (``report.replayed`` is True), also when the two
-arrive at the same time (the unique key decides; the loser reads the winner's row).
+from the same caller (``idempotency_scope``) returns the report the first one made
+(``report.replayed`` is True), also when the two arrive at the same time (the unique
+(scope, key) decides; the loser reads the winner's row); a different body under a used
+key is an IdempotencyConflict. Another caller's key is not this caller's.
 
 Text is stored as the plain text the citizen typed (no HTML processing); templates
 and the API output it escaped / as JSON strings, never as markup.
@@ -15,10 +17,12 @@ routing with this process's rules (without their areas' geometry) and routes, ca
 outside transactions for ROUTING_RULES_CACHE_SECONDS and cleared when a rule or an
 authority is saved; categories and the holiday calendar cached likewise; then ONE
 statement (workflow.insert_received) writes the report and its "receive" event, with
-``ON CONFLICT (idempotency_key) DO NOTHING`` deciding a race between two retries.
+``ON CONFLICT (idempotency_scope, idempotency_key) DO NOTHING`` deciding a race
+between two retries.
 """
 
 import datetime as dt
+import hashlib
 import math
 import re
 import time
@@ -60,13 +64,13 @@ def _files(files, key):
 
 
 def submission_rate_limited(request):
-    """True when this client (IP) has sent more than settings.REPORT_SUBMIT_RATE
-    submissions (e.g. "20/h"); counts this one. The API and the intake page share the
-    counter. RATELIMIT_ENABLE=False turns it off."""
-    from django_ratelimit.core import is_ratelimited
+    """None while this client (IP) is within settings.REPORT_SUBMIT_RATE submissions
+    (e.g. "20/h"), else the ratelimit Decision (its ``retry_after`` is the Retry-After);
+    counts this one. The API and the intake page share the counter."""
+    from geo_portal import ratelimit
 
-    request = getattr(request, "_request", request)  # a DRF Request wraps Django's
-    return is_ratelimited(request, group="reports.create", key="ip", rate=settings.REPORT_SUBMIT_RATE, method="POST", increment=True)
+    decision = ratelimit.hit("report-create", ratelimit.client_ip(request), settings.REPORT_SUBMIT_RATE)
+    return None if decision.allowed else decision
 
 
 def clean_text(value):
@@ -329,24 +333,81 @@ def _area_dict(area):
     return {"code": area.code, "name": area.name} if area is not None else None
 
 
-def replayed_report(key):
-    """The report an earlier submission with this idempotency key made, or None. Every
+class IdempotencyConflict(ValidationError):
+    """A used idempotency key with a different body: the API answers 422."""
+
+
+def idempotency_scope(request, user=None):
+    """Whose keys these are: the signed-in user; else the client's device id (header
+    ``X-Device-Id``, which the apps send); else the browser's session; else the client
+    IP. Keys are unique per scope, so another client sending A's key gets its own
+    report, never A's receipt."""
+    request = getattr(request, "_request", request)
+    user = user if user is not None else getattr(request, "user", None)
+    if getattr(user, "is_authenticated", False):
+        return f"user:{user.pk}"
+    device = clean_text(request.headers.get("X-Device-Id", ""))[:200]
+    if device:
+        return "device:" + hashlib.sha256(device.encode()).hexdigest()[:40]
+    session = getattr(request, "session", None)
+    session_key = getattr(session, "session_key", None)
+    if session_key:
+        return "session:" + hashlib.sha256(session_key.encode()).hexdigest()[:40]
+    return "ip:" + (request.META.get("REMOTE_ADDR") or "")[:60]
+
+
+BODY_FIELDS = ("category", "lat", "lon", "description", "title", "address", "contact_name", "contact_phone",
+               "contact_email")
+
+
+def body_hash(data, files=None):
+    """SHA-256 of what a submission says (its fields and its files' bytes): a retry
+    has the same hash, another submission under the same key does not."""
+    digest = hashlib.sha256()
+    for key in BODY_FIELDS:
+        digest.update(f"{key}\x00{str(_get(data, key, '')).strip()}\x01".encode("utf-8", "surrogatepass"))
+    for key in ("photos", "video"):
+        for f in _files(files, key):
+            if not f:
+                continue
+            file_digest = hashlib.sha256()
+            f.seek(0)
+            for chunk in iter(lambda f=f: f.read(1 << 20), b""):
+                file_digest.update(chunk)
+            f.seek(0)
+            digest.update(f"{key}\x00{file_digest.hexdigest()}\x01".encode())
+    return digest.hexdigest()
+
+
+def replayed_report(key, scope="", fingerprint=""):
+    """The report an earlier submission with this idempotency key made in this scope,
+    or None; IdempotencyConflict when that submission's body was different. Every
     submission asks: one indexed lookup in plain SQL (the ORM's query building cost more
     than the rest of the intake's Python)."""
     with connection.cursor() as cur:
-        cur.execute("SELECT id FROM reports_report WHERE idempotency_key = %s", [key])
+        cur.execute("SELECT id, idempotency_hash FROM reports_report WHERE idempotency_scope = %s AND idempotency_key = %s",
+                    [scope, key])
         row = cur.fetchone()
     if row is None:
         return None
+    if fingerprint and row[1] and row[1] != fingerprint:
+        raise IdempotencyConflict({"idempotency_key": [
+            _("Khoá chống gửi trùng này đã được dùng cho một phản ánh khác với nội dung khác. "
+              "Hãy dùng một khoá mới cho phản ánh mới.")]}, code="idempotency_conflict")
     report = Report.objects.select_related("category", "commune", "authority").get(pk=row[0])
     report.replayed = True
     return report
 
 
-def create_report(data, files=None, user=None, idempotency_key=None, *, source="web", now=None):
+def create_report(data, files=None, user=None, idempotency_key=None, *, source="web", now=None, scope=None):
+    """``scope``: whose key it is (``idempotency_scope(request)``); by default the
+    signed-in user's, else the scope shared by callers that give none."""
     key = str(idempotency_key or "").strip()[:80] or None
+    if scope is None:
+        scope = f"user:{user.pk}" if getattr(user, "is_authenticated", False) else ""
+    fingerprint = body_hash(data, files) if key else ""
     if key:
-        existing = replayed_report(key)
+        existing = replayed_report(key, scope, fingerprint)
         if existing is not None:
             return existing
     cleaned, checked = validate(data, files)
@@ -367,6 +428,8 @@ def create_report(data, files=None, user=None, idempotency_key=None, *, source="
         contact_email=cleaned["contact_email"],
         reporter=user if getattr(user, "is_authenticated", False) else None,
         idempotency_key=key,
+        idempotency_scope=scope,
+        idempotency_hash=fingerprint,
         source=source,
         created_at=now,
         state=Report.State.RECEIVED,
@@ -380,14 +443,14 @@ def create_report(data, files=None, user=None, idempotency_key=None, *, source="
         with transaction.atomic() if needs_tx else nullcontext():
             ev = workflow.insert_received(report, user)
             if ev is None:  # the same key won a moment ago: that report is the answer
-                existing = replayed_report(key)
+                existing = replayed_report(key, scope, fingerprint)
                 if existing is None:
                     raise IntegrityError("idempotency key conflict without a report")
                 return existing
             stored = media.store(report, checked, user)
     except IntegrityError:
         media.delete_files(stored)
-        existing = replayed_report(key) if key else None
+        existing = replayed_report(key, scope, fingerprint) if key else None
         if existing is not None:
             return existing
         raise

@@ -2,7 +2,9 @@
 
 Photos: JPEG, PNG, WebP or HEIC/HEIF (phones), at most REPORT_PHOTO_MAX_BYTES (10 MB)
 each and REPORT_PHOTO_MAX_COUNT (5) per report, at most REPORT_IMAGE_MAX_PIXELS
-(decompression-bomb guard, checked from the header before decoding). The public copy
+(40 MP: checked from the header before decoding; a 400 on "photos" above it), decoded
+reduced (JPEG at 1/2..1/8 scale by the decoder; others reduced right after decoding):
+bench/upload_memory.py measures the peak memory per photo. The public copy
 is re-encoded as JPEG (orientation applied, longest side ≤ 2560 px) and so carries no
 EXIF at all; GPS found in the original's EXIF is kept as a hint
 (``Media.exif_location``), never published. Thumbnails: 320 px JPEG.
@@ -60,7 +62,12 @@ def max_photos():
 
 
 def max_pixels():
-    return getattr(settings, "REPORT_IMAGE_MAX_PIXELS", 50_000_000)
+    return getattr(settings, "REPORT_IMAGE_MAX_PIXELS", 40_000_000)
+
+
+# Pillow's own guard (a warning above, an error above twice this) for any image this
+# process opens, set to the same budget.
+Image.MAX_IMAGE_PIXELS = max_pixels()
 
 
 @dataclass
@@ -138,12 +145,62 @@ def exif_gps(img):
     return lon, lat
 
 
+def _encode(img, quality=85):
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=quality, optimize=True)
+    return out.getvalue()
+
+
 def _jpeg(img, side, quality=85):
     img = img.copy()
     img.thumbnail((side, side))
     out = io.BytesIO()
     img.save(out, "JPEG", quality=quality, optimize=True)
     return out.getvalue()
+
+
+class TooCostly(Exception):
+    """Decoding this image would cost more memory than the budget."""
+
+
+def decode_max_bytes():
+    return getattr(settings, "REPORT_IMAGE_DECODE_MAX_BYTES", 128 * MB)
+
+
+def _decode_cost(img, reduce):
+    """Bytes Pillow holds at the peak of decoding `img` (at its current, possibly
+    drafted, size): 4 per pixel for colour, 1 for grey or palette; reducing an image
+    with alpha (premultiplied first) or in a mode reduce cannot take (converted first)
+    holds a second full-size copy."""
+    pixels = img.width * img.height
+    cost = pixels * (1 if img.mode in ("1", "L", "P") else 4)
+    if reduce and img.mode not in ("L", "RGB"):
+        cost += pixels * 4
+    return cost
+
+
+def _decode_reduced(img, side):
+    """Decode no more pixels than the public copy (longest side ≤ `side`) needs: a JPEG
+    is decoded at 1/2, 1/4 or 1/8 scale by the decoder itself (``draft``: a 40 MP photo
+    costs what a 10 MP one does); other formats are decoded whole, then reduced by an
+    integer factor at once, so the full-size pixels live only for that moment. Raises
+    TooCostly (before decoding) when that would hold more than decode_max_bytes()."""
+    longest = max(img.size)
+    if img.format == "JPEG" and longest > side:
+        w, h = img.size
+        img.draft(img.mode, (max(1, w * side // longest), max(1, h * side // longest)))
+    factor = max(img.size) // side
+    if _decode_cost(img, factor >= 2) > decode_max_bytes():
+        raise TooCostly
+    img.load()
+    if factor >= 2:
+        if img.mode not in ("L", "RGB", "RGBA", "LA"):
+            img = img.convert("RGBA" if "transparency" in img.info or "A" in img.mode else "RGB")
+        reduced = img.reduce(factor)
+        reduced.info, reduced.format = img.info, img.format  # the EXIF orientation goes along
+        img.close()
+        img = reduced
+    return img
 
 
 def _check_size_and_content(f, max_bytes, mimes, too_big, bad_type):
@@ -172,23 +229,36 @@ def check_photo(f) -> Checked:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
+            # From the header, before a single pixel is decoded: a 143 KB PNG of
+            # 7000×7000 would otherwise cost ~480 MB.
             if img.width * img.height > max_pixels():
                 raise Image.DecompressionBombError("too many pixels")
-            img.load()
+            img = _decode_reduced(img, PUBLIC_MAX_SIDE)
+            gps = exif_gps(img)  # after: a PNG's EXIF may follow its pixels (reading it decodes them)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ValidationError(
-            _("Ảnh %(name)s có quá nhiều điểm ảnh (tối đa %(max)s triệu).") % {"name": name, "max": max_pixels() // 1_000_000},
+            _("Ảnh %(name)s có quá nhiều điểm ảnh (tối đa %(max)s triệu điểm ảnh).")
+            % {"name": name, "max": max_pixels() // 1_000_000},
             code="bomb",
+        ) from None
+    except TooCostly:
+        raise ValidationError(
+            _("Ảnh %(name)s quá lớn để xử lý (%(mp).0f triệu điểm ảnh). Hãy gửi ảnh JPEG hoặc ảnh nhỏ hơn.")
+            % {"name": name, "mp": img.width * img.height / 1_000_000},
+            code="too_costly",
         ) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise ValidationError(_("Ảnh %(name)s bị hỏng hoặc không đọc được.") % {"name": name}, code="corrupt") from None
-    gps = exif_gps(img)
-    img = ImageOps.exif_transpose(img)
+    # Every step below works on the public size, in place where Pillow allows it
+    # (exif_transpose would otherwise return a copy even when nothing turns).
+    img.thumbnail((PUBLIC_MAX_SIDE, PUBLIC_MAX_SIDE))
+    ImageOps.exif_transpose(img, in_place=True)
     if img.mode not in ("RGB", "L"):
         rgba = img.convert("RGBA")
         img = Image.new("RGB", rgba.size, (255, 255, 255))
-        img.paste(rgba, mask=rgba.split()[3])
-    public = _jpeg(img, PUBLIC_MAX_SIDE)
+        img.paste(rgba, mask=rgba.getchannel("A"))
+        del rgba
+    public = _encode(img)
     thumb = _jpeg(img, THUMB_SIDE, quality=80)
     width, height = img.size
     return Checked(

@@ -6,9 +6,18 @@ allowed-transition table and writes an append-only ReportEvent.
 
 from django.conf import settings
 from django.contrib.gis.db import models
+from django.contrib.postgres.functions import RandomUUID
+from django.db.models import Value
+from django.db.models.functions import Cast, Replace
 from django.utils.translation import gettext_lazy as _
 
 from boundaries.models import Area, Authority, BoundaryVersion, RoutingRule
+
+
+def _new_receipt_token():
+    from reports.policy.access import new_receipt_token
+
+    return new_receipt_token()
 
 
 class Category(models.Model):
@@ -103,6 +112,13 @@ class Report(models.Model):
 
     # Public reference shown to citizens, e.g. "PA-2026-000123".
     code = models.CharField(_("mã phản ánh"), max_length=32, unique=True)
+    # The unguessable part of the reporter's receipt link (/phan-anh/<code>/?t=…): codes
+    # are sequential, so a report not yet public is reached by its code only with it.
+    # Bulk inserts in SQL (imports, synthetic data) get one from the database default.
+    receipt_token = models.CharField(
+        max_length=40, default=_new_receipt_token, editable=False,
+        db_default=Replace(Cast(RandomUUID(), models.CharField()), Value("-"), Value("")),
+    )
     title = models.CharField(_("tiêu đề"), max_length=200, blank=True)
     description = models.TextField(_("nội dung"))
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="reports", verbose_name=_("lĩnh vực"))
@@ -130,8 +146,14 @@ class Report(models.Model):
     contact_name = models.CharField(max_length=120, blank=True)
     contact_phone = models.CharField(max_length=20, blank=True)
     contact_email = models.EmailField(blank=True)
-    # A client retrying the same submission sends the same key: one report.
-    idempotency_key = models.CharField(max_length=80, null=True, blank=True, unique=True)
+    # A client retrying the same submission sends the same key: one report. The key is
+    # the caller's own (unique per scope: "user:<id>", "device:…", "session:…", "ip:…"),
+    # so another client sending A's key never gets A's receipt; the body's hash tells a
+    # retry from a different submission under a used key.
+    idempotency_key = models.CharField(max_length=80, null=True, blank=True)
+    # db_default: rows written by raw SQL (imports, synthetic data) get "" too.
+    idempotency_scope = models.CharField(max_length=80, blank=True, default="", db_default="")
+    idempotency_hash = models.CharField(max_length=64, blank=True, default="", db_default="")
     source = models.CharField(max_length=40, default="web")  # web, api, import:<name>
     external_id = models.CharField(max_length=80, blank=True, db_index=True)
 
@@ -158,6 +180,9 @@ class Report(models.Model):
             models.Index(fields=["province_code", "created_at"]),
             models.Index(fields=["category", "created_at"]),
             models.Index(fields=["commune", "created_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["idempotency_scope", "idempotency_key"], name="report_idempotency_scope_key"),
         ]
         verbose_name = _("phản ánh")
         verbose_name_plural = _("phản ánh")
@@ -231,6 +256,8 @@ class Comment(models.Model):
     # Set when an official replies as their authority.
     authority = models.ForeignKey(Authority, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     text = models.TextField(max_length=2000)
+    # A citizen is shown as "Người dân" unless they chose to show their display name.
+    show_name = models.BooleanField(_("hiện tên người bình luận"), default=False)
     is_hidden = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -33,11 +33,15 @@ def _local(moment):
 
 
 def reporter_contacts(report):
-    """[(channel, address)] of the reporter: the contact given, else the account's."""
-    phone = report.contact_phone
+    """[(channel, address)] of the reporter: the e-mail given, else the account's; SMS
+    only to a phone proven by a one-time code — the reporter's account phone (signing in
+    by code proves it; an anonymous reporter who verifies the contact phone on the
+    "sent" page signs in and so claims the report). A contact phone typed into the form
+    gets nothing: anyone could type anyone's number, and the server would text it."""
+    phone = ""
     email = report.contact_email
     if report.reporter_id:
-        phone = phone or (report.reporter.phone or "")
+        phone = report.reporter.phone or ""
         email = email or (report.reporter.email or "")
     out = []
     if phone:
@@ -215,14 +219,25 @@ def send_one(n):
 
 
 def send_pending(ids=None, limit=500):
-    """Send unsent notifications (these ids, or any); returns how many were sent."""
+    """Send unsent notifications (these ids, or any); returns how many were sent.
+
+    Each message is claimed, sent and marked sent in its own short transaction, its row
+    locked meanwhile (SELECT ... FOR UPDATE SKIP LOCKED): two runs at once (a redelivered
+    task, the periodic safety net, a second worker) never send the same message, and a
+    worker killed mid-batch leaves every message it had sent marked as sent; only the
+    one in flight can go out again (its mark was not committed).
+    """
     sent = 0
-    with transaction.atomic():
-        qs = Notification.objects.filter(sent_at__isnull=True, attempts__lt=MAX_ATTEMPTS).order_by("id")
-        if ids is not None:
-            qs = qs.filter(pk__in=list(ids))
-        batch = list(qs.select_for_update(skip_locked=True)[:limit])
-        for n in batch:
+    tried = []  # a failed message waits for the next run, not the next loop
+    for _step in range(limit):
+        with transaction.atomic():
+            qs = Notification.objects.filter(sent_at__isnull=True, attempts__lt=MAX_ATTEMPTS).exclude(pk__in=tried)
+            if ids is not None:
+                qs = qs.filter(pk__in=list(ids))
+            n = qs.order_by("id").select_for_update(skip_locked=True).first()
+            if n is None:
+                break
+            tried.append(n.pk)
             n.attempts += 1
             try:
                 send_one(n)

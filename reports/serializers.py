@@ -1,11 +1,10 @@
 """API representations. Public ones never carry the reporter's name, phone, e-mail or
 account, nor internal events; text is returned as plain JSON strings (never HTML)."""
 
-from django.utils.translation import gettext as _
 from rest_framework import serializers
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
-from reports import sla
+from reports import policy, sla
 from reports.models import Category, Comment, Media, Report, ReportEvent
 from reports.policy import access
 
@@ -80,16 +79,10 @@ class CommentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Comment
-        fields = ["id", "author", "official", "text", "created_at"]
+        fields = ["id", "author", "official", "text", "show_name", "created_at"]
 
     def get_author(self, obj) -> str:
-        # An official speaks as their authority; a citizen is shown by first name only
-        # (their display name), never by phone.
-        if obj.authority_id:
-            return obj.authority.name
-        if obj.author_id and obj.author.display_name:
-            return obj.author.display_name
-        return _("Người dân")
+        return str(access.comment_author_label(obj))
 
     def get_official(self, obj) -> bool:
         return bool(obj.authority_id)
@@ -138,7 +131,7 @@ class ReportFeatureSerializer(GeoFeatureModelSerializer):
         return sla.is_overdue(obj)
 
     def get_result_text(self, obj) -> str | None:
-        return obj.result_text if obj.state in access.RESULT_PUBLIC_STATES else None
+        return obj.result_text if obj.state in policy.RESULT_PUBLIC else None
 
 
 class ReportReceiptSerializer(ReportFeatureSerializer):
@@ -147,15 +140,32 @@ class ReportReceiptSerializer(ReportFeatureSerializer):
 
     media = serializers.SerializerMethodField()
     routing_explanation = serializers.CharField(read_only=True)
+    # Keep it: with it the report is reached by its code before it is public (?t=… or
+    # the X-Receipt-Token header); receipt_url is the reporter's link to its page.
+    receipt_token = serializers.CharField(read_only=True)
+    receipt_url = serializers.SerializerMethodField()
 
     class Meta(ReportFeatureSerializer.Meta):
-        fields = ReportFeatureSerializer.Meta.fields + ["address", "routing_explanation", "media"]
+        fields = ReportFeatureSerializer.Meta.fields + ["address", "routing_explanation", "media", "receipt_token",
+                                                        "receipt_url"]
+
+    def get_receipt_url(self, obj) -> str:
+        return receipt_url(obj, self.context.get("request"))
 
     def get_media(self, obj) -> list:
         items = getattr(obj, "stored_media", None)
         if items is None:
             items = obj.media.all()
         return MediaSerializer(items, many=True, context=self.context).data
+
+
+def receipt_url(report, request=None):
+    """The reporter's link to the report's page: reaches it before it is public."""
+    from django.urls import reverse
+    from django.utils.http import urlencode
+
+    url = reverse("report-public", kwargs={"code": report.code}) + "?" + urlencode({"t": report.receipt_token})
+    return request.build_absolute_uri(url) if request is not None else url
 
 
 def receipt_feature(report, request=None):
@@ -182,12 +192,14 @@ def receipt_feature(report, request=None):
         "forward_due": _local_iso(report.forward_due),
         "resolve_due": _local_iso(report.resolve_due),
         "overdue": sla.is_overdue(report),
-        "result_text": report.result_text if report.state in access.RESULT_PUBLIC_STATES else None,
+        "result_text": report.result_text if report.state in policy.RESULT_PUBLIC else None,
         "rating_level": report.rating_level,
         "row_version": report.row_version,
         "address": report.address,
         "routing_explanation": report.routing_explanation,
         "media": MediaSerializer(items, many=True, context={"request": request}).data if items else [],
+        "receipt_token": report.receipt_token,
+        "receipt_url": receipt_url(report, request),
     }
     return {
         "id": report.code,
@@ -226,7 +238,7 @@ class ReportDetailSerializer(ReportFeatureSerializer):
 
     def get_media(self, obj) -> list:
         items = obj.media.all()
-        if obj.state not in access.RESULT_PUBLIC_STATES and not self._private(obj):
+        if obj.state not in policy.RESULT_PUBLIC and not self._private(obj):
             items = items.filter(stage="report")
         return MediaSerializer(items, many=True, context=self.context).data
 

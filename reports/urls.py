@@ -41,3 +41,10 @@ urlpatterns += [
     path("xu-ly/", pages.queue, name="queue"),
     path("xu-ly/<str:code>/", pages.queue_report, name="queue-report"),
 ]
+
+# Uploaded media, access checked (reports/views_media.py); MEDIA_URL is /media/.
+from django.conf import settings  # noqa: E402
+
+from reports.views_media import serve_media  # noqa: E402
+
+urlpatterns += [path(settings.MEDIA_URL.strip("/") + "/<path:path>", serve_media, name="media")]

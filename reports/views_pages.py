@@ -19,10 +19,11 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.formats import get_format
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from reports import notify, sla, workflow
+from reports import notify, policy, sla, workflow
 from reports.forms import QueueFilterForm, ReportFilterForm
 from reports.models import Category, Media, Rating, Report, ReportEvent, StaffRole, Subscription
 from reports.policy import access
@@ -140,12 +141,16 @@ def _intake_post(request):
 
     wants_json = request.headers.get("Accept", "").startswith("application/json")
 
-    def refuse(message, status):
+    def refuse(message, status, retry_after=None):
         errors = {"__all__": [message]}
         if wants_json:
-            return JsonResponse({"errors": errors}, status=status)
-        return render(request, "reports/intake.html", _intake_context(request, request.POST.get("tinh"), errors),
-                      status=status)
+            response = JsonResponse({"errors": errors}, status=status)
+        else:
+            response = render(request, "reports/intake.html", _intake_context(request, request.POST.get("tinh"), errors),
+                              status=status)
+        if retry_after:
+            response["Retry-After"] = str(retry_after)
+        return response
 
     # (A body over REPORT_MAX_REQUEST_BYTES never gets here: reports.middleware refuses it unread.)
     try:
@@ -154,33 +159,56 @@ def _intake_post(request):
         return refuse(_("Dữ liệu gửi lên quá lớn hoặc quá nhiều tệp."), 413)
     except MultiPartParserError:
         return refuse(_("Không đọc được dữ liệu gửi lên, vui lòng thử lại."), 400)
-    if intake_service.submission_rate_limited(request):  # the same counter as the API
-        return refuse(_("Bạn gửi quá nhiều phản ánh trong thời gian ngắn. Hãy thử lại sau."), 429)
+    limited = intake_service.submission_rate_limited(request)  # the same counter as the API
+    if limited:
+        from geo_portal.ratelimit import wait_text
+
+        return refuse(_("Bạn gửi quá nhiều phản ánh trong thời gian ngắn. Hãy thử lại sau %(wait)s.")
+                      % {"wait": wait_text(limited.retry_after)}, 429, limited.retry_after)
     key = (request.POST.get("idempotency_key") or request.headers.get("Idempotency-Key") or "").strip()[:80] or None
     user = request.user if request.user.is_authenticated else None
     try:
-        report = intake_service.create_report(request.POST, request.FILES, user, key)
+        report = intake_service.create_report(request.POST, request.FILES, user, key,
+                                              scope=intake_service.idempotency_scope(request))
     except ValidationError as exc:
         errors = _field_errors(exc)
+        status = 400
+        if isinstance(exc, intake_service.IdempotencyConflict):
+            status = 422
+            errors["__all__"] = errors.pop("idempotency_key", [])  # the form has no such field to mark
         if wants_json:
-            return JsonResponse({"errors": errors}, status=400)
-        return render(request, "reports/intake.html", _intake_context(request, request.POST.get("tinh"), errors), status=400)
-    done = reverse("report-sent", kwargs={"code": report.code})
+            return JsonResponse({"errors": errors}, status=status)
+        return render(request, "reports/intake.html", _intake_context(request, request.POST.get("tinh"), errors),
+                      status=status)
+    # The receipt links carry the report's token: the report is not public yet, and its
+    # code alone (sequential) reaches it only for its reporter signed in and its staff.
+    token = "?" + urlencode({"t": report.receipt_token})
+    done = reverse("report-sent", kwargs={"code": report.code}) + token
     if wants_json:
-        return JsonResponse({"code": report.code, "url": reverse("report-public", kwargs={"code": report.code}),
-                             "done": done}, status=201)
+        return JsonResponse({"code": report.code, "url": reverse("report-public", kwargs={"code": report.code}) + token,
+                             "receipt_token": report.receipt_token, "done": done}, status=201)
     return redirect(done)
 
 
-def sent(request, code):
+def _viewable_or_404(request, code):
+    """The report if this user (or the receipt token in ?t=) may see it; 404 otherwise,
+    exactly as for a code that does not exist."""
     report = _report_or_404(code)
-    return render(request, "reports/sent.html", {"report": report})
+    if not access.can_view_report(request.user, report, request.GET.get("t")):
+        raise Http404(_("Không tìm thấy phản ánh %(code)s.") % {"code": code})
+    return report
+
+
+def sent(request, code):
+    report = _viewable_or_404(request, code)
+    token = request.GET.get("t") if access.holds_token(report, request.GET.get("t")) else ""
+    return render(request, "reports/sent.html", {"report": report, "token": token})
 
 
 @login_required
 def follow(request, code):
     """"Same problem? Follow it instead": subscribe to an existing report."""
-    report = _report_or_404(code)
+    report = _viewable_or_404(request, code)
     # GET is where "login to follow" lands after signing in: it follows too, unless the
     # browser says another site sent the user here (Sec-Fetch-Site).
     same_site = request.headers.get("Sec-Fetch-Site", "same-origin") in ("same-origin", "none")
@@ -209,18 +237,19 @@ def _who(ev):
 
 
 def public_detail(request, code):
-    report = _report_or_404(code)
+    report = _viewable_or_404(request, code)
     private = access.can_view_private(request.user, report)
-    is_reporter = request.user.is_authenticated and report.reporter_id == request.user.pk
-    if not access.can_view_public(report) and not private and not is_reporter:
-        raise Http404(_("Không tìm thấy phản ánh %(code)s.") % {"code": code})
+    is_reporter = access.is_reporter(request.user, report)
+    token = request.GET.get("t") if access.holds_token(report, request.GET.get("t")) else ""
+    here = reverse("report-public", kwargs={"code": report.code}) + ("?" + urlencode({"t": token}) if token else "")
     status = 200
     form_errors = {}
     if request.method == "POST":
         action = request.POST.get("action")
         try:
             if action == "comment":
-                workflow.add_comment(report, request.user, request.POST.get("text"))
+                workflow.add_comment(report, request.user, request.POST.get("text"),
+                                     show_name=bool(request.POST.get("show_name")))
                 messages.success(request, _("Đã gửi bình luận."))
             elif action == "rate":
                 if not request.user.is_authenticated:
@@ -231,7 +260,7 @@ def public_detail(request, code):
                 messages.success(request, _("Cảm ơn bạn đã đánh giá kết quả xử lý."))
             else:
                 raise ValidationError({"action": [_("Thao tác không hợp lệ.")]})
-            return redirect("report-public", code=report.code)
+            return redirect(here)
         except (workflow.Forbidden, PermissionDenied) as exc:
             messages.error(request, str(getattr(exc, "message", exc)))
             status = 403
@@ -251,9 +280,11 @@ def public_detail(request, code):
                  "reject_reason": Report.RejectReason(ev.reason_code).label if ev.action == "reject" and ev.reason_code in Report.RejectReason.values else "",
                  "reason": ev.reason if ev.action in ("reject", "close", "reopen", "rate", "grant_extension") else ""}
                 for ev in events]
-    result_public = report.state in access.RESULT_PUBLIC_STATES
+    result_public = report.state in policy.RESULT_PUBLIC
     media = list(Media.objects.filter(report=report))
-    comments = report.comments.filter(is_hidden=False).select_related("authority")
+    comments = list(report.comments.filter(is_hidden=False).select_related("authority", "author"))
+    for c in comments:
+        c.shown_as = access.comment_author_label(c)
     can_rate = is_reporter and "rate" in workflow.allowed_actions(report, request.user)
     rating = Rating.objects.filter(report=report).first()
     return render(request, "reports/public_detail.html", {
@@ -269,6 +300,9 @@ def public_detail(request, code):
         "rating_levels": Rating.Level.choices,
         "form_errors": form_errors,
         "is_reporter": is_reporter,
+        "token": token,
+        "in_forward_stage": report.state in policy.FORWARD_STAGE,
+        "rate_after_sign_in": report.state == Report.State.PUBLISHED and not request.user.is_authenticated,
         "staff_url": _staff_url(request.user, report) if private else "",
         "following": request.user.is_authenticated and Subscription.objects.filter(report=report, user=request.user).exists(),
     }, status=status)
@@ -308,7 +342,7 @@ def _points(qs):
 
 
 def public_list(request):
-    form = ReportFilterForm(request.GET or None, states=list(access.PUBLIC_STATES))
+    form = ReportFilterForm(request.GET or None, states=list(policy.PUBLIC.values))
     qs = form.apply(access.public_reports()).select_related("category", "commune", "authority")
     paginator = Paginator(qs.order_by("-created_at"), 20)
     page_obj = paginator.get_page(request.GET.get("page"))
@@ -323,7 +357,7 @@ def public_list(request):
 @require_GET
 def public_points(request):
     """The public map's points (same filters as the list), at most MAP_POINT_LIMIT."""
-    form = ReportFilterForm(request.GET or None, states=list(access.PUBLIC_STATES))
+    form = ReportFilterForm(request.GET or None, states=list(policy.PUBLIC.values))
     qs = form.apply(access.public_reports()).order_by("-created_at")
     return JsonResponse({**_points(qs), "limit": MAP_POINT_LIMIT})
 
@@ -333,6 +367,9 @@ def my_reports(request):
     qs = (Report.objects.filter(Q(reporter=request.user) | Q(subscriptions__user=request.user))
           .distinct().select_related("category", "commune", "authority").order_by("-created_at"))
     page_obj = Paginator(qs, 20).get_page(request.GET.get("page"))
+    for r in page_obj:  # the reporter's own: the receipt link, which works signed out too
+        if r.reporter_id == request.user.pk:
+            r.link = reverse("report-public", kwargs={"code": r.code}) + "?" + urlencode({"t": r.receipt_token})
     return render(request, "reports/my_reports.html", {"page_obj": page_obj})
 
 
@@ -359,13 +396,13 @@ def desk(request):
     if denied:
         return denied
     tab = request.GET.get("tab", "todo")
-    base = access.visible_reports(request.user)
+    base = access.queue_reports(request.user)
     if "admin" not in access.roles_of(request.user):
         base = base.filter(province_code__in=access.province_codes(request.user))
     tabs = {
-        "todo": base.filter(state__in=("received", "reopened")),
-        "publish": base.filter(state="resolved"),
-        "extension": base.filter(extension_requested_until__isnull=False, state__in=sla.RESOLVE_STATES),
+        "todo": base.filter(policy.FORWARD_STAGE.q()),
+        "publish": base.filter(state=Report.State.RESOLVED),
+        "extension": base.filter(policy.RESOLVE_STAGE.q(), extension_requested_until__isnull=False),
         "all": base,
     }
     if tab not in tabs:
@@ -387,14 +424,14 @@ def queue(request):
     denied = _require_roles(request, ("officer", "leader", "admin"))
     if denied:
         return denied
-    base = access.visible_reports(request.user)
+    base = access.queue_reports(request.user)
     roles = access.roles_of(request.user)
     if "officer" in roles and "admin" not in roles:
         base = base.filter(authority_id__in=access.authority_ids(request.user))
     form = QueueFilterForm(request.GET or None)
     qs = form.apply(base)
     if not getattr(form, "cleaned_data", {}).get("state"):
-        qs = qs.filter(state__in=("forwarded", "accepted", "in_progress", "resolved", "reopened"))
+        qs = qs.filter(policy.RESOLVE_STAGE.q() | Q(state__in=(Report.State.RESOLVED, Report.State.REOPENED)))
     if getattr(form, "cleaned_data", {}).get("overdue"):
         qs = qs.filter(sla.overdue_q())
     qs = _overdue_first(qs).select_related("category", "commune", "authority").order_by("-is_late", "resolve_due", "created_at")
@@ -419,7 +456,7 @@ def staff_report(request, code, area="desk"):
     """One report for the desk (/dieu-hanh/<code>/) or the queue (/xu-ly/<code>/)."""
     if not request.user.is_authenticated:
         return redirect(f"{reverse('login')}?next={request.get_full_path()}")
-    report = _report_or_404(code)
+    report = _viewable_or_404(request, code)
     if not access.can_view_private(request.user, report):
         return HttpResponseForbidden(render(request, "reports/forbidden.html", {
             "message": _("Bạn không có quyền xem phản ánh này: phản ánh thuộc đơn vị khác.")}).content)

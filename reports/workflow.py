@@ -301,7 +301,9 @@ def _apply(report, action, to_state, actor, data, now, event):
         _apply_anonymise(report, data, event)
     elif action == "forward":
         if data.get("authority"):
-            report.authority = _authority_by_code(data["authority"])
+            authority = _authority_by_code(data["authority"])
+            access.check_assignable(actor, report, authority)
+            report.authority = authority
         if report.authority_id is None:
             raise _field_error("authority", _("Phản ánh chưa có cơ quan xử lý: hãy chọn cơ quan trước khi chuyển."))
         report.forwarded_at = now
@@ -323,6 +325,7 @@ def _apply(report, action, to_state, actor, data, now, event):
             raise _field_error("into", _("Không tìm thấy phản ánh %(code)s để gộp vào.") % {"code": target_code})
         if target.pk == report.pk or target.state in ("merged", "rejected"):
             raise _field_error("into", _("Không thể gộp vào phản ánh này."))
+        access.check_mergeable(actor, report, target)
         report.merged_into = target
         report.closed_at = now
         if report.reporter_id:
@@ -363,6 +366,7 @@ def _apply(report, action, to_state, actor, data, now, event):
         report.forward_due = sla.forward_due(report.category, now)
     elif action == "transfer":
         authority = _authority_by_code(data.get("authority"))
+        access.check_assignable(actor, report, authority)
         if authority.pk == report.authority_id:
             raise _field_error("authority", _("Phản ánh đã ở đơn vị này."))
         event["data"] = {"from": report.authority.code if report.authority_id else "", "to": authority.code}
@@ -567,7 +571,7 @@ _INSERT_SQL = {}
 
 
 def _insert_sql():
-    """INSERT … report … ON CONFLICT (idempotency_key) DO NOTHING, and its "receive"
+    """INSERT … report … ON CONFLICT (idempotency_scope, idempotency_key) DO NOTHING, and its "receive"
     event, in ONE statement; the public code is numbered by the sequence inside it.
     Built once per process from the model's fields."""
     if "sql" not in _INSERT_SQL:
@@ -588,7 +592,7 @@ def _insert_sql():
         _INSERT_SQL["fields"] = fields
         _INSERT_SQL["sql"] = (
             f"WITH r AS (INSERT INTO {qn(Report._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
-            f"VALUES ({', '.join(placeholders)}) ON CONFLICT ({qn('idempotency_key')}) DO NOTHING "
+            f"VALUES ({', '.join(placeholders)}) ON CONFLICT ({qn('idempotency_scope')}, {qn('idempotency_key')}) DO NOTHING "
             f"RETURNING id, code), "
             f"e AS (INSERT INTO {qn(ReportEvent._meta.db_table)} ({', '.join(qn(c) for c in ev_cols)}) "
             f"SELECT r.id, 'receive', '', 'received', %s, %s, NULL, '', '', %s::jsonb, true, %s FROM r RETURNING id) "
@@ -600,7 +604,7 @@ def _insert_sql():
 def insert_received(report, actor):
     """Save a new report and its "receive" event in one statement (the intake's hot
     path: one round trip instead of four). Returns the event, or None when a report with
-    the same idempotency key exists already (nothing is written then)."""
+    the same idempotency key exists already in the caller's scope (nothing is written then)."""
     import json
 
     from django.db import connection
@@ -640,7 +644,7 @@ def insert_received(report, actor):
     return ev
 
 
-def add_comment(report, user, text):
+def add_comment(report, user, text, show_name=False):
     """A comment on the public timeline. An official's comment is posted as their
     authority (the officer's unit, or the desk of the province for an operator)."""
     from boundaries.models import Authority
@@ -662,7 +666,8 @@ def add_comment(report, user, text):
         authority = Authority.objects.filter(kind="desk", province_code=report.province_code).first()
     elif access.is_staff_member(user) and not held:
         raise Forbidden(_("Phản ánh này không thuộc đơn vị hoặc địa bàn của bạn."), code="forbidden")
-    comment = Comment.objects.create(report=report, author=user, authority=authority, text=text)
+    comment = Comment.objects.create(report=report, author=user, authority=authority, text=text,
+                                     show_name=bool(show_name) and authority is None)
     if authority is not None:
         from reports import notify
 

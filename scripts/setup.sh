@@ -6,6 +6,7 @@
 #   - a database: $DATABASE_URL if set; else the local PostgreSQL if one answers on
 #     127.0.0.1:5432; else a private cluster under var/pgdata on port 5433
 #   - Redis on 127.0.0.1:6379 (started if not answering)
+#   - a secret key generated once in var/secret_key (unless SECRET_KEY is set)
 #   - migrations
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -82,6 +83,19 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
     --dir "$ROOT/var/redis" --logfile "$ROOT/var/redis/redis.log"
   for _ in $(seq 50); do redis-cli ping >/dev/null 2>&1 && break; sleep 0.1; done
+fi
+
+# --- Secret key -------------------------------------------------------------------
+# DEBUG is off by default and the portal refuses to start without SECRET_KEY: generate
+# one once (kept across runs: sessions and tokens survive a restart), readable by us only.
+if [ -z "${SECRET_KEY:-}" ]; then
+  if [ ! -s var/secret_key ]; then
+    log "generating var/secret_key"
+    (umask 077; .venv/bin/python -c "import secrets; print(secrets.token_urlsafe(50))" > var/secret_key)
+  fi
+  chmod 600 var/secret_key
+  SECRET_KEY=$(cat var/secret_key)
+  export SECRET_KEY
 fi
 
 # --- Django -------------------------------------------------------------------

@@ -38,6 +38,18 @@ def django_db_setup(django_db_setup, django_db_blocker):
         load_test_data()
 
 
+@pytest.fixture(autouse=True)
+def _own_cache_namespace(settings):
+    """Each test counts in its own namespace of the real (Redis) cache: rate-limit
+    counters and lockouts of one test, or of an earlier run, never reach another."""
+    import uuid
+
+    caches = {name: dict(conf) for name, conf in settings.CACHES.items()}
+    for conf in caches.values():
+        conf["KEY_PREFIX"] = f"{conf.get('KEY_PREFIX', '')}:t-{uuid.uuid4().hex[:12]}"
+    settings.CACHES = caches
+
+
 # --- live server sharing the test transaction ------------------------------------
 
 

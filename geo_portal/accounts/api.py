@@ -7,11 +7,8 @@ the sign-in page, or a staff password; answers a DRF token for
     POST /accounts/api/token {"username": …, "password": …}            → 200 {"token": …}
 """
 
-from django.conf import settings
-from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
-from django_ratelimit.core import is_ratelimited
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
@@ -19,9 +16,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from geo_portal.accounts import otp
-
-PASSWORD_RATE = "10/m"
+from geo_portal import ratelimit
+from geo_portal.accounts import otp, passwords
 
 
 class TokenView(APIView):
@@ -40,33 +36,23 @@ class TokenView(APIView):
         username, password = str(data.get("username") or "").strip(), str(data.get("password") or "")
         try:
             if phone and not code:
-                phone = otp.request_code(phone, ip=request.META.get("REMOTE_ADDR"))
+                phone = otp.request_code(phone, ip=ratelimit.client_ip(request))
                 return Response({"detail": _("Đã gửi mã xác nhận tới %(phone)s.") % {"phone": phone}},
                                 status=status.HTTP_202_ACCEPTED)
             if phone:
-                user = otp.verify_code(phone, code)
+                user = otp.verify_code(phone, code, ip=ratelimit.client_ip(request))
                 from reports.intake import claim_reports
 
                 claim_reports(user)  # the phone is proven: its reports sent without an account
             elif username and password:
-                if getattr(settings, "RATELIMIT_ENABLE", True) and is_ratelimited(
-                        request._request, group="accounts.token", key="ip", rate=PASSWORD_RATE, method="POST",
-                        increment=True):
-                    return Response({"detail": _("Quá nhiều lần thử. Vui lòng thử lại sau.")},
-                                    status=status.HTTP_429_TOO_MANY_REQUESTS)
-                try:
-                    username = otp.normalize_phone(username) if username[:1] in "+0" else username
-                except ValidationError:
-                    pass
-                user = authenticate(request._request, username=username, password=password)
-                if user is None:
-                    return Response({"errors": {"password": [_("Tên đăng nhập hoặc mật khẩu không đúng.")]}},
-                                    status=status.HTTP_400_BAD_REQUEST)
+                user = passwords.sign_in(request, username, password)
             else:
                 return Response({"errors": {"phone": [_("Vui lòng nhập số điện thoại.")]}},
                                 status=status.HTTP_400_BAD_REQUEST)
         except otp.RateLimited as exc:
-            return Response({"errors": exc.message_dict}, status=status.HTTP_429_TOO_MANY_REQUESTS)
+            response = Response({"detail": exc.messages[0], "errors": exc.message_dict},
+                                status=status.HTTP_429_TOO_MANY_REQUESTS)
+            return ratelimit.retry_after_header(response, exc.retry_after)
         except ValidationError as exc:
             return Response({"errors": exc.message_dict}, status=status.HTTP_400_BAD_REQUEST)
         if not user.is_active:

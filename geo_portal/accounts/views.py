@@ -1,7 +1,7 @@
 """Sign-in pages: phone → one-time code → signed in; staff may also use a password."""
 
 from django.contrib import messages
-from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
@@ -9,7 +9,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from geo_portal.accounts import otp
+from geo_portal import ratelimit
+from geo_portal.accounts import otp, passwords
 from geo_portal.accounts.forms import CodeForm, PasswordLoginForm, PhoneForm, ProfileForm
 
 SESSION_PHONE = "otp_phone"
@@ -41,7 +42,7 @@ def _claim_reports(user):
 def login_view(request):
     step = "phone"
     phone_form, code_form, pw_form = PhoneForm(), CodeForm(), PasswordLoginForm()
-    status = 200
+    status, retry_after = 200, None
     phone = request.session.get(SESSION_PHONE)
     if request.method == "GET" and request.GET.get("step") == "code" and phone:
         step = "code"
@@ -54,7 +55,7 @@ def login_view(request):
                     phone = otp.request_code(phone_form.cleaned_data["phone"], ip=_client_ip(request))
                 except otp.RateLimited as exc:
                     _add_errors(phone_form, exc)
-                    status = 429
+                    status, retry_after = 429, exc.retry_after
                 except ValidationError as exc:
                     _add_errors(phone_form, exc)
                     status = 400
@@ -73,7 +74,10 @@ def login_view(request):
                 status = 400
             elif code_form.is_valid():
                 try:
-                    user = otp.verify_code(phone, code_form.cleaned_data["code"])
+                    user = otp.verify_code(phone, code_form.cleaned_data["code"], ip=_client_ip(request))
+                except otp.RateLimited as exc:
+                    _add_errors(code_form, exc)
+                    status, retry_after = 429, exc.retry_after
                 except ValidationError as exc:
                     _add_errors(code_form, exc)
                     status = 400
@@ -88,24 +92,26 @@ def login_view(request):
             pw_form = PasswordLoginForm(request.POST)
             step = "password"
             if pw_form.is_valid():
-                username = pw_form.cleaned_data["username"].strip()
                 try:
-                    username = otp.normalize_phone(username) if username[:1] in "+0" else username
-                except ValidationError:
-                    pass
-                user = authenticate(request, username=username, password=pw_form.cleaned_data["password"])
-                if user is None:
-                    pw_form.add_error(None, _("Tên đăng nhập hoặc mật khẩu không đúng."))
+                    user = passwords.sign_in(request, pw_form.cleaned_data["username"], pw_form.cleaned_data["password"])
+                except otp.RateLimited as exc:
+                    pw_form.add_error(None, exc.messages)
+                    status, retry_after = 429, exc.retry_after
+                except ValidationError as exc:
+                    pw_form.add_error(None, exc.messages)
                     status = 400
                 else:
                     login(request, user)
                     return redirect(_next_url(request))
             else:
                 status = 400
-    return render(request, "accounts/login.html", {
+    response = render(request, "accounts/login.html", {
         "step": step, "phone": phone, "phone_form": phone_form, "code_form": code_form,
         "pw_form": pw_form, "next": _next_url(request),
     }, status=status)
+    if retry_after:
+        ratelimit.retry_after_header(response, retry_after)
+    return response
 
 
 @require_POST

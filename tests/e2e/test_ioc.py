@@ -62,7 +62,7 @@ def test_wall_counters_map_and_a_new_report_via_sse(live_url, page, client):
     assert page.evaluate("iocMap.getBounds().contains([20.95, 107.08])")
     expect(page.locator("path.ioc-area")).to_have_count(54, timeout=T)
     expect(page.locator("path.ioc-overdue")).to_have_count(min(300, c["overdue"]), timeout=T)
-    page.wait_for_function("document.querySelectorAll('path.ioc-hotspot').length > 0", timeout=T)
+    page.locator("path.ioc-hotspot").first.wait_for(state="attached", timeout=T)
     expect(page.locator("#ioc-ranking tr").first).to_be_attached(timeout=T)
     expect(page.locator("#ioc-feed li")).to_have_count(10, timeout=T)
     page.screenshot(path=str(SHOTS / "ioc-wall.png"))

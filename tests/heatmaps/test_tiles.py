@@ -18,12 +18,14 @@ def tile_of(lon, lat, z):
     return x, y
 
 
-def in_tile(z, x, y, states=None):
+def in_tile(z, x, y, states=None, or_province=None):
+    """Reports in the tile (of ``states``; or of the province ``or_province``: a desk's view)."""
+    cond = " AND (r.state = ANY(%s) OR r.province_code = %s)" if or_province else " AND r.state = ANY(%s)"
     with connection.cursor() as cur:
         cur.execute(
             "SELECT count(*) FROM reports_report r WHERE r.location && ST_Transform(ST_TileEnvelope(%s, %s, %s), 4326)"
-            + (" AND r.state = ANY(%s)" if states else ""),
-            [z, x, y] + ([list(states)] if states else []),
+            + (cond if states else ""),
+            [z, x, y] + ([list(states)] if states else []) + ([or_province] if or_province else []),
         )
         return cur.fetchone()[0]
 
@@ -40,7 +42,8 @@ def test_point_tile_has_every_report_of_the_tile_with_its_attributes(client, syn
     layer = mapbox_vector_tile.decode(resp.content)["reports"]
     # the public sees the reports the desk has let through; a reporter's unchecked
     # ("received") or rejected report is not on the public map
-    from reports.policy.access import PUBLIC_STATES
+    from reports.policy import PUBLIC
+    PUBLIC_STATES = PUBLIC.values
 
     assert len(layer["features"]) == in_tile(z, x, y, PUBLIC_STATES) >= 5
     assert in_tile(z, x, y) > in_tile(z, x, y, PUBLIC_STATES)
@@ -50,7 +53,9 @@ def test_point_tile_has_every_report_of_the_tile_with_its_attributes(client, syn
     client.force_login(get_user_model().objects.get(username="+84900000001"))  # the desk of 22
     staff = client.get(f"/tiles/reports/{z}/{x}/{y}.pbf")
     assert staff["Cache-Control"].startswith("private") and resp["Cache-Control"].startswith("public")
-    assert len(mapbox_vector_tile.decode(staff.content)["reports"]["features"]) == in_tile(z, x, y)
+    # The desk sees its province's reports in every state, elsewhere the public ones.
+    desk_view = in_tile(z, x, y, PUBLIC_STATES, or_province="22")
+    assert len(mapbox_vector_tile.decode(staff.content)["reports"]["features"]) == desk_view > in_tile(z, x, y, PUBLIC_STATES)
     props = {f["properties"]["code"]: f["properties"] for f in layer["features"]}
     from reports.models import Report
 

@@ -52,7 +52,9 @@ def test_create_returns_geojson_feature_with_commune_authority_deadlines(api):
     assert props["forward_due"] and props["state"] == "received" and props["state_label"]
     assert len(props["media"]) == 2 and props["media"][0]["thumbnail_url"]
     assert props["routing_explanation"]
-    detail = api.get(f"{URL}/{props['code']}").json()["properties"]
+    # Not public yet: the receipt token reaches it (anonymous reporter).
+    assert api.get(f"{URL}/{props['code']}").status_code == 404
+    detail = api.get(f"{URL}/{props['code']}", {"t": props["receipt_token"]}).json()["properties"]
     assert detail["timeline"][0]["action"] == "receive" and len(detail["media"]) == 2
 
 
@@ -64,8 +66,10 @@ def test_retry_with_same_key_returns_200_and_same_report(api):
     assert first.json()["properties"]["code"] == second.json()["properties"]["code"]
     assert Report.objects.filter(idempotency_key=key).count() == 1
     # The key may also come as a form field.
-    third = api.post(URL, {**report_data(), "idempotency_key": key}, format="multipart")
+    third = api.post(URL, {**report_data(), "contact_name": SECRET_NAME, "contact_phone": SECRET_PHONE,
+                           "contact_email": SECRET_EMAIL, "idempotency_key": key}, format="multipart")
     assert third.status_code == 200
+    assert third.json()["properties"]["code"] == first.json()["properties"]["code"]
 
 
 @pytest.mark.parametrize(
@@ -223,8 +227,9 @@ def test_list_is_a_paginated_feature_collection_with_filters(api, operator):
     assert hidden in {f["properties"]["code"] for f in queue["features"]}
 
 
-def test_nearby_same_category_and_follow(api, citizen):
+def test_nearby_same_category_and_follow(api, citizen, operator):
     code = post_report(api).json()["properties"]["code"]
+    workflow.transition(Report.objects.get(code=code), "forward", operator)  # unchecked ones are not nearby
     lon, lat = point_in(BAI_CHAY)
     near = api.get(f"{URL}/nearby", {"lat": lat + 0.0009, "lon": lon, "category": "do-thi-chieu-sang"}).json()
     hit = next(r for r in near["results"] if r["code"] == code)
@@ -260,10 +265,11 @@ def test_preview_and_categories(api):
     assert any(c["code"] == "dien-mat-dien" and c["group"] == "dien" for c in cats)
 
 
-def test_unknown_report_is_404_and_unchecked_one_visible_by_code(api):
+def test_unknown_report_is_404_and_unchecked_one_visible_with_its_receipt(api):
     assert api.get(f"{URL}/PA-1999-000000").status_code == 404
-    code = post_report(api).json()["properties"]["code"]
-    assert api.get(f"{URL}/{code}").status_code == 200  # the reporter's receipt works
+    props = post_report(api).json()["properties"]
+    assert api.get(f"{URL}/{props['code']}").status_code == 404  # a guessed code finds nothing
+    assert api.get(f"{URL}/{props['code']}", {"t": props["receipt_token"]}).status_code == 200  # the receipt works
 
 
 def test_openapi_schema_and_offline_docs(api):
@@ -277,9 +283,11 @@ def test_openapi_schema_and_offline_docs(api):
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in html and "cdn.jsdelivr" not in html
 
 
-def test_healthz():
+def test_healthz_reports_the_database():
     resp = APIClient().get("/healthz")
-    assert resp.status_code == 200 and resp.content == b"ok"
+    assert resp.status_code == 200 and resp.json()["db"] == "ok"
+    live = APIClient().get("/livez")
+    assert live.status_code == 200 and live.content == b"ok"
 
 
 def test_token_authentication_for_the_desk(api, operator):

@@ -78,7 +78,7 @@ def old_report(lon, lat, category, state="received", authority=None, version="vn
         created_at=dt.datetime(2025, 6, 26, 3, 0, tzinfo=UTC), forward_due=FORWARD_DUE,
         resolve_due=RESOLVE_DUE if in_unit else None,
         forwarded_at=dt.datetime(2025, 6, 26, 5, 0, tzinfo=UTC) if in_unit else None,
-        contact_phone="0912000111",
+        contact_phone="0912000111", contact_email="dan@example.org",
     )
     ReportEvent.objects.create(report=r, action="receive", to_state="received", actor_role="reporter",
                                created_at=r.created_at)
@@ -191,9 +191,11 @@ def test_old_and_new_units_are_notified(batch):
     assert {"+84900000001", "+84900000003"} <= sms_to(batch["bach-dang"])
     # The power company keeps it: its officer is told the commune changed, the desk is not.
     assert "+84900000005" in sms_to(batch["bai-chay"]) and "+84900000001" not in sms_to(batch["bai-chay"])
-    # The reporter hears where the report now is.
-    step = Notification.objects.get(report=batch["bach-dang"], kind="step", to="0912000111")
+    # The reporter hears where the report now is (by e-mail: an anonymous contact phone
+    # is not verified, so it gets no SMS).
+    step = Notification.objects.get(report=batch["bach-dang"], kind="step", to="dan@example.org")
     assert "Phường Hồng Gai" in step.body
+    assert not Notification.objects.filter(report=batch["bach-dang"], to="0912000111").exists()
 
 
 def test_command_dry_run_prints_the_summary_per_old_and_new_unit(batch):

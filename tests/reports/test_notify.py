@@ -26,11 +26,12 @@ pytestmark = pytest.mark.django_db
 def test_reporter_notified_by_sms_and_email(citizen, operator):
     report = intake.create_report(report_data(contact_email="dan@example.org"), None, citizen, new_key())
     rows = Notification.objects.filter(report=report, kind="step")
-    assert {(n.channel, n.to) for n in rows} == {("sms", "+84912345678"), ("email", "dan@example.org")}
+    # SMS to the account's phone (proven by the sign-in), not to the typed contact phone.
+    assert {(n.channel, n.to) for n in rows} == {("sms", citizen.phone), ("email", "dan@example.org")}
     workflow.transition(report, "forward", operator)
     # NOTIFY_DISPATCH="sync" in tests sends after commit; send what the test transaction holds.
     assert notify.send_pending() >= 4
-    sms = [m for m in read_outbox() if m["to"] == "+84912345678"]
+    sms = [m for m in read_outbox() if m["to"] == citizen.phone]
     assert any(report.code in m["text"] and "tiếp nhận" in m["text"] for m in sms)
     assert any("chuyển đến" in m["text"] for m in sms)
     assert any(report.code in m.subject for m in mail.outbox)

@@ -1,0 +1,64 @@
+"""Uploaded media, served after an access check (reports.policy.access).
+
+Django's static() helper serves MEDIA_ROOT to anyone and only with DEBUG on; here every
+file is looked up among the stored public copies and thumbnails first. Behind nginx or
+Apache the portal only decides, and the front server sends the bytes
+(settings.MEDIA_ACCEL_REDIRECT_PREFIX / MEDIA_X_SENDFILE).
+"""
+
+import mimetypes
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
+from django.db.models import Q
+from django.http import FileResponse, Http404, HttpResponse
+from django.utils._os import safe_join
+from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext as _
+
+from reports.models import Media
+from reports.policy import access
+
+
+def _file_path(name):
+    if "\x00" in name:
+        raise Http404(_("Không tìm thấy tệp."))
+    try:
+        full = Path(safe_join(settings.MEDIA_ROOT, name))
+    except (SuspiciousFileOperation, ValueError) as exc:
+        raise Http404(_("Không tìm thấy tệp.")) from exc
+    if not full.is_file():
+        raise Http404(_("Không tìm thấy tệp."))
+    return full
+
+
+def serve_media(request, path):
+    full = _file_path(path)
+    media = Media.objects.filter(Q(file=path) | Q(thumbnail=path)).select_related("report").first()
+    if media is None:
+        allowed = access.can_view_unlisted_media(request.user)
+    else:
+        allowed = access.can_view_media(request.user, media)
+    if not allowed:
+        # 404, not 403: the file's existence is not disclosed.
+        raise Http404(_("Không tìm thấy tệp."))
+    content_type = (media.content_type if media and media.file.name == path else None) or (
+        mimetypes.guess_type(path)[0] or "application/octet-stream"
+    )
+    if settings.MEDIA_ACCEL_REDIRECT_PREFIX:
+        response = HttpResponse(content_type=content_type)
+        response["X-Accel-Redirect"] = settings.MEDIA_ACCEL_REDIRECT_PREFIX.rstrip("/") + "/" + path
+    elif settings.MEDIA_X_SENDFILE:
+        response = HttpResponse(content_type=content_type)
+        response["X-Sendfile"] = str(full)
+    else:
+        response = FileResponse(full.open("rb"), content_type=content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    public = media is not None and access.can_view_media(None, media)
+    if public:
+        # A public copy never changes under its name (a new upload gets a new name).
+        patch_cache_control(response, public=True, max_age=3600)
+    else:
+        patch_cache_control(response, private=True, no_store=True)
+    return response
