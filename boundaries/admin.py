@@ -20,6 +20,7 @@ from boundaries.models import (
     Authority,
     BoundaryImport,
     BoundaryVersion,
+    Jurisdiction,
     RoutingRule,
 )
 
@@ -230,3 +231,10 @@ class BoundaryImportAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Jurisdiction)
+class JurisdictionAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "kind", "country", "parent", "province_code", "time_zone", "calendar", "active")
+    list_filter = ("country", "kind", "active")
+    search_fields = ("code", "name", "name_en", "province_code")

@@ -31,6 +31,112 @@ class AreaType(models.Model):
         return self.name
 
 
+class Jurisdiction(models.Model):
+    """Who a report belongs to: a Vietnamese province (its official code, "22"), an
+    imported city (its slug, "boston"), or a country grouping its provinces ("VN").
+
+    It owns its boundary versions (those whose ``BoundaryVersion.jurisdiction`` is its
+    ``boundary_key``, or its parent's), its routing rules and authorities (through
+    ``province_code``, the code its reports, authorities and roll-ups carry), its
+    working-day calendar (``calendar``: a key of the Holiday table, the ``holidays``
+    package's country[-subdivision], "VN", "US-MA") and its time zone. Categories are
+    one shared set.
+    """
+
+    class Kind(models.TextChoices):
+        COUNTRY = "country", _("Quốc gia")
+        PROVINCE = "province", _("Tỉnh, thành phố")
+        CITY = "city", _("Thành phố (nước ngoài)")
+
+    code = models.SlugField(_("mã"), max_length=40, unique=True)
+    name = models.CharField(_("tên"), max_length=200)
+    name_en = models.CharField(_("tên tiếng Anh"), max_length=200, blank=True)
+    kind = models.CharField(_("loại"), max_length=20, choices=Kind.choices, default=Kind.PROVINCE)
+    # ISO 3166-1 alpha-2: the national views of a country show all its jurisdictions.
+    country = models.CharField(_("quốc gia"), max_length=2, default="VN", db_index=True)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children", verbose_name=_("thuộc"))
+    # The code in Report.province_code, Authority.province_code and the roll-ups; blank
+    # for a country (its scope is its children's codes).
+    province_code = models.CharField(_("mã tỉnh trong dữ liệu"), max_length=10, blank=True, db_index=True)
+    # BoundaryVersion.jurisdiction of its boundary versions; blank: its parent's.
+    boundary_key = models.CharField(_("mã vùng của địa giới"), max_length=60, blank=True)
+    time_zone = models.CharField(_("múi giờ"), max_length=60, default="Asia/Ho_Chi_Minh")
+    calendar = models.CharField(_("lịch ngày làm việc"), max_length=20, default="VN")
+    active = models.BooleanField(_("đang dùng"), default=True)
+
+    class Meta:
+        ordering = ["country", "kind", "code"]
+        verbose_name = _("vùng tài phán")
+        verbose_name_plural = _("vùng tài phán")
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def tzinfo(self):
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(self.time_zone)
+
+    def own_boundary_key(self):
+        node = self
+        while node is not None and not node.boundary_key:
+            node = node.parent
+        return node.boundary_key if node else ""
+
+    def boundary_versions(self):
+        return BoundaryVersion.objects.filter(jurisdiction=self.own_boundary_key())
+
+    def authorities(self):
+        return Authority.objects.filter(province_code__in=self.province_codes())
+
+    def routing_rules(self):
+        """Its rules: those of its authorities, or on its areas."""
+        codes = self.province_codes()
+        return RoutingRule.objects.filter(
+            Q(authority__province_code__in=codes) | Q(area__code__in=codes, area__type__code="province")
+        ).distinct()
+
+    def province_codes(self):
+        """The codes its reports carry in ``province_code``: its own, or its children's."""
+        if self.province_code:
+            return [self.province_code]
+        return list(Jurisdiction.objects.filter(parent=self).exclude(province_code="").values_list("province_code", flat=True))
+
+
+class BoundaryVersionQuerySet(models.QuerySet):
+    def valid_on(self, day):
+        """Active versions valid on ``day`` (every jurisdiction)."""
+        return self.filter(active=True).filter(
+            Q(valid_from__isnull=True) | Q(valid_from__lte=day),
+            Q(valid_to__isnull=True) | Q(valid_to__gte=day),
+        )
+
+    def current(self, at=None, jurisdiction=None):
+        """THE version of ``jurisdiction`` (default settings.BOUNDARY_JURISDICTION) valid
+        at ``at`` (a date or datetime, default today, local time); None when there is
+        none. When several overlap (a data error), the one that started last wins.
+        Like MapIt's ``Generation.objects.current()``: pages and queries ask this, never
+        name a version."""
+        import datetime as dt
+
+        from django.conf import settings
+        from django.utils import timezone
+
+        if at is None:
+            day = timezone.localdate()
+        elif isinstance(at, dt.datetime):
+            day = timezone.localdate(at) if timezone.is_aware(at) else at.date()
+        else:
+            day = at
+        return (
+            self.valid_on(day)
+            .filter(jurisdiction=jurisdiction or settings.BOUNDARY_JURISDICTION)
+            .order_by(models.F("valid_from").desc(nulls_last=True), "code")
+            .first()
+        )
+
+
 class BoundaryVersion(models.Model):
     """One generation of boundaries of one jurisdiction, valid over a date range.
 
@@ -47,6 +153,8 @@ class BoundaryVersion(models.Model):
     active = models.BooleanField(_("đang dùng"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = BoundaryVersionQuerySet.as_manager()
+
     class Meta:
         ordering = ["jurisdiction", "-valid_from"]
         verbose_name = _("phiên bản địa giới")
@@ -58,13 +166,6 @@ class BoundaryVersion(models.Model):
     def is_valid_on(self, day):
         return (self.valid_from is None or self.valid_from <= day) and (
             self.valid_to is None or day <= self.valid_to
-        )
-
-    @classmethod
-    def valid_on(cls, day):
-        return cls.objects.filter(active=True).filter(
-            Q(valid_from__isnull=True) | Q(valid_from__lte=day),
-            Q(valid_to__isnull=True) | Q(valid_to__gte=day),
         )
 
 

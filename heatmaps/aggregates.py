@@ -52,16 +52,9 @@ HANDLING_BUCKET_HOURS = (1, 2, 4, 8, 12, 24, 36, 48, 72, 96, 120, 168, 240, 336,
 
 
 def conf(name):
-    defaults = {
-        "HEATMAP_BINS_PER_TILE": 64,
-        "HEATMAP_MIN_LEVEL": 3,
-        "HEATMAP_MAX_BIN_ZOOM": 9,
-        "HEATMAP_PLACEHOLDER_POINTS": [(-71.0587, 42.3594)],
-        "HEATMAP_RANKING_MIN_VOLUME": 20,
-        "HEATMAP_TILE_MAX_POINTS": 10000,
-        "HEATMAP_REFRESH_LAG_S": 10,
-    }
-    return getattr(settings, name, defaults[name])
+    """A HEATMAP_* setting (declared in geo_portal/settings.py), read when used so that
+    tests can override it."""
+    return getattr(settings, name)
 
 
 def tz():
@@ -106,16 +99,33 @@ class Filters:
     states: list[str] | None = None
     authority_id: int | None = None
     province: str | None = None
+    # The jurisdiction's scope on province_code (boundaries.jurisdictions.scope): a
+    # list of codes it is, or of codes it is not (the home country: not another
+    # country's). Both None: no scope (a caller's own Filters()).
+    jurisdiction: str | None = None
+    codes_in: list[str] | None = None
+    codes_not_in: list[str] | None = None
     extra: dict = field(default_factory=dict)
     # Who may see which report (reports.policy.access.report_scope): raw SQL only; the
     # roll-ups are counts and count every report.
     scope: object = None
 
+    def scope_to(self, jurisdiction=None):
+        """Limit to a jurisdiction (a boundaries.Jurisdiction; None: the home country)."""
+        from boundaries import jurisdictions
+
+        self.jurisdiction = jurisdiction.code if jurisdiction is not None else None
+        self.codes_in, self.codes_not_in = jurisdictions.scope(jurisdiction)
+        return self
+
     @classmethod
     def from_params(cls, params):
         """From query parameters: start, end (YYYY-MM-DD), month (YYYY-MM),
         category (codes, comma separated; a group's code means all its categories),
-        state (comma separated), authority (code), province (code)."""
+        state (comma separated), authority (code), province (code), jurisdiction (a
+        province's code "22", a city's slug "boston", a country "VN"). Without a
+        jurisdiction, province or authority the scope is the home country: the
+        national views never add another country's records to Vietnam's."""
         from boundaries.models import Authority
         from reports.models import Category, Report
 
@@ -182,12 +192,31 @@ class Filters:
                       or Report.objects.filter(province_code=prov).exists()):
                 errors["province"] = _("Không có tỉnh mã %(code)s.") % {"code": prov}
             f.province = prov
+        jcode = params.get("jurisdiction")
+        j = None
+        if jcode:
+            from boundaries import jurisdictions
+
+            j = jurisdictions.get(jcode)
+            if j is None:
+                errors["jurisdiction"] = _("Không có vùng tài phán mã %(code)s.") % {"code": jcode[:60]}
         if errors:
             raise FilterError(errors)
+        if j is not None or not (prov or auth):
+            f.scope_to(j)
         return f
 
+    def _scope_sql(self, alias):
+        if self.codes_in is not None:
+            return [f"{alias}.province_code = ANY(%s)"], [list(self.codes_in)]
+        if self.codes_not_in:
+            return [f"{alias}.province_code <> ALL(%s)"], [list(self.codes_not_in)]
+        return [], []
+
     def key(self):
-        return (self.start, self.end, tuple(self.category_ids or ()), tuple(self.states or ()), self.authority_id, self.province)
+        return (self.start, self.end, tuple(self.category_ids or ()), tuple(self.states or ()), self.authority_id, self.province,
+                None if self.codes_in is None else tuple(self.codes_in),
+                None if self.codes_not_in is None else tuple(self.codes_not_in))
 
     # -- SQL for raw reports (alias r) ------------------------------------------------
     def raw_sql(self, alias="r"):
@@ -210,6 +239,9 @@ class Filters:
         if self.province:
             where.append(f"{alias}.province_code = %s")
             params.append(self.province)
+        scope_where, scope_params = self._scope_sql(alias)
+        where += scope_where
+        params += scope_params
         if self.scope is not None:
             scope_sql, scope_params = self.scope.sql(alias)
             where.append(scope_sql)
@@ -237,7 +269,34 @@ class Filters:
         if self.province:
             where.append(f"{alias}.province_code = %s")
             params.append(self.province)
+        scope_where, scope_params = self._scope_sql(alias)
+        where += scope_where
+        params += scope_params
         return (" AND ".join(where) or "TRUE"), params
+
+
+def parse_jurisdiction(params):
+    """The Jurisdiction of ?jurisdiction= on the wall's endpoints, or None (the home
+    country); an unknown one is a field error."""
+    from boundaries import jurisdictions
+
+    jcode = params.get("jurisdiction")
+    if not jcode:
+        return None
+    j = jurisdictions.get(jcode)
+    if j is None:
+        raise FilterError({"jurisdiction": _("Không có vùng tài phán mã %(code)s.") % {"code": jcode[:60]}})
+    return j
+
+
+def place_sql(alias="r", province=None, jurisdiction=None):
+    """WHERE fragment and parameters for "in this province", else "in this
+    jurisdiction" (a boundaries.Jurisdiction), else the home country: what the wall's
+    raw queries use instead of Filters."""
+    if province:
+        return f"{alias}.province_code = %s", [province]
+    where, params = Filters().scope_to(jurisdiction)._scope_sql(alias)
+    return (" AND ".join(where) or "TRUE"), params
 
 
 def local_midnight(day):
@@ -713,30 +772,27 @@ def rollup_series(filters: Filters, by=None):
     )
 
 
-def counts_by(filters: Filters, dim="category"):
-    """Counts per category, group or state over the filters (roll-up for category and
-    group, which round periods to months; raw for state, which is exact)."""
-    if dim == "state":
-        where, params = filters.raw_sql("r")
-        return fetchall(
-            f"SELECT r.state AS key, count(*)::int AS n FROM reports_report r WHERE {where} GROUP BY 1 ORDER BY 2 DESC",
-            params,
-        )
-    where, params = filters.rollup_sql("g", with_state=False)
-    key = "c.code" if dim == "category" else "coalesce(pc.code, c.code)"
-    return fetchall(
-        f"""SELECT {key} AS key, sum(g.received)::int AS n FROM heatmaps_authorityrollup g
-            JOIN reports_category c ON c.id = g.category_id LEFT JOIN reports_category pc ON pc.id = c.parent_id
-            WHERE {where} GROUP BY 1 ORDER BY 2 DESC""",
-        params,
-    )
-
-
 # --- what the map pages need to open ------------------------------------------------------
 
-_PROVINCES_2025 = """SELECT a.code, a.name, a.geom FROM boundaries_area a
-    JOIN boundaries_boundaryversion v ON v.id = a.version_id AND v.code = 'vn-2025'
-    JOIN boundaries_areatype t ON t.id = a.type_id AND t.code = 'province'"""
+# The provinces of the current boundary version (parameter: its id, from
+# BoundaryVersion.objects.current()).
+_PROVINCES = """SELECT a.code, a.name, a.geom FROM boundaries_area a
+    JOIN boundaries_areatype t ON t.id = a.type_id AND t.code = 'province'
+    WHERE a.version_id = %s"""
+
+
+def _current_version_id():
+    from boundaries.models import BoundaryVersion
+
+    version = BoundaryVersion.objects.current()
+    return version.id if version else None
+
+
+def current_version_code():
+    from boundaries.models import BoundaryVersion
+
+    version = BoundaryVersion.objects.current()
+    return version.code if version else ""
 
 
 def rollup_months():
@@ -744,26 +800,30 @@ def rollup_months():
     return fetchall("SELECT min(month) AS first, max(month) AS last FROM heatmaps_gridrollup")[0]
 
 
-def provinces_2025():
-    return fetchall(f"SELECT code, name FROM ({_PROVINCES_2025}) p ORDER BY name")
+def current_provinces():
+    return fetchall(f"SELECT code, name FROM ({_PROVINCES}) p ORDER BY name", [_current_version_id()])
 
 
 def vn_versions():
-    return fetchall("SELECT code, name FROM boundaries_boundaryversion WHERE jurisdiction = 'VN' ORDER BY valid_from DESC NULLS LAST")
+    return fetchall(
+        "SELECT code, name FROM boundaries_boundaryversion WHERE jurisdiction = %s ORDER BY valid_from DESC NULLS LAST",
+        [settings.BOUNDARY_JURISDICTION],
+    )
 
 
 def province_bounds(code=None):
-    """[[south, west], [north, east]] of a 2025 province, for Leaflet's fitBounds; with
+    """[[south, west], [north, east]] of a current province, for Leaflet's fitBounds; with
     no code, of the province with the most reports (the roll-up's coarsest level; never
     an imported city's). None when there is none."""
     if code:
-        extent_sql, params = f"SELECT ST_Extent(geom) AS e FROM ({_PROVINCES_2025}) p WHERE code = %s", [code]
+        extent_sql = f"SELECT ST_Extent(geom) AS e FROM ({_PROVINCES}) p WHERE code = %s"
+        params = [_current_version_id(), code]
     else:
-        extent_sql = f"""WITH prov AS ({_PROVINCES_2025}),
+        extent_sql = f"""WITH prov AS ({_PROVINCES}),
                 top AS (SELECT province_code FROM heatmaps_gridrollup WHERE level = %s
                         AND province_code IN (SELECT code FROM prov)
                         GROUP BY province_code ORDER BY sum(n) DESC LIMIT 1)
                SELECT ST_Extent(prov.geom) AS e FROM prov JOIN top ON top.province_code = prov.code"""
-        params = [conf("HEATMAP_MIN_LEVEL")]
+        params = [_current_version_id(), conf("HEATMAP_MIN_LEVEL")]
     ext = fetchall(f"SELECT ST_XMin(e) AS w, ST_YMin(e) AS s, ST_XMax(e) AS e, ST_YMax(e) AS n FROM ({extent_sql}) x", params)[0]
     return [[ext["s"], ext["w"]], [ext["n"], ext["e"]]] if ext["w"] is not None else None

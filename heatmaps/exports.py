@@ -136,10 +136,8 @@ def folium_html(bbox, filters: Filters, title=""):
     return m.get_root().render()
 
 
-def overdue_geojson(province=None, limit=500, scope=None):
-    where, params = "TRUE", []
-    if province:
-        where, params = "r.province_code = %s", [province]
+def overdue_geojson(province=None, limit=500, scope=None, jurisdiction=None):
+    where, params = agg.place_sql("r", province, jurisdiction)
     where, params = _scoped(where, params, scope)
     rows = fetchall(
         f"""SELECT r.id, r.code, c.name AS category, r.state, r.resolve_due,
@@ -186,19 +184,21 @@ def _report_rows(where, params, order, limit):
     return rows
 
 
-def reports_after(last_id, province=None, limit=50, scope=None):
-    where, params = "r.id > %s", [last_id]
-    if province:
-        where += " AND r.province_code = %s"
-        params.append(province)
-    where, params = _scoped(where, params, scope)
+def reports_after(last_id, province=None, limit=50, scope=None, jurisdiction=None):
+    """The wall's rows of reports with an id above ``last_id``, oldest first, within
+    ``scope`` (reports.policy.access.Scope; None: every report)."""
+    where, params = agg.place_sql("r", province, jurisdiction)
+    where, params = _scoped(f"r.id > %s AND {where}", [last_id, *params], scope)
     return _report_rows(where, params, "r.id", limit)
 
 
-def latest_reports(province=None, limit=10, scope=None):
-    where, params = "TRUE", []
-    if province:
-        where, params = "r.province_code = %s", [province]
+def reports_by_id(ids):
+    """The wall's rows of these reports (the live listener's one fetch per batch)."""
+    return _report_rows("r.id = ANY(%s)", [list(ids)], "r.id", len(ids))
+
+
+def latest_reports(province=None, limit=10, scope=None, jurisdiction=None):
+    where, params = agg.place_sql("r", province, jurisdiction)
     where, params = _scoped(where, params, scope)
     return _report_rows(where, params, "r.created_at DESC, r.id DESC", limit)
 

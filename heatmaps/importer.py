@@ -19,7 +19,8 @@ boundary version whose areas the points are placed in, e.g. "boston-wards"),
 
 Rows are parsed with pandas, copied (COPY) into a temporary staging table, and moved
 into reports with two set-based statements (update the known external ids, insert the
-new ones), the area found for each point by a LATERAL probe of the subdivided parts.
+new ones), the area found for each point by boundaries.lookup.locate_many (the one
+lookup: covering, lowest code on a shared border, snapping within tolerance).
 Records at a known placeholder point (settings.HEATMAP_PLACEHOLDER_POINTS, e.g.
 Boston's City Hall "not geocoded" default) keep their point and the file's own area;
 the heat layers leave them out. The roll-ups are refreshed for the months touched.
@@ -30,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import uuid
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -37,7 +39,9 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from reports import policy
+from boundaries import jurisdictions
+from boundaries.lookup import locate_many
+from reports import policy, sla
 from reports.models import Report
 
 State = Report.State
@@ -196,7 +200,7 @@ def _ensure_categories(names):
     return {n: ids[c] for n, c in codes.items()}, len(new)
 
 
-def _ensure_authorities(names, mapping):
+def _ensure_authorities(names, mapping, province_code=""):
     from boundaries.models import Authority
 
     prefix = slugify(mapping["source"].split(":")[-1]) or "import"
@@ -204,7 +208,7 @@ def _ensure_authorities(names, mapping):
     existing = set(Authority.objects.filter(code__in=codes.values()).values_list("code", flat=True))
     new = [
         Authority(code=c, name=n[:200], kind=Authority.Kind.DEPARTMENT, level=Authority.Level.CITY,
-                  province_code=(mapping.get("jurisdiction") or "")[:10])
+                  province_code=province_code[:10])
         for n, c in codes.items() if c not in existing
     ]
     Authority.objects.bulk_create(new, ignore_conflicts=True)
@@ -233,6 +237,19 @@ def import_records(path, mapping, chunk=20000, progress=None, refresh=True):
     valid_states = set(Report.State.values)
     df.loc[~df["state"].isin(valid_states), "state"] = State.RECEIVED.value
     version = BoundaryVersion.objects.filter(code=mapping.get("version") or "").first()
+    # The records' jurisdiction ("US-MA-BOS" or "boston" name Boston): their province
+    # code, and the calendar and time zone of the deadlines the file does not carry.
+    juris = jurisdictions.get(mapping.get("jurisdiction")) if mapping.get("jurisdiction") else None
+    if mapping.get("jurisdiction") and juris is None:
+        raise ImportError_(_("Không có vùng tài phán %(j)s.") % {"j": mapping["jurisdiction"]})
+    prov = juris.province_code if juris is not None else ""
+    df["resolve_due"] = pd.to_datetime(df["resolve_due"], utc=True)
+    missing_due = df["resolve_due"].isna() & df["state"].isin(list(policy.OPEN.values))
+    if missing_due.any():
+        df.loc[missing_due, "resolve_due"] = pd.Series(
+            sla.add_working_days_many(list(df.loc[missing_due, "created_at"]), sla.resolve_days(None), juris),
+            index=df.index[missing_due], dtype="datetime64[ns, UTC]",
+        )
     placeholders = agg.conf("HEATMAP_PLACEHOLDER_POINTS")
     is_ph = pd.Series(False, index=df.index)
     for lon, lat in placeholders:
@@ -240,13 +257,13 @@ def import_records(path, mapping, chunk=20000, progress=None, refresh=True):
     res.placeholders = int(is_ph.sum())
     with transaction.atomic():
         cat_ids, res.categories = _ensure_categories(df["category"])
-        auth_ids, res.authorities = _ensure_authorities(df["authority"], mapping)
+        auth_ids, res.authorities = _ensure_authorities(df["authority"], mapping, prov)
         df["category_id"] = df["category"].map(cat_ids)
         df["authority_id"] = df["authority"].map(auth_ids)
         with connection.cursor() as cur:
             # ON COMMIT DROP, and dropped first: inside an outer transaction (tests, a
             # caller's atomic block) an earlier import's tables may still be there.
-            cur.execute("DROP TABLE IF EXISTS import_staging, import_placed")
+            cur.execute("DROP TABLE IF EXISTS import_staging, import_points, import_placed")
             cur.execute(
                 """CREATE TEMP TABLE import_staging (
                      external_id text, created_at timestamptz, resolve_due timestamptz, resolved_at timestamptz,
@@ -274,34 +291,47 @@ def import_records(path, mapping, chunk=20000, progress=None, refresh=True):
                     progress(min(start + chunk, total), total)
             cur.execute("ANALYZE import_staging")
             cur.execute("CREATE INDEX ON import_staging (external_id)")
-            # The area: the point's, in the version's subdivided parts; the file's own
-            # where the point is a placeholder or in no area.
+            # The area: the point's, located by boundaries.lookup.locate_many in the
+            # version (its border and snapping rules); the file's own where the point is
+            # a placeholder or in no area.
             vid = version.id if version else None
+            located = f"import_located_{uuid.uuid4().hex[:10]}"
             cur.execute(
-                """CREATE TEMP TABLE import_placed ON COMMIT DROP AS
-                   SELECT s.*, coalesce(CASE WHEN s.placeholder THEN NULL ELSE hit.area_id END, own.id) AS area_id,
-                          (hit.area_id IS NULL AND NOT s.placeholder) AS outside
-                   FROM import_staging s
-                   LEFT JOIN LATERAL (
-                       SELECT p.area_id FROM boundaries_areapart p
-                       WHERE p.version_id = %s AND NOT s.placeholder
-                         AND ST_Covers(p.geom, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)) LIMIT 1) hit ON TRUE
-                   LEFT JOIN boundaries_area own ON own.version_id = %s AND own.code = s.area_code""",
-                [vid, vid],
+                """CREATE TEMP TABLE import_points ON COMMIT DROP AS
+                   SELECT external_id, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS g
+                   FROM import_staging WHERE NOT placeholder ORDER BY 2"""
             )
+            cur.execute("CREATE INDEX ON import_points USING gist (g)")
+            cur.execute("ANALYZE import_points")
+            try:
+                if version is not None:
+                    locate_many("import_points", version, out_table=located, key="external_id")
+                else:
+                    cur.execute(f"CREATE TEMP TABLE {located} ON COMMIT DROP (external_id text, area_id bigint)")
+                cur.execute(
+                    f"""CREATE TEMP TABLE import_placed ON COMMIT DROP AS
+                       SELECT s.*, coalesce(hit.area_id, own.id) AS area_id,
+                              (hit.area_id IS NULL AND NOT s.placeholder) AS outside
+                       FROM import_staging s
+                       LEFT JOIN {located} hit ON hit.external_id = s.external_id
+                       LEFT JOIN boundaries_area own ON own.version_id = %s AND own.code = s.area_code""",
+                    [vid],
+                )
+            finally:
+                cur.execute(f"DROP TABLE IF EXISTS {located}")
             cur.execute("SELECT count(*) FILTER (WHERE outside) FROM import_placed")
             res.outside = cur.fetchone()[0]
             cur.execute("CREATE INDEX ON import_placed (external_id)")
             closed_states = [State.CLOSED.value]
             now = timezone.now()
             source = mapping["source"]
-            prov = (mapping.get("jurisdiction") or "")[:10]
             cur.execute(
                 """UPDATE reports_report r SET
                        state = s.state, resolve_due = s.resolve_due,
                        resolved_at = CASE WHEN s.state = ANY(%s) THEN NULL ELSE s.resolved_at END,
                        closed_at = CASE WHEN s.state = ANY(%s) THEN s.resolved_at END,
                        category_id = s.category_id, authority_id = s.authority_id, commune_id = s.area_id,
+                       jurisdiction_id = coalesce(%s, r.jurisdiction_id),
                        result_text = coalesce(s.result, ''), updated_at = %s, row_version = r.row_version + 1
                    FROM import_placed s
                    WHERE r.source = %s AND r.external_id = s.external_id
@@ -310,18 +340,20 @@ def import_records(path, mapping, chunk=20000, progress=None, refresh=True):
                                            CASE WHEN s.state = ANY(%s) THEN NULL ELSE s.resolved_at END,
                                            s.category_id, s.authority_id, s.area_id)
                    RETURNING r.id""",
-                [list(policy.OPEN.values), closed_states, now, source, list(policy.OPEN.values)],
+                [list(policy.OPEN.values), closed_states, juris.id if juris is not None else None, now, source,
+                 list(policy.OPEN.values)],
             )
             touched = [row[0] for row in cur.fetchall()]
             res.updated = len(touched)
             cur.execute(
                 """INSERT INTO reports_report (code, title, description, category_id, location, address,
-                        boundary_version_id, commune_id, province_code, authority_id, routing_explanation, state,
+                        boundary_version_id, commune_id, province_code, jurisdiction_id, authority_id,
+                        routing_explanation, state,
                         reject_reason, result_text, contact_name, contact_phone, contact_email, source, external_id,
                         created_at, resolved_at, closed_at, resolve_due, extension_reason, updated_at, row_version)
                     SELECT left(%s || '-' || s.external_id, 32), coalesce(s.title, ''), s.description, s.category_id,
                            ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326), coalesce(s.address, ''),
-                           %s, s.area_id, %s, s.authority_id, %s, s.state, '', coalesce(s.result, ''), '', '', '',
+                           %s, s.area_id, %s, %s, s.authority_id, %s, s.state, '', coalesce(s.result, ''), '', '', '',
                            %s, s.external_id, s.created_at,
                            CASE WHEN s.state = ANY(%s) THEN NULL ELSE s.resolved_at END,
                            CASE WHEN s.state = ANY(%s) THEN s.resolved_at END,
@@ -329,7 +361,7 @@ def import_records(path, mapping, chunk=20000, progress=None, refresh=True):
                     FROM import_placed s
                     WHERE NOT EXISTS (SELECT 1 FROM reports_report r WHERE r.external_id = s.external_id AND r.source = %s)
                     RETURNING id""",
-                [mapping["code_prefix"], vid, prov, _("Nhập từ %(src)s") % {"src": source}, source,
+                [mapping["code_prefix"], vid, prov, juris.id if juris is not None else None, _("Nhập từ %(src)s") % {"src": source}, source,
                  list(policy.OPEN.values), closed_states, now, source],
             )
             new_ids = [row[0] for row in cur.fetchall()]

@@ -152,7 +152,12 @@ def figures_for(kind, code, filters: Filters):
     from boundaries.models import Area, Authority
     from reports.models import Category
 
-    f = Filters(**{k: getattr(filters, k) for k in ("start", "end", "category_ids", "states", "authority_id", "province")})
+    f = Filters(**{k: getattr(filters, k) for k in ("start", "end", "category_ids", "states", "authority_id", "province",
+                                                     "jurisdiction", "codes_in", "codes_not_in")})
+    if kind in ("province", "authority", "commune") and f.jurisdiction is None:
+        # the unit names its place: the home country's default scope does not apply
+        # (Boston's departments have figures of their own)
+        f.codes_in = f.codes_not_in = None
     if kind == "all":
         return summary(f)
     if kind == "province":
@@ -229,7 +234,7 @@ def league_table(filters: Filters, minimum=None):
     return {"minimum": minimum, "ranked": ranked, "unranked": unranked}
 
 
-def live_counters(province=None, now=None):
+def live_counters(province=None, now=None, jurisdiction=None):
     """The IOC wall's counters, from raw reports on their indexes (small: today's and
     the open ones): received today, open, overdue now, on-time % of the last 30 days."""
     import datetime as dt
@@ -238,9 +243,7 @@ def live_counters(province=None, now=None):
 
     now = now or timezone.now()
     today = timezone.localtime(now).date()
-    where, params = "TRUE", []
-    if province:
-        where, params = "r.province_code = %s", [province]
+    where, params = agg.place_sql("r", province, jurisdiction)
     row = fetchall(
         f"""SELECT
               (SELECT count(*) FROM reports_report r WHERE {where} AND r.created_at >= %s) AS today,
@@ -248,6 +251,9 @@ def live_counters(province=None, now=None):
               (SELECT count(*) FROM reports_report r WHERE {where} AND {policy.overdue_sql('r', '%s')}) AS overdue""",
         [*params, agg.local_midnight(today), *params, *params, *[now] * len(policy.STAGES)],
     )[0]
-    month = summary(Filters(start=today - dt.timedelta(days=30), end=today, province=province))
+    month = Filters(start=today - dt.timedelta(days=30), end=today, province=province)
+    if not province:
+        month.scope_to(jurisdiction)
+    month = summary(month)
     row["on_time_rate"] = month["on_time_rate"]
     return row

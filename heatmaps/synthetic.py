@@ -12,10 +12,11 @@ for some authorities; ratings on the rated ones, skewed to satisfied.
 
 from django.db import connection
 
+from boundaries.models import BoundaryVersion
 from reports.models import Report
 
 GENERATE_SQL = """
-WITH v AS (SELECT id FROM boundaries_boundaryversion WHERE code = 'vn-2025'),
+WITH v AS (SELECT %(version)s::bigint AS id),
 communes AS (
     SELECT a.id, a.code, p.code AS pc, a.geom,
            (CASE WHEN a.name ILIKE 'Phường%%' THEN 12 ELSE 1 END)
@@ -63,11 +64,12 @@ timed AS (
     FROM routed r
 )
 INSERT INTO reports_report (code, title, description, category_id, location, address, boundary_version_id,
-    commune_id, province_code, authority_id, routing_explanation, state, reject_reason, result_text,
+    commune_id, province_code, jurisdiction_id, authority_id, routing_explanation, state, reject_reason, result_text,
     contact_name, contact_phone, contact_email, source, external_id, created_at, forwarded_at, resolved_at,
     closed_at, forward_due, resolve_due, extension_reason, rating_level, updated_at, row_version)
 SELECT 'BN-' || lpad(nextval('bench_code_seq')::text, 8, '0'), '', 'bench', t.category_id, t.location, '',
-       (SELECT id FROM v), t.commune_id, t.pc, t.authority_id, '',
+       (SELECT id FROM v), t.commune_id, t.pc, (SELECT j.id FROM boundaries_jurisdiction j WHERE j.province_code = t.pc),
+       t.authority_id, '',
        st.state, '', '', '', '', '', 'bench', '', t.created_at,
        CASE WHEN st.state <> %(state_received)s THEN least(t.forwarded_cand, now()) END,
        CASE WHEN st.state IN (%(state_resolved)s, %(state_published)s, %(state_rated)s, %(state_closed)s) THEN least(t.resolved_cand, now()) END,
@@ -90,7 +92,8 @@ def generate(n, seed=0.42, days=1095, province=None):
         cur.execute("CREATE SEQUENCE IF NOT EXISTS bench_code_seq")
         cur.execute("SELECT setseed(%s)", [seed])
         states = {f"state_{s.value}": s.value for s in Report.State}
-        cur.execute(GENERATE_SQL, {"n": n, "seed": int(seed * 1000), "days": days, "province": province, **states})
+        cur.execute(GENERATE_SQL, {"n": n, "seed": int(seed * 1000), "days": days, "province": province,
+                                   "version": BoundaryVersion.objects.current().id, **states})
         cur.execute("ANALYZE reports_report")
 
 

@@ -37,6 +37,7 @@ class CategoryAdmin(admin.ModelAdmin):
     list_filter = ["active", "parent"]
     search_fields = ["code", "name", "name_en"]
     ordering = ["parent__sort_order", "sort_order", "code"]
+    filter_horizontal = ["jurisdictions"]
 
     @admin.display(description=_("lĩnh vực"))
     def tree_name(self, obj):
@@ -51,8 +52,8 @@ class CategoryAdmin(admin.ModelAdmin):
 
 @admin.register(Holiday)
 class HolidayAdmin(admin.ModelAdmin):
-    list_display = ["date", "weekday", "name", "is_working_day"]
-    list_filter = ["is_working_day"]
+    list_display = ["date", "weekday", "calendar", "name", "is_working_day"]
+    list_filter = ["calendar", "is_working_day"]
     list_editable = ["name", "is_working_day"]
     search_fields = ["name"]
     date_hierarchy = "date"

@@ -1,5 +1,5 @@
 """Filters of the report list: bbox, category (or group), state, commune, province,
-authority, date range (local dates), overdue."""
+authority, jurisdiction, date range (local dates), overdue."""
 
 import datetime as dt
 
@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from boundaries import jurisdictions
 from geo_portal.dates import filter_date_error
 from reports import policy, sla
 from reports.models import Report
@@ -31,6 +32,7 @@ class ReportFilter(django_filters.FilterSet):
     commune = django_filters.CharFilter(field_name="commune__code")
     province = django_filters.CharFilter(field_name="province_code")
     authority = django_filters.CharFilter(field_name="authority__code")
+    jurisdiction = django_filters.CharFilter(method="filter_jurisdiction", label="jurisdiction: 22, boston, VN")
     date_from = django_filters.DateFilter(method="filter_date_from")
     date_to = django_filters.DateFilter(method="filter_date_to")
     overdue = django_filters.BooleanFilter(method="filter_overdue")
@@ -50,6 +52,17 @@ class ReportFilter(django_filters.FilterSet):
         except ValueError:
             raise ValidationError({"bbox": [_("bbox phải là 4 số: kinh độ nhỏ, vĩ độ nhỏ, kinh độ lớn, vĩ độ lớn.")]}) from None
         return qs.filter(location__intersects=Polygon.from_bbox((x0, y0, x1, y1)))
+
+    def filter_jurisdiction(self, qs, name, value):
+        j = jurisdictions.get(value)
+        if j is None:
+            raise ValidationError({"jurisdiction": [_("Không có vùng tài phán mã %(code)s.") % {"code": value[:60]}]})
+        # On province_code, like the maps and statistics (boundaries.jurisdictions.scope):
+        # a province or a city is its code; Vietnam is every code but other countries'.
+        codes_in, codes_not_in = jurisdictions.scope(j)
+        if codes_in is not None:
+            return qs.filter(province_code__in=codes_in)
+        return qs.exclude(province_code__in=codes_not_in or [])
 
     def filter_category(self, qs, name, value):
         return qs.filter(Q(category__code=value) | Q(category__parent__code=value))

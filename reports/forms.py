@@ -24,10 +24,10 @@ DEMO_PROVINCE_CODES = ("22", "46", "11", "96")
 def commune_choices():
     """Communes of the demo provinces in the current boundary version, grouped by province
     (the whole country would be 3,321 options: too heavy for a phone)."""
-    from boundaries.models import Area
+    from boundaries.models import Area, BoundaryVersion
 
     groups = {}
-    rows = (Area.objects.filter(version__code="vn-2025", type__code="commune",
+    rows = (Area.objects.filter(version=BoundaryVersion.objects.current(), type__code="commune",
                                parent__code__in=DEMO_PROVINCE_CODES)
             .order_by("parent__name", "name").values_list("parent__name", "code", "name"))
     for province, code, name in rows:

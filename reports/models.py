@@ -11,7 +11,7 @@ from django.db.models import Value
 from django.db.models.functions import Cast, Replace
 from django.utils.translation import gettext_lazy as _
 
-from boundaries.models import Area, Authority, BoundaryVersion, RoutingRule
+from boundaries.models import Area, Authority, BoundaryVersion, Jurisdiction, RoutingRule
 
 
 def _new_receipt_token():
@@ -34,6 +34,9 @@ class Category(models.Model):
     resolve_days = models.PositiveSmallIntegerField(_("hạn xử lý (ngày làm việc)"), null=True, blank=True)
     sort_order = models.PositiveSmallIntegerField(default=100)
     active = models.BooleanField(_("đang dùng"), default=True)
+    # Categories are one shared set; a category offered only in some jurisdictions
+    # names them here (none: everywhere).
+    jurisdictions = models.ManyToManyField(Jurisdiction, blank=True, related_name="categories", verbose_name=_("chỉ dùng ở"))
 
     class Meta:
         ordering = ["sort_order", "code"]
@@ -42,6 +45,17 @@ class Category(models.Model):
 
     def __str__(self):
         return self.name
+
+    @classmethod
+    def offered_in(cls, jurisdiction):
+        """The categories a jurisdiction offers: the shared ones and its own (a
+        province also offers its country's)."""
+        from django.db.models import Q
+
+        if jurisdiction is None:
+            return cls.objects.filter(jurisdictions__isnull=True)
+        owners = [jurisdiction.pk] + ([jurisdiction.parent_id] if jurisdiction.parent_id else [])
+        return cls.objects.filter(Q(jurisdictions__isnull=True) | Q(jurisdictions__in=owners)).distinct()
 
     def codes_for_routing(self):
         """This category's code, then its group's: what routing rules are matched on."""
@@ -55,17 +69,26 @@ class Holiday(models.Model):
     """The working-day calendar: public holidays, compensatory days off, and the
     Saturdays that are worked in exchange (is_working_day=True)."""
 
-    date = models.DateField(_("ngày"), unique=True)
+    # Whose calendar: a Jurisdiction.calendar key ("VN"; "US-MA" for Boston). Left
+    # blank in the admin: Vietnam's.
+    calendar = models.CharField(_("lịch"), max_length=20, default="VN", blank=True,
+                                help_text=_("Mã lịch của vùng tài phán (VN, US-MA); để trống là VN."))
+    date = models.DateField(_("ngày"))
     name = models.CharField(_("tên"), max_length=120)
     is_working_day = models.BooleanField(_("ngày làm bù"), default=False)
 
     class Meta:
-        ordering = ["date"]
+        ordering = ["calendar", "date"]
+        constraints = [models.UniqueConstraint(fields=["calendar", "date"], name="holiday_unique_calendar_date")]
         verbose_name = _("ngày nghỉ lễ")
         verbose_name_plural = _("ngày nghỉ lễ")
 
     def __str__(self):
         return f"{self.date} {self.name}"
+
+    def save(self, *args, **kwargs):
+        self.calendar = (self.calendar or "VN").strip().upper()
+        super().save(*args, **kwargs)
 
 
 class StaffRole(models.Model):
@@ -131,6 +154,9 @@ class Report(models.Model):
     commune = models.ForeignKey(Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("xã/phường"))
     district = models.ForeignKey(Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("quận/huyện"))
     province_code = models.CharField(_("mã tỉnh"), max_length=10, blank=True, db_index=True)
+    # Whose report it is (its calendar, time zone and national scope): the located
+    # province's, the home country's when outside every province, an import's city.
+    jurisdiction = models.ForeignKey(Jurisdiction, null=True, blank=True, on_delete=models.PROTECT, related_name="reports", verbose_name=_("vùng tài phán"))
     snapped_m = models.FloatField(null=True, blank=True)
     authority = models.ForeignKey(Authority, null=True, blank=True, on_delete=models.SET_NULL, related_name="reports", verbose_name=_("cơ quan xử lý"))
     routing_rule = models.ForeignKey(RoutingRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -178,6 +204,7 @@ class Report(models.Model):
         indexes = [
             models.Index(fields=["authority", "state", "created_at"]),
             models.Index(fields=["province_code", "created_at"]),
+            models.Index(fields=["jurisdiction", "created_at"]),
             models.Index(fields=["category", "created_at"]),
             models.Index(fields=["commune", "created_at"]),
         ]

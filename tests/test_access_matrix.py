@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from reports import intake, workflow
 from reports.models import Report
-from tests.reports.conftest import BAI_CHAY, new_key, point_in, report_data
+from tests.reports.conftest import BAI_CHAY, new_key, photo, point_in, report_data
 
 HUE_COMMUNE = "19753"  # UBND 19753 (Huế) has officer +84900102101
 
@@ -69,6 +69,9 @@ STAFF_PAGE = by_set(404, s_302={ANON}, s_200=STAFF_OF_IT, s_403={REPORTER})
 # Paths use {hidden}, {public}, {hue}, {bbox}, {tile}, {lat}, {lon}, {area}.
 TABLE = {
     "healthz": [("get", "/healthz", None, ALL_200, set())],
+    "livez": [("get", "/livez", None, ALL_200, set())],
+    # the unpublished report's photo: to those who may read the report
+    "media/<path:path>": [("get", "/media/{media}", None, ONLY_SEES, set())],
     "accounts/login/": [("get", "/accounts/login/", None, ALL_200, set())],
     "accounts/logout/": [("post", "/accounts/logout/", None, st(302), set())],
     "accounts/profile/": [("get", "/accounts/profile/", None, st(200, anonymous=302), set())],
@@ -214,7 +217,8 @@ def test_every_url_pattern_has_a_row():
 
 
 @pytest.fixture
-def world(db, settings):
+def world(db, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
     settings.RATELIMIT_ENABLE = False
     settings.NOTIFY_DISPATCH = "sync"
     User = get_user_model()
@@ -225,7 +229,8 @@ def world(db, settings):
     # HIDDEN stands ~10 m from the others, on a point whose coordinates print exactly
     # (six decimals): a body holding them shows where it is.
     hlon, hlat = round(lon + 0.0001, 6), round(lat + 0.00005, 6)
-    hidden = intake.create_report(report_data(lon=str(hlon), lat=str(hlat)), {}, users[REPORTER], new_key())
+    hidden = intake.create_report(report_data(lon=str(hlon), lat=str(hlat)), {"photos": [photo()]}, users[REPORTER],
+                                  new_key())
     assert hidden.commune.code == BAI_CHAY
     public = intake.create_report(report_data(), {}, None, new_key())
     workflow.transition(public, "forward", users[OP])
@@ -248,6 +253,7 @@ def world(db, settings):
         "users": users, "hidden": hidden.code, "public": public.code, "hue": hue.code,
         "hidden_point": (repr(hlon), repr(hlat)),
         "lat": lat, "lon": lon, "bbox": f"{lon - 0.01},{lat - 0.01},{lon + 0.01},{lat + 0.01}",
+        "media": hidden.media.get().file.name,
         "tile": f"{z}/{tx}/{ty}", "area": Area.objects.filter(code=BAI_CHAY).values_list("pk", flat=True).first(),
     }
 
@@ -267,7 +273,8 @@ def body_of(resp):
 
 def do(world, role, method, path, data):
     c = client_as(world, role)
-    url = path.format(**{k: world[k] for k in ("hidden", "public", "hue", "lat", "lon", "bbox", "tile", "area")})
+    keys = ("hidden", "public", "hue", "lat", "lon", "bbox", "tile", "area", "media")
+    url = path.format(**{k: world[k] for k in keys})
     if method == "get":
         return c.get(url)
     if data == "new-report":

@@ -313,7 +313,7 @@ def test_anonymous_contact_phone_gets_no_sms_until_verified(operator):
     phone = "+84912345111"
     report = intake.create_report(report_data(contact_phone="0912345111"), None, None, new_key())
     assert not Notification.objects.filter(report=report, channel="sms").exists()
-    sent_page = Client().get(f"/phan-anh/{report.code}/da-gui/")
+    sent_page = Client().get(f"/phan-anh/{report.code}/da-gui/?t={report.receipt_token}")
     assert sent_page.status_code == 200 and 'id="verify-phone-form"' in sent_page.content.decode()
     # The reporter verifies the phone with a code (the sent page's form → sign-in).
     c = Client(REMOTE_ADDR=own_ip())
