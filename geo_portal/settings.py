@@ -66,6 +66,8 @@ MIDDLEWARE = [
     "geo_portal.production.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "geo_portal.middleware.ChosenLanguageMiddleware",
+    # NUL bytes, non-object JSON, chunked bodies: one 400 naming the field (geo_portal/input_guard.py)
+    "geo_portal.input_guard.InputGuardMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -226,6 +228,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "geo_portal.schema.add_error_responses",
+    ],
 }
 # Report submissions per client IP (django-ratelimit, counted in the Redis cache).
 # RATELIMIT_ENABLE=0 turns it off (the ingest benchmark).
@@ -235,6 +241,13 @@ REPORT_SUBMIT_RATE = os.environ.get("REPORT_SUBMIT_RATE", "20/h")
 RATE_LIMITS = dict(
     pair.split("=", 1) for pair in os.environ.get("RATE_LIMITS", "").split(",") if "=" in pair
 )
+# An officer may ask to extend a deadline by at most this many working days
+# (reports/workflow.py, request_extension).
+MAX_EXTENSION_WORKING_DAYS = int(os.environ.get("MAX_EXTENSION_WORKING_DAYS", "30"))
+# Date filters (list, map, statistics, exports) accept days in this range; outside it a
+# date is a typo or a probe, and past year 9999 it cannot even be computed (400 instead).
+FILTER_DATE_MIN = "1900-01-01"
+FILTER_DATE_MAX = "2999-12-31"
 # Uploads, checked by content in reports/media.py.
 REPORT_PHOTO_MAX_BYTES = int(os.environ.get("REPORT_PHOTO_MAX_BYTES", 10 * 1024 * 1024))
 REPORT_PHOTO_MAX_COUNT = int(os.environ.get("REPORT_PHOTO_MAX_COUNT", 5))

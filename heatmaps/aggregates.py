@@ -42,6 +42,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from geo_portal.dates import filter_date_error
 from reports import policy
 
 WORLD = 40075016.685578488
@@ -135,9 +136,14 @@ class Filters:
             if not value:
                 return None
             try:
-                return dt.date.fromisoformat(value)
+                day = dt.date.fromisoformat(value)
             except ValueError:
                 errors[name] = _("Ngày không hợp lệ (định dạng YYYY-MM-DD).")
+                return None
+            if filter_date_error(day):
+                errors[name] = filter_date_error(day)
+                return None
+            return day
 
         f.start, f.end = parse_day("start"), parse_day("end")
         month = params.get("month")
@@ -148,6 +154,9 @@ class Filters:
                 f.end = (dt.date(y + m // 12, m % 12 + 1, 1)) - dt.timedelta(days=1)
             except (ValueError, TypeError):
                 errors["month"] = _("Tháng không hợp lệ (định dạng YYYY-MM).")
+            else:
+                if filter_date_error(f.start) or filter_date_error(f.end):
+                    errors["month"] = filter_date_error(f.start) or filter_date_error(f.end)
         if f.start and f.end and f.start > f.end:
             errors["end"] = _("Ngày kết thúc phải sau ngày bắt đầu.")
         codes = [c for c in (params.get("category") or "").split(",") if c]

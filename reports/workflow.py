@@ -34,6 +34,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
@@ -220,14 +221,21 @@ def _parse_when(value, field):
         moment = dt.datetime.combine(value, dt.time(17, 0))
     else:
         text = str(value or "").strip()
-        moment = parse_datetime(text)
-        if moment is None:
-            day = parse_date(text)
-            moment = dt.datetime.combine(day, dt.time(17, 0)) if day else None
+        try:  # well-formed but impossible ("2026-02-30", an offset of 25 h) is a ValueError
+            moment = parse_datetime(text)
+            if moment is None:
+                day = parse_date(text)
+                moment = dt.datetime.combine(day, dt.time(17, 0)) if day else None
+        except ValueError:
+            moment = None
     if moment is None:
         raise _field_error(field, _("Ngày không hợp lệ (dạng YYYY-MM-DD)."))
     if timezone.is_naive(moment):
         moment = moment.replace(tzinfo=sla.LOCAL_TZ)
+    try:  # a time in UTC past year 9999 (9999-12-31T23:59-12:00) cannot be stored
+        moment.astimezone(dt.UTC)
+    except OverflowError:
+        raise _field_error(field, _("Ngày không hợp lệ (dạng YYYY-MM-DD).")) from None
     return moment
 
 
@@ -417,6 +425,12 @@ def _h_transfer(report, v, step):
 def _h_request_extension(report, v, step):
     if report.resolve_due and v.until <= report.resolve_due:
         raise _field_error("until", _("Ngày gia hạn phải sau hạn xử lý hiện tại."))
+    # At most a set number of working days past the current deadline (or today).
+    limit_days = settings.MAX_EXTENSION_WORKING_DAYS
+    latest = sla.add_working_days(max(report.resolve_due or step.now, step.now), limit_days, report.jurisdiction)
+    if v.until > latest:
+        raise _field_error("until", _("Chỉ được gia hạn tối đa %(n)d ngày làm việc (đến %(day)s).") % {
+            "n": limit_days, "day": latest.astimezone(sla.LOCAL_TZ).strftime("%d/%m/%Y %H:%M")})
     report.extension_requested_until = v.until
     report.extension_reason = v.reason
     step.reason = v.reason
