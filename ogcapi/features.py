@@ -38,6 +38,8 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 10000
 # Polygons are heavier than points: a page of them is capped lower.
 MAX_AREA_LIMIT = 1000
+# Beyond any collection's size; larger numbers overflow the database's bigint.
+MAX_OFFSET = 10**9
 DEFAULT_ZOOM = 10
 MAX_ZOOM = 22
 
@@ -283,6 +285,8 @@ def parse_offset(raw):
         raise QueryError({"offset": _("Phải là số nguyên.")}) from None
     if value < 0:
         raise QueryError({"offset": _("Không được âm.")})
+    if value > MAX_OFFSET:
+        raise QueryError({"offset": _("Phải trong khoảng %(lo)s–%(hi)s.") % {"lo": 0, "hi": MAX_OFFSET}})
     return value
 
 
