@@ -25,8 +25,8 @@ from django.contrib.gis.geos import Polygon
 from django.db.models import F, Max, Min, Q, Value
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from boundaries import jurisdictions
 from boundaries.models import Area, Authority, Jurisdiction
@@ -213,13 +213,18 @@ AUTHORITY_QUERYABLES = [
 ]
 
 
+def local_name(name, name_en):
+    """The English name on English pages when there is one."""
+    return name_en if name_en and (get_language() or "").startswith("en") else name
+
+
 def reports_collection(j=None):
     if j is None:
         return Collection("reports", _("Phản ánh công khai"), _("Mọi phản ánh đã công khai, mọi vùng tài phán."),
                           "reports", REPORT_QUERYABLES, temporal=True)
     return Collection(
-        f"reports-{j.code.lower()}", _("Phản ánh công khai – %(name)s") % {"name": j.name},
-        _("Các phản ánh đã công khai của %(name)s.") % {"name": j.name}, "reports", REPORT_QUERYABLES,
+        f"reports-{j.code.lower()}", _("Phản ánh công khai – %(name)s") % {"name": local_name(j.name, j.name_en)},
+        _("Các phản ánh đã công khai của %(name)s.") % {"name": local_name(j.name, j.name_en)}, "reports", REPORT_QUERYABLES,
         jurisdiction=j, temporal=True,
     )
 
@@ -231,9 +236,10 @@ def all_collections():
         out.append(reports_collection(j))
     pairs = (
         Area.objects.order_by("version__code", "type__level", "type__code")
-        .values_list("version__code", "version__name", "type__code", "type__name").distinct()
+        .values_list("version__code", "version__name", "type__code", "type__name", "type__name_en").distinct()
     )
-    for vcode, vname, tcode, tname in pairs:
+    for vcode, vname, tcode, tname, tname_en in pairs:
+        tname = local_name(tname, tname_en)
         out.append(Collection(
             f"areas-{vcode}-{tcode}", f"{tname} – {vname}",
             _("Ranh giới %(type)s của phiên bản địa giới %(version)s (đơn giản hoá theo tham số zoom).")

@@ -293,3 +293,11 @@ def test_gdal_oapif_driver_pulls_every_feature_across_pages(live_url, reports, t
     assert f"Feature Count: {reports}" in info
     # QGIS and GDAL read the collection's fields from the first page
     assert "category: String" in info and "contact_phone" not in info
+
+
+def test_english_names_on_english_pages(client, db):
+    vi = {c["id"]: c["title"] for c in get(client, "/ogcapi/collections").json()["collections"]}
+    assert "Quảng Ninh" in vi["reports-22"]
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    en = get(client, "/ogcapi/collections?f=html").content.decode()
+    assert "Quang Ninh Province" in en and 'lang="en"' in en
