@@ -137,6 +137,10 @@ def test_datetime(client, reports, value, where):
      "(r.authority_id IN (SELECT id FROM boundaries_authority WHERE code LIKE 'ubnd-%%') OR r.state = 'rated')"),
     ("NOT (state = 'closed')", "r.state <> 'closed'"),
     ("resolved_at IS NULL", "r.resolved_at IS NULL"),
+    ("created_at BETWEEN TIMESTAMP('2025-03-01T00:00:00Z') AND TIMESTAMP('2025-04-01T00:00:00Z')",
+     "r.created_at BETWEEN '2025-03-01T00:00:00Z' AND '2025-04-01T00:00:00Z'"),
+    ("commune IN ('06652', '06658') OR state = 'reopened'",
+     "(r.commune_id IN (SELECT id FROM boundaries_area WHERE code IN ('06652', '06658')) OR r.state = 'reopened')"),
 ])
 def test_cql2_filter(client, reports, cql, where):
     from urllib.parse import quote
@@ -169,7 +173,11 @@ def test_api_document_lists_each_collections_queryables(client, db):
     ("filter=state%20%3D%3D", "filter"), ("filter=reporter%20%3D%20'x'", "filter"),
     # Private fields are not queryable: no probing of a reporter's phone through a filter.
     ("filter=contact_phone%20LIKE%20'%2B849%25'", "filter"), ("filter=receipt_token%20%3D%20'x'", "filter"),
-    ("filter=state%20%3D%20'forwarded'%20AND%20reporter_id%20%3D%201", "filter"), ("filter-lang=cql2-json", "filter-lang"),
+    ("filter=state%20%3D%20'forwarded'%20AND%20reporter_id%20%3D%201", "filter"),
+    # Well-formed, but the types do not match: 400, never a 500.
+    ("filter=created_at%20%3D%20'abc'", "filter"), ("filter=title%20%3E%205", "filter"),
+    ("filter=created_at%20%3E%20TIMESTAMP('2025-13-45T00:00:00Z')", "filter"),
+    ("filter=S_INTERSECTS(geometry%2C%20POINT(x%20y))", "filter"), ("filter-lang=cql2-json", "filter-lang"),
     ("zoom=99", "zoom"), ("f=xml", "f"),
 ])
 def test_bad_parameters_answer_400_by_field(client, db, query, field):
