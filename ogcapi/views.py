@@ -15,8 +15,9 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from ogcapi import features as fx
 from ogcapi.features import CRS84, QueryError
@@ -89,14 +90,17 @@ def error(code, status, description, errors=None):
 
 
 def ogc_view(view):
-    """GET only; QueryError → 400 with per-parameter messages."""
+    """GET and HEAD only; QueryError → 400 with per-parameter messages."""
 
-    @require_GET
+    @require_safe
     def wrapped(request, *args, **kwargs):
         try:
-            return view(request, *args, **kwargs)
+            resp = view(request, *args, **kwargs)
         except QueryError as exc:
-            return error("InvalidParameterValue", 400, _("Tham số không hợp lệ."), exc.errors)
+            resp = error("InvalidParameterValue", 400, _("Tham số không hợp lệ."), exc.errors)
+        # JSON or HTML by the Accept header: caches must keep them apart.
+        patch_vary_headers(resp, ["Accept"])
+        return resp
 
     wrapped.__name__ = view.__name__
     wrapped.__doc__ = view.__doc__

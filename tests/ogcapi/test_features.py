@@ -253,6 +253,7 @@ def test_authorities(client, db):
 def test_html_pages(client, reports, path, headers):
     resp = get(client, path, **headers)
     assert resp["Content-Type"].startswith("text/html")
+    assert "Accept" in resp["Vary"]
     assert b"<html" in resp.content and b"OGC API" in resp.content
 
 
