@@ -19,6 +19,7 @@ import datetime as dt
 from django.db import connection, transaction
 
 from alerts.models import ScanCursor
+from alerts.subscriptions import MAX_RADIUS_M
 from reports import policy
 
 # Events committed out of id order (concurrent transactions) are caught by re-reading
@@ -32,12 +33,25 @@ def _category_match(alias_s, alias_r):
             f" OR {alias_s}.category_id = (SELECT c.parent_id FROM reports_category c WHERE c.id = {alias_r}.category_id))")
 
 
-def _place_match(alias_s, alias_r):
+def _places(alias_r):
+    """A LATERAL subquery: the subscriptions whose place holds the report's point.
+    Three branches, each able to use its index: the areas covering the point (GiST on
+    the areas), drawn polygons (GiST on polygon::geography), circles (GiST on
+    center::geography, probed with the largest radius, then each circle's own)."""
     return f"""(
-        (s_area.id IS NOT NULL AND ST_Covers(s_area.geom, {alias_r}.location))
-     OR ({alias_s}.polygon IS NOT NULL AND ST_Covers({alias_s}.polygon::geography, {alias_r}.location::geography))
-     OR ({alias_s}.center IS NOT NULL AND ST_DWithin({alias_s}.center::geography, {alias_r}.location::geography,
-                                                     {alias_s}.radius_m))
+        SELECT s.id, s.confirmed_at, s.unsubscribed_at, s.want_new, s.want_resolved, s.category_id
+        FROM boundaries_area a JOIN alerts_areaalert s ON s.area_id = a.id
+        WHERE ST_Covers(a.geom, {alias_r}.location)
+      UNION ALL
+        SELECT s.id, s.confirmed_at, s.unsubscribed_at, s.want_new, s.want_resolved, s.category_id
+        FROM alerts_areaalert s
+        WHERE s.polygon IS NOT NULL AND ST_Covers(s.polygon::geography, {alias_r}.location::geography)
+      UNION ALL
+        SELECT s.id, s.confirmed_at, s.unsubscribed_at, s.want_new, s.want_resolved, s.category_id
+        FROM alerts_areaalert s
+        WHERE s.center IS NOT NULL
+          AND ST_DWithin(s.center::geography, {alias_r}.location::geography, {int(MAX_RADIUS_M)})
+          AND ST_DWithin(s.center::geography, {alias_r}.location::geography, s.radius_m)
     )"""
 
 
@@ -55,14 +69,12 @@ WITH ev AS (
     SELECT DISTINCT ON (s.id, r.id, ev.kind) s.id AS subscription_id, r.id AS report_id, ev.kind, ev.created_at
     FROM ev
     JOIN reports_report r ON r.id = ev.report_id
-    JOIN alerts_areaalert s ON s.confirmed_at IS NOT NULL AND s.unsubscribed_at IS NULL
-                           AND s.confirmed_at <= ev.created_at
-    LEFT JOIN boundaries_area s_area ON s_area.id = s.area_id
+    CROSS JOIN LATERAL {_places("r")} s
     WHERE ev.kind IS NOT NULL
+      AND s.confirmed_at IS NOT NULL AND s.unsubscribed_at IS NULL AND s.confirmed_at <= ev.created_at
       AND ((ev.kind = 'new' AND s.want_new AND {policy.PUBLIC.sql("r")})
         OR (ev.kind = 'resolved' AND s.want_resolved AND {policy.RESULT_PUBLIC.sql("r")}))
       AND {_category_match("s", "r")}
-      AND {_place_match("s", "r")}
     ORDER BY s.id, r.id, ev.kind, ev.created_at
 )
 INSERT INTO alerts_alertsent (subscription_id, report_id, kind, created_at, attempts, error)
@@ -92,11 +104,9 @@ def matching_subscription_ids(report, kind):
     group = policy.PUBLIC if kind == "new" else policy.RESULT_PUBLIC
     want = "s.want_new" if kind == "new" else "s.want_resolved"
     sql = f"""
-        SELECT s.id FROM alerts_areaalert s
-        JOIN reports_report r ON r.id = %s
-        LEFT JOIN boundaries_area s_area ON s_area.id = s.area_id
-        WHERE s.confirmed_at IS NOT NULL AND s.unsubscribed_at IS NULL AND {want}
-          AND {group.sql("r")} AND {_category_match("s", "r")} AND {_place_match("s", "r")}
+        SELECT DISTINCT s.id FROM reports_report r CROSS JOIN LATERAL {_places("r")} s
+        WHERE r.id = %s AND s.confirmed_at IS NOT NULL AND s.unsubscribed_at IS NULL AND {want}
+          AND {group.sql("r")} AND {_category_match("s", "r")}
         ORDER BY s.id"""
     with connection.cursor() as cur:
         cur.execute(sql, [report.pk])

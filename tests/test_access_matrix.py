@@ -179,6 +179,22 @@ TABLE = {
     "dieu-hanh/<str:code>/": [("get", "/dieu-hanh/{hidden}/", None, STAFF_PAGE, STAFF_OF_IT)],
     "xu-ly/": [("get", "/xu-ly/", None, by_set(200, s_302={ANON}, s_403=CITIZENS | {OP, OP_OTHER}), set())],
     "xu-ly/<str:code>/": [("get", "/xu-ly/{hidden}/", None, STAFF_PAGE, STAFF_OF_IT)],
+    # area alerts and feeds (alerts/): public data only; the unpublished report is in no feed
+    "canh-bao/": [("get", "/canh-bao/", None, ALL_200, set())],
+    "canh-bao/xac-nhan/<str:token>/": [("get", "/canh-bao/xac-nhan/khong-hop-le/", None, st(404), set())],
+    "canh-bao/huy/<str:token>/": [("get", "/canh-bao/huy/khong-hop-le/", None, st(404), set())],
+    "canh-bao/sw.js": [("get", "/canh-bao/sw.js", None, ALL_200, set())],
+    "feeds/area/<str:code>.<str:fmt>": [
+        ("get", "/feeds/area/06673.atom", None, ALL_200, set()),
+        ("get", "/feeds/area/06673.rss", None, ALL_200, set()),
+    ],
+    "feeds/report/<str:code>.<str:fmt>": [
+        ("get", "/feeds/report/{hidden}.atom", None, st(404), set()),
+        ("get", "/feeds/report/{public}.atom", None, ALL_200, set()),
+    ],
+    "feeds/near.<str:fmt>": [("get", "/feeds/near.atom?lat={lat}&lon={lon}&r=5000", None, ALL_200, set())],
+    "api/v1/alerts/": [("post", "/api/v1/alerts/", {}, st(400), set())],
+    "api/v1/alerts/vapid-key": [("get", "/api/v1/alerts/vapid-key", None, ALL_200, set())],
     # boundaries
     "": [("get", "/", None, ALL_200, set())],
     "api/v1/boundaries/<slug:version>/<slug:type_code>.geojson": [
