@@ -167,7 +167,8 @@ class ReportFeed(Feed):
 
     def item_description(self, ev):
         # The reasons and notes staff write are not shown here: only the step.
-        return f"{ev.action}: {self.item_title(ev)}"
+        return _("Phản ánh %(code)s chuyển sang trạng thái: %(state)s") % {
+            "code": ev.report.code, "state": self.item_title(ev)}
 
     def item_link(self, ev):
         return reverse("report-public", args=[ev.report.code]) + f"#e{ev.pk}"

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from alerts.models import AreaAlert
 from boundaries.models import Area
+from geo_portal import ratelimit
 from reports.models import Category
 
 MAX_RADIUS_M = int(getattr(settings, "ALERT_MAX_RADIUS_M", 5000))
@@ -175,10 +176,25 @@ def build(data, user=None):
     return sub
 
 
+class TooMany(Exception):
+    def __init__(self, retry_after):
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
+# Confirmation mails to one address: anyone may type anyone's address, so the portal
+# must not become a way to flood a mailbox.
+CONFIRMATIONS_PER_ADDRESS = "3/d"
+
+
 def subscribe(data, user=None):
     """Create a subscription; e-mail ones get the confirmation mail, the others are
-    active at once."""
+    active at once. TooMany when the address has had its confirmations for the day."""
     sub = build(data, user)
+    if sub.channel == AreaAlert.Channel.EMAIL:
+        decision = ratelimit.hit("alert-confirm-address", sub.email.lower(), CONFIRMATIONS_PER_ADDRESS)
+        if not decision.allowed:
+            raise TooMany(decision.retry_after)
     if sub.channel != AreaAlert.Channel.EMAIL:
         sub.confirmed_at = timezone.now()
     sub.save()

@@ -68,6 +68,10 @@ def subscribe_page(request):
         except ValidationError as exc:
             context["errors"] = _messages(exc)
             return render(request, "alerts/subscribe.html", context, status=400)
+        except subscriptions.TooMany as exc:
+            context["errors"] = {"email": [ratelimit.too_many_message(exc.retry_after)]}
+            return ratelimit.retry_after_header(render(request, "alerts/subscribe.html", context, status=429),
+                                                exc.retry_after)
         return render(request, "alerts/done.html", {"sub": sub, "place": subscriptions.describe_place(sub)})
     return render(request, "alerts/subscribe.html", context)
 
@@ -135,6 +139,13 @@ SubscriptionOut = inline_serializer("AreaAlertCreated", {
 })
 
 
+def _api_429(seconds, field=None):
+    body = {"detail": ratelimit.too_many_message(seconds), "retry_after": seconds}
+    if field:
+        body[field] = [body["detail"]]
+    return ratelimit.retry_after_header(Response(body, status=429), seconds)
+
+
 @extend_schema(
     request=SubscriptionIn, responses={201: SubscriptionOut, 400: OpenApiResponse(description="field → messages"),
                                        429: OpenApiResponse(description="too many subscriptions from this address")},
@@ -146,9 +157,7 @@ SubscriptionOut = inline_serializer("AreaAlertCreated", {
 def api_subscribe(request):
     decision = _limited(request)
     if not decision.allowed:
-        return ratelimit.retry_after_header(Response({"detail": ratelimit.too_many_message(decision.retry_after),
-                                                      "retry_after": decision.retry_after}, status=429),
-                                            decision.retry_after)
+        return _api_429(decision.retry_after)
     data = request.data
     if hasattr(data, "dict"):
         data = data.dict()
@@ -156,6 +165,8 @@ def api_subscribe(request):
         sub = subscriptions.subscribe(data, request.user)
     except ValidationError as exc:
         return Response(_messages(exc), status=status.HTTP_400_BAD_REQUEST)
+    except subscriptions.TooMany as exc:
+        return _api_429(exc.retry_after, field="email")
     return Response({"id": sub.pk, "channel": sub.channel, "confirmed": sub.confirmed_at is not None,
                      "place": subscriptions.describe_place(sub)}, status=status.HTTP_201_CREATED)
 

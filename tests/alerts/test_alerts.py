@@ -265,6 +265,19 @@ def test_subscribe_api_is_rate_limited(settings):
     settings.RATELIMIT_ENABLE = True
     body = {"channel": "email", "email": ADDRESS, "area": BAI_CHAY}
     statuses = [Client().post("/api/v1/alerts/", body, content_type="application/json").status_code for _ in range(11)]
+    assert statuses == [201] * 3 + [429] * 8  # three confirmation mails a day to one address
+    assert len(mails_to(ADDRESS)) == 3
+    others = [Client().post("/api/v1/alerts/", dict(body, email=f"n{i}@example.vn"), content_type="application/json")
+              for i in range(10)]
+    # the client's address allowed 10 an hour: 3 + 8 refused + these
+    assert [r.status_code for r in others] == [429] * 10 and others[0]["Retry-After"]
+
+
+@pytest.mark.django_db
+def test_the_client_address_limit(settings):
+    settings.RATELIMIT_ENABLE = True
+    statuses = [Client().post("/api/v1/alerts/", {"channel": "email", "email": f"n{i}@example.vn", "area": BAI_CHAY},
+                              content_type="application/json").status_code for i in range(11)]
     assert statuses == [201] * 10 + [429]
 
 
