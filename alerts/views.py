@@ -124,13 +124,16 @@ class SubscriptionIn(serializers.Serializer):
     want_new = serializers.BooleanField(required=False, default=True)
     want_resolved = serializers.BooleanField(required=False, default=False)
     area = serializers.CharField(required=False, help_text="an area's official code, e.g. a commune '06673'")
-    polygon = serializers.JSONField(required=False, help_text="a GeoJSON Polygon (≤ 100 km², ≤ 500 vertices)")
+    # JSON bodies carry single values only (geo_portal/input_guard.py): the GeoJSON and the
+    # push subscription travel as JSON text.
+    polygon = serializers.CharField(required=False, help_text="a GeoJSON Polygon as JSON text (≤ 100 km², ≤ 500 vertices)")
     lat = serializers.FloatField(required=False)
     lon = serializers.FloatField(required=False)
     radius_m = serializers.IntegerField(required=False, help_text="≤ 5000")
     category = serializers.CharField(required=False, help_text="a category code")
     digest = serializers.BooleanField(required=False, default=False)
-    push_subscription = serializers.JSONField(required=False, help_text="channel=push: PushSubscription.toJSON()")
+    push_subscription = serializers.CharField(required=False,
+                                              help_text="channel=push: JSON.stringify(PushSubscription.toJSON())")
 
 
 SubscriptionOut = inline_serializer("AreaAlertCreated", {
@@ -142,7 +145,7 @@ SubscriptionOut = inline_serializer("AreaAlertCreated", {
 def _api_429(seconds, field=None):
     body = {"detail": ratelimit.too_many_message(seconds), "retry_after": seconds}
     if field:
-        body[field] = [body["detail"]]
+        body["errors"] = {field: [body["detail"]]}
     return ratelimit.retry_after_header(Response(body, status=429), seconds)
 
 
@@ -164,7 +167,8 @@ def api_subscribe(request):
     try:
         sub = subscriptions.subscribe(data, request.user)
     except ValidationError as exc:
-        return Response(_messages(exc), status=status.HTTP_400_BAD_REQUEST)
+        return Response({"detail": _("Dữ liệu chưa hợp lệ, hãy kiểm tra các mục được đánh dấu."),
+                         "errors": _messages(exc)}, status=status.HTTP_400_BAD_REQUEST)
     except subscriptions.TooMany as exc:
         return _api_429(exc.retry_after, field="email")
     return Response({"id": sub.pk, "channel": sub.channel, "confirmed": sub.confirmed_at is not None,

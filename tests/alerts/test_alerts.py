@@ -221,7 +221,7 @@ def test_sms_only_for_a_signed_in_phone(make_report, settings, tmp_path):
     lon, lat = point_in(BAI_CHAY)
     anonymous = Client().post("/api/v1/alerts/", {"channel": "sms", "lat": lat, "lon": lon, "radius_m": 500},
                               content_type="application/json")
-    assert anonymous.status_code == 400 and "channel" in anonymous.json()
+    assert anonymous.status_code == 400 and "channel" in anonymous.json()["errors"]
     phone = "+84910000777"
     user = get_user_model().objects.create(username=phone, phone=phone)
     c = Client()
@@ -246,18 +246,37 @@ def test_sms_only_for_a_signed_in_phone(make_report, settings, tmp_path):
     ({"channel": "email", "email": ADDRESS, "area": BAI_CHAY, "lat": 20.95, "lon": 107.07}, "area"),
     ({"channel": "email", "email": ADDRESS, "area": BAI_CHAY, "category": "khong-co"}, "category"),
     ({"channel": "email", "email": ADDRESS, "area": BAI_CHAY, "want_new": False}, "want_new"),
-    ({"channel": "email", "email": ADDRESS, "polygon": {"type": "Polygon", "coordinates": [
-        [[106, 20], [108, 20], [108, 22], [106, 22], [106, 20]]]}}, "polygon"),  # ≈ 48,000 km²
-    ({"channel": "email", "email": ADDRESS, "polygon": {"type": "Polygon", "coordinates": [
-        [[107, 20.9], [107.01, 20.91], [107.01, 20.9], [107, 20.91], [107, 20.9]]]}}, "polygon"),  # a bow tie
+    ({"channel": "email", "email": ADDRESS, "polygon": json.dumps({"type": "Polygon", "coordinates": [
+        [[106, 20], [108, 20], [108, 22], [106, 22], [106, 20]]]})}, "polygon"),  # ≈ 48,000 km²
+    ({"channel": "email", "email": ADDRESS, "polygon": json.dumps({"type": "Polygon", "coordinates": [
+        [[107, 20.9], [107.01, 20.91], [107.01, 20.9], [107, 20.91], [107, 20.9]]]})}, "polygon"),  # a bow tie
+    ({"channel": "email", "email": ADDRESS, "polygon": json.dumps({"type": "Point", "coordinates": [107, 20.9]})},
+     "polygon"),
     ({"channel": "email", "email": ADDRESS, "polygon": "không phải GeoJSON"}, "polygon"),
-    ({"channel": "push", "area": BAI_CHAY, "push_subscription": {"endpoint": "http://x"}}, "push_subscription"),
+    ({"channel": "push", "area": BAI_CHAY, "push_subscription": json.dumps({"endpoint": "http://x"})},
+     "push_subscription"),
     ({"channel": "fax", "area": BAI_CHAY}, "channel"),
 ])
 def test_bad_subscriptions_are_field_level_400(body, field):
     resp = Client().post("/api/v1/alerts/", body, content_type="application/json")
-    assert resp.status_code == 400 and field in resp.json(), resp.content
+    assert resp.status_code == 400 and field in resp.json()["errors"], resp.content
     assert AreaAlert.objects.count() == 0 and mail.outbox == []
+
+
+@pytest.mark.django_db
+def test_api_polygon_and_push_subscriptions(make_report):
+    lon, lat = point_in(BAI_CHAY)
+    d = 0.005
+    square = {"type": "Polygon", "coordinates": [[[lon - d, lat - d], [lon + d, lat - d], [lon + d, lat + d],
+                                                  [lon - d, lat + d], [lon - d, lat - d]]]}
+    resp = Client().post("/api/v1/alerts/", {"email": ADDRESS, "polygon": json.dumps(square)},
+                         content_type="application/json")
+    assert resp.status_code == 201 and resp.json()["confirmed"] is False
+    push = {"endpoint": "https://fcm.googleapis.com/fcm/send/abc", "keys": {"p256dh": "BPk", "auth": "xyz"}}
+    resp = Client().post("/api/v1/alerts/", {"channel": "push", "area": BAI_CHAY, "push_subscription": json.dumps(push)},
+                         content_type="application/json")
+    assert resp.status_code == 201 and resp.json()["confirmed"] is True
+    assert AreaAlert.objects.get(channel="push").push_subscription == push
 
 
 @pytest.mark.django_db
