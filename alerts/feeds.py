@@ -5,7 +5,7 @@ author, entry id/title/updated/link)."""
 
 from django.contrib.gis.geos import Point
 from django.contrib.syndication.views import Feed
-from django.db.models import BooleanField
+from django.db.models import BooleanField, F
 from django.db.models.expressions import RawSQL
 from django.http import Http404
 from django.urls import reverse
@@ -72,7 +72,7 @@ class _ReportsFeed(Feed):
 
 class AreaFeed(_ReportsFeed):
     def get_object(self, request, code):
-        area = (Area.objects.filter(code=code, version__active=True).order_by("-version__valid_from", "id")
+        area = (Area.objects.filter(code=code, version__active=True).order_by(F("version__valid_from").desc(nulls_last=True), "-version_id", "id")
                 .select_related("type").first())
         if area is None:
             raise Http404

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.core.validators import validate_email
 from django.db import connection
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -107,7 +108,7 @@ def _polygon(errors, value):
 
 def _area(errors, code):
     area = (Area.objects.filter(code=str(code).strip(), version__active=True)
-            .order_by("-version__valid_from", "id").first())
+            .order_by(F("version__valid_from").desc(nulls_last=True), "-version_id", "id").first())
     if area is None:
         errors["area"] = _("Không tìm thấy khu vực có mã này.")
     return area

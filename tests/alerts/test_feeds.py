@@ -89,3 +89,10 @@ def test_far_away_and_unknown(two):
     assert Client().get(f"/feeds/area/{BAI_CHAY}.json").status_code == 404
     entries = atom(Client().get("/feeds/near.atom?lat=10.0&lon=105.0&r=1000"))
     assert entries == []
+
+
+@pytest.mark.django_db
+def test_an_area_code_means_the_newest_boundaries():
+    """Bãi Cháy's code 06673 exists in the 2009 and the 2025 boundaries: the feed is the 2025 commune's."""
+    root = ET.fromstring(Client().get(f"/feeds/area/{BAI_CHAY}.atom").content)
+    assert root.find(f"{A}id").text.endswith(f":vn-2025:commune:{BAI_CHAY}")
