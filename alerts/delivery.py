@@ -51,15 +51,21 @@ def _email(sub, subject, lines):
 
 def _push(sub, title, text, url):
     from py_vapid import Vapid
-    from pywebpush import webpush
+    from pywebpush import WebPushException, webpush
 
     private_key = getattr(settings, "WEBPUSH_VAPID_PRIVATE_KEY", "")
     if not private_key:
         raise RuntimeError("WEBPUSH_VAPID_PRIVATE_KEY is not set")
     if private_key.lstrip().startswith("-----BEGIN"):  # PEM; pywebpush itself reads base64url DER
         private_key = Vapid.from_pem(private_key.encode())
-    webpush(sub.push_subscription, json.dumps({"title": title, "body": text, "url": url}),
-            vapid_private_key=private_key, vapid_claims={"sub": settings.WEBPUSH_VAPID_SUBJECT}, timeout=10)
+    try:
+        webpush(sub.push_subscription, json.dumps({"title": title, "body": text, "url": url}),
+                vapid_private_key=private_key, vapid_claims={"sub": settings.WEBPUSH_VAPID_SUBJECT}, timeout=10)
+    except WebPushException as exc:
+        if getattr(exc.response, "status_code", None) in (404, 410):
+            # The browser withdrew the subscription: the push service will never take it again.
+            AreaAlert.objects.filter(pk=sub.pk).update(unsubscribed_at=timezone.now())
+        raise
 
 
 def send_item(item):

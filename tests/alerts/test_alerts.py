@@ -309,11 +309,12 @@ def test_subscribe_page_has_no_inline_script(db):
 
 class _PushService(BaseHTTPRequestHandler):
     received = []
+    status = 201
 
     def do_POST(self):  # noqa: N802
         body = self.rfile.read(int(self.headers["Content-Length"]))
         _PushService.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-        self.send_response(201)
+        self.send_response(_PushService.status)
         self.end_headers()
 
     def log_message(self, *args):
@@ -321,7 +322,8 @@ class _PushService(BaseHTTPRequestHandler):
 
 
 @pytest.mark.django_db
-def test_web_push_is_encrypted_and_signed_with_vapid(make_report, settings):
+@pytest.mark.parametrize("answer,sent,ended", [(201, True, False), (410, False, True), (500, False, False)])
+def test_web_push_is_encrypted_and_signed_with_vapid(make_report, settings, answer, sent, ended):
     """pywebpush against a local push service: the message is aes128gcm-encrypted for the
     browser's key and carries a VAPID Authorization header."""
     import base64
@@ -345,6 +347,7 @@ def test_web_push_is_encrypted_and_signed_with_vapid(make_report, settings):
                                      "endpoint": f"http://127.0.0.1:{server.server_port}/push/abc",
                                      "keys": {"p256dh": b64(p256dh), "auth": b64(b"0123456789abcdef")}})
         _PushService.received.clear()
+        _PushService.status = answer
         report = make_report()
         tasks.scan()
     finally:
@@ -352,4 +355,6 @@ def test_web_push_is_encrypted_and_signed_with_vapid(make_report, settings):
     [(headers, body)] = _PushService.received
     assert headers["content-encoding"] == "aes128gcm" and headers["authorization"].startswith("vapid t=")
     assert report.code.encode() not in body  # encrypted
-    assert AlertSent.objects.get(report=report).sent_at is not None
+    assert (AlertSent.objects.get(report=report).sent_at is not None) is sent
+    # 410 Gone: the browser dropped the subscription, so does the portal; a 500 is retried later
+    assert (AreaAlert.objects.get(channel="push").unsubscribed_at is not None) is ended
