@@ -358,3 +358,11 @@ def test_web_push_is_encrypted_and_signed_with_vapid(make_report, settings, answ
     assert (AlertSent.objects.get(report=report).sent_at is not None) is sent
     # 410 Gone: the browser dropped the subscription, so does the portal; a 500 is retried later
     assert (AreaAlert.objects.get(channel="push").unsubscribed_at is not None) is ended
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_subscribe_page_in_both_languages(db, lang):
+    c = Client()
+    c.cookies["django_language"] = lang
+    resp = c.get("/canh-bao/")
+    assert resp.status_code == 200 and f'<html lang="{lang}">' in resp.content.decode()
