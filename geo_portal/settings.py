@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "boundaries",
     "reports",
     "heatmaps",
+    "open311",
 ]
 
 AUTH_USER_MODEL = "accounts.User"
