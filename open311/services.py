@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from django.contrib.gis.geos import Polygon
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import get_language
@@ -333,7 +334,7 @@ def _parse_bbox(raw):
 
 def public_requests():
     return (policy.access.public_reports()
-            .select_related("category", "authority", "jurisdiction")
+            .select_related("category__parent", "authority", "jurisdiction", "commune")
             .defer("contact_name", "contact_phone", "contact_email", "idempotency_key", "receipt_token"))
 
 
@@ -372,8 +373,25 @@ def find_requests(params, jurisdiction):
     return rows[:size], len(rows) > size
 
 
+def with_details(reports, extensions=False):
+    """Load the photos (and the public events) of a page of reports in one query each,
+    not one per report."""
+    from django.db.models import prefetch_related_objects
+
+    lookups = [Prefetch("media", queryset=Media.objects.filter(stage=Media.Stage.REPORT, kind=Media.Kind.PHOTO)
+                        .order_by("id"), to_attr="open311_photos")]
+    if extensions:
+        lookups.append(Prefetch("events", queryset=ReportEvent.objects.filter(is_public=True)
+                                .order_by("created_at", "id"), to_attr="open311_events"))
+    prefetch_related_objects(reports, *lookups)
+    return reports
+
+
 def _media_url(report, request):
-    m = Media.objects.filter(report=report, stage=Media.Stage.REPORT, kind="photo").order_by("id").first()
+    photos = getattr(report, "open311_photos", None)
+    if photos is None:
+        photos = Media.objects.filter(report=report, stage=Media.Stage.REPORT, kind=Media.Kind.PHOTO).order_by("id")
+    m = next(iter(photos), None)
     if m is None or request is None:
         return ""
     return request.build_absolute_uri(m.file.url)
@@ -381,7 +399,9 @@ def _media_url(report, request):
 
 def _notes(report, zone):
     out = []
-    events = ReportEvent.objects.filter(report=report, is_public=True).order_by("created_at", "id")
+    events = getattr(report, "open311_events", None)
+    if events is None:
+        events = ReportEvent.objects.filter(report=report, is_public=True).order_by("created_at", "id")
     for ev in events:
         text = State(ev.to_state).label if ev.to_state in State.values else ev.to_state
         reason = ev.reason if ev.action in PUBLIC_REASON_ACTIONS else ""
@@ -434,7 +454,7 @@ def get_request(code, jurisdiction, api_key=None):
     reaches it before the desk has checked it."""
     report = public_requests().filter(scope_q(jurisdiction), code=code).first()
     if report is None and api_key is not None:
-        report = (Report.objects.select_related("category", "authority", "jurisdiction")
+        report = (Report.objects.select_related("category__parent", "authority", "jurisdiction", "commune")
                   .filter(scope_q(jurisdiction), code=code, open311__api_key=api_key).first())
     if report is None:
         raise Open311Error(404, _("Không có yêu cầu “%(id)s”.") % {"id": str(code)[:60]})

@@ -163,6 +163,7 @@ def requests(request, fmt):
     _api_key(request, required=False)
     rows, more = services.find_requests(request.GET, jurisdiction)
     extensions = _param(request, "extensions").lower() == "true"
+    services.with_details(rows, extensions)
     resp = render(fmt, "service_requests", [services.request_dict(r, request, extensions) for r in rows])
     if more:
         resp["X-Next-Page"] = str(int(request.GET.get("page") or 1) + 1)

@@ -372,3 +372,46 @@ def test_status_and_times_in_the_jurisdictions_zone(operator):
     assert req.findtext("requested_datetime").endswith("+07:00") and ZONED.match(req.findtext("expected_datetime"))
     assert req.findtext("lat") == f"{report.location.y:.6f}"
     assert json.loads(Client().get(f"/open311/v2/requests/{report.code}.json").content)[0]["status"] == "open"
+
+
+@pytest.mark.parametrize("extensions", ["false", "true"])
+def test_a_page_costs_the_same_queries_whatever_its_length(operator, extensions):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def cost():
+        with CaptureQueriesContext(connection) as ctx:
+            resp = Client().get(f"/open311/v2/requests.json?jurisdiction_id=22&extensions={extensions}&page_size=1000")
+        return len(ctx.captured_queries), len(resp.json())
+
+    public_report(operator)
+    few, n_few = cost()
+    for commune in (BAI_CHAY, HONG_GAI, BAI_CHAY, HONG_GAI):
+        public_report(operator, commune=commune)
+    many, n_many = cost()
+    assert n_many == n_few + 4 and many == few
+
+
+@pytest.mark.parametrize("url", ["/admin/open311/apikey/", "/admin/open311/apikey/add/", "/admin/open311/serviceattribute/",
+                                 "/admin/open311/serviceattribute/add/", "/admin/open311/servicerequest/"])
+def test_admin_pages(db, url):
+    from django.contrib.auth import get_user_model
+
+    c = Client()
+    c.force_login(get_user_model().objects.create(username="o311-admin", is_superuser=True, is_staff=True))
+    assert c.get(url).status_code == 200
+
+
+def test_admin_makes_a_key_and_shows_it_once(db):
+    from django.contrib.auth import get_user_model
+
+    c = Client()
+    c.force_login(get_user_model().objects.create(username="o311-admin", is_superuser=True, is_staff=True))
+    resp = c.post("/admin/open311/apikey/add/", {"name": "Tổng đài 1022", "active": "on",
+                                                  "jurisdictions": [jurisdictions.get("46").pk]}, follow=True)
+    shown = re.search(r"lưu lại\): ([A-Za-z0-9_-]{40,})", resp.content.decode())
+    assert shown, resp.content.decode()[:500]
+    key = ApiKey.objects.get(name="Tổng đài 1022")
+    assert key.prefix == shown.group(1)[:8] and shown.group(1) not in key.key_hash
+    ok = Client().post("/open311/v2/requests.json", post_form(api_key=shown.group(1)))  # Bãi Cháy: not Huế
+    assert ok.status_code == 403
