@@ -75,6 +75,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+# Interfaces whose clients expect their own error format from the input guard's 400.
+INPUT_REFUSAL_RENDERERS = {"/open311/": "open311.views.refused_input"}
 
 ROOT_URLCONF = "geo_portal.urls"
 WSGI_APPLICATION = "geo_portal.wsgi.application"

@@ -294,12 +294,19 @@ def _parse_when(raw, field):
     raw = (raw or "").strip()
     if not raw:
         return None
-    moment = parse_datetime(raw.replace(" ", "+")) if "T" in raw else None
+    problem = _("%(field)s phải là ngày giờ W3C (2026-01-31T00:00:00+07:00).") % {"field": field}
+    try:
+        # a "+" of an offset arrives as a space when the client did not encode it
+        moment = parse_datetime(raw.replace(" ", "+")) if "T" in raw else None
+        day = parse_date(raw) if moment is None else None
+    except ValueError:  # well formed but impossible (2026-02-30)
+        raise Open311Error(400, problem) from None
     if moment is None:
-        day = parse_date(raw)
         if day is None:
-            raise Open311Error(400, _("%(field)s phải là ngày giờ W3C (2026-01-31T00:00:00+07:00).") % {"field": field})
+            raise Open311Error(400, problem)
         moment = dt.datetime.combine(day, dt.time.min)
+    if not 1900 <= moment.year <= 9000:  # the window's arithmetic and UTC stay in range
+        raise Open311Error(400, _("%(field)s phải trong khoảng năm 1900–9000.") % {"field": field})
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment, ZoneInfo(jurisdictions.DEFAULT_TIME_ZONE))
     return moment

@@ -68,6 +68,14 @@ def error(fmt, exc):
     return resp
 
 
+def refused_input(request, errors, status):
+    """geo_portal.input_guard's refusal (a NUL byte, a bad body) as the spec's error
+    array (settings.INPUT_REFUSAL_RENDERERS)."""
+    fmt = "xml" if request.path_info.endswith(".xml") else "json"
+    text = "; ".join(f"{field}: {' '.join(str(m) for m in msgs)}" for field, msgs in errors.items())
+    return error(fmt, Open311Error(status, text))
+
+
 def _limit(name, ident, default):
     # settings.RATE_LIMITS["open311-read" / "open311-post"] overrides the default.
     decision = ratelimit.hit(name, ident, default)

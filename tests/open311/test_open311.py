@@ -415,3 +415,38 @@ def test_admin_makes_a_key_and_shows_it_once(db):
     assert key.prefix == shown.group(1)[:8] and shown.group(1) not in key.key_hash
     ok = Client().post("/open311/v2/requests.json", post_form(api_key=shown.group(1)))  # Bãi Cháy: not Huế
     assert ok.status_code == 403
+
+
+ODD = ["", "-1", "99999999999999999999", "nan", "inf", "9999-12-31", "0001-01-01", "2026-02-30",
+       "2026-02-30T25:61:00+07:00", "😀", "a\x00b", "x" * 3000, "1,2,3,4", "-200,-100,200,100"]
+ODD_GETS = [
+    ("/open311/v2/requests.{fmt}", ["service_request_id", "service_code", "status", "start_date", "end_date",
+                                    "page", "page_size", "bbox", "extensions", "jurisdiction_id", "api_key"]),
+    ("/open311/v2/services.{fmt}", ["jurisdiction_id", "api_key"]),
+    ("/open311/v2/services/do-thi-chieu-sang.{fmt}", ["jurisdiction_id"]),
+    ("/open311/v2/servicerequestupdates.{fmt}", ["start_date", "end_date", "page_size", "jurisdiction_id"]),
+    ("/open311/v2/requests/PA-1.{fmt}", ["jurisdiction_id", "api_key", "extensions"]),
+]
+
+
+@pytest.mark.parametrize("url,params", ODD_GETS, ids=[u for u, _p in ODD_GETS])
+def test_odd_parameters_answer_the_error_array_never_a_500(db, url, params):
+    c = Client()
+    for fmt in ("json", "xml"):
+        for name in params:
+            for value in ODD:
+                resp = c.get(url.format(fmt=fmt), {name: value})
+                assert resp.status_code in (200, 400, 403, 404), (url, name, value, resp.status_code)
+                if resp.status_code != 200:
+                    assert errors_of(resp, fmt)[0][0] == resp.status_code
+
+
+@pytest.mark.parametrize("field", ["service_code", "lat", "long", "description", "email", "phone", "first_name",
+                                   "jurisdiction_id", "attribute[tinh-trang-den]", "address_string", "api_key"])
+def test_odd_post_fields_never_a_500(key, field):
+    c = Client()
+    for value in ODD:
+        form = post_form(api_key=key)
+        form[field] = value
+        resp = c.post("/open311/v2/requests.json", form)
+        assert resp.status_code in (201, 400, 403, 404), (field, value, resp.status_code, resp.content[:200])

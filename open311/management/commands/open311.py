@@ -1,5 +1,6 @@
 """``manage.py open311 keys add NAME [--jurisdiction ID …]`` prints a new API key;
-``keys list`` shows the keys (never the secrets); ``keys revoke PREFIX`` deactivates."""
+``keys list`` shows the keys (never the secrets); ``keys revoke PREFIX`` deactivates;
+``seed`` adds the demo questions (scripts/run, after load_demo)."""
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -8,7 +9,7 @@ from open311.models import ApiKey
 
 
 class Command(BaseCommand):
-    help = "Open311 API keys: keys add NAME [--jurisdiction ID …] | keys list | keys revoke PREFIX"
+    help = "Open311: keys add NAME [--jurisdiction ID …] | keys list | keys revoke PREFIX | seed"
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="group", required=True)
@@ -21,9 +22,14 @@ class Command(BaseCommand):
         ksub.add_parser("list")
         revoke = ksub.add_parser("revoke")
         revoke.add_argument("prefix")
+        sub.add_parser("seed", help="the demo questions of a few categories (idempotent)")
 
     def handle(self, *args, group=None, action=None, **options):
-        if action == "add":
+        if group == "seed":
+            from open311.seed import seed_attributes
+
+            self.stdout.write(f"{seed_attributes()} service attributes created")
+        elif action == "add":
             found = []
             for code in options["jurisdiction"]:
                 j = jurisdictions.get(code)
