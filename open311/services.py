@@ -31,20 +31,21 @@ DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 DEFAULT_DAYS = 90  # the spec's default window of GET requests
 
-# FixMyStreet's extended statuses (servicerequestupdates, extended_attributes): one per
-# state; the open/closed status itself comes from policy.OPEN.
+# FixMyStreet's extended statuses (servicerequestupdates, extended_attributes), spelt as
+# mySociety's open311-adapter sends them (lower case): one per state; the open/closed
+# status itself comes from policy.OPEN. Our own state goes in external_status_code.
 EXTENDED_STATUS = {
-    State.RECEIVED: "OPEN",
-    State.FORWARDED: "ACTION_SCHEDULED",
-    State.ACCEPTED: "INVESTIGATING",
-    State.IN_PROGRESS: "IN_PROGRESS",
-    State.RESOLVED: "FIXED",
-    State.PUBLISHED: "FIXED",
-    State.RATED: "FIXED",
-    State.REOPENED: "OPEN",
-    State.REJECTED: "NO_FURTHER_ACTION",
-    State.MERGED: "DUPLICATE",
-    State.CLOSED: "CLOSED",
+    State.RECEIVED: "open",
+    State.FORWARDED: "action_scheduled",
+    State.ACCEPTED: "investigating",
+    State.IN_PROGRESS: "in_progress",
+    State.RESOLVED: "fixed",
+    State.PUBLISHED: "fixed",
+    State.RATED: "fixed",
+    State.REOPENED: "open",
+    State.REJECTED: "no_further_action",
+    State.MERGED: "duplicate",
+    State.CLOSED: "closed",
 }
 # Event reasons the public timeline shows (the others are staff notes).
 PUBLIC_REASON_ACTIONS = ("reject", "close", "reopen", "rate", "grant_extension")
@@ -500,7 +501,8 @@ def updates(params, jurisdiction):
         out.append({
             "update_id": str(ev.pk),
             "service_request_id": ev.report.code,
-            "status": EXTENDED_STATUS.get(ev.to_state, "OPEN"),
+            "status": EXTENDED_STATUS.get(ev.to_state, "open"),
+            "external_status_code": ev.to_state,
             "updated_datetime": fmt_dt(ev.created_at, _zone(ev.report)),
             "description": f"{text}: {reason}" if reason else str(text),
             "media_url": "",

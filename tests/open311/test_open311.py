@@ -30,7 +30,8 @@ ATTRIBUTE_FIELDS = {"variable", "code", "datatype", "required", "datatype_descri
 REQUEST_FIELDS = {"service_request_id", "status", "status_notes", "service_name", "service_code", "description",
                   "agency_responsible", "service_notice", "requested_datetime", "updated_datetime",
                   "expected_datetime", "address", "address_id", "zipcode", "lat", "long", "media_url"}
-UPDATE_FIELDS = {"update_id", "service_request_id", "status", "updated_datetime", "description", "media_url"}
+UPDATE_FIELDS = {"update_id", "service_request_id", "status", "updated_datetime", "description", "media_url",
+                 "external_status_code"}
 PRIVATE = ("Nguyễn Văn A", "0912345678", "+84912345678", "dan@example.vn", "Trần", "device-xyz")
 
 
@@ -151,7 +152,7 @@ def test_post_then_get_round_trip(key, operator, officer):
     assert got["status"] == "open" and got["service_code"] == "do-thi-chieu-sang"
     assert "Bãi Cháy" in got["agency_responsible"]
     assert [n["state"] for n in got["extended_attributes"]["notes"]] == ["received", "forwarded"]
-    assert got["extended_attributes"]["extended_status"] == "ACTION_SCHEDULED"
+    assert got["extended_attributes"]["extended_status"] == "action_scheduled"
     assert ZONED.match(got["requested_datetime"]) and got["requested_datetime"].endswith("+07:00")
     assert got["media_url"].startswith("http://testserver/")
     listed = c.get("/open311/v2/requests.json?jurisdiction_id=22&status=open").content.decode()
@@ -164,15 +165,20 @@ def test_post_then_get_round_trip(key, operator, officer):
     root = xml(c.get(f"/open311/v2/requests/{code}.xml?extensions=true"))
     assert root.tag == "service_requests" and root.find("request/status").text == "closed"
     assert [n.findtext("extended_status") for n in root.findall("request/extended_attributes/notes/note")] == [
-        "OPEN", "ACTION_SCHEDULED", "INVESTIGATING", "IN_PROGRESS", "FIXED"]
+        "open", "action_scheduled", "investigating", "in_progress", "fixed"]
     assert code in c.get("/open311/v2/requests.json?status=closed&jurisdiction_id=22").content.decode()
     assert code not in c.get("/open311/v2/requests.json?status=open&jurisdiction_id=22").content.decode()
     # FixMyStreet's updates: one per public event, oldest first
     updates = [u for u in c.get("/open311/v2/servicerequestupdates.json").json() if u["service_request_id"] == code]
-    assert [u["status"] for u in updates] == ["OPEN", "ACTION_SCHEDULED", "INVESTIGATING", "IN_PROGRESS", "FIXED"]
+    assert [u["status"] for u in updates] == ["open", "action_scheduled", "investigating", "in_progress", "fixed"]
     assert all(set(u) == UPDATE_FIELDS and ZONED.match(u["updated_datetime"]) for u in updates)
-    body = c.get("/open311/v2/servicerequestupdates.xml").content.decode()
-    assert not any(p in body for p in PRIVATE)
+    resp = c.get("/open311/v2/servicerequestupdates.xml")
+    root = xml(resp)
+    assert root.tag == "service_request_updates" and {u.tag for u in root} == {"request_update"}
+    assert all({f.tag for f in u} == UPDATE_FIELDS for u in root)
+    assert [u.findtext("external_status_code") for u in root if u.findtext("service_request_id") == code] == [
+        "received", "forwarded", "accepted", "in_progress", "resolved"]
+    assert not any(p in resp.content.decode() for p in PRIVATE)
 
 
 def test_post_xml_answers_the_spec_shape(key):
@@ -450,3 +456,12 @@ def test_odd_post_fields_never_a_500(key, field):
         form[field] = value
         resp = c.post("/open311/v2/requests.json", form)
         assert resp.status_code in (201, 400, 403, 404), (field, value, resp.status_code, resp.content[:200])
+
+
+def test_every_state_has_an_extended_status():
+    from open311.services import EXTENDED_STATUS
+    from reports import policy
+
+    fms = {"open", "closed", "fixed", "in_progress", "action_scheduled", "investigating", "duplicate",
+           "not_councils_responsibility", "no_further_action", "internal_referral"}
+    assert set(EXTENDED_STATUS) == set(policy.ALL.values) and set(EXTENDED_STATUS.values()) <= fms
