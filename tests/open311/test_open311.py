@@ -465,3 +465,34 @@ def test_every_state_has_an_extended_status():
     fms = {"open", "closed", "fixed", "in_progress", "action_scheduled", "investigating", "duplicate",
            "not_councils_responsibility", "no_further_action", "internal_referral"}
     assert set(EXTENDED_STATUS) == set(policy.ALL.values) and set(EXTENDED_STATUS.values()) <= fms
+
+
+def test_boston_requests_are_bostons_in_new_york_time(tmp_path, operator):
+    """Real Boston 311 records (the 2015 file's first rows): listed under
+    jurisdiction_id=boston with New York offsets, never in the default (Vietnamese) list."""
+    import gzip
+
+    import pandas as pd
+    from django.conf import settings
+    from django.db import connection
+
+    from heatmaps.importer import import_records, load_mapping
+    from reports import policy
+
+    frame = pd.read_csv(settings.DATA_DIR / "boston-311" / "requests_2015_partial.csv.gz", dtype=str, nrows=60)
+    path = tmp_path / "boston.csv.gz"
+    with gzip.open(path, "wt") as fh:
+        frame.to_csv(fh, index=False)
+    import_records(str(path), load_mapping("boston311"))
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT code FROM reports_report r WHERE source = 'import:boston311' AND {policy.PUBLIC.sql('r')}")
+        expected = {row[0] for row in cur.fetchall()}
+    assert expected
+    c = Client()
+    window = "start_date=2014-01-01T00:00:00Z&end_date=2016-12-31T00:00:00Z&page_size=1000"
+    got = c.get(f"/open311/v2/requests.json?jurisdiction_id=boston&{window}").json()
+    assert {r["service_request_id"] for r in got} == expected
+    assert all(r["requested_datetime"][-6:] in ("-04:00", "-05:00") for r in got)
+    ours = public_report(operator)
+    national = {r["service_request_id"] for r in c.get(f"/open311/v2/requests.json?{window.replace('2016', '2099')}").json()}
+    assert ours.code in national and not national & expected
