@@ -235,8 +235,10 @@ def _first_error(exc):
     return "; ".join(exc.messages)
 
 
-def create_request(data, files, api_key, jurisdiction):
-    """Make a report from a GeoReport v2 POST. Returns the ServiceRequest."""
+def create_request(data, files, api_key, jurisdiction, idempotency_key=None):
+    """Make a report from a GeoReport v2 POST. Returns the ServiceRequest. A retry with
+    the same ``idempotency_key`` (the ``Idempotency-Key`` header) from the same API key
+    answers the first request's; the same key with another body is a 400."""
     code = _one(data, "service_code")
     if not code:
         raise Open311Error(400, _("Thiếu service_code."))
@@ -277,10 +279,12 @@ def create_request(data, files, api_key, jurisdiction):
         uploads["video" if (f.content_type or "").startswith("video/") else "photos"].append(f)
     with transaction.atomic():
         try:
-            report = intake.create_report(fields, uploads, None, None, source=f"open311:{api_key.pk}",
+            report = intake.create_report(fields, uploads, None, idempotency_key, source=f"open311:{api_key.pk}",
                                           scope=f"open311:{api_key.pk}")
         except ValidationError as exc:
             raise Open311Error(400, _first_error(exc)) from None
+        if getattr(report, "replayed", False):
+            return ServiceRequest.objects.select_related("report").get(report=report)
         req = ServiceRequest.objects.create(
             report=report, api_key=api_key, attributes=answers,
             device_id=_one(data, "device_id")[:200], account_id=_one(data, "account_id")[:200])

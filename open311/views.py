@@ -161,7 +161,8 @@ def requests(request, fmt):
         jurisdiction = services.jurisdiction_of(_param(request, "jurisdiction_id"))
         if jurisdiction is not None and not api_key.allows(jurisdiction):
             raise Open311Error(403, _("Khoá API này không được dùng cho %(name)s.") % {"name": jurisdiction.name})
-        req = services.create_request(request.POST, request.FILES, api_key, jurisdiction)
+        req = services.create_request(request.POST, request.FILES, api_key, jurisdiction,
+                                      request.headers.get("Idempotency-Key", "").strip()[:80] or None)
         return render(fmt, "service_requests", [{
             "service_request_id": req.report.code, "token": req.token,
             "service_notice": _("Đã tiếp nhận; sẽ được chuyển xử lý sau khi kiểm tra."),

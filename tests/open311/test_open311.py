@@ -496,3 +496,14 @@ def test_boston_requests_are_bostons_in_new_york_time(tmp_path, operator):
     ours = public_report(operator)
     national = {r["service_request_id"] for r in c.get(f"/open311/v2/requests.json?{window.replace('2016', '2099')}").json()}
     assert ours.code in national and not national & expected
+
+
+def test_a_retry_with_the_same_idempotency_key_makes_one_report(key):
+    c = Client()
+    first = c.post("/open311/v2/requests.json", post_form(api_key=key), HTTP_IDEMPOTENCY_KEY="lan-1")
+    again = c.post("/open311/v2/requests.json", post_form(api_key=key), HTTP_IDEMPOTENCY_KEY="lan-1")
+    assert first.status_code == again.status_code == 201 and first.json() == again.json()
+    other = c.post("/open311/v2/requests.json", post_form(api_key=key, description="Khác hẳn"),
+                   HTTP_IDEMPOTENCY_KEY="lan-1")
+    assert other.status_code == 400 and "idempotency_key" in other.json()[0]["description"]
+    assert Report.objects.filter(source__startswith="open311").count() == 1
