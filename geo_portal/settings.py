@@ -75,6 +75,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+# Machine interfaces: their clients may ask for English with Accept-Language (pages
+# follow the language switcher only; geo_portal/middleware.py).
+ACCEPT_LANGUAGE_PATHS = ("/api/", "/open311/")
 # Interfaces whose clients expect their own error format from the input guard's 400.
 INPUT_REFUSAL_RENDERERS = {"/open311/": "open311.views.refused_input"}
 

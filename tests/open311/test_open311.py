@@ -507,3 +507,16 @@ def test_a_retry_with_the_same_idempotency_key_makes_one_report(key):
                    HTTP_IDEMPOTENCY_KEY="lan-1")
     assert other.status_code == 400 and "idempotency_key" in other.json()[0]["description"]
     assert Report.objects.filter(source__startswith="open311").count() == 1
+
+
+@pytest.mark.parametrize("accept,name,group", [
+    ("", "Chiếu sáng công cộng", "Hạ tầng đô thị"),
+    ("en", "Street lighting", "Urban infrastructure"),
+    ("en-US,en;q=0.9", "Street lighting", "Urban infrastructure"),
+    ("fr", "Chiếu sáng công cộng", "Hạ tầng đô thị"),
+])
+def test_names_follow_accept_language(db, accept, name, group):
+    headers = {"HTTP_ACCEPT_LANGUAGE": accept} if accept else {}
+    listed = Client().get("/open311/v2/services.json?jurisdiction_id=22", **headers).json()
+    light = next(s for s in listed if s["service_code"] == "do-thi-chieu-sang")
+    assert light["service_name"] == name and light["group"] == group
