@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "reports",
     "heatmaps",
     "alerts",
+    "open311",
 ]
 
 AUTH_USER_MODEL = "accounts.User"
@@ -75,6 +76,11 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+# Machine interfaces: their clients may ask for English with Accept-Language (pages
+# follow the language switcher only; geo_portal/middleware.py).
+ACCEPT_LANGUAGE_PATHS = ("/api/", "/open311/")
+# Interfaces whose clients expect their own error format from the input guard's 400.
+INPUT_REFUSAL_RENDERERS = {"/open311/": "open311.views.refused_input"}
 
 ROOT_URLCONF = "geo_portal.urls"
 WSGI_APPLICATION = "geo_portal.wsgi.application"

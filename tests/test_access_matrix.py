@@ -195,6 +195,24 @@ TABLE = {
     "feeds/near.<str:fmt>": [("get", "/feeds/near.atom?lat={lat}&lon={lon}&r=5000", None, ALL_200, set())],
     "api/v1/alerts/": [("post", "/api/v1/alerts/", {}, st(400), set())],
     "api/v1/alerts/vapid-key": [("get", "/api/v1/alerts/vapid-key", None, ALL_200, set())],
+    # Open311 GeoReport v2: public reports only, whoever asks; a POST needs an API key
+    "open311/v2/discovery.<fmt:fmt>": [("get", "/open311/v2/discovery.xml", None, ALL_200, set())],
+    "open311/v2/services.<fmt:fmt>": [("get", "/open311/v2/services.json?jurisdiction_id=22", None, ALL_200, set())],
+    "open311/v2/services/<str:code>.<fmt:fmt>": [
+        ("get", "/open311/v2/services/do-thi-chieu-sang.xml", None, ALL_200, set())],
+    "open311/v2/requests.<fmt:fmt>": [
+        ("get", "/open311/v2/requests.json?extensions=true", None, ALL_200, set()),
+        ("get", "/open311/v2/requests.xml?jurisdiction_id=46", None, ALL_200, set()),
+        ("get", "/open311/v2/requests.json?service_request_id={hidden},{hue},{public}", None, ALL_200, set()),
+        ("post", "/open311/v2/requests.json", "empty-form", st(403), set()),
+    ],
+    "open311/v2/requests/<str:request_id>.<fmt:fmt>": [
+        ("get", "/open311/v2/requests/{hidden}.json", None, st(404), set()),
+        ("get", "/open311/v2/requests/{public}.xml?extensions=true", None, ALL_200, set()),
+    ],
+    "open311/v2/tokens/<str:token>.<fmt:fmt>": [("get", "/open311/v2/tokens/nothing.json", None, st(404), set())],
+    "open311/v2/servicerequestupdates.<fmt:fmt>": [
+        ("get", "/open311/v2/servicerequestupdates.xml", None, ALL_200, set())],
     # boundaries
     "": [("get", "/", None, ALL_200, set())],
     "api/v1/boundaries/<slug:version>/<slug:type_code>.geojson": [
