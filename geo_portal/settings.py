@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "boundaries",
     "reports",
     "heatmaps",
+    "alerts",
+    "open311",
     "ogcapi",
 ]
 
@@ -75,6 +77,11 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+# Machine interfaces: their clients may ask for English with Accept-Language (pages
+# follow the language switcher only; geo_portal/middleware.py).
+ACCEPT_LANGUAGE_PATHS = ("/api/", "/open311/")
+# Interfaces whose clients expect their own error format from the input guard's 400.
+INPUT_REFUSAL_RENDERERS = {"/open311/": "open311.views.refused_input"}
 
 ROOT_URLCONF = "geo_portal.urls"
 WSGI_APPLICATION = "geo_portal.wsgi.application"
@@ -146,7 +153,16 @@ CELERY_BEAT_SCHEDULE = {
     "reports-anonymise-reporters": {"task": "reports.anonymise_reporters", "schedule": crontab(hour=2, minute=30)},
     # Heatmaps: bring the roll-ups up to date (changed reports, passed deadlines).
     "heatmaps-refresh": {"task": "heatmaps.refresh_incremental", "schedule": 30.0},
+    # Area alerts: queue and send what became public since the last run; digests at 07:00.
+    "alerts-scan": {"task": "alerts.scan", "schedule": 60.0},
+    "alerts-digest": {"task": "alerts.digest", "schedule": crontab(hour=7, minute=0)},
 }
+# Area alerts (alerts/): links in messages are absolute; Web Push signs with VAPID keys
+# (generate a pair with `vapid --gen` of py-vapid; the private key as PEM or base64url).
+GEO_PORTAL_BASE_URL = os.environ.get("GEO_PORTAL_BASE_URL", "http://127.0.0.1:8000")
+WEBPUSH_VAPID_PUBLIC_KEY = os.environ.get("WEBPUSH_VAPID_PUBLIC_KEY", "")
+WEBPUSH_VAPID_PRIVATE_KEY = os.environ.get("WEBPUSH_VAPID_PRIVATE_KEY", "")
+WEBPUSH_VAPID_SUBJECT = os.environ.get("WEBPUSH_VAPID_SUBJECT", "mailto:no-reply@localhost")
 # Heatmaps: an authority is ranked from this many reports in the period; known
 # "not geocoded" placeholder points (lon, lat) left out of every map layer.
 HEATMAP_RANKING_MIN_VOLUME = int(os.environ.get("HEATMAP_RANKING_MIN_VOLUME", 20))
