@@ -310,3 +310,16 @@ def test_english_names_on_english_pages(client, db):
     client.post("/i18n/setlang/", {"language": "en", "next": "/"})
     en = get(client, "/ogcapi/collections?f=html").content.decode()
     assert "Quang Ninh Province" in en and 'lang="en"' in en
+
+
+def test_jurisdiction_collections_keep_countries_apart(client, reports):
+    from tests.heatmaps.conftest import insert_points
+
+    insert_points([(-71.06, 42.36), (-71.07, 42.35), (-71.08, 42.34)], state="forwarded", province_code="US-MA-BOS")
+    insert_points([(-71.05, 42.33)], state="received", province_code="US-MA-BOS")  # not public
+    boston = get(client, "/ogcapi/collections/reports-boston/items").json()
+    assert boston["numberMatched"] == 3
+    assert {f["properties"]["province_code"] for f in boston["features"]} == {"US-MA-BOS"}
+    vn = get(client, "/ogcapi/collections/reports-vn/items?limit=1").json()
+    assert vn["numberMatched"] == sql_count("r.province_code <> 'US-MA-BOS'")
+    assert get(client, "/ogcapi/collections/reports/items?limit=1").json()["numberMatched"] == sql_count()
