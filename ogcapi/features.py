@@ -19,9 +19,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.contrib.gis.db.models import Extent, GeometryField
 from django.contrib.gis.db.models.functions import AsGeoJSON, GeoFunc, PointOnSurface
-from django.contrib.gis.geos import Polygon
+from django.contrib.gis.geos import Point, Polygon
 from django.db.models import F, Max, Min, Q, Value
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -106,6 +107,10 @@ class Collection:
                 "id", "code", "title", "description", "state", "created_at", "resolved_at", "province_code", "result_text",
                 "category__code", "category__name", "authority__code", "authority__name", "commune__code", "commune__name",
             )
+            # Imported records whose location is a known placeholder (Boston's City Hall
+            # for "no address") are left out, as on every map.
+            for lon, lat in getattr(settings, "HEATMAP_PLACEHOLDER_POINTS", []):
+                qs = qs.exclude(location__dwithin=(Point(float(lon), float(lat), srid=4326), 1e-7))
             if self.jurisdiction is not None:
                 codes_in, codes_not_in = jurisdictions.scope(self.jurisdiction)
                 qs = qs.filter(province_code__in=codes_in) if codes_in is not None else qs.exclude(province_code__in=codes_not_in)

@@ -317,9 +317,11 @@ def test_jurisdiction_collections_keep_countries_apart(client, reports):
 
     insert_points([(-71.06, 42.36), (-71.07, 42.35), (-71.08, 42.34)], state="forwarded", province_code="US-MA-BOS")
     insert_points([(-71.05, 42.33)], state="received", province_code="US-MA-BOS")  # not public
+    # "no address" in Boston's import: City Hall, the placeholder every map leaves out
+    insert_points([(-71.0587, 42.3594)], state="forwarded", province_code="US-MA-BOS")
     boston = get(client, "/ogcapi/collections/reports-boston/items").json()
     assert boston["numberMatched"] == 3
     assert {f["properties"]["province_code"] for f in boston["features"]} == {"US-MA-BOS"}
     vn = get(client, "/ogcapi/collections/reports-vn/items?limit=1").json()
     assert vn["numberMatched"] == sql_count("r.province_code <> 'US-MA-BOS'")
-    assert get(client, "/ogcapi/collections/reports/items?limit=1").json()["numberMatched"] == sql_count()
+    assert get(client, "/ogcapi/collections/reports/items?limit=1").json()["numberMatched"] == sql_count() - 1
