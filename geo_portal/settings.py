@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "boundaries",
     "reports",
     "heatmaps",
+    "agencies",
 ]
 
 AUTH_USER_MODEL = "accounts.User"
@@ -132,7 +133,18 @@ CELERY_BEAT_SCHEDULE = {
     "reports-anonymise-reporters": {"task": "reports.anonymise_reporters", "schedule": crontab(hour=2, minute=30)},
     # Heatmaps: bring the roll-ups up to date (changed reports, passed deadlines).
     "heatmaps-refresh": {"task": "heatmaps.refresh_incremental", "schedule": 30.0},
+    # Agencies: webhook deliveries whose time has come and whose task was lost.
+    "agencies-send-due-webhooks": {"task": "agencies.send_due_webhooks", "schedule": 60.0},
 }
+# Agencies' webhooks (agencies/): endpoints on private or loopback addresses are refused
+# unless this is set (an agency on the intranet; the tests). The retry schedule in
+# seconds (default: Standard Webhooks' 0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h) and how
+# deliveries are handed over ("celery"; "sync" runs the task eagerly; "none").
+GEO_PORTAL_WEBHOOK_ALLOW_PRIVATE = env_bool("GEO_PORTAL_WEBHOOK_ALLOW_PRIVATE", False)
+GEO_PORTAL_WEBHOOK_SCHEDULE = None
+GEO_PORTAL_WEBHOOK_DISPATCH = os.environ.get("GEO_PORTAL_WEBHOOK_DISPATCH", "celery")
+# The portal's public address, for links in what is sent to other systems.
+GEO_PORTAL_PUBLIC_URL = os.environ.get("GEO_PORTAL_PUBLIC_URL", "")
 # Heatmaps: an authority is ranked from this many reports in the period; known
 # "not geocoded" placeholder points (lon, lat) left out of every map layer.
 HEATMAP_RANKING_MIN_VOLUME = int(os.environ.get("HEATMAP_RANKING_MIN_VOLUME", 20))

@@ -20,4 +20,5 @@ urlpatterns = [
     path("", include("heatmaps.urls")),
     path("", include("reports.urls")),
     path("", include("boundaries.urls")),
+    path("", include("agencies.urls")),
 ]

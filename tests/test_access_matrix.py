@@ -76,6 +76,8 @@ TABLE = {
     "accounts/logout/": [("post", "/accounts/logout/", None, st(302), set())],
     "accounts/profile/": [("get", "/accounts/profile/", None, st(200, anonymous=302), set())],
     "accounts/api/token": [("post", "/accounts/api/token", {}, st(400), set())],
+    # agencies: a signed update or an officer's token; an empty body names no report
+    "api/v1/agencies/updates": [("post", "/api/v1/agencies/updates", {}, st(404, anonymous=401), set())],
     # heatmaps
     "tiles/<str:layer>/<int:z>/<int:x>/<int:y>.pbf": [
         # the tile projection has no reporter: a citizen's own reports are on their page

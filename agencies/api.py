@@ -1,0 +1,132 @@
+"""POST /api/v1/agencies/updates — an agency's system tells us what it did.
+
+Two ways in, one body:
+* signed (Standard Webhooks): JSON ``{"type": …, "authority": CODE, "data": {"report": CODE,
+  "text": …, "photos": [{"filename": …, "content_base64": …}]}}`` with the headers
+  webhook-id / webhook-timestamp / webhook-signature made with the secret of one of the
+  authority's endpoints; acts as the authority's system actor.
+* the token API (``Authorization: Token …`` of an officer of the report's authority): the
+  same JSON, or multipart fields ``type``, ``report``, ``text`` and files ``photos``.
+``type``: report.accept | report.progress | report.resolve.
+"""
+
+import json
+import uuid
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from agencies import inbound, signing
+from boundaries.models import Authority
+from geo_portal import ratelimit
+from reports import workflow
+from reports.api import workflow_error_response
+from reports.models import Report
+from reports.policy import access
+
+RATE = "600/h"
+
+UpdateRequest = inline_serializer("AgencyUpdateRequest", fields={
+    "type": serializers.ChoiceField(choices=inbound.TYPES),
+    "authority": serializers.CharField(required=False, help_text="Mã cơ quan (bắt buộc với tin có chữ ký)."),
+    "data": inline_serializer("AgencyUpdateData", fields={
+        "report": serializers.CharField(),
+        "text": serializers.CharField(required=False),
+        "photos": serializers.ListField(child=serializers.DictField(), required=False,
+                                        help_text='[{"filename": "a.jpg", "content_base64": "…"}]'),
+    }),
+})
+UpdateResponse = inline_serializer("AgencyUpdateResponse", fields={
+    "report": serializers.CharField(), "state": serializers.CharField(), "duplicate": serializers.BooleanField(),
+})
+SIGNED_HEADERS = [
+    OpenApiParameter(h, str, OpenApiParameter.HEADER, required=False, description="Standard Webhooks")
+    for h in ("webhook-id", "webhook-timestamp", "webhook-signature")
+]
+
+
+def _bad(field, message):
+    return workflow_error_response(ValidationError({field: [message]}))
+
+
+def _unauthorized(message):
+    return Response({"detail": message}, status=status.HTTP_401_UNAUTHORIZED)
+
+
+def _limited(ident):
+    decision = ratelimit.hit("agency-updates", ident, RATE)
+    return None if decision.allowed else ratelimit.json_429(decision)
+
+
+class AgencyUpdates(APIView):
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @extend_schema(request=UpdateRequest, responses={200: UpdateResponse}, parameters=SIGNED_HEADERS,
+                   description=__doc__)
+    def post(self, request):
+        if request.headers.get("webhook-signature"):
+            return self._signed(request)
+        return self._token(request)
+
+    def _signed(self, request):
+        raw = request._request.body  # the exact bytes that were signed
+        try:
+            payload = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            payload = None
+        if not isinstance(payload, dict):
+            return _bad("body", _("Nội dung phải là JSON."))
+        authority = Authority.objects.filter(code=str(payload.get("authority") or "")).first()
+        secrets = [s for e in authority.webhook_endpoints.all() for s in e.signing_secrets()] if authority else []
+        try:
+            signing.verify(secrets, request.headers.get("webhook-id"), request.headers.get("webhook-timestamp"),
+                           request.headers.get("webhook-signature"), raw)
+        except signing.InvalidSignature:
+            return _unauthorized(_("Chữ ký không hợp lệ."))
+        limited = _limited(f"authority:{authority.pk}")
+        if limited:
+            return limited
+        data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+        actor = inbound.agent_for(authority)
+        return self._apply(authority, actor, request.headers["webhook-id"], payload.get("type"), data,
+                           lambda: inbound.decode_photos(data.get("photos")))
+
+    def _token(self, request):
+        user = request.user
+        if not user.is_authenticated:
+            return _unauthorized(_("Hãy gửi tin có chữ ký hoặc dùng token của cán bộ đơn vị."))
+        limited = _limited(f"user:{user.pk}")
+        if limited:
+            return limited
+        body = request.data
+        if isinstance(body.get("data"), dict):
+            data, photos = body["data"], lambda: inbound.decode_photos(body["data"].get("photos"))
+        else:
+            data = {k: body.get(k) for k in ("report", "text")}
+            photos = lambda: request.FILES.getlist("photos") if hasattr(request, "FILES") else []  # noqa: E731
+        report = Report.objects.filter(code=str(data.get("report") or "").strip()).select_related("authority").first()
+        if report is None:
+            return Response({"detail": _("Không có phản ánh %(code)s.") % {"code": data.get("report") or ""}},
+                            status=status.HTTP_404_NOT_FOUND)
+        if not report.authority_id or not (report.authority_id in access.authority_ids(user) or access.is_admin(user)):
+            # Whoever may not act on it learns nothing about it either.
+            if not access.can_view_report(user, report):
+                return Response({"detail": _("Không có phản ánh %(code)s.") % {"code": report.code}},
+                                status=status.HTTP_404_NOT_FOUND)
+            return workflow_error_response(workflow.Forbidden(_("Phản ánh này không thuộc đơn vị hoặc địa bàn của bạn.")))
+        message_id = request.headers.get("Idempotency-Key") or f"api_{uuid.uuid4().hex}"
+        return self._apply(report.authority, user, message_id, body.get("type"), data, photos)
+
+    def _apply(self, authority, actor, message_id, type_, data, photos):
+        try:
+            report, duplicate = inbound.apply_update(authority, actor, message_id, type_, data, photos())
+        except inbound.NotFound as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_404_NOT_FOUND)
+        except (workflow.WorkflowError, ValidationError, PermissionDenied) as exc:
+            return workflow_error_response(exc)
+        return Response({"report": report.code, "state": report.state, "duplicate": duplicate})

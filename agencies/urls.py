@@ -1,0 +1,7 @@
+from django.urls import path
+
+from agencies import api
+
+urlpatterns = [
+    path("api/v1/agencies/updates", api.AgencyUpdates.as_view(), name="agency-updates"),
+]
