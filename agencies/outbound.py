@@ -10,6 +10,7 @@ disables the endpoint; after the last try the delivery is dead (the admin's dead
 list, with a replay action).
 """
 
+import http.client
 import json
 import logging
 import random
@@ -228,7 +229,7 @@ def attempt(delivery_id):
                 error = resp.body[:500].decode("utf-8", "replace")
         except ValidationError as exc:  # the address became private: refused, retried later
             error = "; ".join(exc.messages)
-        except OSError as exc:
+        except (OSError, http.client.HTTPException) as exc:  # refused, timed out, TLS, a garbled answer
             error = f"{type(exc).__name__}: {exc}"
         d.attempts += 1
         d.last_status_code = code
