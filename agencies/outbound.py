@@ -52,14 +52,15 @@ def event_type(ev):
     return "report.updated"
 
 
-def endpoints_for(report):
-    """The active endpoints of the report's authority, and of its parent authority when
-    that endpoint asked for its units' reports."""
-    if not report.authority_id:
+def endpoints_for(report, authority=None):
+    """The active endpoints of the report's authority (or of ``authority``), and of its
+    parent authority when that endpoint asked for its units' reports."""
+    authority = authority or (report.authority if report.authority_id else None)
+    if authority is None:
         return []
-    q = Q(authority_id=report.authority_id)
-    if report.authority.parent_id:
-        q |= Q(authority_id=report.authority.parent_id, include_children=True)
+    q = Q(authority_id=authority.pk)
+    if authority.parent_id:
+        q |= Q(authority_id=authority.parent_id, include_children=True)
     return list(WebhookEndpoint.objects.filter(q, active=True).select_related("authority"))
 
 
@@ -99,8 +100,9 @@ def _is_own_echo(endpoint, actor):
     return actor is not None and getattr(actor, "username", "") == AGENT_PREFIX + endpoint.authority.code
 
 
-def enqueue(report, type_, extra, actor=None):
-    endpoints = [e for e in endpoints_for(report) if not _is_own_echo(e, actor)]
+def enqueue(report, type_, extra, actor=None, endpoints=None):
+    endpoints = endpoints_for(report) if endpoints is None else endpoints
+    endpoints = [e for e in endpoints if not _is_own_echo(e, actor)]
     if not endpoints:
         return []
     now = timezone.now()
@@ -120,7 +122,24 @@ def on_report_event(report, ev):
         return []
     extra = {"event": {"id": ev.pk, "action": ev.action, "from_state": ev.from_state, "to_state": ev.to_state,
                        "at": _iso(ev.created_at), "reason": ev.reason if ev.action in ("reject", "close", "reopen") else ""}}
-    return enqueue(report, type_, extra, actor=ev.actor)
+    ids = enqueue(report, type_, extra, actor=ev.actor)
+    if ev.action == "transfer":
+        ids += _tell_previous_authority(report, ev, extra)
+    return ids
+
+
+def _tell_previous_authority(report, ev, extra):
+    """The unit a report was transferred away from is told too (report.updated, the
+    report now naming its new authority), so its own system can close the case — except
+    endpoints that also hear of the new authority's reports (a shared parent)."""
+    from boundaries.models import Authority
+
+    previous = Authority.objects.filter(code=(ev.data or {}).get("from") or "").first()
+    if previous is None:
+        return []
+    current = {e.pk for e in endpoints_for(report)}
+    endpoints = [e for e in endpoints_for(report, previous) if e.pk not in current]
+    return enqueue(report, "report.updated", extra, actor=ev.actor, endpoints=endpoints) if endpoints else []
 
 
 def on_comment(report, comment):

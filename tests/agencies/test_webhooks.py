@@ -178,6 +178,38 @@ def test_rejected_report_is_closed_for_the_agency(db, hooks, receiver, operator,
     assert [p["type"] for p in rcv.payloads()] == ["report.closed"]
 
 
+def test_transfer_tells_both_units(db, hooks, receiver, operator, django_capture_on_commit_callbacks):
+    from tests.reports.conftest import HONG_GAI
+
+    report = new_report()
+    other = new_report(commune=HONG_GAI).authority
+    assert other != report.authority
+    old_rcv, new_rcv = receiver(), receiver()
+    add_endpoint(report.authority.code, old_rcv.url)
+    add_endpoint(other.code, new_rcv.url)
+    forward(report, operator, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        workflow.transition(report, "transfer", operator, {"authority": other.code})
+    assert [p["type"] for p in old_rcv.payloads()] == ["report.forwarded", "report.updated"]
+    assert old_rcv.payloads()[1]["data"]["report"]["authority"]["code"] == other.code
+    assert [p["type"] for p in new_rcv.payloads()] == ["report.forwarded"]
+
+
+def test_admin_refuses_a_private_address(db, settings):
+    from boundaries.models import Authority
+
+    settings.GEO_PORTAL_WEBHOOK_ALLOW_PRIVATE = False
+    admin = get_user_model().objects.create(username="hook-admin2", is_superuser=True, is_staff=True)
+    c = Client()
+    c.force_login(admin)
+    authority = Authority.objects.filter(kind="committee").first()
+    resp = c.post("/admin/agencies/webhookendpoint/add/", {
+        "authority": authority.pk, "url": "http://127.0.0.1:8000/hook", "active": "on",
+        "secrets-TOTAL_FORMS": "0", "secrets-INITIAL_FORMS": "0"})
+    assert resp.status_code == 200 and "mạng nội bộ" in resp.content.decode()
+    assert not WebhookEndpoint.objects.exists()
+
+
 def test_two_signatures_while_a_key_rotates(db, hooks, receiver, operator, django_capture_on_commit_callbacks):
     report = new_report()
     rcv = receiver()
