@@ -2,6 +2,7 @@
 
 GET /api/v1/boundaries/<version>/<type>.geojson?province=22&zoom=Z   (or &bbox=w,s,e,n)
     zoom above 14 is answered as 14; too many features for the zoom → 400; cached
+    <version> "current": BoundaryVersion.objects.current() (what the pages ask for)
 GET /api/v1/areas/<id>
 GET /api/v1/areas/by-code/<code>?version=vn-2025&type=commune
 
@@ -29,6 +30,9 @@ def _bad_request(errors: dict) -> JsonResponse:
 @require_GET
 def boundary_geojson(request, version, type_code):
     errors = {}
+    if version == "current":
+        current = BoundaryVersion.objects.current()
+        version = current.code if current else version
     if not BoundaryVersion.objects.filter(code=version).exists():
         errors["version"] = [_("Không có phiên bản địa giới “%(code)s”.") % {"code": version}]
     if not AreaType.objects.filter(code=type_code).exists():

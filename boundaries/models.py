@@ -104,6 +104,39 @@ class Jurisdiction(models.Model):
         return list(Jurisdiction.objects.filter(parent=self).exclude(province_code="").values_list("province_code", flat=True))
 
 
+class BoundaryVersionQuerySet(models.QuerySet):
+    def valid_on(self, day):
+        """Active versions valid on ``day`` (every jurisdiction)."""
+        return self.filter(active=True).filter(
+            Q(valid_from__isnull=True) | Q(valid_from__lte=day),
+            Q(valid_to__isnull=True) | Q(valid_to__gte=day),
+        )
+
+    def current(self, at=None, jurisdiction=None):
+        """THE version of ``jurisdiction`` (default settings.BOUNDARY_JURISDICTION) valid
+        at ``at`` (a date or datetime, default today, local time); None when there is
+        none. When several overlap (a data error), the one that started last wins.
+        Like MapIt's ``Generation.objects.current()``: pages and queries ask this, never
+        name a version."""
+        import datetime as dt
+
+        from django.conf import settings
+        from django.utils import timezone
+
+        if at is None:
+            day = timezone.localdate()
+        elif isinstance(at, dt.datetime):
+            day = timezone.localdate(at) if timezone.is_aware(at) else at.date()
+        else:
+            day = at
+        return (
+            self.valid_on(day)
+            .filter(jurisdiction=jurisdiction or settings.BOUNDARY_JURISDICTION)
+            .order_by(models.F("valid_from").desc(nulls_last=True), "code")
+            .first()
+        )
+
+
 class BoundaryVersion(models.Model):
     """One generation of boundaries of one jurisdiction, valid over a date range.
 
@@ -120,6 +153,8 @@ class BoundaryVersion(models.Model):
     active = models.BooleanField(_("đang dùng"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = BoundaryVersionQuerySet.as_manager()
+
     class Meta:
         ordering = ["jurisdiction", "-valid_from"]
         verbose_name = _("phiên bản địa giới")
@@ -131,13 +166,6 @@ class BoundaryVersion(models.Model):
     def is_valid_on(self, day):
         return (self.valid_from is None or self.valid_from <= day) and (
             self.valid_to is None or day <= self.valid_to
-        )
-
-    @classmethod
-    def valid_on(cls, day):
-        return cls.objects.filter(active=True).filter(
-            Q(valid_from__isnull=True) | Q(valid_from__lte=day),
-            Q(valid_to__isnull=True) | Q(valid_to__gte=day),
         )
 
 

@@ -22,12 +22,21 @@ rule is tried; the explanation of the result says so.
 
 Rules are read in ONE query (with their authority, area and area type); a request that
 routes several times may pass ``rules=load_rules()`` to reuse them.
+
+``route_cached(areas, category_codes)`` is the hot path (intake, re-routing): this
+process keeps the rules (without their areas' geometry) and the routes it computed for
+``settings.ROUTING_RULES_CACHE_SECONDS``, outside transactions only; saving or deleting
+a rule or an authority clears both (``clear_cache``, connected in
+``BoundariesConfig.ready()``).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.db import connection
 from django.utils.translation import gettext as _
 
 from boundaries.models import Area, Authority, RoutingRule
@@ -179,3 +188,51 @@ def responsibilities(area: Area) -> list[RouteResult]:
         if result.authority is not None:
             out.append(result)
     return out
+
+
+# --- the process cache of the hot path -----------------------------------------------
+
+_rules_cache = {"at": 0.0, "rules": None}
+_routes_cache: dict = {}
+_ROUTES_MAX = 20_000
+
+
+def _cache_off() -> bool:
+    # Inside a transaction (a test, a re-route) the caller may see rules others do not:
+    # read them fresh and leave the cache alone.
+    return settings.ROUTING_RULES_CACHE_SECONDS <= 0 or connection.in_atomic_block
+
+
+def cached_rules() -> list[RoutingRule]:
+    """load_rules(), kept in this process for ROUTING_RULES_CACHE_SECONDS (an admin's
+    change applies within that time on other processes, at once on this one)."""
+    if _cache_off():
+        return load_rules()
+    now = time.monotonic()
+    if _rules_cache["rules"] is None or now - _rules_cache["at"] > settings.ROUTING_RULES_CACHE_SECONDS:
+        _rules_cache["rules"] = load_rules()
+        _rules_cache["at"] = now
+        _routes_cache.clear()
+    return _rules_cache["rules"]
+
+
+def clear_cache(**kwargs):
+    """Signal receiver: a rule or an authority changed."""
+    _rules_cache["rules"] = None
+    _routes_cache.clear()
+
+
+def route_cached(areas: list[Area], category_codes: list[str]) -> RouteResult:
+    """route() with this process's rules; outside transactions the result for the same
+    areas and codes is reused while the rules cache holds (a route is a pure function of
+    areas, codes, rules and authorities, and a change of either clears the cache)."""
+    rules = cached_rules()
+    if _cache_off():
+        return route(areas, category_codes, rules=rules)
+    key = (tuple(a.pk for a in areas), tuple(category_codes))
+    routed = _routes_cache.get(key)
+    if routed is None:
+        if len(_routes_cache) > _ROUTES_MAX:
+            _routes_cache.clear()
+        routed = _routes_cache[key] = route(areas, category_codes, rules=rules)
+    return routed

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from boundaries import api, views
+from boundaries import openapi as api  # the API views, documented in the OpenAPI schema
+from boundaries import views
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -2,7 +2,6 @@
 answers for it. Data comes from the boundary API (boundaries/api.py)."""
 
 from django.shortcuts import render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from boundaries.models import Area, BoundaryVersion
@@ -13,7 +12,7 @@ DEFAULT_PROVINCE = "22"
 
 
 def home(request):
-    version = BoundaryVersion.valid_on(timezone.localdate()).filter(jurisdiction="VN").order_by("-valid_from").first()
+    version = BoundaryVersion.objects.current()
     provinces = []
     if version is not None:
         names = dict(

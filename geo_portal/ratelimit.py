@@ -70,11 +70,11 @@ ALLOWED = Decision(True)
 
 
 def enabled():
-    return getattr(settings, "RATELIMIT_ENABLE", True)
+    return settings.RATELIMIT_ENABLE
 
 
 def rate_of(name, default=None):
-    configured = getattr(settings, "RATE_LIMITS", {}) or {}
+    configured = settings.RATE_LIMITS
     text = configured.get(name) or default or LIMITS.get(name)
     if text is None:
         raise KeyError(f"no rate configured for limit {name!r}")

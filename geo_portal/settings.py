@@ -1,8 +1,8 @@
 """Settings for geo_portal, read from the environment with defaults that work locally.
 
-Environment variables: DATABASE_URL, GEO_PORTAL_DATA_DIR, SECRET_KEY, DEBUG,
-ALLOWED_HOSTS, REDIS_URL, GEO_PORTAL_MEDIA_ROOT, GEO_PORTAL_TEST_DB, SMS_BACKEND; the HTTPS
-ones in the "production safety" block (README, Configuration).
+Every setting the code reads is declared here, each with its environment variable
+(the README's configuration table lists them); the code reads ``settings.X``, never
+``getattr(settings, "X", default)`` — one default, in one place.
 """
 
 import os
@@ -67,6 +67,8 @@ MIDDLEWARE = [
     "geo_portal.production.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "geo_portal.middleware.ChosenLanguageMiddleware",
+    # NUL bytes, non-object JSON, chunked bodies: one 400 naming the field (geo_portal/input_guard.py)
+    "geo_portal.input_guard.InputGuardMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -76,6 +78,12 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "geo_portal.urls"
 WSGI_APPLICATION = "geo_portal.wsgi.application"
+# geo_portal/asgi.py: long-lived streams served by their own asynchronous apps (no
+# thread held per open stream); everything else goes to Django on a thread pool.
+ASGI_STREAMS = {"/ioc/events": "heatmaps.live.stream_app"}
+ASGI_SHUTDOWN = ["heatmaps.live.shutdown"]
+# A quiet stream sends a comment this often, so that proxies keep it open.
+LIVE_HEARTBEAT_S = float(os.environ.get("LIVE_HEARTBEAT_S", 15))
 
 TEMPLATES = [
     {
@@ -120,6 +128,11 @@ CACHES = {
     }
 }
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", f"{REDIS_URL}/0")
+# Queues and every broker key are named after the database, as the cache keys are: two
+# checkouts on one Redis never take each other's tasks. CELERY_KEY_PREFIX overrides the
+# key prefix (a test's worker on the test database shares the test process's).
+CELERY_TASK_DEFAULT_QUEUE = f"geo_portal.{_db['NAME']}"
+CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": os.environ.get("CELERY_KEY_PREFIX") or f"{_db['NAME']}:"}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TIMEZONE = "Asia/Ho_Chi_Minh"
@@ -148,11 +161,26 @@ GEO_PORTAL_PUBLIC_URL = os.environ.get("GEO_PORTAL_PUBLIC_URL", "")
 # Heatmaps: an authority is ranked from this many reports in the period; known
 # "not geocoded" placeholder points (lon, lat) left out of every map layer.
 HEATMAP_RANKING_MIN_VOLUME = int(os.environ.get("HEATMAP_RANKING_MIN_VOLUME", 20))
-HEATMAP_PLACEHOLDER_POINTS = [(-71.0587, 42.3594)]  # Boston City Hall
+# "lon,lat;lon,lat…" — default Boston City Hall.
+HEATMAP_PLACEHOLDER_POINTS = [
+    tuple(float(x) for x in pair.split(","))
+    for pair in os.environ.get("HEATMAP_PLACEHOLDER_POINTS", "-71.0587,42.3594").split(";")
+    if pair.strip()
+]
+# Grid bins: bins per tile side, the coarsest and finest pre-aggregated zoom levels;
+# above HEATMAP_MAX_BIN_ZOOM tiles carry raw points, at most HEATMAP_TILE_MAX_POINTS.
+HEATMAP_BINS_PER_TILE = int(os.environ.get("HEATMAP_BINS_PER_TILE", 64))
+HEATMAP_MIN_LEVEL = int(os.environ.get("HEATMAP_MIN_LEVEL", 3))
+HEATMAP_MAX_BIN_ZOOM = int(os.environ.get("HEATMAP_MAX_BIN_ZOOM", 9))
+HEATMAP_TILE_MAX_POINTS = int(os.environ.get("HEATMAP_TILE_MAX_POINTS", 10_000))
+# The incremental roll-up refresh leaves changes younger than this (seconds) to the next run.
+HEATMAP_REFRESH_LAG_S = int(os.environ.get("HEATMAP_REFRESH_LAG_S", 10))
 # The reporter's name, phone and e-mail are cleared this many days after a report closed.
 REPORTER_RETENTION_DAYS = int(os.environ.get("GEO_PORTAL_REPORTER_RETENTION_DAYS", 365))
 # "celery" (after commit, to the worker), "sync" (in the request), "none".
 NOTIFY_DISPATCH = os.environ.get("NOTIFY_DISPATCH", "celery")
+# A reminder goes out when a deadline is this close (hours).
+REPORT_REMINDER_BEFORE_HOURS = float(os.environ.get("REPORT_REMINDER_BEFORE_HOURS", 4))
 
 # Auth -----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -167,6 +195,7 @@ SMS_BACKEND = os.environ.get("SMS_BACKEND", "geo_portal.accounts.sms.ConsoleSmsB
 SMS_OUTBOX_DIR = Path(os.environ.get("SMS_OUTBOX_DIR", BASE_DIR / "var" / "sms-outbox"))
 SMS_GATEWAY_URL = os.environ.get("SMS_GATEWAY_URL", "")
 SMS_GATEWAY_TOKEN = os.environ.get("SMS_GATEWAY_TOKEN", "")
+SMS_GATEWAY_TIMEOUT = float(os.environ.get("SMS_GATEWAY_TIMEOUT", 10))  # seconds
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
 EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail-outbox"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "geo_portal <no-reply@localhost>")
@@ -211,17 +240,34 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "geo_portal.schema.add_error_responses",
+    ],
 }
 # Report submissions per client IP (django-ratelimit, counted in the Redis cache).
 # RATELIMIT_ENABLE=0 turns it off (the ingest benchmark).
 RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
 REPORT_SUBMIT_RATE = os.environ.get("REPORT_SUBMIT_RATE", "20/h")
+# Other limits of geo_portal.ratelimit.LIMITS overridden by name: "photo-hint=30/10m,otp-send-ip=10/10m".
+RATE_LIMITS = dict(
+    pair.split("=", 1) for pair in os.environ.get("RATE_LIMITS", "").split(",") if "=" in pair
+)
+# An officer may ask to extend a deadline by at most this many working days
+# (reports/workflow.py, request_extension).
+MAX_EXTENSION_WORKING_DAYS = int(os.environ.get("MAX_EXTENSION_WORKING_DAYS", "30"))
+# Date filters (list, map, statistics, exports) accept days in this range; outside it a
+# date is a typo or a probe, and past year 9999 it cannot even be computed (400 instead).
+FILTER_DATE_MIN = "1900-01-01"
+FILTER_DATE_MAX = "2999-12-31"
 # Uploads, checked by content in reports/media.py.
-REPORT_PHOTO_MAX_BYTES = 10 * 1024 * 1024
-REPORT_PHOTO_MAX_COUNT = 5
-REPORT_VIDEO_MAX_BYTES = 50 * 1024 * 1024
-REPORT_VIDEO_MAX_SECONDS = 120
-REPORT_IMAGE_MAX_PIXELS = 40_000_000
+REPORT_PHOTO_MAX_BYTES = int(os.environ.get("REPORT_PHOTO_MAX_BYTES", 10 * 1024 * 1024))
+REPORT_PHOTO_MAX_COUNT = int(os.environ.get("REPORT_PHOTO_MAX_COUNT", 5))
+REPORT_VIDEO_MAX_BYTES = int(os.environ.get("REPORT_VIDEO_MAX_BYTES", 50 * 1024 * 1024))
+REPORT_VIDEO_MAX_SECONDS = int(os.environ.get("REPORT_VIDEO_MAX_SECONDS", 120))
+REPORT_IMAGE_MAX_PIXELS = int(os.environ.get("REPORT_IMAGE_MAX_PIXELS", 40_000_000))
+# Memory one image's decoding may take (bytes); a costlier photo is refused.
+REPORT_IMAGE_DECODE_MAX_BYTES = int(os.environ.get("REPORT_IMAGE_DECODE_MAX_BYTES", 128 * 1024 * 1024))
 # A whole submission (5 photos + 1 video + fields) above this is refused with 413
 # before its body is read.
 REPORT_MAX_REQUEST_BYTES = 5 * REPORT_PHOTO_MAX_BYTES + REPORT_VIDEO_MAX_BYTES + 1024 * 1024
@@ -229,9 +275,20 @@ REPORT_MAX_REQUEST_BYTES = 5 * REPORT_PHOTO_MAX_BYTES + REPORT_VIDEO_MAX_BYTES +
 # Platform rules ------------------------------------------------------------
 # A pin this close to a commune (in metres) but outside every one snaps to it.
 LOCATE_SNAP_TOLERANCE_M = float(os.environ.get("LOCATE_SNAP_TOLERANCE_M", 1000))
+# The jurisdiction whose boundary version is "current" for pages and queries
+# (BoundaryVersion.objects.current()); imported cities keep their own.
+BOUNDARY_JURISDICTION = os.environ.get("BOUNDARY_JURISDICTION", "VN")
+# Beyond the snap tolerance but within this (metres): "too far" (a pin at sea off our
+# coast) rather than "outside every area we manage".
+LOCATE_OUTSIDE_M = float(os.environ.get("LOCATE_OUTSIDE_M", 50_000))
+# Process caches of the intake's hot path (seconds; 0 turns one off). Each is cleared at
+# once in the process that saves a change; other processes see it within this time.
+ROUTING_RULES_CACHE_SECONDS = float(os.environ.get("ROUTING_RULES_CACHE_SECONDS", 30))
+CATEGORY_CACHE_SECONDS = float(os.environ.get("CATEGORY_CACHE_SECONDS", 30))
+CALENDAR_CACHE_SECONDS = float(os.environ.get("CALENDAR_CACHE_SECONDS", 60))
 # Quảng Ninh's rule: the desk forwards within 1 working day; the unit resolves within 5.
-DEFAULT_FORWARD_WORKING_DAYS = 1
-DEFAULT_RESOLVE_WORKING_DAYS = 5
+DEFAULT_FORWARD_WORKING_DAYS = int(os.environ.get("DEFAULT_FORWARD_WORKING_DAYS", 1))
+DEFAULT_RESOLVE_WORKING_DAYS = int(os.environ.get("DEFAULT_RESOLVE_WORKING_DAYS", 5))
 
 SILENCED_SYSTEM_CHECKS = ["gis.W001"]  # Debian 12 ships GDAL 3.6; we open only our own files.
 

@@ -22,3 +22,17 @@ urlpatterns = [
     path("", include("boundaries.urls")),
     path("", include("agencies.urls")),
 ]
+
+
+def not_found(request, exception=None):
+    """API clients get JSON for an unknown URL too (pages keep the HTML one)."""
+    from django.http import JsonResponse
+    from django.utils.translation import gettext as _
+    from django.views.defaults import page_not_found
+
+    if request.path.startswith(("/api/", "/tiles/", "/accounts/api/")):
+        return JsonResponse({"detail": _("Không tìm thấy.")}, status=404, json_dumps_params={"ensure_ascii": False})
+    return page_not_found(request, exception)
+
+
+handler404 = not_found

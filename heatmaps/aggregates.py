@@ -42,6 +42,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from geo_portal.dates import filter_date_error
 from reports import policy
 
 WORLD = 40075016.685578488
@@ -51,16 +52,9 @@ HANDLING_BUCKET_HOURS = (1, 2, 4, 8, 12, 24, 36, 48, 72, 96, 120, 168, 240, 336,
 
 
 def conf(name):
-    defaults = {
-        "HEATMAP_BINS_PER_TILE": 64,
-        "HEATMAP_MIN_LEVEL": 3,
-        "HEATMAP_MAX_BIN_ZOOM": 9,
-        "HEATMAP_PLACEHOLDER_POINTS": [(-71.0587, 42.3594)],
-        "HEATMAP_RANKING_MIN_VOLUME": 20,
-        "HEATMAP_TILE_MAX_POINTS": 10000,
-        "HEATMAP_REFRESH_LAG_S": 10,
-    }
-    return getattr(settings, name, defaults[name])
+    """A HEATMAP_* setting (declared in geo_portal/settings.py), read when used so that
+    tests can override it."""
+    return getattr(settings, name)
 
 
 def tz():
@@ -142,9 +136,14 @@ class Filters:
             if not value:
                 return None
             try:
-                return dt.date.fromisoformat(value)
+                day = dt.date.fromisoformat(value)
             except ValueError:
                 errors[name] = _("Ngày không hợp lệ (định dạng YYYY-MM-DD).")
+                return None
+            if filter_date_error(day):
+                errors[name] = filter_date_error(day)
+                return None
+            return day
 
         f.start, f.end = parse_day("start"), parse_day("end")
         month = params.get("month")
@@ -155,6 +154,9 @@ class Filters:
                 f.end = (dt.date(y + m // 12, m % 12 + 1, 1)) - dt.timedelta(days=1)
             except (ValueError, TypeError):
                 errors["month"] = _("Tháng không hợp lệ (định dạng YYYY-MM).")
+            else:
+                if filter_date_error(f.start) or filter_date_error(f.end):
+                    errors["month"] = filter_date_error(f.start) or filter_date_error(f.end)
         if f.start and f.end and f.start > f.end:
             errors["end"] = _("Ngày kết thúc phải sau ngày bắt đầu.")
         codes = [c for c in (params.get("category") or "").split(",") if c]
@@ -770,30 +772,27 @@ def rollup_series(filters: Filters, by=None):
     )
 
 
-def counts_by(filters: Filters, dim="category"):
-    """Counts per category, group or state over the filters (roll-up for category and
-    group, which round periods to months; raw for state, which is exact)."""
-    if dim == "state":
-        where, params = filters.raw_sql("r")
-        return fetchall(
-            f"SELECT r.state AS key, count(*)::int AS n FROM reports_report r WHERE {where} GROUP BY 1 ORDER BY 2 DESC",
-            params,
-        )
-    where, params = filters.rollup_sql("g", with_state=False)
-    key = "c.code" if dim == "category" else "coalesce(pc.code, c.code)"
-    return fetchall(
-        f"""SELECT {key} AS key, sum(g.received)::int AS n FROM heatmaps_authorityrollup g
-            JOIN reports_category c ON c.id = g.category_id LEFT JOIN reports_category pc ON pc.id = c.parent_id
-            WHERE {where} GROUP BY 1 ORDER BY 2 DESC""",
-        params,
-    )
-
-
 # --- what the map pages need to open ------------------------------------------------------
 
-_PROVINCES_2025 = """SELECT a.code, a.name, a.geom FROM boundaries_area a
-    JOIN boundaries_boundaryversion v ON v.id = a.version_id AND v.code = 'vn-2025'
-    JOIN boundaries_areatype t ON t.id = a.type_id AND t.code = 'province'"""
+# The provinces of the current boundary version (parameter: its id, from
+# BoundaryVersion.objects.current()).
+_PROVINCES = """SELECT a.code, a.name, a.geom FROM boundaries_area a
+    JOIN boundaries_areatype t ON t.id = a.type_id AND t.code = 'province'
+    WHERE a.version_id = %s"""
+
+
+def _current_version_id():
+    from boundaries.models import BoundaryVersion
+
+    version = BoundaryVersion.objects.current()
+    return version.id if version else None
+
+
+def current_version_code():
+    from boundaries.models import BoundaryVersion
+
+    version = BoundaryVersion.objects.current()
+    return version.code if version else ""
 
 
 def rollup_months():
@@ -801,26 +800,30 @@ def rollup_months():
     return fetchall("SELECT min(month) AS first, max(month) AS last FROM heatmaps_gridrollup")[0]
 
 
-def provinces_2025():
-    return fetchall(f"SELECT code, name FROM ({_PROVINCES_2025}) p ORDER BY name")
+def current_provinces():
+    return fetchall(f"SELECT code, name FROM ({_PROVINCES}) p ORDER BY name", [_current_version_id()])
 
 
 def vn_versions():
-    return fetchall("SELECT code, name FROM boundaries_boundaryversion WHERE jurisdiction = 'VN' ORDER BY valid_from DESC NULLS LAST")
+    return fetchall(
+        "SELECT code, name FROM boundaries_boundaryversion WHERE jurisdiction = %s ORDER BY valid_from DESC NULLS LAST",
+        [settings.BOUNDARY_JURISDICTION],
+    )
 
 
 def province_bounds(code=None):
-    """[[south, west], [north, east]] of a 2025 province, for Leaflet's fitBounds; with
+    """[[south, west], [north, east]] of a current province, for Leaflet's fitBounds; with
     no code, of the province with the most reports (the roll-up's coarsest level; never
     an imported city's). None when there is none."""
     if code:
-        extent_sql, params = f"SELECT ST_Extent(geom) AS e FROM ({_PROVINCES_2025}) p WHERE code = %s", [code]
+        extent_sql = f"SELECT ST_Extent(geom) AS e FROM ({_PROVINCES}) p WHERE code = %s"
+        params = [_current_version_id(), code]
     else:
-        extent_sql = f"""WITH prov AS ({_PROVINCES_2025}),
+        extent_sql = f"""WITH prov AS ({_PROVINCES}),
                 top AS (SELECT province_code FROM heatmaps_gridrollup WHERE level = %s
                         AND province_code IN (SELECT code FROM prov)
                         GROUP BY province_code ORDER BY sum(n) DESC LIMIT 1)
                SELECT ST_Extent(prov.geom) AS e FROM prov JOIN top ON top.province_code = prov.code"""
-        params = [conf("HEATMAP_MIN_LEVEL")]
+        params = [_current_version_id(), conf("HEATMAP_MIN_LEVEL")]
     ext = fetchall(f"SELECT ST_XMin(e) AS w, ST_YMin(e) AS s, ST_XMax(e) AS e, ST_YMax(e) AS n FROM ({extent_sql}) x", params)[0]
     return [[ext["s"], ext["w"]], [ext["n"], ext["e"]]] if ext["w"] is not None else None

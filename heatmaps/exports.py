@@ -185,9 +185,16 @@ def _report_rows(where, params, order, limit):
 
 
 def reports_after(last_id, province=None, limit=50, scope=None, jurisdiction=None):
+    """The wall's rows of reports with an id above ``last_id``, oldest first, within
+    ``scope`` (reports.policy.access.Scope; None: every report)."""
     where, params = agg.place_sql("r", province, jurisdiction)
     where, params = _scoped(f"r.id > %s AND {where}", [last_id, *params], scope)
     return _report_rows(where, params, "r.id", limit)
+
+
+def reports_by_id(ids):
+    """The wall's rows of these reports (the live listener's one fetch per batch)."""
+    return _report_rows("r.id = ANY(%s)", [list(ids)], "r.id", len(ids))
 
 
 def latest_reports(province=None, limit=10, scope=None, jurisdiction=None):

@@ -36,7 +36,7 @@ Z_LEVELS = ((2.576, 99), (1.960, 95), (1.645, 90))
 HOTSPOT_MAX_CELLS = 6000
 
 
-def _lattice(level, province=None, bbox=None, version_code="vn-2025"):
+def _lattice(level, province=None, bbox=None, version_code=None):
     """Land cells of a level: (cx, cy, lon, lat) for the selection."""
     s = agg.cell_size(level)
     half = 2**level * agg.conf("HEATMAP_BINS_PER_TILE") // 2
@@ -63,7 +63,7 @@ def _lattice(level, province=None, bbox=None, version_code="vn-2025"):
     )
 
 
-def _choose_level(province=None, bbox=None, version_code="vn-2025"):
+def _choose_level(province=None, bbox=None, version_code=None):
     """Finest level whose lattice (by the selection's extent) stays under the cap."""
     if province:
         ext = fetchall(
@@ -130,13 +130,20 @@ def fdr_thresholds(p_values):
     return out
 
 
-def hotspots(filters: Filters, province=None, bbox=None, level=None, version_code="vn-2025", fdr=True):
+def hotspots(filters: Filters, province=None, bbox=None, level=None, version_code=None, fdr=True):
     """Gi* per land cell: {"level", "cells": [dicts cx, cy, lon, lat, n, z, p, kind,
     confidence]} — kind "hot", "cold" or "" (not significant). With ``fdr`` (default)
     the confidence levels hold the false discovery rate over all the cells tested
     (Benjamini-Hochberg) instead of testing each cell alone: thousands of cells of a
-    uniform scatter would otherwise give dozens of "90 %" spots by chance."""
+    uniform scatter would otherwise give dozens of "90 %" spots by chance. A province
+    is one of ``version_code`` (default: the current version)."""
     from scipy.stats import norm
+
+    from boundaries.models import BoundaryVersion
+
+    if version_code is None:
+        current = BoundaryVersion.objects.current()
+        version_code = current.code if current else ""
 
     if not province and not bbox:
         raise agg.FilterError({"province": _("Chọn một tỉnh hoặc một vùng bản đồ.")})

@@ -19,7 +19,8 @@ boundary version whose areas the points are placed in, e.g. "boston-wards"),
 
 Rows are parsed with pandas, copied (COPY) into a temporary staging table, and moved
 into reports with two set-based statements (update the known external ids, insert the
-new ones), the area found for each point by a LATERAL probe of the subdivided parts.
+new ones), the area found for each point by boundaries.lookup.locate_many (the one
+lookup: covering, lowest code on a shared border, snapping within tolerance).
 Records at a known placeholder point (settings.HEATMAP_PLACEHOLDER_POINTS, e.g.
 Boston's City Hall "not geocoded" default) keep their point and the file's own area;
 the heat layers leave them out. The roll-ups are refreshed for the months touched.
@@ -30,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import uuid
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -38,6 +40,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from boundaries import jurisdictions
+from boundaries.lookup import locate_many
 from reports import policy, sla
 from reports.models import Report
 
@@ -260,7 +263,7 @@ def import_records(path, mapping, chunk=20000, progress=None, refresh=True):
         with connection.cursor() as cur:
             # ON COMMIT DROP, and dropped first: inside an outer transaction (tests, a
             # caller's atomic block) an earlier import's tables may still be there.
-            cur.execute("DROP TABLE IF EXISTS import_staging, import_placed")
+            cur.execute("DROP TABLE IF EXISTS import_staging, import_points, import_placed")
             cur.execute(
                 """CREATE TEMP TABLE import_staging (
                      external_id text, created_at timestamptz, resolve_due timestamptz, resolved_at timestamptz,
@@ -288,21 +291,34 @@ def import_records(path, mapping, chunk=20000, progress=None, refresh=True):
                     progress(min(start + chunk, total), total)
             cur.execute("ANALYZE import_staging")
             cur.execute("CREATE INDEX ON import_staging (external_id)")
-            # The area: the point's, in the version's subdivided parts; the file's own
-            # where the point is a placeholder or in no area.
+            # The area: the point's, located by boundaries.lookup.locate_many in the
+            # version (its border and snapping rules); the file's own where the point is
+            # a placeholder or in no area.
             vid = version.id if version else None
+            located = f"import_located_{uuid.uuid4().hex[:10]}"
             cur.execute(
-                """CREATE TEMP TABLE import_placed ON COMMIT DROP AS
-                   SELECT s.*, coalesce(CASE WHEN s.placeholder THEN NULL ELSE hit.area_id END, own.id) AS area_id,
-                          (hit.area_id IS NULL AND NOT s.placeholder) AS outside
-                   FROM import_staging s
-                   LEFT JOIN LATERAL (
-                       SELECT p.area_id FROM boundaries_areapart p
-                       WHERE p.version_id = %s AND NOT s.placeholder
-                         AND ST_Covers(p.geom, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)) LIMIT 1) hit ON TRUE
-                   LEFT JOIN boundaries_area own ON own.version_id = %s AND own.code = s.area_code""",
-                [vid, vid],
+                """CREATE TEMP TABLE import_points ON COMMIT DROP AS
+                   SELECT external_id, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS g
+                   FROM import_staging WHERE NOT placeholder ORDER BY 2"""
             )
+            cur.execute("CREATE INDEX ON import_points USING gist (g)")
+            cur.execute("ANALYZE import_points")
+            try:
+                if version is not None:
+                    locate_many("import_points", version, out_table=located, key="external_id")
+                else:
+                    cur.execute(f"CREATE TEMP TABLE {located} ON COMMIT DROP (external_id text, area_id bigint)")
+                cur.execute(
+                    f"""CREATE TEMP TABLE import_placed ON COMMIT DROP AS
+                       SELECT s.*, coalesce(hit.area_id, own.id) AS area_id,
+                              (hit.area_id IS NULL AND NOT s.placeholder) AS outside
+                       FROM import_staging s
+                       LEFT JOIN {located} hit ON hit.external_id = s.external_id
+                       LEFT JOIN boundaries_area own ON own.version_id = %s AND own.code = s.area_code""",
+                    [vid],
+                )
+            finally:
+                cur.execute(f"DROP TABLE IF EXISTS {located}")
             cur.execute("SELECT count(*) FILTER (WHERE outside) FROM import_placed")
             res.outside = cur.fetchone()[0]
             cur.execute("CREATE INDEX ON import_placed (external_id)")

@@ -12,10 +12,11 @@ for some authorities; ratings on the rated ones, skewed to satisfied.
 
 from django.db import connection
 
+from boundaries.models import BoundaryVersion
 from reports.models import Report
 
 GENERATE_SQL = """
-WITH v AS (SELECT id FROM boundaries_boundaryversion WHERE code = 'vn-2025'),
+WITH v AS (SELECT %(version)s::bigint AS id),
 communes AS (
     SELECT a.id, a.code, p.code AS pc, a.geom,
            (CASE WHEN a.name ILIKE 'Phường%%' THEN 12 ELSE 1 END)
@@ -91,7 +92,8 @@ def generate(n, seed=0.42, days=1095, province=None):
         cur.execute("CREATE SEQUENCE IF NOT EXISTS bench_code_seq")
         cur.execute("SELECT setseed(%s)", [seed])
         states = {f"state_{s.value}": s.value for s in Report.State}
-        cur.execute(GENERATE_SQL, {"n": n, "seed": int(seed * 1000), "days": days, "province": province, **states})
+        cur.execute(GENERATE_SQL, {"n": n, "seed": int(seed * 1000), "days": days, "province": province,
+                                   "version": BoundaryVersion.objects.current().id, **states})
         cur.execute("ANALYZE reports_report")
 
 

@@ -6,11 +6,10 @@ exports); bad parameters answer 400 with translated, per-field errors.
 
 import hashlib
 import json
-import time
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse, HttpResponseNotModified, JsonResponse, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseNotModified, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -229,9 +228,10 @@ AREAS_MAX_DETAILED = 1000
 
 @api
 def areas_view(request):
-    """Choropleth: ?version=vn-2025&type=province|commune|district|city-ward&parent=22"""
+    """Choropleth: ?version=CODE&type=province|commune|district|city-ward&parent=22
+    (version: default the current one)."""
     filters = Filters.from_params(request.GET)
-    version = request.GET.get("version", "vn-2025")
+    version = request.GET.get("version") or agg.current_version_code()
     type_code = request.GET.get("type", "province")
     # Beyond zoom 12 a choropleth needs no finer outline (≈10 m): higher zooms get
     # zoom 12's answer (and share its cache entry).
@@ -379,7 +379,7 @@ def _page_context():
 
     months = agg.rollup_months()
     groups = list(Category.objects.filter(parent__isnull=True, active=True).values("code", "name", "color"))
-    provinces = agg.provinces_2025()
+    provinces = agg.current_provinces()
     return {
         "groups": groups,
         "provinces": provinces,
@@ -489,50 +489,40 @@ def ioc_state_view(request):
     })
 
 
-@staff_only()
 @require_GET
 def ioc_events(request):
-    """Server-sent events: new reports of the province as they arrive.
+    """Server-sent events: new reports the viewer may see, as ``event: report`` (the
+    report's row, its id as the event id) and then ``event: counters``.
 
-    Polls the database every second for reports with an id above the last one sent
-    (Last-Event-ID or ?last_id) and streams them as ``event: report``; a ``counters``
-    event follows each batch. The response ends after ?max_s seconds (default 55, at
-    most 300: the browser's EventSource reconnects by itself, with the last id); ?once=1
-    answers one poll and ends — what tests and single-threaded servers need.
+    Served by heatmaps.live.stream_app under ASGI (scripts/run): one open stream per
+    wall, fed by the process's one listener. Here, under WSGI (the test live server,
+    runserver), one answer per request: the reports after Last-Event-ID / ?last_id (0 if absent; at
+    most 50) and the end of the response — the browser's EventSource reconnects after a
+    second with the last id (the wall's ?sse=once asks for exactly this).
     """
+    from heatmaps import live
+
     try:
-        max_s = parse_int(request.GET, "max_s", 55, 1, 300)
-        last_id = int(request.headers.get("Last-Event-ID") or request.GET.get("last_id") or 0)
-    except (FilterError, ValueError):
-        return bad_request({"last_id": _("Phải là số nguyên.")})
+        live.viewer_reach(request.user)  # who asks comes first: 401/403 before any 400
+        _max_s, last_id, province = live.parse_params(request.GET, {"last-event-id": request.headers.get("Last-Event-ID")})
+        reach = live.viewer_reach(request.user, province)
+    except live.Refused as exc:
+        return JsonResponse({"errors": exc.errors}, status=exc.status, json_dumps_params={"ensure_ascii": False})
     try:
-        province = staff_province(request)
         juris = agg.parse_jurisdiction(request.GET)
-    except PermissionDenied as exc:
-        return forbidden(exc)
     except FilterError as exc:
         return bad_request(exc.errors)
-    scope = access.report_scope(request.user)
-    once = request.GET.get("once") == "1"
-
-    def stream():
-        nonlocal last_id
-        deadline = time.monotonic() + max_s
-        yield "retry: 1000\n\n"
-        while True:
-            new = exports.reports_after(last_id, province, scope=scope, jurisdiction=juris)
-            for r in new:
-                last_id = max(last_id, r["id"])
-                yield f"id: {r['id']}\nevent: report\ndata: {json.dumps(r, ensure_ascii=False)}\n\n"
-            if new:
-                data = json.dumps(stats.live_counters(province, jurisdiction=juris), ensure_ascii=False, default=str)
-                yield f"id: {last_id}\nevent: counters\ndata: {data}\n\n"
-            if once or time.monotonic() >= deadline:
-                return
-            yield ": keep-alive\n\n"
-            time.sleep(1.0)
-
-    resp = StreamingHttpResponse(stream(), content_type="text/event-stream")
-    resp["Cache-Control"] = "no-cache"
-    resp["X-Accel-Buffering"] = "no"
+    if last_id is None:
+        last_id = 0  # as this view always answered: the first reports in reach
+    new = exports.reports_after(last_id, reach.province, live.CATCH_UP_LIMIT, scope=reach.scope,
+                                jurisdiction=juris)
+    parts = ["retry: 1000\n\n"]
+    for r in new:
+        last_id = max(last_id, r["id"])
+        parts.append(f"id: {r['id']}\nevent: report\ndata: {json.dumps(r, ensure_ascii=False)}\n\n")
+    if new:
+        data = json.dumps(stats.live_counters(reach.province, jurisdiction=juris), ensure_ascii=False, default=str)
+        parts.append(f"id: {last_id}\nevent: counters\ndata: {data}\n\n")
+    resp = HttpResponse("".join(parts), content_type="text/event-stream")
+    resp["Cache-Control"] = "no-cache, private"
     return resp

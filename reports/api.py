@@ -97,6 +97,14 @@ def get_public_report(request, code):
 class ReportPagination(GeoJsonPagination):
     invalid_page_message = gettext_lazy("Trang không hợp lệ.")
 
+    def get_paginated_response_schema(self, view):
+        # rest_framework_gis's own schema leaves "results" required and nests a whole
+        # FeatureCollection under "features": the answer is one flat FeatureCollection.
+        schema = super().get_paginated_response_schema(view)
+        schema["properties"]["features"] = {"type": "array", "items": {"$ref": "#/components/schemas/ReportFeature"}}
+        schema["required"] = ["type", "count", "features"]
+        return schema
+
 
 class ReportListCreate(GenericAPIView):
     """GET: public reports as a GeoJSON FeatureCollection (``scope=queue``: the caller's
@@ -115,7 +123,8 @@ class ReportListCreate(GenericAPIView):
             qs = access.public_reports()
         return qs.select_related("category", "commune", "authority").order_by("-created_at", "-id")
 
-    @extend_schema(operation_id="reports_list", parameters=[OpenApiParameter("scope", str, enum=["public", "queue"])])
+    @extend_schema(operation_id="reports_list", parameters=[OpenApiParameter("scope", str, enum=["public", "queue"])],
+                   responses=ReportFeatureSerializer(many=True))  # a paginated FeatureCollection
     def get(self, request):
         try:
             qs = self.filter_queryset(self.get_queryset())

@@ -10,12 +10,19 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from boundaries import jurisdictions
+from geo_portal.dates import filter_date_error
 from reports import policy, sla
 from reports.models import Report
 
 
 def _local_start(day):
     return dt.datetime.combine(day, dt.time.min, tzinfo=sla.LOCAL_TZ)
+
+
+def _check_day(name, value):
+    error = filter_date_error(value)
+    if error:
+        raise ValidationError({name: [error]})
 
 
 class ReportFilter(django_filters.FilterSet):
@@ -68,9 +75,11 @@ class ReportFilter(django_filters.FilterSet):
         return qs.filter(state__in=policy.expand(states))
 
     def filter_date_from(self, qs, name, value):
+        _check_day(name, value)
         return qs.filter(created_at__gte=_local_start(value))
 
     def filter_date_to(self, qs, name, value):
+        _check_day(name, value)
         return qs.filter(created_at__lt=_local_start(value + dt.timedelta(days=1)))
 
     def filter_overdue(self, qs, name, value):

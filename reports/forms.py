@@ -4,6 +4,7 @@ from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from geo_portal.dates import filter_date_error
 from reports.models import Category, Report
 
 
@@ -23,10 +24,10 @@ DEMO_PROVINCE_CODES = ("22", "46", "11", "96")
 def commune_choices():
     """Communes of the demo provinces in the current boundary version, grouped by province
     (the whole country would be 3,321 options: too heavy for a phone)."""
-    from boundaries.models import Area
+    from boundaries.models import Area, BoundaryVersion
 
     groups = {}
-    rows = (Area.objects.filter(version__code="vn-2025", type__code="commune",
+    rows = (Area.objects.filter(version=BoundaryVersion.objects.current(), type__code="commune",
                                parent__code__in=DEMO_PROVINCE_CODES)
             .order_by("parent__name", "name").values_list("parent__name", "code", "name"))
     for province, code, name in rows:
@@ -48,6 +49,18 @@ class ReportFilterForm(forms.Form):
         states = states or [s for s, _label in Report.State.choices]
         labels = dict(Report.State.choices)
         self.fields["state"].choices = [("", _("Tất cả trạng thái"))] + [(s, labels[s]) for s in states]
+
+    def _day_in_range(self, name):
+        day = self.cleaned_data.get(name)
+        if day and filter_date_error(day):
+            raise forms.ValidationError(filter_date_error(day))
+        return day
+
+    def clean_date_from(self):
+        return self._day_in_range("date_from")
+
+    def clean_date_to(self):
+        return self._day_in_range("date_to")
 
     def apply(self, qs):
         """The filters whose values are valid (a bad one is shown as a field error and left out)."""

@@ -13,31 +13,31 @@ Text is stored as the plain text the citizen typed (no HTML processing); templat
 and the API output it escaped / as JSON strings, never as markup.
 
 The hot path (measured by bench/ingest.py): field checks in Python; one locate query;
-routing with this process's rules (without their areas' geometry) and routes, cached
-outside transactions for ROUTING_RULES_CACHE_SECONDS and cleared when a rule or an
-authority is saved; categories and the holiday calendar cached likewise; then ONE
+routing with boundaries.routing's process cache of rules and routes
+(``route_cached``); categories (here) and the holiday calendar (sla) cached likewise,
+outside transactions, cleared when one is saved; then ONE
 statement (workflow.insert_received) writes the report and its "receive" event, with
 ``ON CONFLICT (idempotency_scope, idempotency_key) DO NOTHING`` deciding a race
 between two retries.
 """
 
-import datetime as dt
 import hashlib
-import math
 import re
 import time
 from contextlib import nullcontext
 
 import phonenumbers
 from django.conf import settings
-from django.contrib.gis.geos import Point
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from boundaries import routing
+from boundaries.lookup import locate
 from reports import media, notify, sla, workflow
+from reports.locating import apply_location, locate_and_route, parse_point
 from reports.models import Category, Report
 
 DESCRIPTION_MAX = 5000
@@ -77,38 +77,13 @@ def clean_text(value):
     return _CONTROL.sub("", str(value or "")).replace("\r\n", "\n").strip()
 
 
-def parse_point(data, errors=None):
-    """A Point from data["lat"], data["lon"] (decimal degrees); field errors otherwise."""
-    own = errors is None
-    errors = {} if own else errors
-    coords = {}
-    for key, low, high in (("lat", -90, 90), ("lon", -180, 180)):
-        raw = str(_get(data, key, "")).strip().replace(",", ".")
-        if not raw:
-            errors[key] = [_("Hãy chọn vị trí trên bản đồ.")]
-            continue
-        try:
-            value = float(raw)
-        except ValueError:
-            errors[key] = [_("Tọa độ phải là số.")]
-            continue
-        if not math.isfinite(value) or not (low <= value <= high):
-            errors[key] = [_("Tọa độ phải nằm trong khoảng %(low)s đến %(high)s.") % {"low": low, "high": high}]
-            continue
-        coords[key] = value
-    if own and errors:
-        raise ValidationError(errors)
-    if "lat" in coords and "lon" in coords:
-        return Point(coords["lon"], coords["lat"], srid=4326)
-    return None
-
-
 _categories_cache = {"at": 0.0, "by_code": None}
 
 
 def _categories():
     """{code: Category} of all categories, with ``has_active_children``; kept in this
-    process for 30 s outside transactions (cleared when a category is saved)."""
+    process for CATEGORY_CACHE_SECONDS outside transactions (cleared when a category is
+    saved)."""
 
     def load():
         cats = list(Category.objects.select_related("parent"))
@@ -117,7 +92,7 @@ def _categories():
             c.has_active_children = c.pk in parents
         return {c.code: c for c in cats} | {str(c.pk): c for c in cats}
 
-    ttl = getattr(settings, "CATEGORY_CACHE_SECONDS", 30)
+    ttl = settings.CATEGORY_CACHE_SECONDS
     if ttl <= 0 or connection.in_atomic_block:
         return load()
     now = time.monotonic()
@@ -205,98 +180,9 @@ def validate(data, files):
     return cleaned, checked
 
 
-def next_code(year):
-    with connection.cursor() as cur:
-        cur.execute("SELECT nextval('reports_report_code_seq')")
-        (n,) = cur.fetchone()
-    return f"PA-{year}-{n:06d}"
-
-
-_rules_cache = {"at": 0.0, "rules": None}
-
-
-def routing_rules():
-    """The active routing rules, without the areas' geometry (a province rule's area is
-    a full-resolution polygon: loading it made every routing cost ~200-500 ms), kept in
-    this process for ROUTING_RULES_CACHE_SECONDS (default 30 s): an admin's change of
-    the rules applies within that time."""
-    from boundaries.models import RoutingRule
-
-    def load():
-        return list(
-            RoutingRule.objects.filter(active=True)
-            .select_related("authority", "area__type", "area_type")
-            .defer("area__geom", "area__properties")
-            .order_by("priority", "id")
-        )
-
-    ttl = getattr(settings, "ROUTING_RULES_CACHE_SECONDS", 30)
-    if ttl <= 0 or connection.in_atomic_block:
-        # Inside a transaction (a test, a re-route) the caller may see rules others do
-        # not: read them fresh and leave the cache alone.
-        return load()
-    now = time.monotonic()
-    if _rules_cache["rules"] is None or now - _rules_cache["at"] > ttl:
-        _rules_cache["rules"] = load()
-        _rules_cache["at"] = now
-        _routes_cache.clear()
-    return _rules_cache["rules"]
-
-
-def clear_rules_cache(**kwargs):
-    _rules_cache["rules"] = None
-    _routes_cache.clear()
-
-
 def clear_categories_cache(**kwargs):
+    """Signal receiver (connected in ReportsConfig.ready()): a category changed."""
     _categories_cache["by_code"] = None
-
-
-def _connect_cache_signals():
-    from django.db.models.signals import post_delete, post_save
-
-    from boundaries.models import Authority, RoutingRule
-
-    for model in (RoutingRule, Authority):
-        post_save.connect(clear_rules_cache, sender=model, dispatch_uid=f"reports-rules-cache-save-{model.__name__}")
-        post_delete.connect(clear_rules_cache, sender=model, dispatch_uid=f"reports-rules-cache-del-{model.__name__}")
-    post_save.connect(clear_categories_cache, sender=Category, dispatch_uid="reports-categories-cache-save")
-    post_delete.connect(clear_categories_cache, sender=Category, dispatch_uid="reports-categories-cache-del")
-
-
-_connect_cache_signals()
-
-
-_routes_cache = {}
-
-
-def route_areas(areas, category):
-    """boundaries.routing.route with this process's rules. Outside transactions the
-    result for the same areas and category is reused while the rules cache holds (a
-    route is a pure function of areas, category, rules and authorities; saving a rule
-    or an authority clears both caches)."""
-    from boundaries.routing import route
-
-    rules = routing_rules()
-    if connection.in_atomic_block or getattr(settings, "ROUTING_RULES_CACHE_SECONDS", 30) <= 0:
-        return route(areas, category.codes_for_routing(), rules=rules)
-    key = (tuple(a.pk for a in areas), category.code)
-    routed = _routes_cache.get(key)
-    if routed is None:
-        if len(_routes_cache) > 20_000:
-            _routes_cache.clear()
-        routed = _routes_cache[key] = route(areas, category.codes_for_routing(), rules=rules)
-    return routed
-
-
-def locate_and_route(point, category, at=None):
-    """(LocateResult, RouteResult) or a ValidationError on "location"."""
-    from boundaries.lookup import locate
-
-    located = locate(point, at=at or timezone.now())
-    if not located.areas:
-        raise ValidationError({"location": [located.message or _("Vị trí nằm ngoài địa bàn được quản lý.")]})
-    return located, route_areas(located.areas, category)
 
 
 def preview(data):
@@ -306,8 +192,6 @@ def preview(data):
     point = parse_point(data, errors)
     if errors:
         raise ValidationError(errors)
-    from boundaries.lookup import locate
-
     located = locate(point, at=timezone.now())
     if not located.areas:
         raise ValidationError({"location": [located.message or _("Vị trí nằm ngoài địa bàn được quản lý.")]})
@@ -320,7 +204,7 @@ def preview(data):
         "explanation": "",
     }
     if category is not None:
-        routed = route_areas(located.areas, category)
+        routed = routing.route_cached(located.areas, category.codes_for_routing())
         if routed.authority is not None:
             out["authority"] = {"code": routed.authority.code, "name": routed.authority.name}
         out["explanation"] = routed.explanation
@@ -433,7 +317,7 @@ def create_report(data, files=None, user=None, idempotency_key=None, *, source="
         created_at=now,
         state=Report.State.RECEIVED,
     )
-    workflow.apply_location(report, located, routed)
+    apply_location(report, located, routed)
     # On the calendar and in the time zone of the jurisdiction the pin fell in.
     report.forward_due = sla.forward_due(cleaned["category"], now, report.jurisdiction)
     try:
@@ -462,21 +346,16 @@ def create_report(data, files=None, user=None, idempotency_key=None, *, source="
     return report
 
 
-def due_summary(report):
-    """Deadlines in local time, for receipts."""
-    def fmt(moment):
-        return moment.astimezone(sla.LOCAL_TZ).isoformat() if isinstance(moment, dt.datetime) else None
-
-    return {"forward_due": fmt(report.forward_due), "resolve_due": fmt(report.resolve_due)}
-
-
-def claim_reports(user) -> int:
-    """Reports sent without an account, with this user's phone as contact, become the
-    user's own (so the reporter can rate them and finds them in "my reports"). Called
-    only after the phone was proven with a one-time code. Returns how many."""
-    from reports.models import Report
-
-    phone = getattr(user, "phone", "") or ""
+def claim_reports(user, phone=None) -> int:
+    """Reports sent without an account, with this phone (default: the user's) as
+    contact, become the user's own (so the reporter can rate them and finds them in "my
+    reports"). Only after the phone was proven with a one-time code. Returns how many."""
+    phone = phone or getattr(user, "phone", "") or ""
     if not phone:
         return 0
     return Report.objects.filter(reporter__isnull=True, contact_phone=phone).update(reporter=user)
+
+
+def on_user_verified_phone(sender, user, phone, **kwargs):
+    """Receiver of accounts' ``user_verified_phone`` (wired in ReportsConfig.ready())."""
+    claim_reports(user, phone)

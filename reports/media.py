@@ -46,23 +46,23 @@ MB = 1024 * 1024
 
 
 def photo_max_bytes():
-    return getattr(settings, "REPORT_PHOTO_MAX_BYTES", 10 * MB)
+    return settings.REPORT_PHOTO_MAX_BYTES
 
 
 def video_max_bytes():
-    return getattr(settings, "REPORT_VIDEO_MAX_BYTES", 50 * MB)
+    return settings.REPORT_VIDEO_MAX_BYTES
 
 
 def video_max_seconds():
-    return getattr(settings, "REPORT_VIDEO_MAX_SECONDS", 120)
+    return settings.REPORT_VIDEO_MAX_SECONDS
 
 
 def max_photos():
-    return getattr(settings, "REPORT_PHOTO_MAX_COUNT", 5)
+    return settings.REPORT_PHOTO_MAX_COUNT
 
 
 def max_pixels():
-    return getattr(settings, "REPORT_IMAGE_MAX_PIXELS", 40_000_000)
+    return settings.REPORT_IMAGE_MAX_PIXELS
 
 
 # Pillow's own guard (a warning above, an error above twice this) for any image this
@@ -164,7 +164,7 @@ class TooCostly(Exception):
 
 
 def decode_max_bytes():
-    return getattr(settings, "REPORT_IMAGE_DECODE_MAX_BYTES", 128 * MB)
+    return settings.REPORT_IMAGE_DECODE_MAX_BYTES
 
 
 def _decode_cost(img, reduce):

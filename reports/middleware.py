@@ -16,7 +16,7 @@ class RequestSizeLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        limit = getattr(settings, "REPORT_MAX_REQUEST_BYTES", 0)
+        limit = settings.REPORT_MAX_REQUEST_BYTES
         if limit and length > limit:
             message = _("Dữ liệu gửi lên quá lớn (%(size)d MB, tối đa %(max)d MB). Hãy gửi ít ảnh hơn hoặc video ngắn hơn.") % {
                 "size": length // 2**20, "max": limit // 2**20,

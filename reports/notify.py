@@ -24,7 +24,7 @@ from reports.models import Notification, Report, StaffRole, Subscription
 log = logging.getLogger(__name__)
 
 # A reminder goes out when the deadline is this close.
-REMINDER_BEFORE = dt.timedelta(hours=getattr(settings, "REPORT_REMINDER_BEFORE_HOURS", 4))
+REMINDER_BEFORE = dt.timedelta(hours=settings.REPORT_REMINDER_BEFORE_HOURS)
 MAX_ATTEMPTS = 5
 
 
@@ -111,7 +111,7 @@ def _queue(rows):
 
 def dispatch(ids):
     """Hand the notifications to the worker (or send them here, NOTIFY_DISPATCH="sync")."""
-    mode = getattr(settings, "NOTIFY_DISPATCH", "celery")
+    mode = settings.NOTIFY_DISPATCH
     if mode == "none":
         return
     if mode == "sync":

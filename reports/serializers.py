@@ -14,7 +14,7 @@ def _local_iso(value):
 
 
 class CategorySerializer(serializers.ModelSerializer):
-    group = serializers.CharField(source="parent.code", default=None, read_only=True)
+    group = serializers.CharField(source="parent.code", default=None, allow_null=True, read_only=True)
     forward_days = serializers.SerializerMethodField()
     resolve_days = serializers.SerializerMethodField()
 
@@ -52,7 +52,7 @@ class MediaSerializer(serializers.ModelSerializer):
 
 class EventSerializer(serializers.ModelSerializer):
     label = serializers.SerializerMethodField()
-    authority = serializers.CharField(source="authority.name", default=None, read_only=True)
+    authority = serializers.CharField(source="authority.name", default=None, allow_null=True, read_only=True)
     to_state_label = serializers.SerializerMethodField()
     reason_label = serializers.SerializerMethodField()
 
@@ -94,10 +94,10 @@ class ReportFeatureSerializer(GeoFeatureModelSerializer):
     category = serializers.CharField(source="category.code", read_only=True)
     category_name = serializers.CharField(source="category.name", read_only=True)
     state_label = serializers.CharField(source="get_state_display", read_only=True)
-    commune = serializers.CharField(source="commune.code", default=None, read_only=True)
-    commune_name = serializers.CharField(source="commune.name", default=None, read_only=True)
-    authority = serializers.CharField(source="authority.code", default=None, read_only=True)
-    authority_name = serializers.CharField(source="authority.name", default=None, read_only=True)
+    commune = serializers.CharField(source="commune.code", default=None, allow_null=True, read_only=True)
+    commune_name = serializers.CharField(source="commune.name", default=None, allow_null=True, read_only=True)
+    authority = serializers.CharField(source="authority.code", default=None, allow_null=True, read_only=True)
+    authority_name = serializers.CharField(source="authority.name", default=None, allow_null=True, read_only=True)
     created_at = serializers.SerializerMethodField()
     forward_due = serializers.SerializerMethodField()
     resolve_due = serializers.SerializerMethodField()
@@ -216,7 +216,7 @@ class ReportDetailSerializer(ReportFeatureSerializer):
     media = serializers.SerializerMethodField()
     comments = serializers.SerializerMethodField()
     routing_explanation = serializers.CharField(read_only=True)
-    merged_into = serializers.CharField(source="merged_into.code", default=None, read_only=True)
+    merged_into = serializers.CharField(source="merged_into.code", default=None, allow_null=True, read_only=True)
     reject_reason_label = serializers.SerializerMethodField()
     allowed_actions = serializers.SerializerMethodField()
 

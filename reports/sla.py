@@ -44,7 +44,7 @@ def _holiday_rows(start, end, calendar=DEFAULT_CALENDAR):
 
     from reports.models import Holiday
 
-    ttl = getattr(settings, "CALENDAR_CACHE_SECONDS", 60)
+    ttl = settings.CALENDAR_CACHE_SECONDS
     if ttl <= 0 or connection.in_atomic_block:
         return list(Holiday.objects.filter(calendar=calendar, date__gte=start, date__lte=end)
                     .values_list("date", "is_working_day"))
@@ -172,15 +172,3 @@ from reports.policy.deadlines import is_overdue, overdue_kind, overdue_q  # noqa
 from reports.policy.states import RESOLVE_STAGE as _RESOLVE_STAGE  # noqa: E402
 
 RESOLVE_STATES = _RESOLVE_STAGE.values
-
-
-def _connect_signals():
-    from django.db.models.signals import post_delete, post_save
-
-    from reports.models import Holiday
-
-    post_save.connect(clear_calendar_cache, sender=Holiday, dispatch_uid="reports-calendar-cache-save")
-    post_delete.connect(clear_calendar_cache, sender=Holiday, dispatch_uid="reports-calendar-cache-delete")
-
-
-_connect_signals()

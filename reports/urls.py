@@ -21,7 +21,7 @@ api_patterns = [
 urlpatterns = api_patterns
 
 # Point lookup + routing preview by category (helper 2): reports/api_locate.py
-from reports.api_locate import locate_view  # noqa: E402
+from reports.openapi import locate_view  # noqa: E402  (documented in the OpenAPI schema)
 
 urlpatterns += [path("api/v1/locate", locate_view, name="api-locate")]
 

@@ -39,6 +39,14 @@ def _url_or(name, default, **kwargs):
         return default
 
 
+def _current_boundary_url(type_code):
+    """The GeoJSON URL of the current boundary version's areas of ``type_code``."""
+    from boundaries.models import BoundaryVersion
+
+    version = BoundaryVersion.objects.current()
+    return _url_or("boundary-geojson", "", version=version.code, type_code=type_code) if version else ""
+
+
 def _report_or_404(code):
     report = (Report.objects.select_related("category__parent", "commune", "authority", "merged_into")
               .filter(code=code).first())
@@ -119,8 +127,7 @@ def _intake_context(request, province, errors=None):
         "values": values,
         "config": {
             "province": province,
-            "boundaryUrl": _url_or("boundary-geojson", "/api/v1/boundaries/vn-2025/commune.geojson",
-                                   version="vn-2025", type_code="commune"),
+            "boundaryUrl": _current_boundary_url("commune"),
             "locateUrl": _url_or("api-locate", "/api/v1/locate"),
             "nearbyUrl": _url_or("api-nearby", "/api/v1/reports/nearby"),
             "photoHintUrl": _url_or("api-photo-hint", "/api/v1/reports/photo-hint"),

@@ -18,22 +18,34 @@ Design choices:
 * change_category / move_pin (desk) re-locate and re-route: areas, authority, rule and
   explanation are recomputed and written in the event.
 
-Every call locks the row (SELECT … FOR UPDATE), checks ``expected_version`` against
-``row_version`` (a stale one is a ``Conflict``), applies, bumps ``row_version``, writes
-one append-only ``ReportEvent`` and queues notifications, all in one transaction.
+Structure: ``TRANSITIONS`` (the table) and ``ACTIONS`` (action → validator, handler).
+A validator turns the request's data into clean, typed ``Values`` (an Authority, a
+Report to merge into, a datetime, checked photos…) before anything is locked; a
+handler applies them to the locked report and fills the event (``Step``); it never
+reads request data.
+
+Every call parses the data, then locks the row (SELECT … FOR UPDATE), checks
+``expected_version`` against ``row_version`` (a stale one is a ``Conflict``), the state
+and the role, raises the data's ValidationError if any, applies, bumps ``row_version``,
+writes one append-only ``ReportEvent`` and queues notifications, all in one transaction.
 """
 
 import datetime as dt
+import json
+from dataclasses import dataclass, field
 
+from django.conf import settings
+from django.contrib.gis.geos import Point
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from boundaries import jurisdictions
-from reports import policy, sla
+from boundaries.models import Authority
+from reports import live, media, notify, policy, sla
+from reports.locating import apply_location, parse_point, relocate
 from reports.models import Category, Comment, Rating, Report, ReportEvent
 from reports.policy import access
 
@@ -42,34 +54,36 @@ OFFICER = frozenset({"officer", "admin"})
 REPORTER = frozenset({"reporter"})
 SYSTEM = frozenset({"system"})
 
+S = Report.State
+
 TRANSITIONS = {
-    ("received", "forward"): ("forwarded", OPS),
-    ("received", "reject"): ("rejected", OPS),
-    ("received", "merge"): ("merged", OPS),
-    ("received", "change_category"): ("received", OPS),
-    ("received", "move_pin"): ("received", OPS),
-    ("forwarded", "accept"): ("accepted", OFFICER),
-    ("forwarded", "return"): ("received", OFFICER),
-    ("forwarded", "transfer"): ("forwarded", OPS),
-    ("forwarded", "change_category"): ("forwarded", OPS),
-    ("forwarded", "move_pin"): ("forwarded", OPS),
-    ("accepted", "start"): ("in_progress", OFFICER),
-    ("accepted", "return"): ("received", OFFICER),
-    ("accepted", "request_extension"): ("accepted", OFFICER),
-    ("accepted", "grant_extension"): ("accepted", OPS),
-    ("accepted", "refuse_extension"): ("accepted", OPS),
-    ("in_progress", "resolve"): ("resolved", OFFICER),
-    ("in_progress", "request_extension"): ("in_progress", OFFICER),
-    ("in_progress", "grant_extension"): ("in_progress", OPS),
-    ("in_progress", "refuse_extension"): ("in_progress", OPS),
-    ("resolved", "publish"): ("published", OPS),
-    ("resolved", "rework"): ("in_progress", OPS),
-    ("published", "rate"): ("rated", REPORTER),
-    ("rated", "reopen"): ("reopened", SYSTEM),
-    ("reopened", "forward"): ("forwarded", OPS),
-    ("reopened", "close"): ("closed", OPS),
-    ("reopened", "change_category"): ("reopened", OPS),
-    ("reopened", "move_pin"): ("reopened", OPS),
+    (S.RECEIVED, "forward"): (S.FORWARDED, OPS),
+    (S.RECEIVED, "reject"): (S.REJECTED, OPS),
+    (S.RECEIVED, "merge"): (S.MERGED, OPS),
+    (S.RECEIVED, "change_category"): (S.RECEIVED, OPS),
+    (S.RECEIVED, "move_pin"): (S.RECEIVED, OPS),
+    (S.FORWARDED, "accept"): (S.ACCEPTED, OFFICER),
+    (S.FORWARDED, "return"): (S.RECEIVED, OFFICER),
+    (S.FORWARDED, "transfer"): (S.FORWARDED, OPS),
+    (S.FORWARDED, "change_category"): (S.FORWARDED, OPS),
+    (S.FORWARDED, "move_pin"): (S.FORWARDED, OPS),
+    (S.ACCEPTED, "start"): (S.IN_PROGRESS, OFFICER),
+    (S.ACCEPTED, "return"): (S.RECEIVED, OFFICER),
+    (S.ACCEPTED, "request_extension"): (S.ACCEPTED, OFFICER),
+    (S.ACCEPTED, "grant_extension"): (S.ACCEPTED, OPS),
+    (S.ACCEPTED, "refuse_extension"): (S.ACCEPTED, OPS),
+    (S.IN_PROGRESS, "resolve"): (S.RESOLVED, OFFICER),
+    (S.IN_PROGRESS, "request_extension"): (S.IN_PROGRESS, OFFICER),
+    (S.IN_PROGRESS, "grant_extension"): (S.IN_PROGRESS, OPS),
+    (S.IN_PROGRESS, "refuse_extension"): (S.IN_PROGRESS, OPS),
+    (S.RESOLVED, "publish"): (S.PUBLISHED, OPS),
+    (S.RESOLVED, "rework"): (S.IN_PROGRESS, OPS),
+    (S.PUBLISHED, "rate"): (S.RATED, REPORTER),
+    (S.RATED, "reopen"): (S.REOPENED, SYSTEM),
+    (S.REOPENED, "forward"): (S.FORWARDED, OPS),
+    (S.REOPENED, "close"): (S.CLOSED, OPS),
+    (S.REOPENED, "change_category"): (S.REOPENED, OPS),
+    (S.REOPENED, "move_pin"): (S.REOPENED, OPS),
 }
 # The system's own steps that leave the state as it is: re-routing an open report at a
 # boundary reform (reports/cutover.py) and anonymising the reporter some time after a
@@ -157,6 +171,49 @@ def _field_error(field, message):
     return ValidationError({field: [message]})
 
 
+# --- 1. the request's data → clean, typed values (before the row is locked) -----------
+
+
+@dataclass(frozen=True)
+class Values:
+    """What an action needs, parsed and checked. Each validator fills its own fields."""
+
+    authority: Authority | None = None  # forward (optional), transfer
+    reason: str = ""  # return, request_extension, rework (required); others optional
+    reason_code: str = ""  # reject
+    suggested_authority: str = ""  # return
+    target: Report | None = None  # merge
+    category: Category | None = None  # change_category
+    point: Point | None = None  # move_pin
+    until: dt.datetime | None = None  # request_extension
+    text: str = ""  # resolve
+    photos: tuple = ()  # resolve: checked, re-encoded uploads
+    level: int | None = None  # rate
+    # The system's steps pass objects its services computed, not request data:
+    from_version: object = None  # cutover: the BoundaryVersion the report must still be in
+    located: object = None  # cutover: LocateResult in the new version
+    routed: object = None  # cutover: RouteResult there
+    closed_at: dt.datetime | None = None  # anonymise: when the report closed
+    retention_days: int | None = None  # anonymise
+
+
+def _text(data, *keys):
+    for key in keys:
+        value = data.get(key)
+        if value:
+            return str(value).strip()
+    return ""
+
+
+def _required_text(data, field, message, *, max_len=None, too_long=None, keys=()):
+    text = _text(data, field, *keys)
+    if not text:
+        raise _field_error(field, message)
+    if max_len and len(text) > max_len:
+        raise _field_error(field, too_long)
+    return text
+
+
 def _parse_when(value, field):
     if isinstance(value, dt.datetime):
         moment = value
@@ -164,20 +221,25 @@ def _parse_when(value, field):
         moment = dt.datetime.combine(value, dt.time(17, 0))
     else:
         text = str(value or "").strip()
-        moment = parse_datetime(text)
-        if moment is None:
-            day = parse_date(text)
-            moment = dt.datetime.combine(day, dt.time(17, 0)) if day else None
+        try:  # well-formed but impossible ("2026-02-30", an offset of 25 h) is a ValueError
+            moment = parse_datetime(text)
+            if moment is None:
+                day = parse_date(text)
+                moment = dt.datetime.combine(day, dt.time(17, 0)) if day else None
+        except ValueError:
+            moment = None
     if moment is None:
         raise _field_error(field, _("Ngày không hợp lệ (dạng YYYY-MM-DD)."))
     if timezone.is_naive(moment):
         moment = moment.replace(tzinfo=sla.LOCAL_TZ)
+    try:  # a time in UTC past year 9999 (9999-12-31T23:59-12:00) cannot be stored
+        moment.astimezone(dt.UTC)
+    except OverflowError:
+        raise _field_error(field, _("Ngày không hợp lệ (dạng YYYY-MM-DD).")) from None
     return moment
 
 
 def _authority_by_code(code, field="authority"):
-    from boundaries.models import Authority
-
     code = str(code or "").strip()
     if not code:
         raise _field_error(field, _("Hãy chọn cơ quan xử lý."))
@@ -187,47 +249,250 @@ def _authority_by_code(code, field="authority"):
     return authority
 
 
-def reroute(report, point=None, category=None, at=None):
-    """Locate and route the report again (pin moved or category changed). Returns a dict
-    of what changed, for the event. Raises ValidationError when the pin is outside."""
-    from boundaries.lookup import locate
-    from reports.intake import route_areas
-
-    point = point or report.location
-    category = category or report.category
-    located = locate(point, at=at or timezone.now())
-    if located.commune is None and located.reason:
-        raise _field_error("location", located.message or _("Vị trí nằm ngoài mọi đơn vị hành chính."))
-    routed = route_areas(located.areas, category)
-    before = {
-        "commune": report.commune.code if report.commune_id else "",
-        "authority": report.authority.code if report.authority_id else "",
-    }
-    report.location = point
-    report.category = category
-    apply_location(report, located, routed)
-    after = {
-        "commune": report.commune.code if report.commune_id else "",
-        "authority": report.authority.code if report.authority_id else "",
-    }
-    return {"before": before, "after": after, "explanation": report.routing_explanation}
+def _v_none(data, photos):
+    return Values()
 
 
-def apply_location(report, located, routed):
-    """Copy a LocateResult and RouteResult onto the report (intake and re-routing)."""
-    report.commune = located.area_of_type("commune")
-    report.district = located.area_of_type("district")
-    province = located.area_of_type("province")
-    if province is not None:
-        report.province_code = province.code
-    elif routed.authority is not None and routed.authority.province_code:
-        report.province_code = routed.authority.province_code
-    report.jurisdiction = jurisdictions.for_province_code(report.province_code)
-    report.boundary_version = located.version
-    report.snapped_m = located.snapped_m
-    report.authority = routed.authority
-    report.routing_rule = routed.rule
-    report.routing_explanation = routed.explanation or ""
+def _v_optional_reason(data, photos):
+    return Values(reason=_text(data, "reason"))
+
+
+def _v_forward(data, photos):
+    return Values(authority=_authority_by_code(data["authority"]) if data.get("authority") else None)
+
+
+def _v_transfer(data, photos):
+    return Values(authority=_authority_by_code(data.get("authority")))
+
+
+def _v_reject(data, photos):
+    code = str(data.get("reason_code") or "")
+    if code not in Report.RejectReason.values:
+        raise _field_error("reason_code", _("Hãy chọn lý do từ chối."))
+    return Values(reason_code=code)
+
+
+def _v_merge(data, photos):
+    code = _text(data, "into", "target")
+    target = Report.objects.filter(code=code).first() if code else None
+    if target is None:
+        raise _field_error("into", _("Không tìm thấy phản ánh %(code)s để gộp vào.") % {"code": code})
+    return Values(target=target)
+
+
+def _v_change_category(data, photos):
+    category = Category.objects.filter(code=_text(data, "category"), active=True).first()
+    if category is None:
+        raise _field_error("category", _("Lĩnh vực không hợp lệ."))
+    return Values(category=category)
+
+
+def _v_move_pin(data, photos):
+    return Values(point=parse_point(data))
+
+
+def _v_return(data, photos):
+    reason = _required_text(data, "reason", _("Hãy nêu lý do trả lại (ví dụ: không đúng đơn vị)."))
+    return Values(reason=reason, suggested_authority=_text(data, "suggested_authority")[:80])
+
+
+def _v_request_extension(data, photos):
+    reason = _required_text(data, "reason", _("Hãy nêu lý do xin gia hạn."))
+    return Values(reason=reason, until=_parse_when(data.get("until"), "until"))
+
+
+def _v_resolve(data, photos):
+    text = _required_text(data, "result_text", _("Hãy mô tả kết quả xử lý."), keys=("text",), max_len=5000,
+                          too_long=_("Kết quả xử lý dài quá 5000 ký tự."))
+    checked = media.check_uploads(photos, [], max_photos=media.max_photos()) if photos else []
+    return Values(text=text, photos=tuple(checked))
+
+
+def _v_rework(data, photos):
+    return Values(reason=_required_text(data, "reason", _("Hãy nêu yêu cầu xử lý lại.")))
+
+
+def _v_rate(data, photos):
+    try:
+        level = int(data.get("level"))
+    except (TypeError, ValueError):
+        level = 0
+    if level not in Rating.Level.values:
+        raise _field_error("level", _("Hãy chọn mức đánh giá từ 1 đến 5."))
+    reason = _text(data, "reason")
+    if len(reason) > 1000:
+        raise _field_error("reason", _("Lý do dài quá 1000 ký tự."))
+    return Values(level=level, reason=reason)
+
+
+def _v_cutover(data, photos):
+    """reports/cutover.py's values: the old version, the new location and routing."""
+    if any(data.get(k) is None for k in ("from_version", "located", "routed")):
+        raise _field_error("from_version", _("Chỉ lệnh chuyển đổi địa giới (cutover) thực hiện được thao tác này."))
+    return Values(from_version=data["from_version"], located=data["located"], routed=data["routed"],
+                  reason=_text(data, "reason"))
+
+
+def _v_anonymise(data, photos):
+    """reports/retention.py's values: when the report closed and the retention period."""
+    return Values(closed_at=data.get("closed_at"), retention_days=data.get("retention_days"))
+
+
+# --- 2. one handler per action: the effects on the locked report ----------------------
+#
+# A handler gets the locked report, the clean Values and the Step (actor, now, and the
+# event being written); it checks what depends on the report's current row and sets
+# fields. It never reads request data.
+
+
+@dataclass
+class Step:
+    actor: object
+    now: dt.datetime
+    authority: Authority | None = None  # the event's authority
+    reason_code: str = ""
+    reason: str = ""
+    data: dict = field(default_factory=dict)
+
+
+def _h_forward(report, v, step):
+    if v.authority is not None:
+        access.check_assignable(step.actor, report, v.authority)
+        report.authority = v.authority
+    if report.authority_id is None:
+        raise _field_error("authority", _("Phản ánh chưa có cơ quan xử lý: hãy chọn cơ quan trước khi chuyển."))
+    report.forwarded_at = step.now
+    report.resolve_due = sla.resolve_due(report.category, step.now, report.jurisdiction)
+    report.extension_requested_until = None
+    step.authority = report.authority
+    step.data = {"authority": report.authority.code, "resolve_due": report.resolve_due.isoformat()}
+
+
+def _h_reject(report, v, step):
+    report.reject_reason = v.reason_code
+    report.closed_at = step.now
+    step.reason_code = v.reason_code
+
+
+def _h_merge(report, v, step):
+    if v.target.pk == report.pk or v.target.state in policy.DISMISSED:
+        raise _field_error("into", _("Không thể gộp vào phản ánh này."))
+    access.check_mergeable(step.actor, report, v.target)
+    report.merged_into = v.target
+    report.closed_at = step.now
+    if report.reporter_id:
+        notify.follow(v.target, report.reporter_id)
+    step.data = {"into": v.target.code}
+
+
+def _h_change_category(report, v, step):
+    step.data = relocate(report, category=v.category)
+    step.data["category"] = report.category.code
+
+
+def _h_move_pin(report, v, step):
+    step.data = relocate(report, point=v.point)
+    step.data["category"] = report.category.code
+    step.data["lon"], step.data["lat"] = v.point.x, v.point.y
+
+
+def _h_accept(report, v, step):
+    report.accepted_at = step.now
+
+
+def _h_return(report, v, step):
+    step.reason = v.reason
+    if v.suggested_authority:
+        step.data = {"suggested_authority": v.suggested_authority}
+    step.authority = report.authority
+    report.forwarded_at = None
+    report.accepted_at = None
+    report.resolve_due = None
+    report.forward_due = sla.forward_due(report.category, step.now, report.jurisdiction)
+
+
+def _h_transfer(report, v, step):
+    access.check_assignable(step.actor, report, v.authority)
+    if v.authority.pk == report.authority_id:
+        raise _field_error("authority", _("Phản ánh đã ở đơn vị này."))
+    step.data = {"from": report.authority.code if report.authority_id else "", "to": v.authority.code}
+    report.authority = v.authority
+    report.forwarded_at = step.now
+    report.resolve_due = sla.resolve_due(report.category, step.now, report.jurisdiction)
+    step.authority = v.authority
+
+
+def _h_request_extension(report, v, step):
+    if report.resolve_due and v.until <= report.resolve_due:
+        raise _field_error("until", _("Ngày gia hạn phải sau hạn xử lý hiện tại."))
+    # At most a set number of working days past the current deadline (or today).
+    limit_days = settings.MAX_EXTENSION_WORKING_DAYS
+    latest = sla.add_working_days(max(report.resolve_due or step.now, step.now), limit_days, report.jurisdiction)
+    if v.until > latest:
+        raise _field_error("until", _("Chỉ được gia hạn tối đa %(n)d ngày làm việc (đến %(day)s).") % {
+            "n": limit_days, "day": latest.astimezone(sla.LOCAL_TZ).strftime("%d/%m/%Y %H:%M")})
+    report.extension_requested_until = v.until
+    report.extension_reason = v.reason
+    step.reason = v.reason
+    step.data = {"until": v.until.isoformat()}
+
+
+def _pending_extension(report, step, reason):
+    if not report.extension_requested_until:
+        raise InvalidTransition(_("Không có yêu cầu gia hạn nào đang chờ."), code="no_extension")
+    step.data = {"until": report.extension_requested_until.isoformat()}
+    step.reason = reason
+
+
+def _h_grant_extension(report, v, step):
+    _pending_extension(report, step, v.reason)
+    step.data["previous_due"] = report.resolve_due.isoformat() if report.resolve_due else None
+    report.resolve_due = report.extension_requested_until
+    report.extension_requested_until = None
+
+
+def _h_refuse_extension(report, v, step):
+    _pending_extension(report, step, v.reason)
+    report.extension_requested_until = None
+
+
+def _h_resolve(report, v, step):
+    if not v.photos and not report.media.filter(stage="result").exists():
+        raise _field_error("photos", _("Hãy gửi kèm ít nhất một ảnh kết quả."))
+    if v.photos:
+        media.store(report, list(v.photos), step.actor, stage="result")
+    report.result_text = v.text
+    report.resolved_at = step.now
+    report.extension_requested_until = None
+
+
+def _h_publish(report, v, step):
+    report.published_at = step.now
+
+
+def _h_rework(report, v, step):
+    step.reason = v.reason
+    report.resolved_at = None
+
+
+def _h_rate(report, v, step):
+    if Rating.objects.filter(report=report).exists():
+        raise InvalidTransition(_("Phản ánh này đã được đánh giá."), code="already_rated")
+    Rating.objects.create(report=report, user=step.actor, level=v.level, reason=v.reason)
+    report.rating_level = v.level
+    step.data = {"level": v.level}
+    step.reason = v.reason
+
+
+def _h_reopen(report, v, step):
+    report.forward_due = sla.forward_due(report.category, step.now, report.jurisdiction)
+    report.closed_at = None
+    step.reason = v.reason
+
+
+def _h_close(report, v, step):
+    report.closed_at = step.now
+    step.reason = v.reason
 
 
 def _unit(report):
@@ -241,25 +506,20 @@ def _unit(report):
     }
 
 
-def _apply_cutover(report, data, event):
-    """Re-route an open report in the new boundary version. ``data`` holds validated
-    values from reports/cutover.py: ``from_version`` (BoundaryVersion), ``located``
-    (LocateResult in the new version) and ``routed`` (RouteResult there). State and
-    deadlines stay as they are."""
-    if not all(data.get(k) is not None for k in ("from_version", "located", "routed")):
-        raise _field_error("from_version", _("Chỉ lệnh chuyển đổi địa giới (cutover) thực hiện được thao tác này."))
-    if report.boundary_version_id != data["from_version"].id:
+def _h_cutover(report, v, step):
+    """Re-route an open report in the new boundary version; state and deadlines stay."""
+    if report.boundary_version_id != v.from_version.id:
         raise InvalidTransition(
             _("Phản ánh %(code)s không còn thuộc phiên bản địa giới %(version)s.")
-            % {"code": report.code, "version": data["from_version"].code},
+            % {"code": report.code, "version": v.from_version.code},
             code="already_moved",
         )
     before = _unit(report)
-    apply_location(report, data["located"], data["routed"])
+    apply_location(report, v.located, v.routed)
     after = _unit(report)
-    event["authority"] = report.authority
-    event["reason"] = str(data.get("reason") or "")
-    event["data"] = {
+    step.authority = report.authority
+    step.reason = v.reason
+    step.data = {
         "from": before,
         "to": after,
         "from_version": before["version"],
@@ -269,10 +529,9 @@ def _apply_cutover(report, data, event):
     }
 
 
-def _apply_anonymise(report, data, event):
+def _h_anonymise(report, v, step):
     """Clear the reporter's personal data on a closed report (reports/retention.py
-    decided it is due: ``closed_at``, ``retention_days``). The account itself is kept;
-    the report no longer points to it."""
+    decided it is due). The account itself is kept; the report no longer points to it."""
     cleared = [f for f in ("contact_name", "contact_phone", "contact_email") if getattr(report, f)]
     if report.reporter_id:
         cleared.append("reporter")
@@ -280,162 +539,36 @@ def _apply_anonymise(report, data, event):
         raise InvalidTransition(_("Phản ánh %(code)s không còn dữ liệu cá nhân.") % {"code": report.code}, code="nothing")
     report.contact_name = report.contact_phone = report.contact_email = ""
     report.reporter = None
-    event["data"] = {
+    step.data = {
         "cleared": cleared,
-        "closed_at": data["closed_at"].isoformat() if data.get("closed_at") else None,
-        "retention_days": data.get("retention_days"),
+        "closed_at": v.closed_at.isoformat() if v.closed_at else None,
+        "retention_days": v.retention_days,
     }
 
 
-def _apply(report, action, to_state, actor, data, now, event):
-    """Apply one action's effects to the locked report; fills event fields."""
-    if action == "cutover":
-        _apply_cutover(report, data, event)
-    elif action == "anonymise":
-        _apply_anonymise(report, data, event)
-    elif action == "forward":
-        if data.get("authority"):
-            authority = _authority_by_code(data["authority"])
-            access.check_assignable(actor, report, authority)
-            report.authority = authority
-        if report.authority_id is None:
-            raise _field_error("authority", _("Phản ánh chưa có cơ quan xử lý: hãy chọn cơ quan trước khi chuyển."))
-        report.forwarded_at = now
-        report.resolve_due = sla.resolve_due(report.category, now, report.jurisdiction)
-        report.extension_requested_until = None
-        event["authority"] = report.authority
-        event["data"] = {"authority": report.authority.code, "resolve_due": report.resolve_due.isoformat()}
-    elif action == "reject":
-        code = str(data.get("reason_code") or "")
-        if code not in Report.RejectReason.values:
-            raise _field_error("reason_code", _("Hãy chọn lý do từ chối."))
-        report.reject_reason = code
-        report.closed_at = now
-        event["reason_code"] = code
-    elif action == "merge":
-        target_code = str(data.get("into") or data.get("target") or "").strip()
-        target = Report.objects.filter(code=target_code).first()
-        if target is None:
-            raise _field_error("into", _("Không tìm thấy phản ánh %(code)s để gộp vào.") % {"code": target_code})
-        if target.pk == report.pk or target.state in ("merged", "rejected"):
-            raise _field_error("into", _("Không thể gộp vào phản ánh này."))
-        access.check_mergeable(actor, report, target)
-        report.merged_into = target
-        report.closed_at = now
-        if report.reporter_id:
-            from reports import notify
-
-            notify.follow(target, report.reporter_id)
-        event["data"] = {"into": target.code}
-    elif action in ("change_category", "move_pin"):
-        category, point = report.category, report.location
-        if action == "change_category":
-            code = str(data.get("category") or "").strip()
-            category = Category.objects.filter(code=code, active=True).first()
-            if category is None:
-                raise _field_error("category", _("Lĩnh vực không hợp lệ."))
-        else:
-            from reports.intake import parse_point
-
-            point = parse_point(data)
-        event["data"] = reroute(report, point=point, category=category)
-        event["data"]["category"] = report.category.code
-        if action == "move_pin":
-            event["data"]["lon"], event["data"]["lat"] = point.x, point.y
-        if report.state == "received" or report.state == "reopened":
-            pass  # the desk forwards to the new authority next
-    elif action == "accept":
-        report.accepted_at = now
-    elif action == "return":
-        reason = str(data.get("reason") or "").strip()
-        if not reason:
-            raise _field_error("reason", _("Hãy nêu lý do trả lại (ví dụ: không đúng đơn vị)."))
-        event["reason"] = reason
-        if data.get("suggested_authority"):
-            event["data"] = {"suggested_authority": str(data["suggested_authority"])[:80]}
-        event["authority"] = report.authority
-        report.forwarded_at = None
-        report.accepted_at = None
-        report.resolve_due = None
-        report.forward_due = sla.forward_due(report.category, now, report.jurisdiction)
-    elif action == "transfer":
-        authority = _authority_by_code(data.get("authority"))
-        access.check_assignable(actor, report, authority)
-        if authority.pk == report.authority_id:
-            raise _field_error("authority", _("Phản ánh đã ở đơn vị này."))
-        event["data"] = {"from": report.authority.code if report.authority_id else "", "to": authority.code}
-        report.authority = authority
-        report.forwarded_at = now
-        report.resolve_due = sla.resolve_due(report.category, now, report.jurisdiction)
-        event["authority"] = authority
-    elif action == "request_extension":
-        reason = str(data.get("reason") or "").strip()
-        if not reason:
-            raise _field_error("reason", _("Hãy nêu lý do xin gia hạn."))
-        until = _parse_when(data.get("until"), "until")
-        if report.resolve_due and until <= report.resolve_due:
-            raise _field_error("until", _("Ngày gia hạn phải sau hạn xử lý hiện tại."))
-        report.extension_requested_until = until
-        report.extension_reason = reason
-        event["reason"] = reason
-        event["data"] = {"until": until.isoformat()}
-    elif action in ("grant_extension", "refuse_extension"):
-        if not report.extension_requested_until:
-            raise InvalidTransition(_("Không có yêu cầu gia hạn nào đang chờ."), code="no_extension")
-        event["data"] = {"until": report.extension_requested_until.isoformat()}
-        if action == "grant_extension":
-            event["data"]["previous_due"] = report.resolve_due.isoformat() if report.resolve_due else None
-            report.resolve_due = report.extension_requested_until
-        event["reason"] = str(data.get("reason") or "").strip()
-        report.extension_requested_until = None
-    elif action == "resolve":
-        text = str(data.get("result_text") or data.get("text") or "").strip()
-        if not text:
-            raise _field_error("result_text", _("Hãy mô tả kết quả xử lý."))
-        if len(text) > 5000:
-            raise _field_error("result_text", _("Kết quả xử lý dài quá 5000 ký tự."))
-        checked = data.get("_checked_photos") or []
-        has_photo = report.media.filter(stage="result").exists()
-        if not checked and not has_photo:
-            raise _field_error("photos", _("Hãy gửi kèm ít nhất một ảnh kết quả."))
-        if checked:
-            from reports import media
-
-            media.store(report, checked, actor, stage="result")
-        report.result_text = text
-        report.resolved_at = now
-        report.extension_requested_until = None
-    elif action == "publish":
-        report.published_at = now
-    elif action == "rework":
-        reason = str(data.get("reason") or "").strip()
-        if not reason:
-            raise _field_error("reason", _("Hãy nêu yêu cầu xử lý lại."))
-        event["reason"] = reason
-        report.resolved_at = None
-    elif action == "rate":
-        try:
-            level = int(data.get("level"))
-        except (TypeError, ValueError):
-            level = 0
-        if level not in Rating.Level.values:
-            raise _field_error("level", _("Hãy chọn mức đánh giá từ 1 đến 5."))
-        reason = str(data.get("reason") or "").strip()
-        if len(reason) > 1000:
-            raise _field_error("reason", _("Lý do dài quá 1000 ký tự."))
-        if Rating.objects.filter(report=report).exists():
-            raise InvalidTransition(_("Phản ánh này đã được đánh giá."), code="already_rated")
-        Rating.objects.create(report=report, user=actor, level=level, reason=reason)
-        report.rating_level = level
-        event["data"] = {"level": level}
-        event["reason"] = reason
-    elif action == "reopen":
-        report.forward_due = sla.forward_due(report.category, now, report.jurisdiction)
-        report.closed_at = None
-        event["reason"] = str(data.get("reason") or "")
-    elif action == "close":
-        report.closed_at = now
-        event["reason"] = str(data.get("reason") or "").strip()
+# action → (validator of the request's data, handler of the locked report)
+ACTIONS = {
+    "forward": (_v_forward, _h_forward),
+    "reject": (_v_reject, _h_reject),
+    "merge": (_v_merge, _h_merge),
+    "change_category": (_v_change_category, _h_change_category),
+    "move_pin": (_v_move_pin, _h_move_pin),
+    "accept": (_v_none, _h_accept),
+    "return": (_v_return, _h_return),
+    "transfer": (_v_transfer, _h_transfer),
+    "start": (_v_none, lambda report, v, step: None),
+    "request_extension": (_v_request_extension, _h_request_extension),
+    "grant_extension": (_v_optional_reason, _h_grant_extension),
+    "refuse_extension": (_v_optional_reason, _h_refuse_extension),
+    "resolve": (_v_resolve, _h_resolve),
+    "publish": (_v_none, _h_publish),
+    "rework": (_v_rework, _h_rework),
+    "rate": (_v_rate, _h_rate),
+    "reopen": (_v_optional_reason, _h_reopen),
+    "close": (_v_optional_reason, _h_close),
+    "cutover": (_v_cutover, _h_cutover),
+    "anonymise": (_v_anonymise, _h_anonymise),
+}
 
 
 def _check_version(report, expected_version):
@@ -456,73 +589,97 @@ def _check_version(report, expected_version):
         )
 
 
-def transition(report, action, actor, data=None, expected_version=None, *, role=None):
-    """Apply ``action`` to ``report`` as ``actor``. Returns the updated report.
-
-    Raises Conflict (stale expected_version), Forbidden (role or jurisdiction),
-    InvalidTransition (not allowed in this state), ValidationError (bad data)."""
-    if hasattr(data, "getlist"):  # a QueryDict / MultiValueDict: single values, photos as a list
+def _split_data(data):
+    """(single values as a dict, uploaded photos as a list) from a QueryDict or a dict."""
+    if hasattr(data, "getlist"):  # a QueryDict / MultiValueDict
         photos = data.getlist("photos")
         data = data.dict()
         data.pop("photos", None)
     else:
         data = dict(data or {})
         photos = data.pop("photos", None) or []
-    photos = [p for p in photos if p]
-    pk = report.pk if isinstance(report, Report) else report
-    if photos:
-        # Uploads are checked and re-encoded before the row is locked: a slow photo
-        # never holds the report.
-        from reports import media
+    if not isinstance(photos, list | tuple):
+        photos = [photos]
+    return data, [p for p in photos if p]
 
-        data["_checked_photos"] = media.check_uploads(photos, [], max_photos=media.max_photos())
+
+def _validate(action, data):
+    """(Values, None) or (None, the ValidationError): parsed before the row is locked; the
+    error is raised after the state and role checks so that those answer first."""
+    entry = ACTIONS.get(action)
+    if entry is None:
+        return Values(), None
+    raw, photos = _split_data(data)
+    try:
+        return entry[0](raw, photos), None
+    except ValidationError as exc:
+        return None, exc
+
+
+def _check_allowed(report, action, actor, role):
+    """(new state, acting role) or InvalidTransition / Forbidden."""
+    entry = TRANSITIONS.get((report.state, action))
+    if entry is None:
+        if action not in ACTIONS:
+            raise InvalidTransition(_("Thao tác không tồn tại: %(action)s.") % {"action": action}, code="unknown")
+        raise InvalidTransition(
+            _("Không thể “%(action)s” khi phản ánh đang ở trạng thái “%(state)s”.")
+            % {"action": ACTION_LABELS.get(action, action), "state": report.get_state_display()},
+            code="state",
+        )
+    to_state, roles_allowed = entry
+    held = {"system"} if role == "system" else access.acting_roles(actor, report)
+    acting = _choose_role(roles_allowed, held)
+    if acting is None:
+        if action == "rate":
+            msg = _("Chỉ người gửi phản ánh mới được đánh giá kết quả.")
+        elif access.roles_of(actor) & {"officer", "operator"}:
+            msg = _("Phản ánh này không thuộc đơn vị hoặc địa bàn của bạn.")
+        else:
+            msg = _("Bạn không có quyền thực hiện thao tác này.")
+        raise Forbidden(msg, code="forbidden")
+    return to_state, acting
+
+
+def transition(report, action, actor, data=None, expected_version=None, *, role=None):
+    """Apply ``action`` to ``report`` as ``actor``. Returns the updated report.
+
+    The request's ``data`` is parsed into clean Values once, before the row is locked
+    (uploads are checked and re-encoded then: a slow photo never holds the report);
+    then the row is locked and checked (version, state, role), and the action's handler
+    applies the Values.
+
+    Raises Conflict (stale expected_version), InvalidTransition (not allowed in this
+    state), Forbidden (role or jurisdiction), ValidationError (bad data), in that order."""
+    values, invalid = _validate(action, data)
+    pk = report.pk if isinstance(report, Report) else report
     with transaction.atomic():
         report = Report.objects.select_for_update(of=("self",)).select_related("category__parent").get(pk=pk)
         _check_version(report, expected_version)
-        entry = TRANSITIONS.get((report.state, action))
-        if entry is None:
-            known = any(a == action for (_s, a) in TRANSITIONS) or action == "receive"
-            if not known:
-                raise InvalidTransition(_("Thao tác không tồn tại: %(action)s.") % {"action": action}, code="unknown")
-            raise InvalidTransition(
-                _("Không thể “%(action)s” khi phản ánh đang ở trạng thái “%(state)s”.")
-                % {"action": ACTION_LABELS.get(action, action), "state": report.get_state_display()},
-                code="state",
-            )
-        to_state, roles_allowed = entry
-        held = {"system"} if role == "system" else access.acting_roles(actor, report)
-        acting = _choose_role(roles_allowed, held)
-        if acting is None:
-            if action == "rate":
-                msg = _("Chỉ người gửi phản ánh mới được đánh giá kết quả.")
-            elif access.roles_of(actor) & {"officer", "operator"}:
-                msg = _("Phản ánh này không thuộc đơn vị hoặc địa bàn của bạn.")
-            else:
-                msg = _("Bạn không có quyền thực hiện thao tác này.")
-            raise Forbidden(msg, code="forbidden")
+        to_state, acting = _check_allowed(report, action, actor, role)
+        if invalid is not None:
+            raise invalid
         now = timezone.now()
         from_state = report.state
-        event = {"authority": _actor_authority(actor, report, acting), "reason_code": "", "reason": "", "data": {}}
-        _apply(report, action, to_state, actor, data, now, event)
+        step = Step(actor=actor, now=now, authority=_actor_authority(actor, report, acting))
+        ACTIONS[action][1](report, values, step)
         report.state = to_state
         report.row_version += 1
         report.save()
-        ev = record_event(report, action, from_state, to_state, actor if role != "system" else None, acting, now=now, **event)
+        ev = record_event(report, action, from_state, to_state, actor if role != "system" else None, acting,
+                          now=now, authority=step.authority, reason_code=step.reason_code, reason=step.reason,
+                          data=step.data)
         if action == "rate" and report.rating_level is not None and report.rating_level <= 2:
             # A low rating reopens the report for the desk's review.
-            report = transition(
-                report, "reopen", None, {"reason": _("Người dân không hài lòng với kết quả (mức %(level)s).") % {"level": report.rating_level}},
-                role="system",
-            )
-            return report
+            reason = _("Người dân không hài lòng với kết quả (mức %(level)s).") % {"level": report.rating_level}
+            return transition(report, "reopen", None, {"reason": reason}, role="system")
     report._last_event = ev
     return report
 
 
-def record_event(report, action, from_state, to_state, actor, role, *, now=None, authority=None, reason_code="", reason="", data=None, is_public=None):
+def record_event(report, action, from_state, to_state, actor, role, *, now=None, authority=None, reason_code="",
+                 reason="", data=None, is_public=None):
     """Write the append-only event and queue the notifications it causes."""
-    from reports import notify
-
     ev = ReportEvent.objects.create(
         report=report,
         action=action,
@@ -538,6 +695,7 @@ def record_event(report, action, from_state, to_state, actor, role, *, now=None,
         created_at=now or timezone.now(),
     )
     notify.on_event(report, ev)
+    live.publish(report, action)
     return ev
 
 
@@ -545,14 +703,11 @@ def _received_values(report, actor):
     role = access.role_of(actor) if actor is not None else "public"
     return {
         "role": "reporter" if role in ("citizen", "public") else role,
-        "data": {"commune": report.commune.code if report.commune_id else "", "authority": report.authority.code if report.authority_id else ""},
+        "data": {
+            "commune": report.commune.code if report.commune_id else "",
+            "authority": report.authority.code if report.authority_id else "",
+        },
     }
-
-
-def record_received(report, actor):
-    """The first event of a saved new report."""
-    v = _received_values(report, actor)
-    return record_event(report, "receive", "", "received", actor, v["role"], now=report.created_at, data=v["data"])
 
 
 _INSERT_SQL = {}
@@ -563,8 +718,6 @@ def _insert_sql():
     event, in ONE statement; the public code is numbered by the sequence inside it.
     Built once per process from the model's fields."""
     if "sql" not in _INSERT_SQL:
-        from django.db import connection
-
         qn = connection.ops.quote_name
         fields = [f for f in Report._meta.concrete_fields if not f.primary_key]
         placeholders = []
@@ -581,10 +734,13 @@ def _insert_sql():
         _INSERT_SQL["sql"] = (
             f"WITH r AS (INSERT INTO {qn(Report._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
             f"VALUES ({', '.join(placeholders)}) ON CONFLICT ({qn('idempotency_scope')}, {qn('idempotency_key')}) DO NOTHING "
-            f"RETURNING id, code), "
+            f"RETURNING id, code, province_code, authority_id), "
             f"e AS (INSERT INTO {qn(ReportEvent._meta.db_table)} ({', '.join(qn(c) for c in ev_cols)}) "
-            f"SELECT r.id, 'receive', '', 'received', %s, %s, NULL, '', '', %s::jsonb, true, %s FROM r RETURNING id) "
-            f"SELECT r.id, r.code, (SELECT id FROM e) FROM r"
+            f"SELECT r.id, 'receive', '', '{S.RECEIVED.value}', %s, %s, NULL, '', '', %s::jsonb, true, %s "
+            f"FROM r RETURNING id), "
+            # the wall's live streams hear of it on commit (reports.live)
+            f"n AS ({live.insert_notify_sql('r')}) "
+            f"SELECT r.id, r.code, (SELECT id FROM e), (SELECT count(*) FROM n) FROM r"
         )
     return _INSERT_SQL["sql"], _INSERT_SQL["fields"]
 
@@ -593,10 +749,6 @@ def insert_received(report, actor):
     """Save a new report and its "receive" event in one statement (the intake's hot
     path: one round trip instead of four). Returns the event, or None when a report with
     the same idempotency key exists already in the caller's scope (nothing is written then)."""
-    import json
-
-    from django.db import connection
-
     sql, fields = _insert_sql()
     now = timezone.now()
     report.updated_at = now
@@ -621,13 +773,11 @@ def insert_received(report, actor):
     report._state.adding = False
     report._state.db = "default"
     ev = ReportEvent(
-        pk=row[2], report=report, action="receive", from_state="", to_state="received",
+        pk=row[2], report=report, action="receive", from_state="", to_state=S.RECEIVED,
         actor_id=actor_id, actor_role=v["role"], reason_code="", reason="", data=v["data"],
         is_public=True, created_at=report.created_at,
     )
     ev._state.adding = False
-    from reports import notify
-
     notify.on_event(report, ev)
     return ev
 
@@ -635,8 +785,6 @@ def insert_received(report, actor):
 def add_comment(report, user, text, show_name=False):
     """A comment on the public timeline. An official's comment is posted as their
     authority (the officer's unit, or the desk of the province for an operator)."""
-    from boundaries.models import Authority
-
     text = str(text or "").strip()
     if not text:
         raise _field_error("text", _("Hãy nhập nội dung bình luận."))
@@ -654,8 +802,6 @@ def add_comment(report, user, text, show_name=False):
         authority = Authority.objects.filter(kind="desk", province_code=report.province_code).first()
     elif access.is_staff_member(user) and not held:
         raise Forbidden(_("Phản ánh này không thuộc đơn vị hoặc địa bàn của bạn."), code="forbidden")
-    from reports import notify
-
     with transaction.atomic():  # the comment and what it queues (outbox rows) together
         comment = Comment.objects.create(report=report, author=user, authority=authority, text=text,
                                          show_name=bool(show_name) and authority is None)

@@ -128,6 +128,12 @@ def live_url(_live_server_thread, db, settings):
 # --- headless Chromium -----------------------------------------------------------
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """Browser tests run last: Playwright's sync API leaves an event loop in the main
+    thread for the rest of the session, which async tests (the ASGI checks) cannot share."""
+    items.sort(key=lambda item: "/e2e/" in str(item.path))
+
+
 @pytest.fixture(scope="session")
 def browser():
     from playwright.sync_api import sync_playwright

@@ -36,7 +36,8 @@ def manage(*args, env):
 
 def bare_env(**extra):
     """The environment of a production shell: nothing that pytest or a developer set."""
-    env = {k: v for k, v in os.environ.items() if k not in {"PYTEST_VERSION", "DEBUG", "SECRET_KEY", "SECRET_KEY_FILE"}}
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTEST_VERSION", "DEBUG", "SECRET_KEY", "SECRET_KEY_FILE",
+                                                      "DJANGO_ALLOW_ASYNC_UNSAFE"}}
     env["SECRET_KEY_FILE"] = str(ROOT / "var" / "no-such-key-file")
     env.update(extra)
     return env
@@ -226,7 +227,8 @@ def test_uploaded_photos_answer_200_with_debug_off_and_result_photos_wait_for_pu
 @pytest.mark.parametrize("path", ["/media/../settings.py", "/media/%2e%2e/%2e%2e/etc/passwd", "/media/a%00b.jpg",
                                   "/media/reports/none.jpg", "/media//etc/passwd"])
 def test_media_paths_outside_or_unknown_are_404(client, path):
-    assert client.get(path).status_code == 404
+    # A NUL byte is refused before any view, naming the path (geo_portal/input_guard.py).
+    assert client.get(path).status_code == (400 if "%00" in path else 404)
 
 
 @pytest.mark.django_db

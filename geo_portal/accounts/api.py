@@ -41,9 +41,6 @@ class TokenView(APIView):
                                 status=status.HTTP_202_ACCEPTED)
             if phone:
                 user = otp.verify_code(phone, code, ip=ratelimit.client_ip(request))
-                from reports.intake import claim_reports
-
-                claim_reports(user)  # the phone is proven: its reports sent without an account
             elif username and password:
                 user = passwords.sign_in(request, username, password)
             else:

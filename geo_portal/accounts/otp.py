@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from geo_portal import ratelimit
+from geo_portal.accounts import signals
 from geo_portal.accounts.models import OneTimeCode
 from geo_portal.accounts.sms import send_sms
 
@@ -94,7 +95,9 @@ def _locked(decision):
 
 def verify_code(phone: str, code: str, ip: str | None = None):
     """The user for a correct, unexpired code (created on first sign-in); else
-    ValidationError, or RateLimited while the phone (or the IP) is locked out."""
+    ValidationError, or RateLimited while the phone (or the IP) is locked out. Sends
+    ``user_verified_phone`` (reports sent from this phone without an account become the
+    user's: reports reacts)."""
     phone = normalize_phone(phone)
     code = (code or "").strip()
     now = timezone.now()
@@ -138,4 +141,5 @@ def verify_code(phone: str, code: str, ip: str | None = None):
     if error:
         raise ValidationError({"code": [error]})
     VERIFY_LOCKOUT.clear(phone)
+    signals.user_verified_phone.send(sender=type(user), user=user, phone=phone)
     return user

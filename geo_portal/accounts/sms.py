@@ -43,16 +43,14 @@ class ConsoleSmsBackend(BaseSmsBackend):
 
 
 class HttpSmsBackend(BaseSmsBackend):
-    timeout = 10
-
     def send(self, to, text):
-        url = getattr(settings, "SMS_GATEWAY_URL", "")
+        url = settings.SMS_GATEWAY_URL
         if not url:
             raise SmsError("SMS_GATEWAY_URL is not set")
-        headers = {"Authorization": f"Bearer {getattr(settings, 'SMS_GATEWAY_TOKEN', '')}"}
+        headers = {"Authorization": f"Bearer {settings.SMS_GATEWAY_TOKEN}"}
         try:
             resp = requests.post(url, json={"to": to, "text": text}, headers=headers,
-                                 timeout=getattr(settings, "SMS_GATEWAY_TIMEOUT", self.timeout))
+                                 timeout=settings.SMS_GATEWAY_TIMEOUT)
             resp.raise_for_status()
         except requests.RequestException as exc:
             log.error("SMS gateway failed for %s: %s", to, exc)

@@ -32,13 +32,6 @@ def _add_errors(form, exc: ValidationError):
         form.add_error(field if field in form.fields else None, errs)
 
 
-def _claim_reports(user):
-    """The phone is proven: reports sent from it without an account become the user's."""
-    from reports.intake import claim_reports
-
-    claim_reports(user)
-
-
 def login_view(request):
     step = "phone"
     phone_form, code_form, pw_form = PhoneForm(), CodeForm(), PasswordLoginForm()
@@ -83,7 +76,6 @@ def login_view(request):
                     status = 400
                 else:
                     request.session.pop(SESSION_PHONE, None)
-                    _claim_reports(user)
                     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
                     return redirect(_next_url(request))
             else:

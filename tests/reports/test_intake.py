@@ -204,12 +204,13 @@ def test_routing_cache_outside_transactions_follows_rule_changes():
     process; saving a rule clears them. Run on a thread's own connection (committed)."""
     from boundaries.lookup import locate
     from boundaries.models import Authority, RoutingRule
+    from boundaries.routing import route_cached
     from reports.models import Category
 
     def route_now():
         category = Category.objects.select_related("parent").get(code="do-thi-chieu-sang")
         located = locate(point_in_bai_chay())
-        routed = intake.route_areas(located.areas, category)
+        routed = route_cached(located.areas, category.codes_for_routing())
         return routed.rule.pk, routed.authority.code
 
     def point_in_bai_chay():
@@ -235,3 +236,38 @@ def test_routing_cache_outside_transactions_follows_rule_changes():
     finally:
         in_thread(lambda: retarget(*old))
     assert in_thread(route_now) == (rule_pk, first)
+
+
+@pytest.mark.parametrize("where", ["login page", "api token"])
+def test_signing_in_with_the_phone_claims_reports_sent_without_an_account(client, settings, tmp_path, where):
+    """accounts only says "this phone is proven"; reports reacts by giving the person the
+    reports sent from that phone without an account (and nobody else's)."""
+    import re
+
+    from geo_portal.accounts import otp, sms
+
+    settings.SMS_BACKEND = "geo_portal.accounts.sms.ConsoleSmsBackend"
+    settings.SMS_OUTBOX_DIR = tmp_path
+    otp.reset_ip_limit("127.0.0.1")
+    mine = intake.create_report(report_data(contact_phone="0912345678"), None, None, None)
+    other = intake.create_report(report_data(contact_phone="0987654321"), None, None, None)
+    assert mine.reporter_id is None and other.reporter_id is None
+
+    if where == "login page":
+        client.post("/accounts/login/", {"action": "phone", "phone": "0912345678"})
+    else:
+        client.post("/accounts/api/token", {"phone": "0912345678"}, content_type="application/json")
+    text = [m for m in sms.read_outbox() if m["to"] == "+84912345678"][-1]["text"]
+    code = re.search(r"\b(\d{6})\b", text).group(1)
+    if where == "login page":
+        resp = client.post("/accounts/login/", {"action": "code", "code": code})
+        assert resp.status_code == 302
+    else:
+        resp = client.post("/accounts/api/token", {"phone": "0912345678", "code": code}, content_type="application/json")
+        assert resp.status_code == 200
+    otp.reset_ip_limit("127.0.0.1")
+
+    mine.refresh_from_db()
+    other.refresh_from_db()
+    assert mine.reporter is not None and mine.reporter.phone == "+84912345678"
+    assert other.reporter_id is None

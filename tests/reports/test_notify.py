@@ -111,6 +111,8 @@ def test_real_worker_sends_queued_notification(tmp_path):
         DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         SMS_OUTBOX_DIR=str(outbox),
         SMS_BACKEND="geo_portal.accounts.sms.ConsoleSmsBackend",
+        # the broker keys are prefixed per database: the worker reads where this process writes
+        CELERY_KEY_PREFIX=dj_settings.CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"],
     )
     base = Path(dj_settings.BASE_DIR)
     worker = subprocess.Popen(

@@ -250,3 +250,49 @@ def test_the_event_trail_cannot_be_rewritten(report, operator):
     with pytest.raises(ValueError):
         event.delete()
     assert report.events.get(action="forward").reason == ""
+
+
+# Bad data for each action that takes data, sent by a role allowed to act: a field error
+# on that field, nothing written. (state reached first, action, data, field)
+BAD_DATA = [
+    ("received", "forward", {"authority": "khong-co"}, "authority"),
+    ("received", "reject", {"reason_code": "vi-khong-thich"}, "reason_code"),
+    ("received", "merge", {"into": "PA-1900-000000"}, "into"),
+    ("received", "change_category", {"category": "khong-co"}, "category"),
+    ("received", "move_pin", {"lat": "abc", "lon": "107"}, "lat"),
+    ("received", "move_pin", {"lat": "10", "lon": "200"}, "lon"),
+    ("forwarded", "transfer", {}, "authority"),
+    ("forwarded", "return", {"reason": "   "}, "reason"),
+    ("accepted", "request_extension", {"reason": "Cần thêm vật tư", "until": "ngày mai"}, "until"),
+    ("accepted", "request_extension", {"until": "2030-01-01"}, "reason"),
+    ("in_progress", "resolve", {"result_text": ""}, "result_text"),
+    ("in_progress", "resolve", {"result_text": "x" * 5001}, "result_text"),
+    ("resolved", "rework", {}, "reason"),
+]
+
+
+@pytest.mark.parametrize("state,action,data,field", BAD_DATA, ids=[f"{a}-{f}" for _s, a, _d, f in BAD_DATA])
+def test_bad_data_is_a_field_error_and_changes_nothing(report, operator, officer, state, action, data, field):
+    steps = {"forwarded": ["forward"], "accepted": ["forward", "accept"], "in_progress": ["forward", "accept", "start"],
+             "resolved": ["forward", "accept", "start", "resolve"]}
+    for step in steps.get(state, []):
+        actor = operator if step == "forward" else officer
+        extra = {"result_text": "Đã sửa.", "photos": [photo()]} if step == "resolve" else None
+        report = workflow.transition(report, step, actor, extra)
+    assert report.state == state
+    actor = officer if action in ("return", "request_extension", "resolve") else operator
+    events_before = report.events.count()
+    with pytest.raises(ValidationError) as exc:
+        workflow.transition(report, action, actor, data)
+    assert field in exc.value.message_dict
+    fresh = Report.objects.get(pk=report.pk)
+    assert fresh.state == state and fresh.row_version == report.row_version
+    assert fresh.events.count() == events_before
+
+
+def test_forbidden_answers_before_bad_data(report, citizen, other_officer):
+    # Someone who may not act learns that, not what their data lacked.
+    with pytest.raises(workflow.Forbidden):
+        workflow.transition(report, "reject", citizen, {"reason_code": "sai"})
+    with pytest.raises(workflow.InvalidTransition):
+        workflow.transition(report, "transfer", other_officer, {})

@@ -10,19 +10,20 @@ in Python):
    plus the row number); PostgreSQL parses the CSV.
 2. Valid coordinates become points in a second work table, sorted spatially, with a
    GiST index.
-3. ONE join driven from the subdivided parts of the chosen version and type: for each
-   part, the points it covers (index scan on the points). Consecutive probes use the same
-   polygon, so PostGIS reuses its prepared geometry; the planner may run it with two
-   parallel workers (SET LOCAL max_parallel_workers_per_gather = 2, jit off; work
+3. ``boundaries.lookup.locate_many``: ONE join driven from the subdivided parts of the
+   chosen version and type (for each part, the points it covers; consecutive probes use
+   the same polygon, so PostGIS reuses its prepared geometry; two parallel workers; work
    tables are unlogged, not temporary, because temporary tables are invisible to
    parallel workers).
-4. The points left over are snapped, set-based, to the nearest area within
-   LOCATE_SNAP_TOLERANCE_M (geography distance, bbox prefilter on the parts' index).
+4. Also locate_many: the points left over are snapped, set-based, to the nearest area
+   within LOCATE_SNAP_TOLERANCE_M (geography distance, bbox prefilter on the parts'
+   index).
 5. The rows are COPYed out in input order (merge join on the row number; progress
    bar by blocks of rows).
 
-Border rule as in boundaries.lookup: a point covered by several areas (on a shared
-border) gets the one with the lowest code. Work tables are dropped at the end.
+Border rule as in boundaries.lookup.locate (locate_many applies it): a point covered by
+several areas (on a shared border) gets the one with the lowest code. Work tables are
+dropped at the end.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from django.db import DataError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from boundaries.lookup import snap_box_degrees
+from boundaries.lookup import locate_many
 
 NUMERIC_RE = r"^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"
 COPY_BLOCK = 1 << 20
@@ -99,7 +100,7 @@ def _resolve_version_type(version_code, type_code):
             raise CommandError(_("Không có phiên bản địa giới “%(v)s”.") % {"v": version_code})
         return version, area_type
     versions = list(
-        BoundaryVersion.valid_on(timezone.localdate()).filter(areas__type=area_type).distinct().order_by("code")
+        BoundaryVersion.objects.valid_on(timezone.localdate()).filter(areas__type=area_type).distinct().order_by("code")
     )
     if not versions:
         raise CommandError(
@@ -150,7 +151,7 @@ def locate_csv(
     version, area_type = _resolve_version_type(version_code, type_code)
     tol = float(settings.LOCATE_SNAP_TOLERANCE_M if tolerance_m is None else tolerance_m)
     tag = uuid.uuid4().hex[:10]
-    t_in, t_pt, t_hit, t_best = (f"_lp_{tag}_{x}" for x in ("in", "pt", "hit", "best"))
+    t_in, t_pt, t_best = (f"_lp_{tag}_{x}" for x in ("in", "pt", "best"))
     lat_q, lon_q = _qi(cols[header.index(lat_col)]), _qi(cols[header.index(lon_col)])
     t0 = time.perf_counter()
     try:
@@ -193,7 +194,7 @@ def locate_csv(
             t1 = time.perf_counter()
             select = (
                 f"CREATE UNLOGGED TABLE {t_pt} AS "
-                "SELECT _n, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS g, lat "
+                "SELECT _n, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS g "
                 f"FROM (SELECT _n, {{lon}} AS lon, {{lat}} AS lat FROM {t_in}) s "
                 "WHERE lon BETWEEN -180 AND 180 AND lat BETWEEN -90 AND 90 ORDER BY 2"
             )
@@ -218,72 +219,11 @@ def locate_csv(
             stats["invalid"] = n_rows - n_valid
             stats["prepare_s"] = time.perf_counter() - t1
 
-            # 3. The join, driven from the parts: for each part, an index scan of the
-            #    points it covers (the part stays the first argument of ST_Covers, so
-            #    PostGIS prepares it once). Left alone the planner prefers one probe of
-            #    the parts' index per point (~5x slower on the national layer); turning
-            #    off sequential scans for this statement gives the parts-driven parallel
-            #    plan: Gather → Nested Loop → Parallel Bitmap Heap Scan on the parts →
-            #    Index Scan on the points.
-            t2 = time.perf_counter()
-            with transaction.atomic():
-                cur.execute("SET LOCAL max_parallel_workers_per_gather = 2")
-                cur.execute("SET LOCAL jit = off")
-                cur.execute("SET LOCAL enable_seqscan = off")
-                cur.execute(
-                    f"""
-                    CREATE UNLOGGED TABLE {t_hit} AS
-                    SELECT q._n, p.area_id, NULL::float8 AS snapped_m
-                    FROM boundaries_areapart p
-                    JOIN {t_pt} q ON ST_Covers(p.geom, q.g)
-                    WHERE p.version_id = %(v)s AND p.type_id = %(t)s
-                    """,
-                    {"v": version.id, "t": area_type.id},
-                )
-                cur.execute("SET LOCAL enable_seqscan = on")
-            stats["join_s"] = time.perf_counter() - t2
-
-            # 4. Snap the leftovers within tolerance (set-based).
-            t3 = time.perf_counter()
-            dx_per_cos = tol / 111_320.0 * 1.02
-            _dx, dy = snap_box_degrees(0, tol)
-            cur.execute(
-                f"""
-                INSERT INTO {t_hit} (_n, area_id, snapped_m)
-                SELECT q._n, near.area_id, near.d
-                FROM {t_pt} q
-                CROSS JOIN LATERAL (
-                    SELECT p.area_id, ST_Distance(p.geom::geography, q.g::geography) AS d
-                    FROM boundaries_areapart p
-                    JOIN boundaries_area a ON a.id = p.area_id
-                    WHERE p.version_id = %(v)s AND p.type_id = %(t)s
-                      AND p.geom && ST_Expand(q.g, %(dxc)s / greatest(cos(radians(least(abs(q.lat) + %(dy)s, 89.9))), 1e-6), %(dy)s)
-                      AND ST_DWithin(p.geom::geography, q.g::geography, %(tol)s)
-                    ORDER BY 2, a.code
-                    LIMIT 1
-                ) near
-                WHERE NOT EXISTS (SELECT 1 FROM {t_hit} h WHERE h._n = q._n)
-                """,
-                {"v": version.id, "t": area_type.id, "dxc": dx_per_cos, "dy": dy, "tol": tol},
-            )
-            stats["snap_s"] = time.perf_counter() - t3
-
-            # One area per point: the lowest code (the border rule).
-            t4 = time.perf_counter()
-            cur.execute(
-                f"""
-                CREATE UNLOGGED TABLE {t_best} AS
-                SELECT DISTINCT ON (h._n) h._n, a.code, a.name, h.snapped_m
-                FROM {t_hit} h JOIN boundaries_area a ON a.id = h.area_id
-                ORDER BY h._n, a.code
-                """
-            )
-            cur.execute(f"CREATE UNIQUE INDEX ON {t_best} (_n)")
-            cur.execute(f"CREATE UNIQUE INDEX ON {t_in} (_n)")
-            cur.execute(f"SELECT count(*), count(snapped_m) FROM {t_best}")
-            located, snapped = cur.fetchone()
+            # 3+4. The join driven from the parts, the snap of the leftovers and the
+            #      border rule: boundaries.lookup.locate_many, one row per located point.
+            located, snapped = locate_many(t_pt, version, area_type, tol, out_table=t_best, stats=stats)
             stats["located"], stats["snapped"] = located, snapped
-            stats["resolve_s"] = time.perf_counter() - t4
+            cur.execute(f"CREATE UNIQUE INDEX ON {t_in} (_n)")
 
             # 5. COPY out in input order: a merge join of two index scans on the row
             #    number (no sort); progress by block of rows.
@@ -316,7 +256,7 @@ def locate_csv(
             stats["copy_out_s"] = time.perf_counter() - t5
     finally:
         with connection.cursor() as cur:
-            cur.execute(f"DROP TABLE IF EXISTS {t_in}, {t_pt}, {t_hit}, {t_best}")
+            cur.execute(f"DROP TABLE IF EXISTS {t_in}, {t_pt}, {t_best}")
     stats["total_s"] = time.perf_counter() - t0
     return stats
 

@@ -30,7 +30,7 @@
     return d;
   };
   legend.addTo(map);
-  getJSON("/api/v1/heatmaps/areas/?version=vn-2025&type=commune&zoom=9&parent=" + encodeURIComponent(province)).then(function (fc) {
+  getJSON("/api/v1/heatmaps/areas/?type=commune&zoom=9&parent=" + encodeURIComponent(province)).then(function (fc) {
     var max = 1; fc.features.forEach(function (f) { max = Math.max(max, f.properties.n); });
     var lyr = L.geoJSON(fc, { style: function (f) { var t = Math.sqrt(f.properties.n / max); return { color: "#3d5a73", weight: 1, fillColor: "rgb(" + Math.round(30 + 120 * t) + ",60,90)", fillOpacity: 0.85, className: "ioc-area" }; } }).addTo(map);
     lyr.bringToBack();

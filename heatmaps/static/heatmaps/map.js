@@ -17,7 +17,7 @@
   // Clicks: on the areas (drill-down) while bins show, on the points (popups) once they do.
   function tilesClickable() { tilesPane.classList.toggle("hm-passive", map.getZoom() < POINTS_ZOOM); }
   map.on("zoomend", tilesClickable);
-  var state = { mode: "points", version: document.getElementById("hm-version").value || "vn-2025", province: "", drill: null };
+  var state = { mode: "points", version: document.getElementById("hm-version").value || "", province: "", drill: null };
   var layers = { base: null, data: null, hot: null };
   var statusEl = document.getElementById("hm-status");
 
@@ -107,7 +107,7 @@
   document.getElementById("hm-province").addEventListener("change", function () {
     if (this.value) {
       var code = this.value;
-      getJSON("/api/v1/heatmaps/areas/?" + new URLSearchParams({ version: "vn-2025", type: "province", month: "1900-01" })).then(function (fc) {
+      getJSON("/api/v1/heatmaps/areas/?" + new URLSearchParams({ type: "province", month: "1900-01" })).then(function (fc) {
         var f = fc.features.filter(function (x) { return x.properties.code === code; })[0];
         drillInto(code, f ? L.geoJSON(f).getBounds() : null);
       });

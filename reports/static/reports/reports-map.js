@@ -40,7 +40,7 @@
     var bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) {
       return Math.max(-180, Math.min(180, v)).toFixed(4); }).join(",");
     {
-      fetch("/api/v1/boundaries/vn-2025/" + (small ? "commune" : "province") + ".geojson?zoom=" + map.getZoom() + "&bbox=" + bbox)
+      fetch("/api/v1/boundaries/current/" + (small ? "commune" : "province") + ".geojson?zoom=" + map.getZoom() + "&bbox=" + bbox)
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (gj) {
           if (!gj || !gj.features) return;

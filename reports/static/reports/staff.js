@@ -16,7 +16,7 @@
       var d = lat.closest("details"); if (d) d.open = true;
     });
   }
-  fetch("/api/v1/boundaries/vn-2025/commune.geojson?zoom=14&bbox=" + [p.lon - 0.05, p.lat - 0.05, p.lon + 0.05, p.lat + 0.05].join(","))
+  fetch("/api/v1/boundaries/current/commune.geojson?zoom=14&bbox=" + [p.lon - 0.05, p.lat - 0.05, p.lon + 0.05, p.lat + 0.05].join(","))
     .then(function (r) { return r.ok ? r.json() : null; })
     .then(function (gj) { if (gj && gj.features) L.geoJSON(gj, { style: { color: "#4a6a87", weight: 1, fillColor: "#f3f1e7", fillOpacity: 1 }, interactive: false }).addTo(map).bringToBack(); })
     .catch(function () {});
