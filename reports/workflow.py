@@ -222,10 +222,10 @@ def _parse_when(value, field):
     else:
         text = str(value or "").strip()
         try:  # well-formed but impossible ("2026-02-30", an offset of 25 h) is a ValueError
-            moment = parse_datetime(text)
-            if moment is None:
-                day = parse_date(text)
-                moment = dt.datetime.combine(day, dt.time(17, 0)) if day else None
+            # A bare day means the end of that working day (17:00), as a date does;
+            # parse_datetime would read it as midnight.
+            day = parse_date(text)
+            moment = dt.datetime.combine(day, dt.time(17, 0)) if day else parse_datetime(text)
         except ValueError:
             moment = None
     if moment is None:

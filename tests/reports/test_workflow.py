@@ -183,6 +183,8 @@ def test_extension_requested_then_granted_moves_the_deadline(report, operator, o
     assert "grant_extension" in workflow.allowed_actions(report, operator)
     report = workflow.transition(report, "grant_extension", operator)
     assert report.resolve_due > old_due and report.resolve_due.astimezone(sla.LOCAL_TZ).date().isoformat() == until
+    # a bare day means the end of that working day, 17:00 in Vietnam
+    assert report.resolve_due.astimezone(sla.LOCAL_TZ).strftime("%H:%M") == "17:00"
     assert report.state == "in_progress" and report.extension_requested_until is None
     with pytest.raises(workflow.InvalidTransition):
         workflow.transition(report, "refuse_extension", operator)
