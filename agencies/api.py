@@ -1,10 +1,10 @@
 """POST /api/v1/agencies/updates — an agency's system tells us what it did.
 
-Two ways in, one body:
-* signed (Standard Webhooks): JSON ``{"type": …, "authority": CODE, "data": {"report": CODE,
-  "text": …, "photos": [{"filename": …, "content_base64": …}]}}`` with the headers
-  webhook-id / webhook-timestamp / webhook-signature made with the secret of one of the
-  authority's endpoints; acts as the authority's system actor.
+Two ways in, one flat body (every JSON body here is an object of single values):
+* signed (Standard Webhooks): JSON ``{"type": …, "authority": CODE, "report": CODE,
+  "text": …, "photo_1": BASE64, "photo_2": …}`` with the headers webhook-id /
+  webhook-timestamp / webhook-signature made with the secret of one of the authority's
+  endpoints; acts as the authority's system actor.
 * the token API (``Authorization: Token …`` of an officer of the report's authority): the
   same JSON, or multipart fields ``type``, ``report``, ``text`` and files ``photos``.
 ``type``: report.accept | report.progress | report.resolve.
@@ -34,12 +34,9 @@ RATE = "600/h"
 UpdateRequest = inline_serializer("AgencyUpdateRequest", fields={
     "type": serializers.ChoiceField(choices=inbound.TYPES),
     "authority": serializers.CharField(required=False, help_text="Mã cơ quan (bắt buộc với tin có chữ ký)."),
-    "data": inline_serializer("AgencyUpdateData", fields={
-        "report": serializers.CharField(),
-        "text": serializers.CharField(required=False),
-        "photos": serializers.ListField(child=serializers.DictField(), required=False,
-                                        help_text='[{"filename": "a.jpg", "content_base64": "…"}]'),
-    }),
+    "report": serializers.CharField(),
+    "text": serializers.CharField(required=False),
+    "photo_1": serializers.CharField(required=False, help_text="Ảnh kết quả, base64 (photo_2, photo_3 … tương tự)."),
 })
 UpdateResponse = inline_serializer("AgencyUpdateResponse", fields={
     "report": serializers.CharField(), "state": serializers.CharField(), "duplicate": serializers.BooleanField(),
@@ -91,10 +88,9 @@ class AgencyUpdates(APIView):
         limited = _limited(f"authority:{authority.pk}")
         if limited:
             return limited
-        data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
         actor = inbound.agent_for(authority)
-        return self._apply(authority, actor, request.headers["webhook-id"], payload.get("type"), data,
-                           lambda: inbound.decode_photos(data.get("photos")))
+        return self._apply(authority, actor, request.headers["webhook-id"], payload.get("type"), payload,
+                           lambda: inbound.decode_photos(payload))
 
     def _token(self, request):
         user = request.user
@@ -104,11 +100,11 @@ class AgencyUpdates(APIView):
         if limited:
             return limited
         body = request.data
-        if isinstance(body.get("data"), dict):
-            data, photos = body["data"], lambda: inbound.decode_photos(body["data"].get("photos"))
+        data = {k: body.get(k) for k in body if k != "photos"}
+        if request.FILES:
+            photos = lambda: request.FILES.getlist("photos")  # noqa: E731
         else:
-            data = {k: body.get(k) for k in ("report", "text")}
-            photos = lambda: request.FILES.getlist("photos") if hasattr(request, "FILES") else []  # noqa: E731
+            photos = lambda: inbound.decode_photos(data)  # noqa: E731
         report = Report.objects.filter(code=str(data.get("report") or "").strip()).select_related("authority").first()
         if report is None:
             return Response({"detail": _("Không có phản ánh %(code)s.") % {"code": data.get("report") or ""}},

@@ -43,26 +43,23 @@ def agent_for(authority):
     return user
 
 
-def decode_photos(items):
-    """JSON photos: [{"filename": "a.jpg", "content_base64": "…"}] (or bare base64 strings)
-    → uploaded files for reports.media's checks."""
-    if items in (None, ""):
-        return []
-    if not isinstance(items, list):
-        raise ValidationError({"photos": [_("“photos” phải là một danh sách ảnh base64.")]})
+def decode_photos(data):
+    """JSON photos: ``photo_1``, ``photo_2``, … each the base64 of an image (a JSON body is
+    flat: one value per field, as every endpoint here accepts) → uploaded files for
+    reports.media's checks."""
+    keys = sorted((k for k in data if str(k).startswith("photo_") and str(k)[6:].isdigit()), key=lambda k: int(k[6:]))
     out = []
-    for i, item in enumerate(items, 1):
-        name, data = f"photo-{i}.jpg", item
-        if isinstance(item, dict):
-            name = str(item.get("filename") or name)[:100]
-            data = item.get("content_base64")
-        if not isinstance(data, str) or len(data) > MAX_PHOTO_BYTES_B64:
-            raise ValidationError({"photos": [_("Ảnh thứ %(n)d không hợp lệ.") % {"n": i}]})
+    for key in keys:
+        value = data.get(key)
+        if not isinstance(value, str) or len(value) > MAX_PHOTO_BYTES_B64:
+            raise ValidationError({key: [_("Ảnh không hợp lệ.")]})
+        if value.startswith("data:") and "," in value:  # a data: URL
+            value = value.split(",", 1)[1]
         try:
-            raw = base64.b64decode(data, validate=True)
+            raw = base64.b64decode(value, validate=True)
         except (binascii.Error, ValueError):
-            raise ValidationError({"photos": [_("Ảnh thứ %(n)d không phải base64 hợp lệ.") % {"n": i}]}) from None
-        out.append(SimpleUploadedFile(name, raw))
+            raise ValidationError({key: [_("Ảnh không phải base64 hợp lệ.")]}) from None
+        out.append(SimpleUploadedFile(f"{key}.jpg", raw))
     return out
 
 

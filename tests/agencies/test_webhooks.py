@@ -339,7 +339,7 @@ def forwarded(db, hooks, receiver, operator, django_capture_on_commit_callbacks)
 
 def test_signed_accept_is_applied_once(forwarded):
     report, secret, rcv = forwarded
-    payload = {"type": "report.accept", "authority": report.authority.code, "data": {"report": report.code}}
+    payload = {"type": "report.accept", "authority": report.authority.code, "report": report.code}
     resp = signed_post(secret, payload)
     assert resp.status_code == 200, resp.content
     assert resp.json() == {"report": report.code, "state": "accepted", "duplicate": False}
@@ -354,7 +354,7 @@ def test_signed_accept_is_applied_once(forwarded):
 @pytest.mark.parametrize("case", ["wrong-secret", "tampered-body", "old-timestamp", "unknown-authority", "no-signature"])
 def test_forged_updates_are_rejected(forwarded, case):
     report, secret, _rcv = forwarded
-    payload = {"type": "report.accept", "authority": report.authority.code, "data": {"report": report.code}}
+    payload = {"type": "report.accept", "authority": report.authority.code, "report": report.code}
     if case == "wrong-secret":
         resp = signed_post("whsec_" + base64.b64encode(b"x" * 32).decode(), payload)
     elif case == "tampered-body":
@@ -373,13 +373,12 @@ def test_forged_updates_are_rejected(forwarded, case):
 def test_resolve_through_inbound_shows_on_the_public_timeline(forwarded, operator):
     report, secret, _rcv = forwarded
     note = signed_post(secret, {"type": "report.progress", "authority": report.authority.code,
-                                "data": {"report": report.code, "text": "Đã thay bóng đèn tạm thời."}}, msg_id="m1")
+                                "report": report.code, "text": "Đã thay bóng đèn tạm thời."}, msg_id="m1")
     assert note.status_code == 200 and note.json()["state"] == "in_progress"
     photo_b64 = base64.b64encode(jpeg_bytes()).decode()
     resp = signed_post(secret, {"type": "report.resolve", "authority": report.authority.code,
-                                "data": {"report": report.code, "text": "Đã thay mới toàn bộ đèn chiếu sáng.",
-                                         "photos": [{"filename": "ket-qua.jpg", "content_base64": photo_b64}]}},
-                       msg_id="m2")
+                                "report": report.code, "text": "Đã thay mới toàn bộ đèn chiếu sáng.",
+                                "photo_1": photo_b64}, msg_id="m2")
     assert resp.status_code == 200, resp.content
     assert resp.json()["state"] == "resolved"
     assert report.media.filter(stage="result").count() == 1
@@ -393,7 +392,7 @@ def test_resolve_through_inbound_shows_on_the_public_timeline(forwarded, operato
 def test_resolve_without_photo_is_a_field_error(forwarded):
     report, secret, _rcv = forwarded
     resp = signed_post(secret, {"type": "report.resolve", "authority": report.authority.code,
-                                "data": {"report": report.code, "text": "Xong."}})
+                                "report": report.code, "text": "Xong."})
     assert resp.status_code == 400 and "photos" in resp.json()["errors"]
     report.refresh_from_db()
     assert report.state == "forwarded"  # nothing half-applied
