@@ -15,6 +15,7 @@ import uuid
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -63,21 +64,24 @@ def _limited(ident):
 class AgencyUpdates(APIView):
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
-    @extend_schema(request=UpdateRequest, responses={200: UpdateResponse}, parameters=SIGNED_HEADERS,
-                   description=__doc__)
+    @extend_schema(request={"application/json": UpdateRequest, "multipart/form-data": UpdateRequest},
+                   responses={200: UpdateResponse, **{code: OpenApiTypes.OBJECT for code in (400, 401, 403, 404, 409, 413, 429)}},
+                   parameters=SIGNED_HEADERS, description=__doc__)
     def post(self, request):
         if request.headers.get("webhook-signature"):
             return self._signed(request)
         return self._token(request)
 
     def _signed(self, request):
-        raw = request._request.body  # the exact bytes that were signed
-        try:
-            payload = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            payload = None
+        payload = None
+        if "json" in request.content_type:
+            raw = request._request.body  # the exact bytes that were signed
+            try:
+                payload = json.loads(raw)
+            except (ValueError, UnicodeDecodeError, RecursionError):
+                pass
         if not isinstance(payload, dict):
-            return _bad("body", _("Nội dung phải là JSON."))
+            return _bad("body", _("Tin có chữ ký phải là một đối tượng JSON (Content-Type: application/json)."))
         authority = Authority.objects.filter(code=str(payload.get("authority") or "")).first()
         secrets = [s for e in authority.webhook_endpoints.all() for s in e.signing_secrets()] if authority else []
         try:
