@@ -130,3 +130,41 @@ class AgencyUpdates(APIView):
         except (workflow.WorkflowError, ValidationError, PermissionDenied) as exc:
             return workflow_error_response(exc)
         return Response({"report": report.code, "state": report.state, "duplicate": duplicate})
+
+
+DeliveryRow = inline_serializer("AgencyDelivery", fields={
+    "authority": serializers.CharField(), "url": serializers.CharField(), "status": serializers.CharField(),
+    "attempts": serializers.IntegerField(), "last_status_code": serializers.IntegerField(allow_null=True),
+    "delivered_at": serializers.DateTimeField(allow_null=True),
+}, many=True)
+ForwardingResponse = inline_serializer("AgencyForwarding", fields={
+    "report": serializers.CharField(),
+    "status": serializers.CharField(allow_null=True, help_text="sent | pending | failed | null"),
+    "deliveries": DeliveryRow,
+})
+
+
+class ReportForwarding(APIView):
+    """Did the agencies' systems take the report's latest forwarding? "sent" only when
+    every endpoint accepted it. For the staff who may read the report's private side."""
+
+    @extend_schema(responses={200: ForwardingResponse, 401: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT})
+    def get(self, request, code):
+        from agencies import outbound
+        from agencies.models import WebhookDelivery, WebhookMessage
+
+        if not request.user.is_authenticated:
+            return _unauthorized(_("Hãy đăng nhập."))
+        report = Report.objects.filter(code=code).first()
+        if report is None or not access.can_view_private(request.user, report):
+            return Response({"detail": _("Không tìm thấy phản ánh.")}, status=status.HTTP_404_NOT_FOUND)
+        msg = WebhookMessage.objects.filter(report=report, type="report.forwarded").order_by("-created_at").first()
+        rows = (WebhookDelivery.objects.filter(message=msg).select_related("endpoint__authority").order_by("id")
+                if msg else [])
+        return Response({
+            "report": report.code,
+            "status": outbound.forwarding_status(report),
+            "deliveries": [{"authority": d.endpoint.authority.code, "url": d.endpoint.url, "status": d.status,
+                            "attempts": d.attempts, "last_status_code": d.last_status_code,
+                            "delivered_at": d.delivered_at} for d in rows],
+        })

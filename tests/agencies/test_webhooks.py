@@ -283,6 +283,22 @@ def test_sent_only_when_both_authorities_accepted(db, hooks, receiver, operator,
     assert send_due_webhooks() == 1
     assert outbound.forwarding_status(report) == "sent"
     assert [p["data"]["report"]["code"] for p in province_rcv.payloads()] == [report.code, report.code]
+    c = Client()
+    c.force_login(operator)
+    shown = c.get(f"/api/v1/agencies/reports/{report.code}/forwarding").json()
+    assert shown["status"] == "sent"
+    assert sorted((d["authority"], d["status"], d["attempts"]) for d in shown["deliveries"]) == sorted(
+        [(unit.code, "delivered", 1), (province.code, "delivered", 2)])
+
+
+def test_inbound_updates_are_rate_limited(forwarded, settings):
+    report, secret, _rcv = forwarded
+    settings.RATELIMIT_ENABLE = True
+    settings.RATE_LIMITS = {"agency-updates": "1/h"}
+    payload = {"type": "report.progress", "authority": report.authority.code, "report": report.code, "text": "Đang làm."}
+    assert signed_post(secret, payload, msg_id="r1").status_code == 200
+    resp = signed_post(secret, payload, msg_id="r2")
+    assert resp.status_code == 429 and int(resp.headers["Retry-After"]) > 0
 
 
 @pytest.mark.parametrize("url", [
