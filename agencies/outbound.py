@@ -73,7 +73,7 @@ def report_data(report):
     reporter's name, phone or e-mail (officers read those in the portal)."""
     from django.urls import reverse
 
-    base = getattr(settings, "GEO_PORTAL_PUBLIC_URL", "").rstrip("/")
+    base = getattr(settings, "GEO_PORTAL_BASE_URL", "").rstrip("/")
     return {
         "code": report.code,
         "url": base + reverse("report-public", args=[report.code]),

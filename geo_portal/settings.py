@@ -54,6 +54,8 @@ INSTALLED_APPS = [
     "reports",
     "heatmaps",
     "agencies",
+    "alerts",
+    "open311",
 ]
 
 AUTH_USER_MODEL = "accounts.User"
@@ -75,6 +77,11 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+# Machine interfaces: their clients may ask for English with Accept-Language (pages
+# follow the language switcher only; geo_portal/middleware.py).
+ACCEPT_LANGUAGE_PATHS = ("/api/", "/open311/")
+# Interfaces whose clients expect their own error format from the input guard's 400.
+INPUT_REFUSAL_RENDERERS = {"/open311/": "open311.views.refused_input"}
 
 ROOT_URLCONF = "geo_portal.urls"
 WSGI_APPLICATION = "geo_portal.wsgi.application"
@@ -148,7 +155,16 @@ CELERY_BEAT_SCHEDULE = {
     "heatmaps-refresh": {"task": "heatmaps.refresh_incremental", "schedule": 30.0},
     # Agencies: webhook deliveries whose time has come and whose task was lost.
     "agencies-send-due-webhooks": {"task": "agencies.send_due_webhooks", "schedule": 60.0},
+    # Area alerts: queue and send what became public since the last run; digests at 07:00.
+    "alerts-scan": {"task": "alerts.scan", "schedule": 60.0},
+    "alerts-digest": {"task": "alerts.digest", "schedule": crontab(hour=7, minute=0)},
 }
+# Area alerts (alerts/): links in messages are absolute; Web Push signs with VAPID keys
+# (generate a pair with `vapid --gen` of py-vapid; the private key as PEM or base64url).
+GEO_PORTAL_BASE_URL = os.environ.get("GEO_PORTAL_BASE_URL", "http://127.0.0.1:8000")
+WEBPUSH_VAPID_PUBLIC_KEY = os.environ.get("WEBPUSH_VAPID_PUBLIC_KEY", "")
+WEBPUSH_VAPID_PRIVATE_KEY = os.environ.get("WEBPUSH_VAPID_PRIVATE_KEY", "")
+WEBPUSH_VAPID_SUBJECT = os.environ.get("WEBPUSH_VAPID_SUBJECT", "mailto:no-reply@localhost")
 # Agencies' webhooks (agencies/): endpoints on private or loopback addresses are refused
 # unless this is set (an agency on the intranet; the tests). The retry schedule in
 # seconds (default: Standard Webhooks' 0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h) and how
@@ -156,8 +172,6 @@ CELERY_BEAT_SCHEDULE = {
 GEO_PORTAL_WEBHOOK_ALLOW_PRIVATE = env_bool("GEO_PORTAL_WEBHOOK_ALLOW_PRIVATE", False)
 GEO_PORTAL_WEBHOOK_SCHEDULE = None
 GEO_PORTAL_WEBHOOK_DISPATCH = os.environ.get("GEO_PORTAL_WEBHOOK_DISPATCH", "celery")
-# The portal's public address, for links in what is sent to other systems.
-GEO_PORTAL_PUBLIC_URL = os.environ.get("GEO_PORTAL_PUBLIC_URL", "")
 # Heatmaps: an authority is ranked from this many reports in the period; known
 # "not geocoded" placeholder points (lon, lat) left out of every map layer.
 HEATMAP_RANKING_MIN_VOLUME = int(os.environ.get("HEATMAP_RANKING_MIN_VOLUME", 20))

@@ -186,6 +186,40 @@ TABLE = {
     "dieu-hanh/<str:code>/": [("get", "/dieu-hanh/{hidden}/", None, STAFF_PAGE, STAFF_OF_IT)],
     "xu-ly/": [("get", "/xu-ly/", None, by_set(200, s_302={ANON}, s_403=CITIZENS | {OP, OP_OTHER}), set())],
     "xu-ly/<str:code>/": [("get", "/xu-ly/{hidden}/", None, STAFF_PAGE, STAFF_OF_IT)],
+    # area alerts and feeds (alerts/): public data only; the unpublished report is in no feed
+    "canh-bao/": [("get", "/canh-bao/", None, ALL_200, set())],
+    "canh-bao/xac-nhan/<str:token>/": [("get", "/canh-bao/xac-nhan/khong-hop-le/", None, st(404), set())],
+    "canh-bao/huy/<str:token>/": [("get", "/canh-bao/huy/khong-hop-le/", None, st(404), set())],
+    "canh-bao/sw.js": [("get", "/canh-bao/sw.js", None, ALL_200, set())],
+    "feeds/area/<str:code>.<str:fmt>": [
+        ("get", "/feeds/area/06673.atom", None, ALL_200, set()),
+        ("get", "/feeds/area/06673.rss", None, ALL_200, set()),
+    ],
+    "feeds/report/<str:code>.<str:fmt>": [
+        ("get", "/feeds/report/{hidden}.atom", None, st(404), set()),
+        ("get", "/feeds/report/{public}.atom", None, ALL_200, set()),
+    ],
+    "feeds/near.<str:fmt>": [("get", "/feeds/near.atom?lat={lat}&lon={lon}&r=5000", None, ALL_200, set())],
+    "api/v1/alerts/": [("post", "/api/v1/alerts/", {}, st(400), set())],
+    "api/v1/alerts/vapid-key": [("get", "/api/v1/alerts/vapid-key", None, ALL_200, set())],
+    # Open311 GeoReport v2: public reports only, whoever asks; a POST needs an API key
+    "open311/v2/discovery.<fmt:fmt>": [("get", "/open311/v2/discovery.xml", None, ALL_200, set())],
+    "open311/v2/services.<fmt:fmt>": [("get", "/open311/v2/services.json?jurisdiction_id=22", None, ALL_200, set())],
+    "open311/v2/services/<str:code>.<fmt:fmt>": [
+        ("get", "/open311/v2/services/do-thi-chieu-sang.xml", None, ALL_200, set())],
+    "open311/v2/requests.<fmt:fmt>": [
+        ("get", "/open311/v2/requests.json?extensions=true", None, ALL_200, set()),
+        ("get", "/open311/v2/requests.xml?jurisdiction_id=46", None, ALL_200, set()),
+        ("get", "/open311/v2/requests.json?service_request_id={hidden},{hue},{public}", None, ALL_200, set()),
+        ("post", "/open311/v2/requests.json", "empty-form", st(403), set()),
+    ],
+    "open311/v2/requests/<str:request_id>.<fmt:fmt>": [
+        ("get", "/open311/v2/requests/{hidden}.json", None, st(404), set()),
+        ("get", "/open311/v2/requests/{public}.xml?extensions=true", None, ALL_200, set()),
+    ],
+    "open311/v2/tokens/<str:token>.<fmt:fmt>": [("get", "/open311/v2/tokens/nothing.json", None, st(404), set())],
+    "open311/v2/servicerequestupdates.<fmt:fmt>": [
+        ("get", "/open311/v2/servicerequestupdates.xml", None, ALL_200, set())],
     # boundaries
     "": [("get", "/", None, ALL_200, set())],
     "api/v1/boundaries/<slug:version>/<slug:type_code>.geojson": [
