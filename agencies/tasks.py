@@ -24,7 +24,8 @@ def deliver_webhook(self, delivery_id):
     if self.request.is_eager:
         deliver_webhook.apply((delivery_id,))
     else:
-        deliver_webhook.apply_async((delivery_id,), countdown=delay)
+        # retry() sends the task again to the queue it came from, after the delay.
+        raise self.retry(countdown=delay, max_retries=None)
 
 
 @shared_task(name="agencies.send_due_webhooks", ignore_result=True)

@@ -428,3 +428,69 @@ def test_token_api_multipart_resolve(forwarded, request, who, expected):
     assert resp.status_code == expected, resp.content
     report.refresh_from_db()
     assert report.state == ("resolved" if expected == 200 else "forwarded")
+
+
+# --- a real worker -----------------------------------------------------------------------
+
+
+def test_real_worker_retries_on_the_schedule(db, receiver):
+    """A real Celery worker (Redis broker, its own queue) delivers a committed outbox row,
+    retrying after a 500 with the (shortened) schedule, through the task's countdown."""
+    import os
+    import subprocess
+    import sys
+    import uuid
+    from pathlib import Path
+
+    from django.conf import settings as dj_settings
+    from django.db import connection
+
+    from agencies import signing
+    from agencies.models import WebhookMessage, WebhookSecret
+    from agencies.tasks import deliver_webhook
+    from boundaries.models import Authority
+    from tests.reports.conftest import in_thread
+
+    rcv = receiver((500, {}), (204, {}))
+    secret = signing.new_secret()
+
+    def setup():
+        authority = Authority.objects.filter(kind="committee").first()
+        endpoint = WebhookEndpoint.objects.create(authority=authority, url=rcv.url)
+        WebhookSecret.objects.create(endpoint=endpoint, secret=secret)
+        msg = WebhookMessage.objects.create(type="report.updated", payload={"type": "report.updated", "timestamp": "t",
+                                                                             "data": {"probe": True}})
+        return WebhookDelivery.objects.create(message=msg, endpoint=endpoint).pk, endpoint.pk
+
+    pk, endpoint_pk = in_thread(setup)
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    db = connection.settings_dict
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        CELERY_KEY_PREFIX=dj_settings.CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"],
+        GEO_PORTAL_WEBHOOK_ALLOW_PRIVATE="1", GEO_PORTAL_WEBHOOK_SCHEDULE="0,1,1",
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "geo_portal", "worker", "-Q", queue, "--pool", "solo",
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "warning"],
+        cwd=Path(dj_settings.BASE_DIR), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deliver_webhook.apply_async((pk,), queue=queue)
+        deadline = time.monotonic() + 60
+        status = None
+        while time.monotonic() < deadline:
+            status = in_thread(lambda: WebhookDelivery.objects.filter(pk=pk).values_list("status", flat=True).first())
+            if status == "delivered":
+                break
+            time.sleep(0.5)
+        assert status == "delivered", "the worker did not deliver"
+        assert len(rcv.requests) == 2
+        assert rcv.requests[1][0] - rcv.requests[0][0] >= 1.0  # the retry waited its countdown
+        assert all(spec_verify(secret, h, b) for _t, h, b in rcv.requests)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)
+        in_thread(lambda: WebhookEndpoint.objects.filter(pk=endpoint_pk).delete())
+        in_thread(lambda: WebhookMessage.objects.filter(deliveries__isnull=True).delete())
