@@ -56,8 +56,8 @@ def _unauthorized(message):
     return Response({"detail": message}, status=status.HTTP_401_UNAUTHORIZED)
 
 
-def _limited(ident):
-    decision = ratelimit.hit("agency-updates", ident, RATE)
+def _limited(ident, name="agency-updates", rate=RATE):
+    decision = ratelimit.hit(name, ident, rate)
     return None if decision.allowed else ratelimit.json_429(decision)
 
 
@@ -73,6 +73,10 @@ class AgencyUpdates(APIView):
         return self._token(request)
 
     def _signed(self, request):
+        # Before any work: an unsigned flood from one address stops here.
+        limited = _limited(f"ip:{ratelimit.client_ip(request)}", "agency-updates-ip", "1200/h")
+        if limited:
+            return limited
         payload = None
         if "json" in request.content_type:
             raw = request._request.body  # the exact bytes that were signed
