@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "boundaries",
     "reports",
     "heatmaps",
+    "agencies",
     "alerts",
     "open311",
     "ogcapi",
@@ -153,6 +154,8 @@ CELERY_BEAT_SCHEDULE = {
     "reports-anonymise-reporters": {"task": "reports.anonymise_reporters", "schedule": crontab(hour=2, minute=30)},
     # Heatmaps: bring the roll-ups up to date (changed reports, passed deadlines).
     "heatmaps-refresh": {"task": "heatmaps.refresh_incremental", "schedule": 30.0},
+    # Agencies: webhook deliveries whose time has come and whose task was lost.
+    "agencies-send-due-webhooks": {"task": "agencies.send_due_webhooks", "schedule": 60.0},
     # Area alerts: queue and send what became public since the last run; digests at 07:00.
     "alerts-scan": {"task": "alerts.scan", "schedule": 60.0},
     "alerts-digest": {"task": "alerts.digest", "schedule": crontab(hour=7, minute=0)},
@@ -163,6 +166,13 @@ GEO_PORTAL_BASE_URL = os.environ.get("GEO_PORTAL_BASE_URL", "http://127.0.0.1:80
 WEBPUSH_VAPID_PUBLIC_KEY = os.environ.get("WEBPUSH_VAPID_PUBLIC_KEY", "")
 WEBPUSH_VAPID_PRIVATE_KEY = os.environ.get("WEBPUSH_VAPID_PRIVATE_KEY", "")
 WEBPUSH_VAPID_SUBJECT = os.environ.get("WEBPUSH_VAPID_SUBJECT", "mailto:no-reply@localhost")
+# Agencies' webhooks (agencies/): endpoints on private or loopback addresses are refused
+# unless this is set (an agency on the intranet; the tests). The retry schedule in
+# seconds (default: Standard Webhooks' 0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h) and how
+# deliveries are handed over ("celery"; "sync" runs the task eagerly; "none").
+GEO_PORTAL_WEBHOOK_ALLOW_PRIVATE = env_bool("GEO_PORTAL_WEBHOOK_ALLOW_PRIVATE", False)
+GEO_PORTAL_WEBHOOK_SCHEDULE = [float(x) for x in os.environ.get("GEO_PORTAL_WEBHOOK_SCHEDULE", "").split(",") if x.strip()] or None
+GEO_PORTAL_WEBHOOK_DISPATCH = os.environ.get("GEO_PORTAL_WEBHOOK_DISPATCH", "celery")
 # Heatmaps: an authority is ranked from this many reports in the period; known
 # "not geocoded" placeholder points (lon, lat) left out of every map layer.
 HEATMAP_RANKING_MIN_VOLUME = int(os.environ.get("HEATMAP_RANKING_MIN_VOLUME", 20))

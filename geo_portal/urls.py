@@ -22,6 +22,7 @@ urlpatterns = [
     path("", include("heatmaps.urls")),
     path("", include("reports.urls")),
     path("", include("boundaries.urls")),
+    path("", include("agencies.urls")),
     path("", include("alerts.urls")),
 ]
 

@@ -76,6 +76,13 @@ TABLE = {
     "accounts/logout/": [("post", "/accounts/logout/", None, st(302), set())],
     "accounts/profile/": [("get", "/accounts/profile/", None, st(200, anonymous=302), set())],
     "accounts/api/token": [("post", "/accounts/api/token", {}, st(400), set())],
+    # agencies: a signed update or an officer's token; an empty body names no report
+    "api/v1/agencies/updates": [("post", "/api/v1/agencies/updates", {}, st(404, anonymous=401), set())],
+    # whether the agencies' systems took a report: its staff only
+    "api/v1/agencies/reports/<str:code>/forwarding": [
+        ("get", "/api/v1/agencies/reports/{hidden}/forwarding", None, by_set(404, s_401={ANON}, s_200=STAFF_OF_IT), STAFF_OF_IT),
+        ("get", "/api/v1/agencies/reports/{hue}/forwarding", None, by_set(404, s_401={ANON}, s_200=SEES_HUE), set()),
+    ],
     # heatmaps
     "tiles/<str:layer>/<int:z>/<int:x>/<int:y>.pbf": [
         # the tile projection has no reporter: a citizen's own reports are on their page
