@@ -5,6 +5,10 @@ The wrapped view still receives the Django request and answers exactly as before
 wrapper adds DRF's authentication (a token works as it does on the reports API — DRF
 sets the user on the Django request too) and its schema. The response schemas below are
 checked against real answers by tests/test_schema_fuzz.py (schemathesis).
+
+Open311 and OGC API Features have their own error formats and content types: they are
+``described`` (the URL serves the view itself; a DRF class beside it only carries the
+schema) rather than ``documented``.
 """
 
 import functools
@@ -62,7 +66,8 @@ def described(view, get=None, post=None):
             def handler(self, request, *args, **kwargs):  # never called: the URL serves ``view``
                 raise NotImplementedError
             handler.__name__ = method
-            setattr(Described, method, extend_schema(**schema)(handler))
+            # x-own-errors: add_error_responses leaves the errors as described here.
+            setattr(Described, method, extend_schema(extensions={"x-own-errors": True}, **schema)(handler))
 
     Described.__name__ = Described.__qualname__ = "".join(p.title() for p in view.__name__.split("_"))
     Described.__doc__ = view.__doc__
@@ -160,6 +165,8 @@ def add_error_responses(result, generator, request, public):
     for path_item in result.get("paths", {}).values():
         for method, operation in path_item.items():
             if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            if operation.pop("x-own-errors", False):  # a protocol with its own error format (``described``)
                 continue
             responses = operation.setdefault("responses", {})
             for code in READ_ERRORS if method == "get" else WRITE_ERRORS:
