@@ -12,6 +12,7 @@ boundaries are never flushed.
 """
 
 import os
+import threading
 
 import pytest
 from django.core import signals
@@ -62,17 +63,22 @@ class _SerialWSGIServer(WSGIServer):
 
     def __init__(self, *args, connections_override=None, **kwargs):
         super().__init__(*args, **kwargs)
+        # Held while a request runs on the shared connection: the test's teardown takes it
+        # before the transaction is rolled back (a page's last request — a wall's stream
+        # reconnecting — may still be running then).
+        self.busy = threading.Lock()
 
     def process_request(self, request, client_address):
-        shared = self.shared_connection
-        if shared is None:
-            return super().process_request(request, client_address)
-        own = connections["default"]
-        connections["default"] = shared
-        try:
-            super().process_request(request, client_address)
-        finally:
-            connections["default"] = own
+        with self.busy:
+            shared = self.shared_connection
+            if shared is None:
+                return super().process_request(request, client_address)
+            own = connections["default"]
+            connections["default"] = shared
+            try:
+                super().process_request(request, client_address)
+            finally:
+                connections["default"] = own
 
 
 class _SharedConnectionLiveServer(LiveServerThread):
@@ -121,7 +127,8 @@ def live_url(_live_server_thread, db, settings):
     yield f"http://127.0.0.1:{_live_server_thread.port}"
     for s in reconnect:
         s.connect(close_old_connections)
-    _live_server_thread.httpd.shared_connection = None
+    with _live_server_thread.httpd.busy:
+        _live_server_thread.httpd.shared_connection = None
     conn.dec_thread_sharing()
 
 
