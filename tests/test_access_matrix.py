@@ -140,7 +140,8 @@ TABLE = {
         ("get", "/api/v1/reports/{public}", None, ALL_200, set()),
     ],
     "api/v1/reports/<str:code>/private": [
-        ("get", "/api/v1/reports/{hidden}/private", None, by_set(404, s_200=STAFF_OF_IT, s_403={REPORTER}), STAFF_OF_IT),
+        ("get", "/api/v1/reports/{hidden}/private", None, by_set(404, s_200=STAFF_OF_IT, s_403={REPORTER}),
+         STAFF_OF_IT),
         ("get", "/api/v1/reports/{public}/private", None, by_set(403, s_200=STAFF_OF_IT), set()),
     ],
     "api/v1/reports/<str:code>/actions/<str:action>": [

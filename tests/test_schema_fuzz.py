@@ -144,7 +144,8 @@ def test_real_answers_match_the_schema(report_in_progress, staff_token):
     writes = [
         ("/api/v1/reports/{code}/comments", {"text": "Đơn vị đã tiếp nhận."}, 201),
         ("/api/v1/reports/{code}/follow", None, 201),
-        ("/api/v1/reports/{code}/actions/{action}", {"reason": "Chờ vật tư", "until": "2999-01-01"}, 403),  # the unit asks, not the desk
+        # the unit asks, not the desk
+        ("/api/v1/reports/{code}/actions/{action}", {"reason": "Chờ vật tư", "until": "2999-01-01"}, 403),
     ]
     for path, body, expected in writes:
         kwargs = {"body": body, "media_type": "application/json"} if body is not None else {}
