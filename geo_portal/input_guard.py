@@ -59,7 +59,14 @@ def wants_json(request):
 
 
 def refuse(request, errors, status=400):
-    """The 400 (or 411/413) answer: JSON for API clients, plain text for pages."""
+    """The 400 (or 411/413) answer: JSON for API clients, plain text for pages; an
+    interface with its own error format names its renderer in
+    ``settings.INPUT_REFUSAL_RENDERERS`` ({path prefix: dotted path})."""
+    for prefix, renderer in (getattr(settings, "INPUT_REFUSAL_RENDERERS", None) or {}).items():
+        if request.path_info.startswith(prefix):
+            from django.utils.module_loading import import_string
+
+            return import_string(renderer)(request, errors, status)
     if status != 400 or list(errors) == ["body"]:  # the body as a whole: its own message
         detail = errors[next(iter(errors))][0]
     else:

@@ -56,6 +56,10 @@ INSTALLED_APPS = [
     "boundaries",
     "reports",
     "heatmaps",
+    "agencies",
+    "alerts",
+    "open311",
+    "ogcapi",
 ]
 
 AUTH_USER_MODEL = "accounts.User"
@@ -77,6 +81,11 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+# Machine interfaces: their clients may ask for English with Accept-Language (pages
+# follow the language switcher only; geo_portal/middleware.py).
+ACCEPT_LANGUAGE_PATHS = ("/api/", "/open311/")
+# Interfaces whose clients expect their own error format from the input guard's 400.
+INPUT_REFUSAL_RENDERERS = {"/open311/": "open311.views.refused_input"}
 
 ROOT_URLCONF = "geo_portal.urls"
 WSGI_APPLICATION = "geo_portal.wsgi.application"
@@ -150,7 +159,25 @@ CELERY_BEAT_SCHEDULE = {
     "reports-anonymise-reporters": {"task": "reports.anonymise_reporters", "schedule": crontab(hour=2, minute=30)},
     # Heatmaps: bring the roll-ups up to date (changed reports, passed deadlines).
     "heatmaps-refresh": {"task": "heatmaps.refresh_incremental", "schedule": 30.0},
+    # Agencies: webhook deliveries whose time has come and whose task was lost.
+    "agencies-send-due-webhooks": {"task": "agencies.send_due_webhooks", "schedule": 60.0},
+    # Area alerts: queue and send what became public since the last run; digests at 07:00.
+    "alerts-scan": {"task": "alerts.scan", "schedule": 60.0},
+    "alerts-digest": {"task": "alerts.digest", "schedule": crontab(hour=7, minute=0)},
 }
+# Area alerts (alerts/): links in messages are absolute; Web Push signs with VAPID keys
+# (generate a pair with `vapid --gen` of py-vapid; the private key as PEM or base64url).
+GEO_PORTAL_BASE_URL = os.environ.get("GEO_PORTAL_BASE_URL", "http://127.0.0.1:8000")
+WEBPUSH_VAPID_PUBLIC_KEY = os.environ.get("WEBPUSH_VAPID_PUBLIC_KEY", "")
+WEBPUSH_VAPID_PRIVATE_KEY = os.environ.get("WEBPUSH_VAPID_PRIVATE_KEY", "")
+WEBPUSH_VAPID_SUBJECT = os.environ.get("WEBPUSH_VAPID_SUBJECT", "mailto:no-reply@localhost")
+# Agencies' webhooks (agencies/): endpoints on private or loopback addresses are refused
+# unless this is set (an agency on the intranet; the tests). The retry schedule in
+# seconds (default: Standard Webhooks' 0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h) and how
+# deliveries are handed over ("celery"; "sync" runs the task eagerly; "none").
+GEO_PORTAL_WEBHOOK_ALLOW_PRIVATE = env_bool("GEO_PORTAL_WEBHOOK_ALLOW_PRIVATE", False)
+GEO_PORTAL_WEBHOOK_SCHEDULE = [float(x) for x in os.environ.get("GEO_PORTAL_WEBHOOK_SCHEDULE", "").split(",") if x.strip()] or None
+GEO_PORTAL_WEBHOOK_DISPATCH = os.environ.get("GEO_PORTAL_WEBHOOK_DISPATCH", "celery")
 # Heatmaps: an authority is ranked from this many reports in the period; known
 # "not geocoded" placeholder points (lon, lat) left out of every map layer.
 HEATMAP_RANKING_MIN_VOLUME = int(os.environ.get("HEATMAP_RANKING_MIN_VOLUME", 20))

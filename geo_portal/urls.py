@@ -17,9 +17,13 @@ urlpatterns = [
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("accounts/", include("geo_portal.accounts.urls")),
+    path("open311/v2/", include("open311.urls")),
+    path("", include("ogcapi.urls")),
     path("", include("heatmaps.urls")),
     path("", include("reports.urls")),
     path("", include("boundaries.urls")),
+    path("", include("agencies.urls")),
+    path("", include("alerts.urls")),
 ]
 
 

@@ -22,7 +22,7 @@ TIME_COLUMNS = ("created_at", "forward_due", "resolve_due", "resolved_at", "due"
 
 # The most reports one export may hold (more: a 400 asking for a smaller view). The
 # HTML map draws a marker per report in the browser: 7.6-10 s for the demo's 20,000.
-EXPORT_CAPS = {"geojson": EXPORT_LIMIT, "csv": EXPORT_LIMIT, "html": 5000}
+EXPORT_CAPS = {"geojson": EXPORT_LIMIT, "csv": EXPORT_LIMIT, "gpkg": EXPORT_LIMIT, "html": 5000}
 
 
 def count_rows(bbox, filters: Filters, cap):
@@ -76,6 +76,23 @@ def reports_csv(bbox, filters: Filters):
     for r in _rows(bbox, filters):
         w.writerow([_iso(r[k]) if k in TIME_COLUMNS else r[k] for k in COLUMNS])
     return out.getvalue()
+
+
+def reports_gpkg(bbox, filters: Filters):
+    """The same rows as a GeoPackage (layer "reports", EPSG:4326) for QGIS and ArcGIS:
+    GDAL's ogr2ogr converts the GeoJSON export, so the fields and their order match it."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory(prefix="gp-gpkg-") as tmp:
+        src, out = Path(tmp) / "reports.geojson", Path(tmp) / "reports.gpkg"
+        src.write_text(json.dumps(reports_geojson(bbox, filters), ensure_ascii=False), encoding="utf-8")
+        subprocess.run(
+            ["ogr2ogr", "-f", "GPKG", str(out), str(src), "-nln", "reports", "-a_srs", "EPSG:4326", "-lco", "SPATIAL_INDEX=YES"],
+            check=True, capture_output=True, timeout=300,
+        )
+        return out.read_bytes()
 
 
 def _vendored(path):

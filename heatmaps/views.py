@@ -302,9 +302,9 @@ def overdue_view(request):
 @api
 def export_view(request, fmt):
     """The current view of the planners' map: ?bbox=…&filters; GeoJSON, CSV or a
-    standalone folium HTML map."""
+    standalone folium HTML map, or a GeoPackage."""
     if fmt not in exports.EXPORT_CAPS:
-        return bad_request({"format": _("Định dạng phải là geojson, csv hoặc html.")})
+        return bad_request({"format": _("Định dạng phải là geojson, csv, gpkg hoặc html.")})
     bbox = parse_bbox(request.GET)
     filters = scoped(request, Filters.from_params(request.GET))
     # Signed-in callers see their own scope: only anonymous answers are shared.
@@ -324,6 +324,10 @@ def export_view(request, fmt):
         def compute():
             return exports.reports_csv(bbox, filters)
         ctype = "text/csv; charset=utf-8"
+    elif fmt == "gpkg":
+        def compute():
+            return exports.reports_gpkg(bbox, filters)
+        ctype = "application/geopackage+sqlite3"
     else:
         def compute():
             return exports.folium_html(bbox, filters, title=_("Bản đồ phản ánh"))

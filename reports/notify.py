@@ -126,8 +126,17 @@ def dispatch(ids):
         log.warning("could not queue notifications %s: %s", ids, exc)
 
 
+# Other interfaces react to report events without reports knowing them: an app appends
+# a callable here in its AppConfig.ready (agencies: outbound webhooks). Each is called
+# inside the event's transaction, so what it queues (outbox rows) commits with the event.
+EVENT_HOOKS = []  # fn(report, ev)
+COMMENT_HOOKS = []  # fn(report, comment)
+
+
 def on_event(report, ev):
     """Called by workflow.record_event for every event, inside its transaction."""
+    for hook in EVENT_HOOKS:
+        hook(report, ev)
     if not ev.is_public:
         return []
     contacts = reporter_contacts(report)
@@ -199,6 +208,14 @@ def _cutover_rows(report, ev):
                 dedupe_key=f"cutover:{ev.pk}:{ch}:{to}"[:200],
             ))
     return rows
+
+
+def on_comment(report, comment):
+    """Called by workflow.add_comment for every comment, inside its transaction."""
+    for hook in COMMENT_HOOKS:
+        hook(report, comment)
+    if comment.authority_id is not None:
+        on_official_comment(report, comment)
 
 
 def on_official_comment(report, comment):

@@ -804,8 +804,8 @@ def add_comment(report, user, text, show_name=False):
         authority = Authority.objects.filter(kind="desk", province_code=report.province_code).first()
     elif access.is_staff_member(user) and not held:
         raise Forbidden(_("Phản ánh này không thuộc đơn vị hoặc địa bàn của bạn."), code="forbidden")
-    comment = Comment.objects.create(report=report, author=user, authority=authority, text=text,
-                                     show_name=bool(show_name) and authority is None)
-    if authority is not None:
-        notify.on_official_comment(report, comment)
+    with transaction.atomic():  # the comment and what it queues (outbox rows) together
+        comment = Comment.objects.create(report=report, author=user, authority=authority, text=text,
+                                         show_name=bool(show_name) and authority is None)
+        notify.on_comment(report, comment)
     return comment

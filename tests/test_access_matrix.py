@@ -76,6 +76,13 @@ TABLE = {
     "accounts/logout/": [("post", "/accounts/logout/", None, st(302), set())],
     "accounts/profile/": [("get", "/accounts/profile/", None, st(200, anonymous=302), set())],
     "accounts/api/token": [("post", "/accounts/api/token", {}, st(400), set())],
+    # agencies: a signed update or an officer's token; an empty body names no report
+    "api/v1/agencies/updates": [("post", "/api/v1/agencies/updates", {}, st(404, anonymous=401), set())],
+    # whether the agencies' systems took a report: its staff only
+    "api/v1/agencies/reports/<str:code>/forwarding": [
+        ("get", "/api/v1/agencies/reports/{hidden}/forwarding", None, by_set(404, s_401={ANON}, s_200=STAFF_OF_IT), STAFF_OF_IT),
+        ("get", "/api/v1/agencies/reports/{hue}/forwarding", None, by_set(404, s_401={ANON}, s_200=SEES_HUE), set()),
+    ],
     # heatmaps
     "tiles/<str:layer>/<int:z>/<int:x>/<int:y>.pbf": [
         # the tile projection has no reporter: a citizen's own reports are on their page
@@ -98,6 +105,25 @@ TABLE = {
         ("get", "/api/v1/heatmaps/export.geojson?bbox={bbox}", None, ALL_200, SEES),
         ("get", "/api/v1/heatmaps/export.csv?bbox={bbox}", None, ALL_200, SEES),
         ("get", "/api/v1/heatmaps/export.html?bbox={bbox}", None, ALL_200, SEES),
+        ("get", "/api/v1/heatmaps/export.gpkg?bbox={bbox}", None, ALL_200, SEES),
+    ],
+    # OGC API Features: public reports only, the same for everyone (staff included)
+    "ogcapi/": [("get", "/ogcapi/", None, ALL_200, set()), ("get", "/ogcapi/?f=html", None, ALL_200, set())],
+    "ogcapi/conformance": [("get", "/ogcapi/conformance", None, ALL_200, set())],
+    "ogcapi/api": [("get", "/ogcapi/api", None, ALL_200, set())],
+    "ogcapi/collections": [("get", "/ogcapi/collections", None, ALL_200, set())],
+    "ogcapi/collections/<str:cid>": [("get", "/ogcapi/collections/reports-22", None, ALL_200, set())],
+    "ogcapi/collections/<str:cid>/queryables": [("get", "/ogcapi/collections/reports/queryables", None, ALL_200, set())],
+    "ogcapi/collections/<str:cid>/items": [
+        ("get", "/ogcapi/collections/reports-22/items?bbox={bbox}", None, ALL_200, set()),
+        ("get", "/ogcapi/collections/reports/items?limit=10000", None, ALL_200, set()),
+        ("get", "/ogcapi/collections/reports/items?f=html&filter=state%20%3D%20'received'", None, ALL_200, set()),
+        ("get", "/ogcapi/collections/reports-46/items", None, ALL_200, set()),
+    ],
+    "ogcapi/collections/<str:cid>/items/<str:fid>": [
+        ("get", "/ogcapi/collections/reports-22/items/{public}", None, ALL_200, set()),
+        ("get", "/ogcapi/collections/reports-22/items/{hidden}", None, st(404), set()),
+        ("get", "/ogcapi/collections/reports/items/{hue}?f=html", None, st(404), set()),
     ],
     "api/v1/stats/": [("get", "/api/v1/stats/", None, ALL_200, set())],
     "api/v1/stats/ranking/": [("get", "/api/v1/stats/ranking/?province=22", None, ALL_200, set())],
@@ -180,6 +206,40 @@ TABLE = {
     "dieu-hanh/<str:code>/": [("get", "/dieu-hanh/{hidden}/", None, STAFF_PAGE, STAFF_OF_IT)],
     "xu-ly/": [("get", "/xu-ly/", None, by_set(200, s_302={ANON}, s_403=CITIZENS | {OP, OP_OTHER}), set())],
     "xu-ly/<str:code>/": [("get", "/xu-ly/{hidden}/", None, STAFF_PAGE, STAFF_OF_IT)],
+    # area alerts and feeds (alerts/): public data only; the unpublished report is in no feed
+    "canh-bao/": [("get", "/canh-bao/", None, ALL_200, set())],
+    "canh-bao/xac-nhan/<str:token>/": [("get", "/canh-bao/xac-nhan/khong-hop-le/", None, st(404), set())],
+    "canh-bao/huy/<str:token>/": [("get", "/canh-bao/huy/khong-hop-le/", None, st(404), set())],
+    "canh-bao/sw.js": [("get", "/canh-bao/sw.js", None, ALL_200, set())],
+    "feeds/area/<str:code>.<str:fmt>": [
+        ("get", "/feeds/area/06673.atom", None, ALL_200, set()),
+        ("get", "/feeds/area/06673.rss", None, ALL_200, set()),
+    ],
+    "feeds/report/<str:code>.<str:fmt>": [
+        ("get", "/feeds/report/{hidden}.atom", None, st(404), set()),
+        ("get", "/feeds/report/{public}.atom", None, ALL_200, set()),
+    ],
+    "feeds/near.<str:fmt>": [("get", "/feeds/near.atom?lat={lat}&lon={lon}&r=5000", None, ALL_200, set())],
+    "api/v1/alerts/": [("post", "/api/v1/alerts/", {}, st(400), set())],
+    "api/v1/alerts/vapid-key": [("get", "/api/v1/alerts/vapid-key", None, ALL_200, set())],
+    # Open311 GeoReport v2: public reports only, whoever asks; a POST needs an API key
+    "open311/v2/discovery.<fmt:fmt>": [("get", "/open311/v2/discovery.xml", None, ALL_200, set())],
+    "open311/v2/services.<fmt:fmt>": [("get", "/open311/v2/services.json?jurisdiction_id=22", None, ALL_200, set())],
+    "open311/v2/services/<str:code>.<fmt:fmt>": [
+        ("get", "/open311/v2/services/do-thi-chieu-sang.xml", None, ALL_200, set())],
+    "open311/v2/requests.<fmt:fmt>": [
+        ("get", "/open311/v2/requests.json?extensions=true", None, ALL_200, set()),
+        ("get", "/open311/v2/requests.xml?jurisdiction_id=46", None, ALL_200, set()),
+        ("get", "/open311/v2/requests.json?service_request_id={hidden},{hue},{public}", None, ALL_200, set()),
+        ("post", "/open311/v2/requests.json", "empty-form", st(403), set()),
+    ],
+    "open311/v2/requests/<str:request_id>.<fmt:fmt>": [
+        ("get", "/open311/v2/requests/{hidden}.json", None, st(404), set()),
+        ("get", "/open311/v2/requests/{public}.xml?extensions=true", None, ALL_200, set()),
+    ],
+    "open311/v2/tokens/<str:token>.<fmt:fmt>": [("get", "/open311/v2/tokens/nothing.json", None, st(404), set())],
+    "open311/v2/servicerequestupdates.<fmt:fmt>": [
+        ("get", "/open311/v2/servicerequestupdates.xml", None, ALL_200, set())],
     # boundaries
     "": [("get", "/", None, ALL_200, set())],
     "api/v1/boundaries/<slug:version>/<slug:type_code>.geojson": [

@@ -11,9 +11,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # package → the project's packages it must never import
 FORBIDDEN = {
-    "boundaries": {"reports", "heatmaps"},
-    "reports": {"heatmaps"},
-    "geo_portal": {"boundaries", "reports", "heatmaps"},
+    "boundaries": {"reports", "heatmaps", "ogcapi"},
+    "reports": {"heatmaps", "ogcapi"},
+    "heatmaps": {"ogcapi"},
+    "geo_portal": {"boundaries", "reports", "heatmaps", "ogcapi"},
 }
 
 

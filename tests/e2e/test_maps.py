@@ -2,6 +2,8 @@
 layer (vector tiles on canvas, heat canvas, hexagon and area SVG paths), the province →
 commune drill-down, the hotspot overlay and the export of the current view."""
 
+import subprocess
+import tempfile
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -110,3 +112,9 @@ def test_planners_map_modes_layers_drilldown_hotspots_export(live_url, page):
     assert "L.map(" in html and "cdn.jsdelivr" not in html  # folium map, Leaflet inlined
     csv = page.request.get(live_url + page.get_attribute("#hm-export-csv", "href")).text()
     assert len(csv.strip().splitlines()) == expected + 1
+    # the same view as a GeoPackage (QGIS): GDAL reads as many features
+    with tempfile.NamedTemporaryFile(suffix=".gpkg") as gpkg:
+        gpkg.write(page.request.get(live_url + page.get_attribute("#hm-export-gpkg", "href")).body())
+        gpkg.flush()
+        info = subprocess.run(["ogrinfo", "-so", gpkg.name, "reports"], capture_output=True, text=True, check=True).stdout
+    assert f"Feature Count: {expected}" in info

@@ -192,7 +192,7 @@
   }
   function updateExports() {
     var q = params({ bbox: bboxStr() }).toString();
-    ["geojson", "csv", "html"].forEach(function (f) { document.getElementById("hm-export-" + f).href = "/api/v1/heatmaps/export." + f + "?" + q; });
+    ["geojson", "csv", "gpkg", "html"].forEach(function (f) { document.getElementById("hm-export-" + f).href = "/api/v1/heatmaps/export." + f + "?" + q; });
   }
 
   document.querySelectorAll("input[name=mode]").forEach(function (r) { r.addEventListener("change", function () { state.mode = this.value; refresh(); }); });
