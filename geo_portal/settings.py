@@ -176,7 +176,8 @@ WEBPUSH_VAPID_SUBJECT = os.environ.get("WEBPUSH_VAPID_SUBJECT", "mailto:no-reply
 # seconds (default: Standard Webhooks' 0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h) and how
 # deliveries are handed over ("celery"; "sync" runs the task eagerly; "none").
 GEO_PORTAL_WEBHOOK_ALLOW_PRIVATE = env_bool("GEO_PORTAL_WEBHOOK_ALLOW_PRIVATE", False)
-GEO_PORTAL_WEBHOOK_SCHEDULE = [float(x) for x in os.environ.get("GEO_PORTAL_WEBHOOK_SCHEDULE", "").split(",") if x.strip()] or None
+GEO_PORTAL_WEBHOOK_SCHEDULE = [float(x) for x in os.environ.get("GEO_PORTAL_WEBHOOK_SCHEDULE", "").split(",")
+                               if x.strip()] or None
 GEO_PORTAL_WEBHOOK_DISPATCH = os.environ.get("GEO_PORTAL_WEBHOOK_DISPATCH", "celery")
 # Heatmaps: an authority is ranked from this many reports in the period; known
 # "not geocoded" placeholder points (lon, lat) left out of every map layer.

@@ -89,7 +89,8 @@ def reports_gpkg(bbox, filters: Filters):
         src, out = Path(tmp) / "reports.geojson", Path(tmp) / "reports.gpkg"
         src.write_text(json.dumps(reports_geojson(bbox, filters), ensure_ascii=False), encoding="utf-8")
         subprocess.run(
-            ["ogr2ogr", "-f", "GPKG", str(out), str(src), "-nln", "reports", "-a_srs", "EPSG:4326", "-lco", "SPATIAL_INDEX=YES"],
+            ["ogr2ogr", "-f", "GPKG", str(out), str(src), "-nln", "reports", "-a_srs", "EPSG:4326", "-lco",
+             "SPATIAL_INDEX=YES"],
             check=True, capture_output=True, timeout=300,
         )
         return out.read_bytes()

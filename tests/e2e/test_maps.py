@@ -116,5 +116,6 @@ def test_planners_map_modes_layers_drilldown_hotspots_export(live_url, page):
     with tempfile.NamedTemporaryFile(suffix=".gpkg") as gpkg:
         gpkg.write(page.request.get(live_url + page.get_attribute("#hm-export-gpkg", "href")).body())
         gpkg.flush()
-        info = subprocess.run(["ogrinfo", "-so", gpkg.name, "reports"], capture_output=True, text=True, check=True).stdout
+        info = subprocess.run(["ogrinfo", "-so", gpkg.name, "reports"], capture_output=True, text=True,
+                              check=True).stdout
     assert f"Feature Count: {expected}" in info
