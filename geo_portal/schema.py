@@ -5,7 +5,13 @@ The wrapped view still receives the Django request and answers exactly as before
 wrapper adds DRF's authentication (a token works as it does on the reports API — DRF
 sets the user on the Django request too) and its schema. The response schemas below are
 checked against real answers by tests/test_schema_fuzz.py (schemathesis).
+
+Open311 and OGC API Features have their own error formats and content types: they are
+``described`` (the URL serves the view itself; a DRF class beside it only carries the
+schema) rather than ``documented``.
 """
+
+import functools
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.negotiation import BaseContentNegotiation
@@ -39,6 +45,41 @@ def documented(view, **schema):
     Documented.__doc__ = view.__doc__
     Documented.__module__ = view.__module__
     return Documented.as_view()
+
+
+def described(view, get=None, post=None):
+    """``view`` served exactly as it is (its own methods, errors, headers and formats: an
+    XML 405 stays XML), with a DRF class beside it that only describes it to
+    drf-spectacular: ``get``/``post`` are ``extend_schema`` keyword arguments.
+
+    ``documented`` puts DRF in front of the view (authentication, DRF's own 401/405,
+    Allow and Vary headers); for protocols with their own error format (Open311, OGC API)
+    that would change the answers, so here the URL keeps calling the view itself and
+    the schema generator finds the class on its ``cls`` attribute, as on any DRF view."""
+
+    class Described(APIView):
+        permission_classes = [AllowAny]
+        authentication_classes = []
+
+    for method, schema in (("get", get), ("post", post)):
+        if schema is not None:
+            def handler(self, request, *args, **kwargs):  # never called: the URL serves ``view``
+                raise NotImplementedError
+            handler.__name__ = method
+            # x-own-errors: add_error_responses leaves the errors as described here.
+            setattr(Described, method, extend_schema(extensions={"x-own-errors": True}, **schema)(handler))
+
+    Described.__name__ = Described.__qualname__ = "".join(p.title() for p in view.__name__.split("_"))
+    Described.__doc__ = view.__doc__
+    Described.__module__ = view.__module__
+
+    @functools.wraps(view)
+    def served(request, *args, **kwargs):
+        return view(request, *args, **kwargs)
+
+    served.cls = Described
+    served.initkwargs = {}
+    return served
 
 
 def query(name, description="", type=str, **kwargs):
@@ -124,6 +165,8 @@ def add_error_responses(result, generator, request, public):
     for path_item in result.get("paths", {}).values():
         for method, operation in path_item.items():
             if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            if operation.pop("x-own-errors", False):  # a protocol with its own error format (``described``)
                 continue
             responses = operation.setdefault("responses", {})
             for code in READ_ERRORS if method == "get" else WRITE_ERRORS:

@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from . import views
+from . import openapi as api  # the views, described in the OpenAPI schema
 
 
 class FormatConverter:
@@ -18,11 +18,11 @@ register_converter(FormatConverter, "fmt")
 app_name = "open311"
 
 urlpatterns = [
-    path("discovery.<fmt:fmt>", views.discovery, name="discovery"),
-    path("services.<fmt:fmt>", views.service_list, name="services"),
-    path("services/<str:code>.<fmt:fmt>", views.service_definition, name="service"),
-    path("requests.<fmt:fmt>", views.requests, name="requests"),
-    path("requests/<str:request_id>.<fmt:fmt>", views.request_detail, name="request"),
-    path("tokens/<str:token>.<fmt:fmt>", views.token, name="token"),
-    path("servicerequestupdates.<fmt:fmt>", views.request_updates, name="updates"),
+    path("discovery.<fmt:fmt>", api.discovery, name="discovery"),
+    path("services.<fmt:fmt>", api.service_list, name="services"),
+    path("services/<str:code>.<fmt:fmt>", api.service_definition, name="service"),
+    path("requests.<fmt:fmt>", api.requests, name="requests"),
+    path("requests/<str:request_id>.<fmt:fmt>", api.request_detail, name="request"),
+    path("tokens/<str:token>.<fmt:fmt>", api.token, name="token"),
+    path("servicerequestupdates.<fmt:fmt>", api.request_updates, name="updates"),
 ]

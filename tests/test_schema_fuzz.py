@@ -31,6 +31,8 @@ schema = full_schema
 schema.config.phases.update(phases=os.environ.get("SCHEMA_FUZZ_PHASES", "examples,coverage,fuzzing").split(","))
 # The schema and docs pages document nothing of ours; the live stream is not in the schema.
 schema = schema.exclude(path_regex=r"^/api/v1/(schema|docs)/")
+# Open311 and OGC API answer the same to everyone (no token): fuzzed once, anonymously.
+staff_schema = schema.exclude(path_regex=r"^/(open311|ogcapi)/")
 
 
 @pytest.fixture(autouse=True)
@@ -72,7 +74,7 @@ def test_anonymous(case):
 
 
 @pytest.mark.django_db
-@schema.parametrize()
+@staff_schema.parametrize()
 @FUZZ
 def test_staff(case, staff_token):
     case.call_and_validate(checks=CHECKS, headers={"Authorization": f"Token {staff_token}"})
@@ -155,6 +157,79 @@ def test_real_answers_match_the_schema(report_in_progress, staff_token):
         case.validate_response(response, checks=CHECKS)
 
 
+def test_open311_and_ogc_answers_match_the_schema(report_in_progress, tmp_path, settings):
+    """The fuzzer meets unknown ids and no API key: these reach every documented 200/201
+    of Open311 (JSON and XML) and OGC API Features (JSON and HTML) with real data."""
+    import io
+
+    from django.core.management import call_command
+
+    from boundaries import jurisdictions
+    from open311.models import ApiKey
+    from tests.reports.conftest import BAI_CHAY, point_in
+
+    settings.MEDIA_ROOT = tmp_path
+    call_command("open311", "seed", stdout=io.StringIO())
+    raw_key = ApiKey.create("schema", [jurisdictions.get("22")])[1]
+    lon, lat = point_in(BAI_CHAY)
+    form = {"api_key": raw_key, "jurisdiction_id": "22", "service_code": "do-thi-chieu-sang", "lat": str(lat),
+            "long": str(lon), "description": "Đèn đường trước số 12 tắt hai tuần nay.", "attribute[tinh-trang-den]": "tat"}
+    created = {}
+    for fmt in ("json", "xml"):
+        case = full_schema["/open311/v2/requests.{fmt}"]["POST"].Case(
+            path_parameters={"fmt": fmt}, body=form, media_type="application/x-www-form-urlencoded")
+        response = case.call()
+        assert response.status_code == 201, (fmt, response.text[:300])
+        case.validate_response(response, checks=CHECKS)
+        if fmt == "json":
+            created = response.json()[0]
+    code = report_in_progress.code
+    calls = [
+        ("/open311/v2/discovery.{fmt}", {}, {}),
+        ("/open311/v2/services.{fmt}", {}, {"jurisdiction_id": "22"}),
+        ("/open311/v2/services/{code}.{fmt}", {"code": "do-thi-chieu-sang"}, {}),
+        ("/open311/v2/requests.{fmt}", {}, {"extensions": "true", "jurisdiction_id": "22"}),
+        ("/open311/v2/requests/{request_id}.{fmt}", {"request_id": code}, {"extensions": "true"}),
+        ("/open311/v2/requests/{request_id}.{fmt}", {"request_id": created["service_request_id"]},
+         {"api_key": raw_key}),
+        ("/open311/v2/tokens/{token}.{fmt}", {"token": created["token"]}, {}),
+        ("/open311/v2/servicerequestupdates.{fmt}", {}, {}),
+    ]
+    for path, path_parameters, query in calls:
+        for fmt in ("json", "xml"):
+            case = full_schema[path]["GET"].Case(path_parameters={**path_parameters, "fmt": fmt}, query=query)
+            response = case.call()
+            assert response.status_code == 200, (path, fmt, response.status_code, response.text[:300])
+            content_type = "".join(response.headers["content-type"])  # schemathesis: a list of values
+            assert content_type.startswith("application/json" if fmt == "json" else "text/xml")
+            case.validate_response(response, checks=CHECKS)
+    assert code in {r["service_request_id"] for r in full_schema["/open311/v2/requests.{fmt}"]["GET"].Case(
+        path_parameters={"fmt": "json"}, query={"jurisdiction_id": "22"}).call().json()}
+
+    bbox = f"{lon - 0.05},{lat - 0.05},{lon + 0.05},{lat + 0.05}"
+    ogc = [
+        ("/ogcapi/", {}, {}),
+        ("/ogcapi/conformance", {}, {}),
+        ("/ogcapi/api", {}, {}),
+        ("/ogcapi/collections", {}, {}),
+        ("/ogcapi/collections/{cid}", {"cid": "reports-22"}, {}),
+        ("/ogcapi/collections/{cid}/queryables", {"cid": "reports"}, {}),
+        ("/ogcapi/collections/{cid}/items", {"cid": "reports"}, {"bbox": bbox, "limit": "5"}),
+        ("/ogcapi/collections/{cid}/items", {"cid": "areas-vn-2025-province"}, {"limit": "2", "zoom": "6"}),
+        ("/ogcapi/collections/{cid}/items/{fid}", {"cid": "reports", "fid": code}, {}),
+        ("/ogcapi/collections/{cid}/items/{fid}", {"cid": "areas-vn-2025-commune", "fid": BAI_CHAY}, {"zoom": "10"}),
+    ]
+    for path, path_parameters, query in ogc:
+        for f in ("json", "html"):
+            case = full_schema[path]["GET"].Case(path_parameters=path_parameters, query={**query, "f": f})
+            response = case.call()
+            assert response.status_code == 200, (path, f, response.status_code, response.text[:300])
+            case.validate_response(response, checks=CHECKS)
+    case = full_schema["/ogcapi/collections/{cid}/items"]["GET"].Case(path_parameters={"cid": "reports"},
+                                                                     query={"bbox": bbox})
+    assert code in {f["id"] for f in case.call().json()["features"]}
+
+
 def test_every_api_url_is_in_the_schema():
     """A new JSON endpoint cannot be left out of the schema (and so out of the fuzzing)."""
     import re
@@ -169,8 +244,9 @@ def test_every_api_url_is_in_the_schema():
                 yield prefix + str(p.pattern)
 
     api_urls = {"/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", r).replace("{pk}", "{id}")
-                for r in routes(get_resolver().url_patterns) if r.startswith(("api/", "tiles/", "accounts/api/"))}
+                for r in routes(get_resolver().url_patterns) if r.startswith(("api/", "tiles/", "accounts/api/", "open311/", "ogcapi/"))}
     documented = set(full_schema.raw_schema["paths"])
     assert api_urls - documented == {"/api/v1/docs/"}  # the docs page is HTML
     assert {"/api/v1/heatmaps/areas/", "/api/v1/stats/", "/api/v1/locate", "/api/v1/ioc/state/",
-            "/api/v1/boundaries/{version}/{type_code}.geojson", "/api/v1/areas/{id}"} <= documented
+            "/api/v1/boundaries/{version}/{type_code}.geojson", "/api/v1/areas/{id}",
+            "/open311/v2/requests.{fmt}", "/ogcapi/collections/{cid}/items"} <= documented
