@@ -173,7 +173,8 @@ def test_open311_and_ogc_answers_match_the_schema(report_in_progress, tmp_path, 
     raw_key = ApiKey.create("schema", [jurisdictions.get("22")])[1]
     lon, lat = point_in(BAI_CHAY)
     form = {"api_key": raw_key, "jurisdiction_id": "22", "service_code": "do-thi-chieu-sang", "lat": str(lat),
-            "long": str(lon), "description": "Đèn đường trước số 12 tắt hai tuần nay.", "attribute[tinh-trang-den]": "tat"}
+            "long": str(lon), "description": "Đèn đường trước số 12 tắt hai tuần nay.",
+            "attribute[tinh-trang-den]": "tat"}
     created = {}
     for fmt in ("json", "xml"):
         case = full_schema["/open311/v2/requests.{fmt}"]["POST"].Case(
@@ -244,7 +245,8 @@ def test_every_api_url_is_in_the_schema():
                 yield prefix + str(p.pattern)
 
     api_urls = {"/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", r).replace("{pk}", "{id}")
-                for r in routes(get_resolver().url_patterns) if r.startswith(("api/", "tiles/", "accounts/api/", "open311/", "ogcapi/"))}
+                for r in routes(get_resolver().url_patterns)
+                if r.startswith(("api/", "tiles/", "accounts/api/", "open311/", "ogcapi/"))}
     documented = set(full_schema.raw_schema["paths"])
     assert api_urls - documented == {"/api/v1/docs/"}  # the docs page is HTML
     assert {"/api/v1/heatmaps/areas/", "/api/v1/stats/", "/api/v1/locate", "/api/v1/ioc/state/",
