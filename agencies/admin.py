@@ -67,14 +67,16 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     list_display = ["id", "message", "endpoint", "status", "attempts", "last_status_code", "next_attempt_at"]
     list_filter = ["status", "endpoint"]
-    readonly_fields = ["message", "endpoint", "attempts", "last_status_code", "last_error", "delivered_at", "created_at"]
+    readonly_fields = ["message", "endpoint", "attempts", "last_status_code", "last_error", "delivered_at",
+                       "created_at"]
     inlines = [AttemptInline]
     actions = ["replay"]
 
     @admin.action(description=_("Gửi lại"))
     def replay(self, request, queryset):
         n = len(outbound.replay(list(queryset.select_related("endpoint"))))
-        self.message_user(request, ngettext("%(n)d lượt gửi được xếp hàng lại.", "%(n)d lượt gửi được xếp hàng lại.", n) % {"n": n})
+        self.message_user(request, ngettext("%(n)d lượt gửi được xếp hàng lại.",
+                                            "%(n)d lượt gửi được xếp hàng lại.", n) % {"n": n})
 
 
 @admin.register(WebhookMessage)

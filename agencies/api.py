@@ -65,7 +65,8 @@ class AgencyUpdates(APIView):
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     @extend_schema(request={"application/json": UpdateRequest, "multipart/form-data": UpdateRequest},
-                   responses={200: UpdateResponse, **{code: OpenApiTypes.OBJECT for code in (400, 401, 403, 404, 409, 413, 429)}},
+                   responses={200: UpdateResponse,
+                              **{code: OpenApiTypes.OBJECT for code in (400, 401, 403, 404, 409, 413, 429)}},
                    parameters=SIGNED_HEADERS, description=__doc__)
     def post(self, request):
         if request.headers.get("webhook-signature"):
@@ -122,7 +123,8 @@ class AgencyUpdates(APIView):
             if not access.can_view_report(user, report):
                 return Response({"detail": _("Không có phản ánh %(code)s.") % {"code": report.code}},
                                 status=status.HTTP_404_NOT_FOUND)
-            return workflow_error_response(workflow.Forbidden(_("Phản ánh này không thuộc đơn vị hoặc địa bàn của bạn.")))
+            return workflow_error_response(
+                workflow.Forbidden(_("Phản ánh này không thuộc đơn vị hoặc địa bàn của bạn.")))
         message_id = request.headers.get("Idempotency-Key") or f"api_{uuid.uuid4().hex}"
         return self._apply(report.authority, user, message_id, body.get("type"), data, photos)
 

@@ -85,7 +85,8 @@ def apply_update(authority, actor, message_id, type_, data, photos=()):
     """Apply one update. Returns (report, duplicate). Raises NotFound, ValidationError,
     workflow.WorkflowError (Forbidden when the report is not this authority's)."""
     if type_ not in TYPES:
-        raise ValidationError({"type": [_("Loại cập nhật phải là một trong: %(types)s.") % {"types": ", ".join(TYPES)}]})
+        raise ValidationError({"type": [_("Loại cập nhật phải là một trong: %(types)s.")
+                                        % {"types": ", ".join(TYPES)}]})
     code = str(data.get("report") or "").strip()
     if not code:
         raise ValidationError({"report": [_("Thiếu mã phản ánh.")]})

@@ -43,7 +43,8 @@ class WebhookEndpoint(models.Model):
         """The secrets valid now, newest first: each signs every message while a key
         rotation is under way (the receiver accepts any one signature)."""
         now = now or timezone.now()
-        return [s.secret for s in self.secrets.order_by("-created_at", "-id") if s.expires_at is None or s.expires_at > now]
+        return [s.secret for s in self.secrets.order_by("-created_at", "-id")
+                if s.expires_at is None or s.expires_at > now]
 
 
 class WebhookSecret(models.Model):

@@ -36,7 +36,8 @@ def resolve_checked(url):
     try:
         infos = socket.getaddrinfo(parts.hostname, _port(parts), type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
-        raise ValidationError({"url": [_("Không phân giải được tên máy chủ %(host)s.") % {"host": parts.hostname}]}) from None
+        raise ValidationError({"url": [_("Không phân giải được tên máy chủ %(host)s.")
+                                       % {"host": parts.hostname}]}) from None
     addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
     if not allow_private():
         bad = [a for a in addresses if not a.is_global or a.is_multicast]

@@ -83,7 +83,8 @@ def report_data(report):
         "title": report.title,
         "description": report.description,
         "address": report.address,
-        "location": {"type": "Point", "coordinates": [report.location.x, report.location.y]} if report.location else None,
+        "location": ({"type": "Point", "coordinates": [report.location.x, report.location.y]}
+                     if report.location else None),
         "commune": {"code": report.commune.code, "name": report.commune.name} if report.commune_id else None,
         "authority": {"code": report.authority.code, "name": report.authority.name} if report.authority_id else None,
         "created_at": _iso(report.created_at),
@@ -121,7 +122,8 @@ def on_report_event(report, ev):
     if type_ is None:
         return []
     extra = {"event": {"id": ev.pk, "action": ev.action, "from_state": ev.from_state, "to_state": ev.to_state,
-                       "at": _iso(ev.created_at), "reason": ev.reason if ev.action in ("reject", "close", "reopen") else ""}}
+                       "at": _iso(ev.created_at),
+                       "reason": ev.reason if ev.action in ("reject", "close", "reopen") else ""}}
     ids = enqueue(report, type_, extra, actor=ev.actor)
     if ev.action == "transfer":
         ids += _tell_previous_authority(report, ev, extra)
@@ -286,7 +288,8 @@ def replay(deliveries):
 
 
 def due_ids(limit=500):
-    return list(WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=timezone.now(),
+    return list(WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING,
+                                               next_attempt_at__lte=timezone.now(),
                                                endpoint__active=True)
                 .order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
 

@@ -61,7 +61,8 @@ class _ReportsFeed(Feed):
     item_guid_is_permalink = False
 
     def item_pubdate(self, r):
-        return r.published_at if r.state in policy.RESULT_PUBLIC and r.published_at else (r.forwarded_at or r.created_at)
+        return (r.published_at if r.state in policy.RESULT_PUBLIC and r.published_at
+                else (r.forwarded_at or r.created_at))
 
     def item_updateddate(self, r):
         return r.updated_at
@@ -72,7 +73,8 @@ class _ReportsFeed(Feed):
 
 class AreaFeed(_ReportsFeed):
     def get_object(self, request, code):
-        area = (Area.objects.filter(code=code, version__active=True).order_by(F("version__valid_from").desc(nulls_last=True), "-version_id", "id")
+        area = (Area.objects.filter(code=code, version__active=True)
+                .order_by(F("version__valid_from").desc(nulls_last=True), "-version_id", "id")
                 .select_related("type").first())
         if area is None:
             raise Http404
@@ -111,7 +113,8 @@ class NearFeed(_ReportsFeed):
 
     def title(self, obj):
         lat, lon, r = obj
-        return _("Phản ánh hiện trường trong bán kính %(r).0f m quanh %(lat).5f, %(lon).5f") % {"r": r, "lat": lat, "lon": lon}
+        return _("Phản ánh hiện trường trong bán kính %(r).0f m quanh %(lat).5f, %(lon).5f") % {"r": r, "lat": lat,
+                                                                                                "lon": lon}
 
     def link(self, obj):
         return reverse("report-list")

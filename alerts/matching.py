@@ -30,7 +30,8 @@ RESCAN = dt.timedelta(minutes=10)
 def _category_match(alias_s, alias_r):
     # A subscription to a group of categories matches its children too.
     return (f"({alias_s}.category_id IS NULL OR {alias_s}.category_id = {alias_r}.category_id"
-            f" OR {alias_s}.category_id = (SELECT c.parent_id FROM reports_category c WHERE c.id = {alias_r}.category_id))")
+            f" OR {alias_s}.category_id = (SELECT c.parent_id FROM reports_category c WHERE c.id = "
+            f"{alias_r}.category_id))")
 
 
 def _places(alias_r):

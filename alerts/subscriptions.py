@@ -101,7 +101,8 @@ def _polygon(errors, value):
         cur.execute("SELECT ST_Area(ST_GeomFromEWKB(%s)::geography)", [bytes(geom.ewkb)])
         km2 = cur.fetchone()[0] / 1e6
     if km2 > MAX_POLYGON_KM2:
-        errors["polygon"] = _("Vùng vẽ rộng %(km2).0f km², tối đa %(max).0f km².") % {"km2": km2, "max": MAX_POLYGON_KM2}
+        errors["polygon"] = _("Vùng vẽ rộng %(km2).0f km², tối đa %(max).0f km².") % {"km2": km2,
+                                                                                      "max": MAX_POLYGON_KM2}
         return None
     return geom
 
@@ -208,7 +209,8 @@ def describe_place(sub):
     if sub.area_id:
         return sub.area.name
     if sub.center is not None:
-        return _("bán kính %(r)d m quanh %(lat).5f, %(lon).5f") % {"r": sub.radius_m, "lat": sub.center.y, "lon": sub.center.x}
+        return _("bán kính %(r)d m quanh %(lat).5f, %(lon).5f") % {"r": sub.radius_m, "lat": sub.center.y,
+                                                                   "lon": sub.center.x}
     return _("vùng đã vẽ")
 
 

@@ -126,7 +126,8 @@ class SubscriptionIn(serializers.Serializer):
     area = serializers.CharField(required=False, help_text="an area's official code, e.g. a commune '06673'")
     # JSON bodies carry single values only (geo_portal/input_guard.py): the GeoJSON and the
     # push subscription travel as JSON text.
-    polygon = serializers.CharField(required=False, help_text="a GeoJSON Polygon as JSON text (≤ 100 km², ≤ 500 vertices)")
+    polygon = serializers.CharField(required=False,
+                                    help_text="a GeoJSON Polygon as JSON text (≤ 100 km², ≤ 500 vertices)")
     lat = serializers.FloatField(required=False)
     lon = serializers.FloatField(required=False)
     radius_m = serializers.IntegerField(required=False, help_text="≤ 5000")

@@ -111,7 +111,8 @@ def prepare_db(dsn_admin, dsn, env):
     with psycopg.connect(dsn) as conn:
         loaded = conn.execute("SELECT count(*) FROM boundaries_area").fetchone()[0]
     if not loaded:
-        subprocess.run([PY, "-c", "import django; django.setup(); from fixtures.demo import load_test_data; load_test_data()"],
+        subprocess.run([PY, "-c",
+                        "import django; django.setup(); from fixtures.demo import load_test_data; load_test_data()"],
                        cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": "geo_portal.settings"}, check=True)
     return time.perf_counter() - t0
 
@@ -281,7 +282,8 @@ def main():
         pg_stop("immediate")
         time.sleep(args.pg_down)
         pg_start(pg_port)
-        faults.append((f"PostgreSQL stopped (-m immediate) {args.pg_down:.0f} s, started", t_stop, time.monotonic() - t0))
+        faults.append((f"PostgreSQL stopped (-m immediate) {args.pg_down:.0f} s, started", t_stop,
+                       time.monotonic() - t0))
         kill_worker(0.70)
         for t in threads:
             t.join(timeout=args.seconds + 120)

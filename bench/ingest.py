@@ -87,7 +87,8 @@ def sample_inputs(dsn, n=2000, seed=42):
         sizes = {
             "communes (vn-2025)": conn.execute(
                 "SELECT count(*) FROM boundaries_area a JOIN boundaries_boundaryversion v ON v.id=a.version_id "
-                "JOIN boundaries_areatype t ON t.id=a.type_id WHERE v.code='vn-2025' AND t.code='commune'").fetchone()[0],
+                "JOIN boundaries_areatype t ON t.id=a.type_id "
+                "WHERE v.code='vn-2025' AND t.code='commune'").fetchone()[0],
             "areas (all versions)": conn.execute("SELECT count(*) FROM boundaries_area").fetchone()[0],
             "subdivided parts": conn.execute("SELECT count(*) FROM boundaries_areapart").fetchone()[0],
             "routing rules": conn.execute("SELECT count(*) FROM boundaries_routingrule").fetchone()[0],
@@ -184,7 +185,8 @@ def server_pids(master_pid, dsn, db_name):
             pass
     with psycopg.connect(dsn) as conn:
         db = [r[0] for r in conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND backend_type = 'client backend' AND pid <> pg_backend_pid()",
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND backend_type = 'client backend' "
+            "AND pid <> pg_backend_pid()",
             [db_name],
         ).fetchall()]
     return web, db
@@ -223,18 +225,22 @@ def main():
     args = ap.parse_args()
 
     dsn = f"{base_url_parts()}/{args.db}"
-    env = {**os.environ, "DATABASE_URL": dsn, "DEBUG": "0", "SECRET_KEY": os.environ.get("SECRET_KEY") or uuid.uuid4().hex * 2, "RATELIMIT_ENABLE": "0", "NOTIFY_DISPATCH": "none",
+    env = {**os.environ, "DATABASE_URL": dsn, "DEBUG": "0",
+           "SECRET_KEY": os.environ.get("SECRET_KEY") or uuid.uuid4().hex * 2, "RATELIMIT_ENABLE": "0",
+           "NOTIFY_DISPATCH": "none",
            "ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING"}
     print(f"bench database: {args.db}")
     if not args.skip_setup:
         print(f"set-up (migrate + load_test_data, idempotent): {prepare_db(args.db, env):.1f} s")
     points, cats, sizes = sample_inputs(dsn)
-    print("data: " + ", ".join(f"{k} {v}" for k, v in sizes.items()) + f", {len(points)} sample points, {len(cats)} categories")
+    print("data: " + ", ".join(f"{k} {v}" for k, v in sizes.items())
+          + f", {len(points)} sample points, {len(cats)} categories")
 
     port = free_port()
     server = start_server(env, port, args.workers, args.threads)
     url = f"http://127.0.0.1:{port}"
-    print(f"server: gunicorn, {args.workers} workers" + (f" × {args.threads} threads" if args.threads > 1 else " (sync)")
+    print(f"server: gunicorn, {args.workers} workers" + (f" × {args.threads} threads" if args.threads > 1
+                                                         else " (sync)")
           + f", {os.cpu_count()} CPUs; clients: {args.clients} processes, {args.seconds:.0f} s per phase")
 
     def trivial(http, rnd):
@@ -274,7 +280,8 @@ def main():
         print()
         for name, (w, d, n) in cpu.items():
             if n:
-                print(f"server CPU per request, {name:<8}: gunicorn {w / n * 1000:6.2f} ms + postgres {d / n * 1000:6.2f} ms "
+                print(f"server CPU per request, {name:<8}: gunicorn {w / n * 1000:6.2f} ms + postgres "
+                      f"{d / n * 1000:6.2f} ms "
                       f"= {(w + d) / n * 1000:6.2f} ms")
         if cpu["trivial"][2] and cpu["create"][2]:
             t = sum(cpu["trivial"][:2]) / cpu["trivial"][2]
@@ -286,10 +293,12 @@ def main():
     ratio = rate / base_rate if base_rate else float("nan")
     p99 = pct(lat, 99)
     print()
-    print(f"reports/s {rate:.1f}; baseline {base_rate:.1f} req/s; ratio {ratio:.3f} (target ≥ 0.15: {'PASS' if ratio >= 0.15 else 'FAIL'})")
+    print(f"reports/s {rate:.1f}; baseline {base_rate:.1f} req/s; ratio {ratio:.3f} (target ≥ 0.15: "
+          f"{'PASS' if ratio >= 0.15 else 'FAIL'})")
     print(f"create p99 {p99:.1f} ms (target < 100 ms: {'PASS' if p99 < 100 else 'FAIL'}); errors {errors}")
     with psycopg.connect(dsn) as conn:
-        print(f"reports in bench database after the run: {conn.execute('SELECT count(*) FROM reports_report').fetchone()[0]}")
+        print("reports in bench database after the run: "
+              f"{conn.execute('SELECT count(*) FROM reports_report').fetchone()[0]}")
 
 
 if __name__ == "__main__":

@@ -210,7 +210,8 @@ SERVINGS = {
 
 def start_server(workers, serving="asgi-router"):
     port = free_port()
-    env = {**os.environ, "RATELIMIT_ENABLE": "0", "NOTIFY_DISPATCH": "none", "DJANGO_SETTINGS_MODULE": "geo_portal.settings"}
+    env = {**os.environ, "RATELIMIT_ENABLE": "0", "NOTIFY_DISPATCH": "none",
+           "DJANGO_SETTINGS_MODULE": "geo_portal.settings"}
     # DEBUG is off: the server needs a key (var/secret_key from scripts/run, else a fresh one)
     key_file = ROOT / "var" / "secret_key"
     if not env.get("SECRET_KEY") and not key_file.is_file():
@@ -278,7 +279,8 @@ def describe(stats):
     out = {}
     for name in ("healthz", "locate"):
         v = stats[name]
-        out[name] = {"n": len(v), "req_s": None, "p50": pct(v, 50) * 1000, "p95": pct(v, 95) * 1000, "p99": pct(v, 99) * 1000}
+        out[name] = {"n": len(v), "req_s": None, "p50": pct(v, 50) * 1000, "p95": pct(v, 95) * 1000,
+                     "p99": pct(v, 99) * 1000}
     return out
 
 
@@ -375,13 +377,16 @@ def main():
     b, lo = describe(base), describe(loaded)
     print()
     print(f"streams: {info['open']} open in {info['open_seconds']} s, {info['open_errors']} failed to open, "
-          f"{info['refused']} refused, {info['dropped']} dropped by the server, {info['still_open_at_end']} still open at the end")
-    print(f"streams received {info['bytes'] / 1e6:.2f} MB in all ({info['bytes'] / max(1, info['open']) / 1024:.1f} KiB each)")
+          f"{info['refused']} refused, {info['dropped']} dropped by the server, {info['still_open_at_end']} still open "
+          "at the end")
+    print(f"streams received {info['bytes'] / 1e6:.2f} MB in all ({info['bytes'] / max(1, info['open']) / 1024:.1f} "
+          "KiB each)")
     print(f"{'endpoint':10} {'phase':12} {'n':>7} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
     for name in ("healthz", "locate"):
         for phase, d, secs in (("no streams", b, args.baseline_seconds), (f"{info['open']} streams", lo, args.seconds)):
             r = d[name]
-            print(f"{name:10} {phase:12} {r['n']:7d} {r['n'] / secs:8.1f} {r['p50']:8.1f} {r['p95']:8.1f} {r['p99']:8.1f}")
+            print(f"{name:10} {phase:12} {r['n']:7d} {r['n'] / secs:8.1f} {r['p50']:8.1f} {r['p95']:8.1f} "
+                  f"{r['p99']:8.1f}")
         ratio = lo[name]["p99"] / b[name]["p99"]
         print(f"{name:10} p99 ratio {ratio:.2f} (target ≤ 1.5) {'OK' if ratio <= 1.5 else 'MISSED'}")
     print(f"errors: {base['errors']} / {loaded['errors']}; timeouts: {base['timeouts']} / {loaded['timeouts']} "
@@ -399,14 +404,16 @@ def main():
     if pids:
         nb = len(base["healthz"]) + len(base["locate"])
         nl = len(loaded["healthz"]) + len(loaded["locate"])
-        print(f"server CPU: {cpu_base:.1f} s for {nb} requests ({cpu_base / max(1, nb) * 1000:.2f} ms each) without streams; "
+        print(f"server CPU: {cpu_base:.1f} s for {nb} requests ({cpu_base / max(1, nb) * 1000:.2f} ms each) without "
+              "streams; "
               f"{cpu_loaded:.1f} s for {nl} requests + {len(acked)} reports to {info['open']} streams "
               f"({cpu_loaded / max(1, nl) * 1000:.2f} ms per request, streams' share included)")
     print(f"load average: {base_load} after the no-stream phase, {loaded_load} after the stream phase")
 
 
 def compare(args, points):
-    print(f"{args.clients} connections, {args.baseline_seconds} s each, {args.workers} workers; load average {os.getloadavg()}")
+    print(f"{args.clients} connections, {args.baseline_seconds} s each, {args.workers} workers; load average "
+          f"{os.getloadavg()}")
     print(f"{'serving':14} {'endpoint':8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} {'timeouts':>8}")
     for serving in SERVINGS:
         proc, url = start_server(args.workers, serving)

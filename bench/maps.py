@@ -113,12 +113,15 @@ def main():
     _ms, ((count,),) = timed("SELECT count(*) FROM reports_report")
     _ms, sizes = timed(
         """SELECT pg_size_pretty(pg_total_relation_size('reports_report')),
-                  (SELECT count(*) FROM heatmaps_gridrollup), pg_size_pretty(pg_total_relation_size('heatmaps_gridrollup')),
-                  (SELECT count(*) FROM heatmaps_authorityrollup), pg_size_pretty(pg_total_relation_size('heatmaps_authorityrollup'))"""
+                  (SELECT count(*) FROM heatmaps_gridrollup),
+                  pg_size_pretty(pg_total_relation_size('heatmaps_gridrollup')),
+                  (SELECT count(*) FROM heatmaps_authorityrollup),
+                  pg_size_pretty(pg_total_relation_size('heatmaps_authorityrollup'))"""
     )
     rs, gn, gs, an, asz = sizes[0]
     print(f"data: {count:,} reports ({rs}); grid roll-up {gn:,} rows ({gs}); authority roll-up {an:,} rows ({asz})")
-    _ms, ((last_month,),) = timed("SELECT date_trunc('month', max(created_at) - interval '1 month')::date FROM reports_report")
+    _ms, ((last_month,),) = timed(
+        "SELECT date_trunc('month', max(created_at) - interval '1 month')::date FROM reports_report")
     month = Filters(start=last_month, end=agg.next_month(last_month) - __import__("datetime").timedelta(days=1))
     print(f"tiles for the month {last_month:%Y-%m} (the map's default period)")
     rng = random.Random(7)
@@ -145,10 +148,12 @@ def main():
                 z10_times.append(ms)
         print(
             f"  z{z}: {len(ts)} tiles, points/tile median {statistics.median(ns):.0f} max {max(ns)}, "
-            f"db ms p50 {pct(ts, 50):.1f} p95 {pct(ts, 95):.1f}, size avg {statistics.mean(bs) / 1024:.1f} KB max {max(bs) / 1024:.1f} KB"
+            f"db ms p50 {pct(ts, 50):.1f} p95 {pct(ts, 95):.1f}, size avg {statistics.mean(bs) / 1024:.1f} KB max "
+            f"{max(bs) / 1024:.1f} KB"
         )
     p95_small = pct(small_point_times, 95)
-    print(f"  => p95 of tiles with <= 2,000 points: {p95_small:.2f} ms over {len(small_point_times)} tiles (target <= 10 ms)")
+    print(f"  => p95 of tiles with <= 2,000 points: {p95_small:.2f} ms over {len(small_point_times)} tiles (target <= "
+          "10 ms)")
 
     print("\naggregated tiles (layer bins, grid roll-up)")
     agg_times = []
@@ -162,8 +167,10 @@ def main():
             sizes_all.append(len(data))
             agg_times.append(ms)
         print(
-            f"  z{z}: {len(ts)} tiles, db ms p50 {pct(ts, 50):.1f} p95 {pct(ts, 95):.1f} mean {statistics.mean(ts):.1f}, "
-            f"size avg {statistics.mean(bs) / 1024:.1f} KB max {max(bs) / 1024:.1f} KB, ratio mean/z10 {statistics.mean(ts) / z10_mean:.2f}"
+            f"  z{z}: {len(ts)} tiles, db ms p50 {pct(ts, 50):.1f} p95 {pct(ts, 95):.1f} mean "
+            f"{statistics.mean(ts):.1f}, "
+            f"size avg {statistics.mean(bs) / 1024:.1f} KB max {max(bs) / 1024:.1f} KB, ratio mean/z10 "
+            f"{statistics.mean(ts) / z10_mean:.2f}"
         )
     all_time = Filters()
     at_ts = []
@@ -174,8 +181,10 @@ def main():
             sizes_all.append(len(data))
     print(f"  all 3 years, z5-z9: db ms p50 {pct(at_ts, 50):.1f} p95 {pct(at_ts, 95):.1f}")
     print(
-        f"  => aggregated mean {statistics.mean(agg_times):.2f} ms vs z10 point tile mean {z10_mean:.2f} ms (same run): "
-        f"ratio {statistics.mean(agg_times) / z10_mean:.2f} (target <= 2.5); p95 ratio {pct(agg_times, 95) / pct(z10_times, 95):.2f}"
+        f"  => aggregated mean {statistics.mean(agg_times):.2f} ms vs z10 point tile mean {z10_mean:.2f} ms (same "
+        "run): "
+        f"ratio {statistics.mean(agg_times) / z10_mean:.2f} (target <= 2.5); p95 ratio "
+        f"{pct(agg_times, 95) / pct(z10_times, 95):.2f}"
     )
     print(
         f"\ntile sizes: {len(sizes_all)} tiles, average {statistics.mean(sizes_all) / 1024:.1f} KB (target < 50), "
@@ -195,10 +204,12 @@ def main():
     same = all(fig_roll[k] == fig_raw[k] for k in keys)
     print(
         f"  from roll-ups {statistics.median(roll):.1f} ms, from raw reports {statistics.median(raw):.1f} ms: "
-        f"ratio {statistics.median(roll) / statistics.median(raw):.3f} (target <= 0.15); same counts ({', '.join(keys)}): {same}"
+        f"ratio {statistics.median(roll) / statistics.median(raw):.3f} (target <= 0.15); same counts "
+        f"({', '.join(keys)}): {same}"
     )
     print(
-        f"  received {fig_roll['received']:,}, resolved {fig_roll['resolved']:,}, on time {fig_roll['on_time_rate']:.3f}; "
+        f"  received {fig_roll['received']:,}, resolved {fig_roll['resolved']:,}, on time "
+        f"{fig_roll['on_time_rate']:.3f}; "
         f"overdue {fig_roll['overdue']:,} as of the refresh vs {fig_raw['overdue']:,} now (deadlines keep passing)"
     )
 

@@ -108,7 +108,8 @@ def load_national(connection, Area, AreaType, BoundaryVersion):
                 cp.write_row((code, name, name_en or "", h))
         cur.execute(
             """
-            INSERT INTO boundaries_area (version_id, type_id, code, name, name_en, geom, geom_checksum, properties, updated_at)
+            INSERT INTO boundaries_area (version_id, type_id, code, name, name_en, geom, geom_checksum, properties,
+                                         updated_at)
             SELECT %s, %s, code, name, name_en, ST_Multi(g), encode(sha256(ST_AsBinary(g)), 'hex'),
                    jsonb_build_object('full_name', name), now()
             FROM _stage
@@ -146,7 +147,8 @@ def make_points(connection, version, ctype, n):
                 WHERE version_id = %(v)s AND type_id = %(t)s
             ), tot AS (SELECT sum(a) AS s FROM parts),
             alloc AS (
-                SELECT geom, floor(%(n)s * 1.002 * a / s + random())::int AS k FROM parts, tot  -- a little over n, then LIMIT n
+                -- a little over n, then LIMIT n
+                SELECT geom, floor(%(n)s * 1.002 * a / s + random())::int AS k FROM parts, tot
             )
             INSERT INTO bench_points (id, lon, lat)
             SELECT row_number() OVER (), ST_X(d.geom), ST_Y(d.geom)
@@ -204,7 +206,8 @@ def main():
         cur.execute("SELECT version(), postgis_lib_version()")
         pg, postgis = cur.fetchone()
     say(
-        f"machine: {cpu}, {os.cpu_count()} cores, {mem_gb:.0f} GB RAM; {pg.split(' on ')[0]}, PostGIS {postgis}; database {dbname}"
+        f"machine: {cpu}, {os.cpu_count()} cores, {mem_gb:.0f} GB RAM; {pg.split(' on ')[0]}, PostGIS {postgis}; "
+        f"database {dbname}"
     )
 
     version, ctype, load_s = load_national(connection, Area, AreaType, BoundaryVersion)
@@ -230,7 +233,8 @@ def main():
         n_points = cur.fetchone()[0]
     say(
         f"data: {n_areas:,} communes, {n_vertices:,} vertices, table {area_bytes / 2**20:.0f} MB; "
-        f"{n_parts:,} parts (ST_Subdivide 256, avg {avg_part_vertices:.0f} vertices), table {part_bytes / 2**20:.0f} MB; "
+        f"{n_parts:,} parts (ST_Subdivide 256, avg {avg_part_vertices:.0f} vertices), table {part_bytes / 2**20:.0f} "
+        "MB; "
         f"{n_points:,} points"
     )
 
@@ -266,10 +270,12 @@ def main():
     say("")
     say(f"(a) single lookups, one connection, {len(sample):,} points ({found:,} found a commune), second pass (warm):")
     say(
-        f"    locate()                  p50 {ms(percentile(t_loc, 50)):.3f} ms   p99 {ms(percentile(t_loc, 99)):.3f} ms   mean {ms(statistics.mean(t_loc)):.3f} ms"
+        f"    locate()                  p50 {ms(percentile(t_loc, 50)):.3f} ms   p99 {ms(percentile(t_loc, 99)):.3f} "
+        f"ms   mean {ms(statistics.mean(t_loc)):.3f} ms"
     )
     say(
-        f"    locate() first pass, cold  p50 {ms(percentile(t_cold, 50)):.3f} ms   p99 {ms(percentile(t_cold, 99)):.3f} ms"
+        f"    locate() first pass, cold  p50 {ms(percentile(t_cold, 50)):.3f} ms   p99 "
+        f"{ms(percentile(t_cold, 99)):.3f} ms"
     )
     say(f"    SELECT 1 (same path)      p50 {ms(percentile(t_s1, 50)):.3f} ms   p99 {ms(percentile(t_s1, 99)):.3f} ms")
     say(
@@ -343,16 +349,19 @@ def main():
         naive_parts_rate = args.naive_sample / (time.perf_counter() - t)
     say("")
     say(
-        f"(b) bulk: locate_points over {stats['rows']:,} points (CSV.gz in, plain CSV out), located {stats['located']:,}, snapped {stats['snapped']:,}:"
+        f"(b) bulk: locate_points over {stats['rows']:,} points (CSV.gz in, plain CSV out), located "
+        f"{stats['located']:,}, snapped {stats['snapped']:,}:"
     )
     say(
         f"    end to end {stats['total_s']:.1f} s = {bulk_rate:,.0f} points/s "
         f"(copy in {stats['copy_in_s']:.1f} s, points+index {stats['prepare_s']:.1f} s, join {stats['join_s']:.1f} s, "
-        f"snap {stats['snap_s']:.1f} s, resolve {stats['resolve_s']:.1f} s, copy out {stats['copy_out_s']:.1f} s; SQL {sql_s:.1f} s)"
+        f"snap {stats['snap_s']:.1f} s, resolve {stats['resolve_s']:.1f} s, copy out {stats['copy_out_s']:.1f} s; SQL "
+        f"{sql_s:.1f} s)"
     )
     say(f"    join from the parts (points table + index + join): {join_rate:,.0f} points/s")
     say(
-        f"    naive one-probe-per-point on the raw polygons, {args.naive_sample:,} points: {naive_s:.1f} s = {naive_rate:,.0f} points/s ({naive_found:,} found)"
+        f"    naive one-probe-per-point on the raw polygons, {args.naive_sample:,} points: {naive_s:.1f} s = "
+        f"{naive_rate:,.0f} points/s ({naive_found:,} found)"
     )
     say(f"    (the same naive probe on the parts: {naive_parts_rate:,.0f} points/s)")
     say(f"    ratio bulk end to end / naive: {bulk_rate / naive_rate:.1f}x   target >= 5x and >= 100,000 points/s")
@@ -398,7 +407,8 @@ def main():
     say(f"    probe on parts     p50 {ms(percentile(t_parts, 50)):.3f} ms   p99 {ms(percentile(t_parts, 99)):.3f} ms")
     say(f"    probe on raw       p50 {ms(percentile(t_raw, 50)):.3f} ms   p99 {ms(percentile(t_raw, 99)):.3f} ms")
     say(
-        f"    locate() query on raw polygons  p50 {ms(percentile(t_loc_raw, 50)):.3f} ms   p99 {ms(percentile(t_loc_raw, 99)):.3f} ms"
+        f"    locate() query on raw polygons  p50 {ms(percentile(t_loc_raw, 50)):.3f} ms   p99 "
+        f"{ms(percentile(t_loc_raw, 99)):.3f} ms"
     )
     say(
         f"    ratio raw / parts: p50 {percentile(t_raw, 50) / percentile(t_parts, 50):.1f}x, "

@@ -14,8 +14,10 @@ class BoundariesConfig(AppConfig):
 
         # Cached GeoJSON layers (boundaries.geojson.bounded_layer) go stale on an edit.
         for model in (Area, BoundaryVersion):
-            post_save.connect(bump_generation, sender=model, dispatch_uid=f"boundaries-layer-cache-save-{model.__name__}")
-            post_delete.connect(bump_generation, sender=model, dispatch_uid=f"boundaries-layer-cache-del-{model.__name__}")
+            post_save.connect(bump_generation, sender=model,
+                              dispatch_uid=f"boundaries-layer-cache-save-{model.__name__}")
+            post_delete.connect(bump_generation, sender=model,
+                                dispatch_uid=f"boundaries-layer-cache-del-{model.__name__}")
 
         # The routing cache (boundaries.routing.route_cached) forgets a changed rule or authority.
         for model in (RoutingRule, Authority):

@@ -109,7 +109,8 @@ class ImportResult:
             out.append(
                 _(
                     "Cảnh báo: phiên bản %(v)s có hiệu lực trùng với %(others)s trong cùng vùng tài phán; "
-                    "tra cứu điểm sẽ gặp nhiều phiên bản cùng lúc. Dùng --valid-from/--valid-to hoặc --jurisdiction để tách."
+                    "tra cứu điểm sẽ gặp nhiều phiên bản cùng lúc. Dùng --valid-from/--valid-to hoặc --jurisdiction để "
+                    "tách."
                 )
                 % {"v": self.version_code, "others": ", ".join(self.overlapping_versions)}
             )
@@ -120,7 +121,8 @@ class ImportResult:
         c = self.counts
         out.append(
             _(
-                "%(features)d đối tượng: tạo %(created)d, thay đổi %(updated)d, giữ nguyên %(unchanged)d, sửa hình %(repaired)d, từ chối %(rejected)d"
+                "%(features)d đối tượng: tạo %(created)d, thay đổi %(updated)d, giữ nguyên %(unchanged)d, sửa hình "
+                "%(repaired)d, từ chối %(rejected)d"
             )
             % c
         )
@@ -482,7 +484,8 @@ def import_areas(
     if result.rejected:
         raise BoundaryImportError(
             _(
-                "Từ chối nhập %(src)s: %(n)d đối tượng có lỗi (mã thiếu/trùng hoặc hình học không dùng được). Không có gì được ghi.\n%(detail)s"
+                "Từ chối nhập %(src)s: %(n)d đối tượng có lỗi (mã thiếu/trùng hoặc hình học không dùng được). Không có "
+                "gì được ghi.\n%(detail)s"
             )
             % {
                 "src": label,
@@ -679,7 +682,8 @@ def upsert_union_areas(version, child_type, parent_type, key_property, parents):
         cur.execute(
             f"""
             SELECT c.properties->>%s AS pcode,
-                   encode(sha256(convert_to(string_agg(c.code || ':' || c.geom_checksum, ',' ORDER BY c.code), 'UTF8')), 'hex')
+                   encode(sha256(convert_to(
+                       string_agg(c.code || ':' || c.geom_checksum, ',' ORDER BY c.code), 'UTF8')), 'hex')
             FROM {table} c WHERE c.version_id = %s AND c.type_id = %s
             GROUP BY 1
             """,

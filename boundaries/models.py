@@ -54,7 +54,8 @@ class Jurisdiction(models.Model):
     kind = models.CharField(_("loại"), max_length=20, choices=Kind.choices, default=Kind.PROVINCE)
     # ISO 3166-1 alpha-2: the national views of a country show all its jurisdictions.
     country = models.CharField(_("quốc gia"), max_length=2, default="VN", db_index=True)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children", verbose_name=_("thuộc"))
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children",
+                               verbose_name=_("thuộc"))
     # The code in Report.province_code, Authority.province_code and the roll-ups; blank
     # for a country (its scope is its children's codes).
     province_code = models.CharField(_("mã tỉnh trong dữ liệu"), max_length=10, blank=True, db_index=True)
@@ -101,7 +102,8 @@ class Jurisdiction(models.Model):
         """The codes its reports carry in ``province_code``: its own, or its children's."""
         if self.province_code:
             return [self.province_code]
-        return list(Jurisdiction.objects.filter(parent=self).exclude(province_code="").values_list("province_code", flat=True))
+        return list(Jurisdiction.objects.filter(parent=self).exclude(province_code="")
+                    .values_list("province_code", flat=True))
 
 
 class BoundaryVersionQuerySet(models.QuerySet):
@@ -170,12 +172,14 @@ class BoundaryVersion(models.Model):
 
 
 class Area(models.Model):
-    version = models.ForeignKey(BoundaryVersion, on_delete=models.CASCADE, related_name="areas", verbose_name=_("phiên bản"))
+    version = models.ForeignKey(BoundaryVersion, on_delete=models.CASCADE, related_name="areas",
+                                verbose_name=_("phiên bản"))
     type = models.ForeignKey(AreaType, on_delete=models.PROTECT, related_name="areas", verbose_name=_("loại"))
     code = models.CharField(_("mã chính thức"), max_length=40)
     name = models.CharField(_("tên"), max_length=200)
     name_en = models.CharField(_("tên tiếng Anh"), max_length=200, blank=True)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children", verbose_name=_("thuộc"))
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children",
+                               verbose_name=_("thuộc"))
     geom = models.MultiPolygonField(_("ranh giới"), srid=4326)
     # sha256 of the normalised WKB: a re-import of the same polygon changes nothing.
     geom_checksum = models.CharField(max_length=64, editable=False)
@@ -185,7 +189,8 @@ class Area(models.Model):
 
     class Meta:
         ordering = ["version", "type__level", "code"]
-        constraints = [models.UniqueConstraint(fields=["version", "type", "code"], name="area_unique_code_per_version_type")]
+        constraints = [models.UniqueConstraint(fields=["version", "type", "code"],
+                                               name="area_unique_code_per_version_type")]
         indexes = [models.Index(fields=["code"]), models.Index(fields=["version", "type"])]
         verbose_name = _("đơn vị hành chính")
         verbose_name_plural = _("đơn vị hành chính")
@@ -252,10 +257,12 @@ class Authority(models.Model):
     name_en = models.CharField(_("tên tiếng Anh"), max_length=200, blank=True)
     kind = models.CharField(_("loại"), max_length=20, choices=Kind.choices)
     level = models.CharField(_("cấp"), max_length=20, choices=Level.choices)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children", verbose_name=_("cơ quan cấp trên"))
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children",
+                               verbose_name=_("cơ quan cấp trên"))
     # The area it answers for (a commune committee: its commune; a department: the
     # province). Null for a body without territory of its own.
-    jurisdiction = models.ForeignKey(Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="authorities", verbose_name=_("địa bàn"))
+    jurisdiction = models.ForeignKey(Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="authorities",
+                                     verbose_name=_("địa bàn"))
     # Two-digit province code, stable across boundary versions; the desk and leaders
     # of a province see the reports of its authorities.
     province_code = models.CharField(_("mã tỉnh"), max_length=10, blank=True, db_index=True)
@@ -288,10 +295,14 @@ class RoutingRule(models.Model):
     # Empty = any category. Otherwise a category code or a group's code.
     category_code = models.CharField(_("mã lĩnh vực"), max_length=60, blank=True)
     # Either a specific area (a province: anywhere in it), or an area type, or neither.
-    area = models.ForeignKey(Area, null=True, blank=True, on_delete=models.CASCADE, related_name="routing_rules", verbose_name=_("địa bàn"))
-    area_type = models.ForeignKey(AreaType, null=True, blank=True, on_delete=models.CASCADE, related_name="routing_rules", verbose_name=_("loại địa bàn"))
-    authority = models.ForeignKey(Authority, null=True, blank=True, on_delete=models.CASCADE, related_name="routing_rules", verbose_name=_("cơ quan"))
-    target_kind = models.CharField(_("cơ quan theo địa bàn (loại)"), max_length=20, blank=True, choices=Authority.Kind.choices)
+    area = models.ForeignKey(Area, null=True, blank=True, on_delete=models.CASCADE, related_name="routing_rules",
+                             verbose_name=_("địa bàn"))
+    area_type = models.ForeignKey(AreaType, null=True, blank=True, on_delete=models.CASCADE,
+                                  related_name="routing_rules", verbose_name=_("loại địa bàn"))
+    authority = models.ForeignKey(Authority, null=True, blank=True, on_delete=models.CASCADE,
+                                  related_name="routing_rules", verbose_name=_("cơ quan"))
+    target_kind = models.CharField(_("cơ quan theo địa bàn (loại)"), max_length=20, blank=True,
+                                   choices=Authority.Kind.choices)
     active = models.BooleanField(_("đang dùng"), default=True)
 
     class Meta:
@@ -314,7 +325,8 @@ class BoundaryImport(models.Model):
     (its sha256), the options used and what changed. A committed re-import of the very
     same file with the same options is skipped at once (``force`` re-checks every area)."""
 
-    version = models.ForeignKey(BoundaryVersion, on_delete=models.CASCADE, related_name="imports", verbose_name=_("phiên bản"))
+    version = models.ForeignKey(BoundaryVersion, on_delete=models.CASCADE, related_name="imports",
+                                verbose_name=_("phiên bản"))
     type = models.ForeignKey(AreaType, on_delete=models.CASCADE, related_name="imports", verbose_name=_("loại"))
     source = models.CharField(_("nguồn"), max_length=500)
     source_sha256 = models.CharField(max_length=64, blank=True, db_index=True)

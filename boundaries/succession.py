@@ -111,7 +111,8 @@ def load_succession(rows, old_version, new_version, type_code="commune", new_typ
             DELETE FROM {table} s USING {area_table} o, {area_table} n
             WHERE s.old_id = o.id AND s.new_id = n.id AND o.version_id = %s AND n.version_id = %s
               AND o.type_id = %s AND n.type_id = %s
-              AND NOT EXISTS (SELECT 1 FROM unnest(%s::bigint[], %s::bigint[]) t(o, n) WHERE t.o = s.old_id AND t.n = s.new_id)
+              AND NOT EXISTS (SELECT 1 FROM unnest(%s::bigint[], %s::bigint[]) t(o, n)
+                              WHERE t.o = s.old_id AND t.n = s.new_id)
             """,
             [old_version.id, new_version.id, old_type.id, new_type.id, old_ids, new_ids],
         )

@@ -27,7 +27,8 @@ def clamped_loader(base):
                 text = bytes(data)
                 value = EARLIEST if text.startswith(b"-") or text.endswith(b"BC") else LATEST
                 return value if self.timezone is None else value.astimezone(self.timezone)
-            naive = value.replace(tzinfo=None) if value.tzinfo is None else value.astimezone(dt.UTC).replace(tzinfo=None)
+            naive = (value.replace(tzinfo=None) if value.tzinfo is None
+                     else value.astimezone(dt.UTC).replace(tzinfo=None))
             if naive > LATEST.replace(tzinfo=None):
                 value = LATEST
             elif naive < EARLIEST.replace(tzinfo=None):

@@ -72,7 +72,8 @@ def refuse(request, errors, status=400):
     else:
         detail = _("Dữ liệu chưa hợp lệ, hãy kiểm tra các mục được đánh dấu.")
     if wants_json(request):
-        return JsonResponse({"detail": detail, "errors": errors}, status=status, json_dumps_params={"ensure_ascii": False})
+        return JsonResponse({"detail": detail, "errors": errors}, status=status,
+                            json_dumps_params={"ensure_ascii": False})
     lines = [detail] + [f"{field}: {' '.join(msgs)}" for field, msgs in errors.items()]
     return HttpResponse("\n".join(lines), status=status, content_type="text/plain; charset=utf-8")
 

@@ -25,9 +25,12 @@ def env_bool(name, default=False):
 
 # Off unless asked for; SECRET_KEY is settled in the "production safety" block below.
 DEBUG = env_bool("DEBUG", False)
-ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h.strip()]
+ALLOWED_HOSTS = [h.strip()
+                 for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [
-    o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000").split(",") if o.strip()
+    o.strip()
+    for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000").split(",")
+    if o.strip()
 ]
 
 # Real boundary data and Boston 311 live outside the repository (see README).
@@ -120,7 +123,9 @@ _db["ENGINE"] = "django.contrib.gis.db.backends.postgis"
 # plan_cache_mode: the few server-side prepared statements (boundaries.lookup's point
 # lookup; Django itself prepares none) reuse one generic plan instead of re-planning
 # each call (0.9 -> 0.4 ms per lookup on the national communes).
-_db.setdefault("OPTIONS", {})["options"] = "-c jit=off -c max_parallel_workers_per_gather=0 -c plan_cache_mode=force_generic_plan"
+_db.setdefault("OPTIONS", {})["options"] = (
+    "-c jit=off -c max_parallel_workers_per_gather=0 -c plan_cache_mode=force_generic_plan"
+)
 _db["TEST"] = {"NAME": os.environ.get("GEO_PORTAL_TEST_DB") or f"test_{_db['NAME']}"}
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -171,7 +176,8 @@ WEBPUSH_VAPID_SUBJECT = os.environ.get("WEBPUSH_VAPID_SUBJECT", "mailto:no-reply
 # seconds (default: Standard Webhooks' 0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h) and how
 # deliveries are handed over ("celery"; "sync" runs the task eagerly; "none").
 GEO_PORTAL_WEBHOOK_ALLOW_PRIVATE = env_bool("GEO_PORTAL_WEBHOOK_ALLOW_PRIVATE", False)
-GEO_PORTAL_WEBHOOK_SCHEDULE = [float(x) for x in os.environ.get("GEO_PORTAL_WEBHOOK_SCHEDULE", "").split(",") if x.strip()] or None
+GEO_PORTAL_WEBHOOK_SCHEDULE = [float(x) for x in os.environ.get("GEO_PORTAL_WEBHOOK_SCHEDULE", "").split(",")
+                               if x.strip()] or None
 GEO_PORTAL_WEBHOOK_DISPATCH = os.environ.get("GEO_PORTAL_WEBHOOK_DISPATCH", "celery")
 # Heatmaps: an authority is ranked from this many reports in the period; known
 # "not geocoded" placeholder points (lon, lat) left out of every map layer.

@@ -214,7 +214,8 @@ class Filters:
         return [], []
 
     def key(self):
-        return (self.start, self.end, tuple(self.category_ids or ()), tuple(self.states or ()), self.authority_id, self.province,
+        return (self.start, self.end, tuple(self.category_ids or ()), tuple(self.states or ()), self.authority_id,
+                self.province,
                 None if self.codes_in is None else tuple(self.codes_in),
                 None if self.codes_not_in is None else tuple(self.codes_not_in))
 
@@ -334,7 +335,8 @@ def _grid_insert_sql():
     FROM (
         SELECT ST_X(g) AS x, ST_Y(g) AS y, m.month, r.category_id, r.state, r.province_code,
                {policy.overdue_sql('r', '%(now)s')} AS overdue
-        FROM unnest(%(months)s::date[], %(starts)s::timestamptz[], %(ends)s::timestamptz[], %(provinces)s::text[]) AS m(month, s, e, province)
+        FROM unnest(%(months)s::date[], %(starts)s::timestamptz[], %(ends)s::timestamptz[], %(provinces)s::text[])
+             AS m(month, s, e, province)
         JOIN reports_report r ON r.province_code = m.province AND r.created_at >= m.s AND r.created_at < m.e
         CROSS JOIN LATERAL ST_Transform(r.location, 3857) AS g
         WHERE {not_placeholder_sql('r')}
@@ -370,7 +372,8 @@ def _authority_insert_sql():
     SELECT r.authority_id, r.category_id, m.month, r.province_code,
            count(*),
            count(*) FILTER (WHERE r.forwarded_at IS NOT NULL),
-           count(*) FILTER (WHERE r.forwarded_at IS NOT NULL AND (r.forward_due IS NULL OR r.forwarded_at <= r.forward_due)),
+           count(*) FILTER (WHERE r.forwarded_at IS NOT NULL
+                            AND (r.forward_due IS NULL OR r.forwarded_at <= r.forward_due)),
            count(*) FILTER (WHERE {resolved}),
            count(*) FILTER (WHERE {resolved} AND r.resolve_due IS NOT NULL),
            count(*) FILTER (WHERE {resolved} AND r.resolve_due IS NOT NULL AND r.resolved_at <= r.resolve_due),
@@ -380,7 +383,8 @@ def _authority_insert_sql():
            {ratings},
            coalesce(sum(extract(epoch FROM r.resolved_at - r.created_at)) FILTER (WHERE {resolved}), 0)::bigint,
            {_handling_hist_sql('r')}
-    FROM unnest(%(months)s::date[], %(starts)s::timestamptz[], %(ends)s::timestamptz[], %(provinces)s::text[]) AS m(month, s, e, province)
+    FROM unnest(%(months)s::date[], %(starts)s::timestamptz[], %(ends)s::timestamptz[], %(provinces)s::text[])
+         AS m(month, s, e, province)
     JOIN reports_report r ON r.province_code = m.province AND r.created_at >= m.s AND r.created_at < m.e
     GROUP BY r.authority_id, r.category_id, m.month, r.province_code
     """
@@ -392,7 +396,8 @@ def _points_insert_sql():
                                       forward_due, resolve_due, authority_id, province_code)
     SELECT r.id, m.month, r.created_at, ST_Transform(r.location, 3857), r.code, c.code, r.category_id, r.state,
            r.forward_due, r.resolve_due, r.authority_id, r.province_code
-    FROM unnest(%(months)s::date[], %(starts)s::timestamptz[], %(ends)s::timestamptz[], %(provinces)s::text[]) AS m(month, s, e, province)
+    FROM unnest(%(months)s::date[], %(starts)s::timestamptz[], %(ends)s::timestamptz[], %(provinces)s::text[])
+         AS m(month, s, e, province)
     JOIN reports_report r ON r.province_code = m.province AND r.created_at >= m.s AND r.created_at < m.e
     JOIN reports_category c ON c.id = r.category_id
     WHERE {not_placeholder_sql('r')} AND ST_Y(r.location) BETWEEN -85 AND 85
@@ -566,7 +571,8 @@ def cells_query(level, cx0, cx1, cy0, cy1, filters: Filters):
     where, params = filters.raw_sql("r")
     return (
         f"""SELECT c.cx, c.cy, count(*)::int AS n, count(*) FILTER (WHERE c.overdue)::int AS overdue
-            FROM (SELECT floor((ST_X(g) - ({ORIGIN!r})) / {s!r})::int AS cx, floor((ST_Y(g) - ({ORIGIN!r})) / {s!r})::int AS cy,
+            FROM (SELECT floor((ST_X(g) - ({ORIGIN!r})) / {s!r})::int AS cx,
+                         floor((ST_Y(g) - ({ORIGIN!r})) / {s!r})::int AS cy,
                          {policy.overdue_sql('r')} AS overdue
                   FROM reports_report r CROSS JOIN LATERAL ST_Transform(r.location, 3857) AS g
                   WHERE r.location && ST_Transform(ST_MakeEnvelope(%s, %s, %s, %s, 3857), 4326)
@@ -663,7 +669,8 @@ def count_areas(version_code, type_code, parent_code=None):
     sql = """SELECT count(*) FROM boundaries_area a
              JOIN boundaries_boundaryversion v ON v.id = a.version_id AND v.code = %s
              JOIN boundaries_areatype t ON t.id = a.type_id AND t.code = %s
-             WHERE %s::text IS NULL OR a.parent_id IN (SELECT id FROM boundaries_area WHERE code = %s AND version_id = v.id)"""
+             WHERE %s::text IS NULL
+                OR a.parent_id IN (SELECT id FROM boundaries_area WHERE code = %s AND version_id = v.id)"""
     with connection.cursor() as cur:
         cur.execute(sql, [version_code, type_code, parent_code, parent_code])
         return cur.fetchone()[0]
@@ -825,5 +832,6 @@ def province_bounds(code=None):
                         GROUP BY province_code ORDER BY sum(n) DESC LIMIT 1)
                SELECT ST_Extent(prov.geom) AS e FROM prov JOIN top ON top.province_code = prov.code"""
         params = [_current_version_id(), conf("HEATMAP_MIN_LEVEL")]
-    ext = fetchall(f"SELECT ST_XMin(e) AS w, ST_YMin(e) AS s, ST_XMax(e) AS e, ST_YMax(e) AS n FROM ({extent_sql}) x", params)[0]
+    ext = fetchall(f"SELECT ST_XMin(e) AS w, ST_YMin(e) AS s, ST_XMax(e) AS e, ST_YMax(e) AS n FROM ({extent_sql}) x",
+                   params)[0]
     return [[ext["s"], ext["w"]], [ext["n"], ext["e"]]] if ext["w"] is not None else None

@@ -63,7 +63,8 @@ def reports_geojson(bbox, filters: Filters):
         for k in TIME_COLUMNS:
             if k in props:
                 props[k] = _iso(props[k])
-        feats.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]}, "properties": props})
+        feats.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]},
+                      "properties": props})
     return {"type": "FeatureCollection", "features": feats}
 
 
@@ -88,7 +89,8 @@ def reports_gpkg(bbox, filters: Filters):
         src, out = Path(tmp) / "reports.geojson", Path(tmp) / "reports.gpkg"
         src.write_text(json.dumps(reports_geojson(bbox, filters), ensure_ascii=False), encoding="utf-8")
         subprocess.run(
-            ["ogr2ogr", "-f", "GPKG", str(out), str(src), "-nln", "reports", "-a_srs", "EPSG:4326", "-lco", "SPATIAL_INDEX=YES"],
+            ["ogr2ogr", "-f", "GPKG", str(out), str(src), "-nln", "reports", "-a_srs", "EPSG:4326", "-lco",
+             "SPATIAL_INDEX=YES"],
             check=True, capture_output=True, timeout=300,
         )
         return out.read_bytes()
@@ -117,11 +119,14 @@ def folium_html(bbox, filters: Filters, title=""):
     m.default_css = []
     m.get_root().header.add_child(
         folium.Element(
-            "<style>" + _vendored("vendor/leaflet/leaflet.css") + "</style>\n<script>" + _vendored("vendor/leaflet/leaflet.js") + "</script>"
+            "<style>" + _vendored("vendor/leaflet/leaflet.css") + "</style>\n<script>"
+            + _vendored("vendor/leaflet/leaflet.js") + "</script>"
         )
     )
     if title:
-        m.get_root().html.add_child(folium.Element(f"<h3 style='position:absolute;z-index:1000;left:50px;top:0;margin:6px;background:#fffc;padding:2px 6px'>{title} ({len(rows)})</h3>"))
+        m.get_root().html.add_child(folium.Element(
+            "<h3 style='position:absolute;z-index:1000;left:50px;top:0;margin:6px;background:#fffc;padding:2px 6px'>"
+            f"{title} ({len(rows)})</h3>"))
     outline = fetchall(
         """SELECT ST_AsGeoJSON(ST_SimplifyPreserveTopology(a.geom, 0.0005), 5) AS g FROM boundaries_area a
            JOIN boundaries_areatype t ON t.id = a.type_id AND t.code IN ('commune', 'city-ward')
@@ -131,7 +136,8 @@ def folium_html(bbox, filters: Filters, title=""):
     )
     if outline:
         folium.GeoJson(
-            {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": json.loads(o["g"]), "properties": {}} for o in outline]},
+            {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": json.loads(o["g"]),
+                                                        "properties": {}} for o in outline]},
             style_function=lambda _f: {"color": "#667", "weight": 1, "fillColor": "#eef", "fillOpacity": 0.3},
         ).add_to(m)
     colours = {"overdue": "#c0392b", "open": "#e67e22", "done": "#27ae60"}
@@ -139,7 +145,8 @@ def folium_html(bbox, filters: Filters, title=""):
     # template each (~5 ms a report: 6 s for Hạ Long's 1,300 public reports).
     points = {"type": "FeatureCollection", "features": [
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]},
-         "properties": {"colour": colours["overdue" if r["overdue"] else ("open" if r["state"] in policy.OPEN else "done")],
+         "properties": {"colour": colours["overdue" if r["overdue"] else ("open" if r["state"] in policy.OPEN
+                                                                          else "done")],
                         "label": f"{r['code']} · {r['category_name']} · {r['state']}"}}
         for r in rows]}
     if rows:

@@ -41,7 +41,8 @@ def _lattice(level, province=None, bbox=None, version_code=None):
     s = agg.cell_size(level)
     half = 2**level * agg.conf("HEATMAP_BINS_PER_TILE") // 2
     if province:
-        ids_sql = """SELECT array_agg(a.id) AS ids FROM boundaries_area a JOIN boundaries_boundaryversion v ON v.id = a.version_id
+        ids_sql = """SELECT array_agg(a.id) AS ids FROM boundaries_area a
+                     JOIN boundaries_boundaryversion v ON v.id = a.version_id
                      WHERE v.code = %s AND (a.code = %s OR a.parent_id IN
                          (SELECT id FROM boundaries_area WHERE code = %s AND version_id = v.id))"""
         ids_params = [version_code, province, province]
@@ -53,7 +54,8 @@ def _lattice(level, province=None, bbox=None, version_code=None):
         f"""WITH ids AS MATERIALIZED ({ids_sql}),
                  ext AS (SELECT ST_Transform(ST_SetSRID(ST_Extent(p.geom), 4326), 3857) AS e
                          FROM boundaries_areapart p, ids WHERE p.area_id = ANY(ids.ids)),
-                 cells AS (SELECT c.i, c.j, c.geom, ST_Transform(c.geom, 4326) AS g4 FROM ext, ST_SquareGrid(%s, ext.e) AS c)
+                 cells AS (SELECT c.i, c.j, c.geom, ST_Transform(c.geom, 4326) AS g4
+                           FROM ext, ST_SquareGrid(%s, ext.e) AS c)
             SELECT c.i + {half} AS cx, c.j + {half} AS cy,
                    ST_X(ST_Centroid(c.g4)) AS lon, ST_Y(ST_Centroid(c.g4)) AS lat
             FROM cells c, ids

@@ -76,7 +76,8 @@ FIELDS = ("external_id", "created_at", "resolve_due", "resolved_at", "state", "c
           "lat", "lon", "title", "description", "address", "result")
 REQUIRED = ("external_id", "created_at", "category", "lat", "lon")
 # What a mapping may hold besides the fields' columns.
-SETTINGS_KEYS = ("states", "datetime_format", "timezone", "source", "code_prefix", "jurisdiction", "version", "area_pattern")
+SETTINGS_KEYS = ("states", "datetime_format", "timezone", "source", "code_prefix", "jurisdiction", "version",
+                 "area_pattern")
 
 
 class ImportError_(ValueError):
@@ -105,7 +106,8 @@ def load_mapping(preset=None, mapping_file=None, overrides=None):
         try:
             text = open(mapping_file, encoding="utf-8").read()
         except OSError as exc:
-            raise ImportError_(_("Không mở được tệp ánh xạ %(f)s: %(e)s") % {"f": mapping_file, "e": exc.strerror}) from None
+            raise ImportError_(_("Không mở được tệp ánh xạ %(f)s: %(e)s") % {"f": mapping_file,
+                                                                             "e": exc.strerror}) from None
         try:
             if mapping_file.endswith((".yaml", ".yml")):
                 import yaml
@@ -231,7 +233,8 @@ def import_records(path, mapping, chunk=20000, progress=None, refresh=True):
     res = ImportResult()
     df = read_frame(path, mapping)
     res.rows = len(df)
-    bad = df["created_at"].isna() | df["lat"].isna() | df["lon"].isna() | (df["external_id"] == "") | (df["category"] == "")
+    bad = (df["created_at"].isna() | df["lat"].isna() | df["lon"].isna() | (df["external_id"] == "")
+           | (df["category"] == ""))
     res.skipped = int(bad.sum())
     df = df[~bad].drop_duplicates("external_id", keep="last")
     valid_states = set(Report.State.values)
@@ -359,9 +362,11 @@ def import_records(path, mapping, chunk=20000, progress=None, refresh=True):
                            CASE WHEN s.state = ANY(%s) THEN s.resolved_at END,
                            s.resolve_due, '', %s, 0
                     FROM import_placed s
-                    WHERE NOT EXISTS (SELECT 1 FROM reports_report r WHERE r.external_id = s.external_id AND r.source = %s)
+                    WHERE NOT EXISTS (SELECT 1 FROM reports_report r
+                                      WHERE r.external_id = s.external_id AND r.source = %s)
                     RETURNING id""",
-                [mapping["code_prefix"], vid, prov, juris.id if juris is not None else None, _("Nhập từ %(src)s") % {"src": source}, source,
+                [mapping["code_prefix"], vid, prov, juris.id if juris is not None else None,
+                 _("Nhập từ %(src)s") % {"src": source}, source,
                  list(policy.OPEN.values), closed_states, now, source],
             )
             new_ids = [row[0] for row in cur.fetchall()]

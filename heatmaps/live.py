@@ -76,7 +76,8 @@ def viewer_reach(user, province=None):
 
     if not can_see_wall(user):
         status = 403 if getattr(user, "is_authenticated", False) else 401
-        raise Refused(status, {"auth": _("Màn hình điều hành chỉ dành cho cán bộ: hãy đăng nhập bằng tài khoản cán bộ.")})
+        raise Refused(status,
+                      {"auth": _("Màn hình điều hành chỉ dành cho cán bộ: hãy đăng nhập bằng tài khoản cán bộ.")})
     province = province or access.default_province(user, fallback="") or None
     try:
         access.require_province(user, province)
@@ -234,7 +235,8 @@ class Hub:
         touched = {}  # subscriber -> its report messages
         for sub in list(self.subscribers):
             chunks = [c for r, c, a in report_chunks if sub.reach.sees(r["province_code"], a, r["state"])]
-            if chunks or any(sub.reach.sees(p.get("province_code"), p.get("authority_id"), p.get("state")) for p in payloads):
+            if chunks or any(sub.reach.sees(p.get("province_code"), p.get("authority_id"),
+                                            p.get("state")) for p in payloads):
                 touched[sub] = chunks
         counters = {}
         for province in {sub.reach.province for sub in touched}:
@@ -254,7 +256,8 @@ def _ids_after(last_id):
 
     with connection.cursor() as cur:
         cur.execute(
-            "SELECT id, province_code, authority_id, state FROM reports_report WHERE id > %s ORDER BY id LIMIT 500", [last_id]
+            "SELECT id, province_code, authority_id, state FROM reports_report WHERE id > %s ORDER BY id LIMIT 500",
+            [last_id]
         )
         return [{"id": i, "action": "receive", "province_code": p or "", "authority_id": a, "state": st}
                 for i, p, a, st in cur.fetchall()]
@@ -409,7 +412,8 @@ async def _pump(sub, receive, send, max_s, sent_id):
             if left <= 0:
                 return
             getter = asyncio.ensure_future(sub.queue.get())
-            done, _pending = await asyncio.wait({getter, gone}, timeout=min(heartbeat, left), return_when=asyncio.FIRST_COMPLETED)
+            done, _pending = await asyncio.wait({getter, gone}, timeout=min(heartbeat, left),
+                                                return_when=asyncio.FIRST_COMPLETED)
             if getter not in done:
                 getter.cancel()
                 if not gone.done():

@@ -16,7 +16,8 @@ class GridRollup(models.Model):
     """Report counts per square cell of the EPSG:3857 grid of one zoom level, month,
     category, state and province. Not by authority: commune committees would multiply
     the rows of every coarse cell by the communes in it; one authority's bins are
-    computed from its own reports (index leading with the authority) instead. A cell of level z is 1/HEATMAP_BINS_PER_TILE
+    computed from its own reports (index leading with the authority) instead. A cell of
+    level z is 1/HEATMAP_BINS_PER_TILE
     of a tile's width at zoom z; cell (cx, cy) spans x in [cx*s, (cx+1)*s) measured from
     the grid's west / south edge (-20037508.34 m)."""
 
@@ -46,7 +47,8 @@ class AuthorityRollup(models.Model):
     """Per (authority, category, month, province): the sums the dashboards and the
     ranking need. Rates are ratios of these sums, so any set of rows adds up exactly."""
 
-    authority = models.ForeignKey("boundaries.Authority", null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    authority = models.ForeignKey("boundaries.Authority", null=True, on_delete=models.DO_NOTHING, db_constraint=False,
+                                  related_name="+")
     category = models.ForeignKey("reports.Category", on_delete=models.CASCADE, db_constraint=False, related_name="+")
     month = models.DateField()
     province_code = models.CharField(max_length=10, blank=True)

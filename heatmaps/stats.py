@@ -73,7 +73,8 @@ def _finish(row, median_hours):
     out["rated"] = n_rated
     out["rating_mean"] = sum((i + 1) * c for i, c in enumerate(ratings)) / n_rated if n_rated else None
     out["median_handling_hours"] = round(median_hours, 1) if median_hours is not None else None
-    out["mean_handling_hours"] = round(out["handling_seconds_sum"] / 3600 / out["resolved"], 1) if out["resolved"] else None
+    out["mean_handling_hours"] = (round(out["handling_seconds_sum"] / 3600 / out["resolved"], 1)
+                                  if out["resolved"] else None)
     return out
 
 
@@ -83,7 +84,8 @@ def _sum_sql(alias="g"):
 
 def _hist_sum_sql(alias="g"):
     n = len(HANDLING_BUCKET_HOURS) + 1
-    return "ARRAY[" + ", ".join(f"coalesce(sum({alias}.handling_hist[{i}]), 0)::bigint" for i in range(1, n + 1)) + "] AS hist"
+    return ("ARRAY[" + ", ".join(f"coalesce(sum({alias}.handling_hist[{i}]), 0)::bigint" for i in range(1, n + 1))
+            + "] AS hist")
 
 
 def summary(filters: Filters, group_by=None):
@@ -95,13 +97,16 @@ def summary(filters: Filters, group_by=None):
         "province": ("g.province_code", ""),
         "authority": ("g.authority_id::text", ""),
         "category": ("c.code", "JOIN reports_category c ON c.id = g.category_id"),
-        "group": ("coalesce(pc.code, c.code)", "JOIN reports_category c ON c.id = g.category_id LEFT JOIN reports_category pc ON pc.id = c.parent_id"),
+        "group": ("coalesce(pc.code, c.code)",
+                  "JOIN reports_category c ON c.id = g.category_id "
+                  "LEFT JOIN reports_category pc ON pc.id = c.parent_id"),
     }
     if group_by not in keys:
         raise agg.FilterError({"by": _("Không thể nhóm theo %(k)s.") % {"k": group_by}})
     key, join = keys[group_by]
     rows = fetchall(
-        f"SELECT {key} AS key, {_sum_sql()}, {_hist_sum_sql()} FROM heatmaps_authorityrollup g {join} WHERE {where} GROUP BY 1 ORDER BY 1",
+        f"SELECT {key} AS key, {_sum_sql()}, {_hist_sum_sql()} FROM heatmaps_authorityrollup g {join} WHERE {where} "
+        "GROUP BY 1 ORDER BY 1",
         params,
     )
     out = []
@@ -129,16 +134,21 @@ def summary_raw(filters: Filters, commune_id=None):
     row = fetchall(
         f"""SELECT count(*) AS received,
                    count(*) FILTER (WHERE r.forwarded_at IS NOT NULL) AS forwarded,
-                   count(*) FILTER (WHERE r.forwarded_at IS NOT NULL AND (r.forward_due IS NULL OR r.forwarded_at <= r.forward_due)) AS forwarded_on_time,
+                   count(*) FILTER (
+                       WHERE r.forwarded_at IS NOT NULL AND (r.forward_due IS NULL OR r.forwarded_at <= r.forward_due)
+                   ) AS forwarded_on_time,
                    count(*) FILTER (WHERE {resolved}) AS resolved,
                    count(*) FILTER (WHERE {resolved} AND r.resolve_due IS NOT NULL) AS resolved_with_due,
-                   count(*) FILTER (WHERE {resolved} AND r.resolve_due IS NOT NULL AND r.resolved_at <= r.resolve_due) AS resolved_on_time,
+                   count(*) FILTER (WHERE {resolved} AND r.resolve_due IS NOT NULL AND r.resolved_at <= r.resolve_due)
+                       AS resolved_on_time,
                    count(*) FILTER (WHERE {policy.OPEN.sql('r')}) AS open,
                    count(*) FILTER (WHERE {policy.overdue_sql('r')}) AS overdue,
                    count(*) FILTER (WHERE r.state = '{policy.State.REJECTED.value}') AS rejected,
                    {ratings},
-                   coalesce(sum(extract(epoch FROM r.resolved_at - r.created_at)) FILTER (WHERE {resolved}), 0)::bigint AS handling_seconds_sum,
-                   percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM r.resolved_at - r.created_at) / 3600.0)
+                   coalesce(sum(extract(epoch FROM r.resolved_at - r.created_at)) FILTER (WHERE {resolved}), 0)::bigint
+                       AS handling_seconds_sum,
+                   percentile_cont(0.5) WITHIN GROUP (
+                       ORDER BY extract(epoch FROM r.resolved_at - r.created_at) / 3600.0)
                        FILTER (WHERE {resolved}) AS median_h
             FROM reports_report r WHERE {where}""",
         params,
@@ -152,7 +162,8 @@ def figures_for(kind, code, filters: Filters):
     from boundaries.models import Area, Authority
     from reports.models import Category
 
-    f = Filters(**{k: getattr(filters, k) for k in ("start", "end", "category_ids", "states", "authority_id", "province",
+    f = Filters(**{k: getattr(filters, k) for k in ("start", "end", "category_ids", "states", "authority_id",
+                                                     "province",
                                                      "jurisdiction", "codes_in", "codes_not_in")})
     if kind in ("province", "authority", "commune") and f.jurisdiction is None:
         # the unit names its place: the home country's default scope does not apply
@@ -178,7 +189,8 @@ def figures_for(kind, code, filters: Filters):
         f.category_ids = [c.id, *Category.objects.filter(parent=c).values_list("id", flat=True)]
         return summary(f)
     if kind == "commune":
-        area = Area.objects.filter(code=code, type__code__in=("commune", "city-ward")).order_by("-version__valid_from").first()
+        area = (Area.objects.filter(code=code, type__code__in=("commune", "city-ward"))
+                .order_by("-version__valid_from").first())
         if area is None:
             raise agg.FilterError({"code": _("Không có xã/phường mã %(code)s.") % {"code": code}})
         return summary_raw(f, commune_id=area.id)
@@ -197,7 +209,8 @@ def league_table(filters: Filters, minimum=None):
     rows = summary(filters, group_by="authority")
     names = {
         str(a["id"]): a
-        for a in Authority.objects.filter(id__in=[int(r["key"]) for r in rows if r["key"]]).values("id", "code", "name", "province_code", "kind")
+        for a in Authority.objects.filter(id__in=[int(r["key"]) for r in rows if r["key"]])
+                                  .values("id", "code", "name", "province_code", "kind")
     }
     ranked, unranked = [], []
     for r in rows:

@@ -20,14 +20,16 @@ WITH v AS (SELECT %(version)s::bigint AS id),
 communes AS (
     SELECT a.id, a.code, p.code AS pc, a.geom,
            (CASE WHEN a.name ILIKE 'Phường%%' THEN 12 ELSE 1 END)
-           * (CASE WHEN a.name ~* '(Hạ Long|Bãi Cháy|Hồng Gai|Hà Tu|Cao Xanh|Việt Hưng|Thuận Hóa|Phú Xuân|Điện Biên Phủ|Cà Mau|An Xuyên|Tân Thành)' THEN 3 ELSE 1 END) AS w
+           * (CASE WHEN a.name ~* ('(Hạ Long|Bãi Cháy|Hồng Gai|Hà Tu|Cao Xanh|Việt Hưng|Thuận Hóa|Phú Xuân|'
+                                   || 'Điện Biên Phủ|Cà Mau|An Xuyên|Tân Thành)') THEN 3 ELSE 1 END) AS w
     FROM boundaries_area a JOIN boundaries_areatype t ON t.id = a.type_id AND t.code = 'commune'
     JOIN boundaries_area p ON p.id = a.parent_id, v
     WHERE a.version_id = v.id AND (%(province)s::text IS NULL OR p.code = %(province)s::text)
 ),
 shares AS (SELECT *, greatest(1, round(%(n)s::float * w / sum(w) OVER ()))::int AS k FROM communes),
 pts AS (
-    SELECT s.id AS commune_id, s.code AS commune_code, s.pc, (ST_Dump(ST_GeneratePoints(s.geom, s.k, %(seed)s))).geom AS location
+    SELECT s.id AS commune_id, s.code AS commune_code, s.pc,
+           (ST_Dump(ST_GeneratePoints(s.geom, s.k, %(seed)s))).geom AS location
     FROM shares s
 ),
 cats AS (
@@ -59,7 +61,8 @@ routed AS (
 ),
 timed AS (
     SELECT r.*, r.created_at + interval '1.4 days' AS forward_due, r.created_at + interval '7 days' AS resolve_due,
-           r.created_at + (exp(ln(60.0) + 1.5 * (r.r_h - 0.5) * 3.4) * (1 + (r.authority_id %% 5) * 0.3) * interval '1 hour') AS resolved_cand,
+           r.created_at + (exp(ln(60.0) + 1.5 * (r.r_h - 0.5) * 3.4) * (1 + (r.authority_id %% 5) * 0.3)
+                           * interval '1 hour') AS resolved_cand,
            r.created_at + (r.r_h * 30) * interval '1 hour' AS forwarded_cand
     FROM routed r
 )
@@ -68,19 +71,23 @@ INSERT INTO reports_report (code, title, description, category_id, location, add
     contact_name, contact_phone, contact_email, source, external_id, created_at, forwarded_at, resolved_at,
     closed_at, forward_due, resolve_due, extension_reason, rating_level, updated_at, row_version)
 SELECT 'BN-' || lpad(nextval('bench_code_seq')::text, 8, '0'), '', 'bench', t.category_id, t.location, '',
-       (SELECT id FROM v), t.commune_id, t.pc, (SELECT j.id FROM boundaries_jurisdiction j WHERE j.province_code = t.pc),
+       (SELECT id FROM v), t.commune_id, t.pc,
+       (SELECT j.id FROM boundaries_jurisdiction j WHERE j.province_code = t.pc),
        t.authority_id, '',
        st.state, '', '', '', '', '', 'bench', '', t.created_at,
        CASE WHEN st.state <> %(state_received)s THEN least(t.forwarded_cand, now()) END,
-       CASE WHEN st.state IN (%(state_resolved)s, %(state_published)s, %(state_rated)s, %(state_closed)s) THEN least(t.resolved_cand, now()) END,
+       CASE WHEN st.state IN (%(state_resolved)s, %(state_published)s, %(state_rated)s, %(state_closed)s)
+            THEN least(t.resolved_cand, now()) END,
        CASE WHEN st.state = %(state_closed)s THEN least(t.resolved_cand + interval '3 days', now()) END,
        t.forward_due, t.resolve_due,
-       '', CASE WHEN st.state = %(state_rated)s THEN least(5, 1 + floor((1 - t.r_rate * t.r_rate) * 5)::int) END, now(), 0
+       '', CASE WHEN st.state = %(state_rated)s THEN least(5, 1 + floor((1 - t.r_rate * t.r_rate) * 5)::int) END,
+       now(), 0
 FROM timed t
 CROSS JOIN LATERAL (SELECT CASE
     WHEN t.resolved_cand < now() - interval '2 days' THEN
          CASE WHEN t.r_state < 0.04 THEN %(state_rejected)s WHEN t.r_state < 0.06 THEN %(state_in_progress)s
-              WHEN t.r_state < 0.45 THEN %(state_closed)s WHEN t.r_state < 0.75 THEN %(state_rated)s ELSE %(state_published)s END
+              WHEN t.r_state < 0.45 THEN %(state_closed)s WHEN t.r_state < 0.75 THEN %(state_rated)s
+              ELSE %(state_published)s END
     WHEN t.r_state < 0.25 THEN %(state_received)s WHEN t.r_state < 0.5 THEN %(state_forwarded)s
     WHEN t.r_state < 0.7 THEN %(state_in_progress)s ELSE %(state_resolved)s END AS state) st
 """

@@ -73,7 +73,8 @@ def bin_tile(z, x, y, filters: Filters):
         # Written directly in tile coordinates (y down; ST_Reverse makes the exterior
         # ring clockwise as MVT wants): no ST_AsMVTGeom clipping, ~4x cheaper.
         px = EXTENT // agg.conf("HEATMAP_BINS_PER_TILE")
-        geom = f"ST_Reverse(ST_MakeEnvelope((cx - {cx0}) * {px}, ({cy1} - cy) * {px}, (cx - {cx0} + 1) * {px}, ({cy1} - cy + 1) * {px}))"
+        geom = (f"ST_Reverse(ST_MakeEnvelope((cx - {cx0}) * {px}, ({cy1} - cy) * {px}, "
+                f"(cx - {cx0} + 1) * {px}, ({cy1} - cy + 1) * {px}))")
         env_params = []
     else:
         geom = (f"ST_AsMVTGeom(ST_MakeEnvelope({o!r} + cx * {s!r}, {o!r} + cy * {s!r}, {o!r} + (cx + 1) * {s!r}, "

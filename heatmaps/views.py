@@ -189,7 +189,8 @@ def tile_view(request, layer, z, x, y):
         cache = "public, max-age=60, must-revalidate"
     if staff:  # staff's tiles may hold unpublished reports: never in a shared cache
         cache = cache.replace("public", "private")
-    headers = {"ETag": etag, "Cache-Control": cache, "X-Data-Version": version, "X-Tile-Layer": served, "Vary": "Cookie"}
+    headers = {"ETag": etag, "Cache-Control": cache, "X-Data-Version": version, "X-Tile-Layer": served,
+               "Vary": "Cookie"}
     if not data:
         return HttpResponse(status=204, headers=headers)
     return HttpResponse(data, content_type=MVT, headers=headers)
@@ -251,7 +252,8 @@ def areas_view(request):
             {
                 "type": "Feature",
                 "geometry": json.loads(r["geom"]) if r["geom"] else None,
-                "properties": {"id": r["id"], "code": r["code"], "name": r["name"], "n": r["n"], "overdue": r["overdue"]},
+                "properties": {"id": r["id"], "code": r["code"], "name": r["name"], "n": r["n"],
+                               "overdue": r["overdue"]},
             }
             for r in rows
         ]
@@ -270,7 +272,8 @@ def series_view(request):
     interval = request.GET.get("interval", "month")
     by = request.GET.get("by") or None
     return jsonify({"interval": interval, "by": by, "series": [
-        {"period": r["period"].isoformat(), "key": r["key"], "n": r["n"]} for r in agg.time_series(filters, interval, by)
+        {"period": r["period"].isoformat(), "key": r["key"], "n": r["n"]}
+        for r in agg.time_series(filters, interval, by)
     ]})
 
 
@@ -280,7 +283,8 @@ def hotspots_view(request):
     filters = Filters.from_params(request.GET)
     province = request.GET.get("province") or None
     bbox = None if province else parse_bbox(request.GET)
-    fc = cached(request, lambda: hotspots.hotspots_geojson(filters, province=province, bbox=bbox, significant_only=request.GET.get("all") != "1"))
+    fc = cached(request, lambda: hotspots.hotspots_geojson(filters, province=province, bbox=bbox,
+                                                           significant_only=request.GET.get("all") != "1"))
     return jsonify(fc)
 
 
@@ -291,7 +295,8 @@ def overdue_view(request):
     limit = parse_int(request.GET, "limit", 500, 1, 5000)
     province = staff_province(request)
     juris = agg.parse_jurisdiction(request.GET)
-    return jsonify(exports.overdue_geojson(province, limit, scope=access.report_scope(request.user), jurisdiction=juris))
+    return jsonify(exports.overdue_geojson(province, limit, scope=access.report_scope(request.user),
+                                           jurisdiction=juris))
 
 
 @api
@@ -346,7 +351,8 @@ def _json_figures(fig):
 def stats_summary_view(request, kind="all", code=""):
     """/api/v1/stats/ (national), /api/v1/stats/<province|authority|category|commune>/<code>/"""
     filters = Filters.from_params(request.GET)
-    return jsonify({"kind": kind, "code": code or None, "figures": _json_figures(stats.figures_for(kind, code, filters))})
+    return jsonify({"kind": kind, "code": code or None,
+                    "figures": _json_figures(stats.figures_for(kind, code, filters))})
 
 
 @api
@@ -370,7 +376,8 @@ def stats_series_view(request):
     if by not in (None, "category", "group"):
         return bad_request({"by": _("Chỉ chia theo category hoặc group.")})
     return jsonify({"series": [
-        {"period": r["period"].isoformat(), "key": r["key"], "received": r["n"], "resolved": r["resolved"], "overdue": r["overdue"]}
+        {"period": r["period"].isoformat(), "key": r["key"], "received": r["n"], "resolved": r["resolved"],
+         "overdue": r["overdue"]}
         for r in agg.rollup_series(filters, by)
     ]})
 
@@ -414,7 +421,8 @@ def ranking_page(request):
     except FilterError as exc:
         return render(request, "heatmaps/ranking.html", {"errors": exc.errors}, status=400)
     table = stats.league_table(filters)
-    return render(request, "heatmaps/ranking.html", {"table": table, "province": request.GET.get("province", ""), **_page_context()})
+    return render(request, "heatmaps/ranking.html", {"table": table, "province": request.GET.get("province", ""),
+                                                     **_page_context()})
 
 
 @require_GET
@@ -508,7 +516,8 @@ def ioc_events(request):
 
     try:
         live.viewer_reach(request.user)  # who asks comes first: 401/403 before any 400
-        _max_s, last_id, province = live.parse_params(request.GET, {"last-event-id": request.headers.get("Last-Event-ID")})
+        _max_s, last_id, province = live.parse_params(request.GET,
+                                                      {"last-event-id": request.headers.get("Last-Event-ID")})
         reach = live.viewer_reach(request.user, province)
     except live.Refused as exc:
         return JsonResponse({"errors": exc.errors}, status=exc.status, json_dumps_params={"ensure_ascii": False})

@@ -104,8 +104,10 @@ class Collection:
         # along with each row.
         if self.kind == "reports":
             qs = Report.objects.filter(policy.PUBLIC.q()).select_related("category", "authority", "commune").only(
-                "id", "code", "title", "description", "state", "created_at", "resolved_at", "province_code", "result_text",
-                "category__code", "category__name", "authority__code", "authority__name", "commune__code", "commune__name",
+                "id", "code", "title", "description", "state", "created_at", "resolved_at", "province_code",
+                "result_text",
+                "category__code", "category__name", "authority__code", "authority__name", "commune__code",
+                "commune__name",
             )
             # Imported records whose location is a known placeholder (Boston's City Hall
             # for "no address") are left out, as on every map.
@@ -113,7 +115,8 @@ class Collection:
                 qs = qs.exclude(location__dwithin=(Point(float(lon), float(lat), srid=4326), 1e-7))
             if self.jurisdiction is not None:
                 codes_in, codes_not_in = jurisdictions.scope(self.jurisdiction)
-                qs = qs.filter(province_code__in=codes_in) if codes_in is not None else qs.exclude(province_code__in=codes_not_in)
+                qs = (qs.filter(province_code__in=codes_in) if codes_in is not None
+                      else qs.exclude(province_code__in=codes_not_in))
             return qs.order_by("-created_at", "id")
         if self.kind == "areas":
             return (
@@ -122,7 +125,8 @@ class Collection:
             )
         return (
             Authority.objects.filter(active=True).select_related("parent", "jurisdiction")
-            .only("id", "code", "name", "name_en", "kind", "level", "province_code", "parent__code", "jurisdiction__code")
+            .only("id", "code", "name", "name_en", "kind", "level", "province_code", "parent__code",
+                  "jurisdiction__code")
             .order_by("province_code", "code", "id")
         )
 
@@ -134,7 +138,8 @@ class Collection:
         if self.kind == "reports":
             return qs.annotate(geojson=AsGeoJSON("location", precision=7))
         if self.kind == "areas":
-            return qs.annotate(geojson=AsGeoJSON(SimplifyPreserveTopology(F("geom"), tolerance_for_zoom(zoom)), precision=5))
+            return qs.annotate(geojson=AsGeoJSON(SimplifyPreserveTopology(F("geom"), tolerance_for_zoom(zoom)),
+                                                 precision=5))
         return qs.annotate(geojson=AsGeoJSON(PointOnSurface("jurisdiction__geom"), precision=6))
 
     def lookup_feature(self, qs, fid):
@@ -229,7 +234,8 @@ def reports_collection(j=None):
                           "reports", REPORT_QUERYABLES, temporal=True)
     return Collection(
         f"reports-{j.code.lower()}", _("Phản ánh công khai – %(name)s") % {"name": local_name(j.name, j.name_en)},
-        _("Các phản ánh đã công khai của %(name)s.") % {"name": local_name(j.name, j.name_en)}, "reports", REPORT_QUERYABLES,
+        _("Các phản ánh đã công khai của %(name)s.") % {"name": local_name(j.name, j.name_en)}, "reports",
+        REPORT_QUERYABLES,
         jurisdiction=j, temporal=True,
     )
 
@@ -251,7 +257,8 @@ def all_collections():
             % {"type": tname, "version": vname},
             "areas", AREA_QUERYABLES, version_code=vcode, type_code=tcode,
         ))
-    out.append(Collection("authorities", _("Cơ quan xử lý"), _("Các cơ quan tiếp nhận và xử lý phản ánh, theo địa bàn."),
+    out.append(Collection("authorities", _("Cơ quan xử lý"),
+                          _("Các cơ quan tiếp nhận và xử lý phản ánh, theo địa bàn."),
                           "authorities", AUTHORITY_QUERYABLES))
     return out
 

@@ -13,7 +13,8 @@ TAGS = ["ogcapi"]
 F = query("f", "json (GeoJSON for features) or html; default by the Accept header",
           enum=["json", "html", "geojson"])
 CID = OpenApiParameter("cid", str, OpenApiParameter.PATH,
-                       description="Collection id: reports, reports-<jurisdiction>, areas-<version>-<type>, authorities")
+                       description="Collection id: reports, reports-<jurisdiction>, areas-<version>-<type>, "
+                                   "authorities")
 FID = OpenApiParameter("fid", str, OpenApiParameter.PATH, description="Feature id (report, area or authority code)")
 ZOOM = query("zoom", f"Areas: simplify polygons to about a pixel at this web-map zoom (0–{fx.MAX_ZOOM})", int)
 

@@ -121,10 +121,14 @@ def landing(request):
         "title": _("Phản ánh hiện trường – OGC API Features"),
         "description": _("Phản ánh công khai, ranh giới hành chính và cơ quan xử lý, theo chuẩn OGC API Features."),
         "links": self_links(request, base) + [
-            {"href": url(request, reverse("ogc-api")), "rel": "service-desc", "type": OPENAPI, "title": _("Mô tả API (OpenAPI 3.0)")},
-            {"href": url(request, reverse("ogc-api"), f="html"), "rel": "service-doc", "type": HTML, "title": _("Tài liệu API")},
-            {"href": url(request, reverse("ogc-conformance")), "rel": "conformance", "type": JSON, "title": _("Các lớp phù hợp chuẩn")},
-            {"href": url(request, reverse("ogc-collections")), "rel": "data", "type": JSON, "title": _("Các tập dữ liệu")},
+            {"href": url(request, reverse("ogc-api")), "rel": "service-desc", "type": OPENAPI,
+             "title": _("Mô tả API (OpenAPI 3.0)")},
+            {"href": url(request, reverse("ogc-api"), f="html"), "rel": "service-doc", "type": HTML,
+             "title": _("Tài liệu API")},
+            {"href": url(request, reverse("ogc-conformance")), "rel": "conformance", "type": JSON,
+             "title": _("Các lớp phù hợp chuẩn")},
+            {"href": url(request, reverse("ogc-collections")), "rel": "data", "type": JSON,
+             "title": _("Các tập dữ liệu")},
         ],
     }
     return answer(request, data, "ogcapi/landing.html")
@@ -152,16 +156,19 @@ def collection_doc(request, c, with_extent=True):
             {"href": url(request, items), "rel": "items", "type": GEOJSON, "title": _("Các đối tượng")},
             {"href": url(request, items, f="html"), "rel": "items", "type": HTML, "title": _("Các đối tượng (HTML)")},
             {"href": url(request, reverse("ogc-queryables", args=[c.id])),
-             "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables", "type": SCHEMA_JSON, "title": _("Thuộc tính lọc được")},
+             "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables", "type": SCHEMA_JSON,
+             "title": _("Thuộc tính lọc được")},
         ],
     }
     if with_extent:
         ext = c.extent()
-        spatial = {"bbox": [[round(v, 6) for v in ext["bbox"]]] if ext.get("bbox") else [[-180, -90, 180, 90]], "crs": CRS84}
+        spatial = {"bbox": [[round(v, 6) for v in ext["bbox"]]] if ext.get("bbox") else [[-180, -90, 180, 90]],
+                   "crs": CRS84}
         doc["extent"] = {"spatial": spatial}
         if c.temporal:
             doc["extent"]["temporal"] = {
-                "interval": [[ext["t0"].isoformat() if ext.get("t0") else None, ext["t1"].isoformat() if ext.get("t1") else None]],
+                "interval": [[ext["t0"].isoformat() if ext.get("t0") else None,
+                              ext["t1"].isoformat() if ext.get("t1") else None]],
                 "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian",
             }
     return doc
@@ -261,13 +268,15 @@ def items(request, cid):
     fmt = "html" if wants_html(request) else None
     keep = {k: v for k, v in request.GET.items() if k not in ("offset", "limit", "f")}
     links = self_links(request, path, GEOJSON) + [
-        {"href": url(request, reverse("ogc-collection", args=[c.id])), "rel": "collection", "type": JSON, "title": c.title},
+        {"href": url(request, reverse("ogc-collection", args=[c.id])), "rel": "collection", "type": JSON,
+         "title": c.title},
     ]
     if offset + len(page) < matched:
         links.append({"href": url(request, path, **keep, offset=offset + limit, limit=limit, f=fmt), "rel": "next",
                       "type": HTML if fmt else GEOJSON, "title": _("Trang sau")})
     if offset > 0:
-        links.append({"href": url(request, path, **keep, offset=max(0, offset - limit), limit=limit, f=fmt), "rel": "prev",
+        links.append({"href": url(request, path, **keep, offset=max(0, offset - limit), limit=limit, f=fmt),
+                      "rel": "prev",
                       "type": HTML if fmt else GEOJSON, "title": _("Trang trước")})
     data = {
         "type": "FeatureCollection",
@@ -308,5 +317,6 @@ def api_document(request):
 
     data = document(request)
     if wants_html(request):
-        return render(request, "ogcapi/api.html", {"data": data, "pretty": json.dumps(data, ensure_ascii=False, indent=2)})
+        return render(request, "ogcapi/api.html",
+                      {"data": data, "pretty": json.dumps(data, ensure_ascii=False, indent=2)})
     return HttpResponse(json.dumps(data, ensure_ascii=False), content_type=OPENAPI)

@@ -469,7 +469,8 @@ def get_request(code, jurisdiction, api_key=None):
     report = public_requests().filter(scope_q(jurisdiction), code=code).first()
     if report is None and api_key is not None:
         report = (Report.objects.select_related("category__parent", "authority", "jurisdiction", "commune")
-                  .defer("commune__geom", "commune__properties").filter(scope_q(jurisdiction), code=code, open311__api_key=api_key).first())
+                  .defer("commune__geom", "commune__properties")
+                  .filter(scope_q(jurisdiction), code=code, open311__api_key=api_key).first())
     if report is None:
         raise Open311Error(404, _("Không có yêu cầu “%(id)s”.") % {"id": str(code)[:60]})
     return report

@@ -85,7 +85,8 @@ class ReadOnlyInline(admin.TabularInline):
 
 class EventInline(ReadOnlyInline):
     model = ReportEvent
-    fields = ["created_at", "action", "from_state", "to_state", "actor", "actor_role", "authority", "reason_code", "reason", "is_public"]
+    fields = ["created_at", "action", "from_state", "to_state", "actor", "actor_role", "authority", "reason_code",
+              "reason", "is_public"]
     readonly_fields = fields
 
 
@@ -170,7 +171,8 @@ class ReportAdmin(admin.ModelAdmin):
 
 @admin.register(ReportEvent)
 class ReportEventAdmin(admin.ModelAdmin):
-    list_display = ["report", "created_at", "action", "from_state", "to_state", "actor", "actor_role", "authority", "is_public"]
+    list_display = ["report", "created_at", "action", "from_state", "to_state", "actor", "actor_role", "authority",
+                    "is_public"]
     list_filter = ["action", "actor_role", "is_public"]
     search_fields = ["report__code", "reason"]
     list_select_related = ["report", "actor", "authority"]

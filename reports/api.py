@@ -51,7 +51,8 @@ NEARBY_MAX_M = 2000
 def error_response(exc, http_status=status.HTTP_400_BAD_REQUEST):
     if isinstance(exc, ValidationError):
         errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        return Response({"detail": _("Dữ liệu chưa hợp lệ, hãy kiểm tra các mục được đánh dấu."), "errors": errors}, status=400)
+        return Response({"detail": _("Dữ liệu chưa hợp lệ, hãy kiểm tra các mục được đánh dấu."), "errors": errors},
+                        status=400)
     return Response({"detail": str(exc)}, status=http_status)
 
 
@@ -62,7 +63,8 @@ def workflow_error_response(exc, report=None):
             body["row_version"] = Report.objects.filter(pk=report.pk).values_list("row_version", flat=True).first()
         return Response(body, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, workflow.Forbidden | PermissionDenied):
-        return Response({"detail": str(exc) or _("Bạn không có quyền thực hiện thao tác này.")}, status=status.HTTP_403_FORBIDDEN)
+        return Response({"detail": str(exc) or _("Bạn không có quyền thực hiện thao tác này.")},
+                        status=status.HTTP_403_FORBIDDEN)
     if isinstance(exc, workflow.InvalidTransition):
         return Response({"detail": exc.message, "code": exc.code}, status=status.HTTP_400_BAD_REQUEST)
     return error_response(exc)
@@ -148,19 +150,23 @@ class ReportListCreate(GenericAPIView):
         limit = settings.REPORT_MAX_REQUEST_BYTES
         if length > limit:
             return Response(
-                {"detail": _("Dữ liệu gửi lên quá lớn (%(size)d MB, tối đa %(max)d MB).") % {"size": length // 2**20, "max": limit // 2**20}},
+                {"detail": _("Dữ liệu gửi lên quá lớn (%(size)d MB, tối đa %(max)d MB).") % {"size": length // 2**20,
+                                                                                             "max": limit // 2**20}},
                 status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
             )
         limited = intake.submission_rate_limited(request)
         if limited:
-            return ratelimit.json_429(limited, _("Bạn gửi quá nhiều phản ánh trong thời gian ngắn. Hãy thử lại sau %(wait)s.")
+            return ratelimit.json_429(limited,
+                                      _("Bạn gửi quá nhiều phản ánh trong thời gian ngắn. Hãy thử lại sau %(wait)s.")
                                       % {"wait": ratelimit.wait_text(limited.retry_after)})
         try:
             data, files = request.data, request.FILES
         except (RequestDataTooBig, TooManyFilesSent):
-            return Response({"detail": _("Dữ liệu gửi lên quá lớn hoặc quá nhiều tệp.")}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+            return Response({"detail": _("Dữ liệu gửi lên quá lớn hoặc quá nhiều tệp.")},
+                            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
         except ParseError:
-            return Response({"detail": _("Không đọc được dữ liệu gửi lên, vui lòng thử lại.")}, status=status.HTTP_400_BAD_REQUEST)
+            return Response({"detail": _("Không đọc được dữ liệu gửi lên, vui lòng thử lại.")},
+                            status=status.HTTP_400_BAD_REQUEST)
         key = request.headers.get("Idempotency-Key") or data.get("idempotency_key")
         try:
             report = intake.create_report(data, files, request.user, key, source="api",
@@ -171,7 +177,8 @@ class ReportListCreate(GenericAPIView):
         except ValidationError as exc:
             return error_response(exc)
         body = receipt_feature(report, request)
-        return Response(body, status=status.HTTP_200_OK if getattr(report, "replayed", False) else status.HTTP_201_CREATED)
+        return Response(body,
+                        status=status.HTTP_200_OK if getattr(report, "replayed", False) else status.HTTP_201_CREATED)
 
 
 class ReportDetail(APIView):
@@ -290,7 +297,8 @@ class ReportFollow(APIView):
 class NearbyReports(APIView):
     """Open reports of the same category within ``radius`` metres (default 200)."""
 
-    @extend_schema(parameters=[OpenApiParameter(p, str) for p in ("lat", "lon", "category", "radius")], responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(parameters=[OpenApiParameter(p, str) for p in ("lat", "lon", "category", "radius")],
+                   responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
         try:
             point = intake.parse_point(request.query_params)
@@ -338,7 +346,8 @@ class NearbyReports(APIView):
 class RoutePreview(APIView):
     """Before sending: the commune, the authority it will go to and why."""
 
-    @extend_schema(parameters=[OpenApiParameter(p, str) for p in ("lat", "lon", "category")], responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(parameters=[OpenApiParameter(p, str) for p in ("lat", "lon", "category")],
+                   responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
         try:
             return Response(intake.preview(request.query_params))
@@ -353,7 +362,8 @@ class PhotoHint(APIView):
     parser_classes = [MultiPartParser]
 
     @extend_schema(
-        request={"multipart/form-data": {"type": "object", "properties": {"photo": {"type": "string", "format": "binary"}}}},
+        request={"multipart/form-data": {"type": "object", "properties": {"photo": {"type": "string",
+                                                                                    "format": "binary"}}}},
         responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 429: OpenApiTypes.OBJECT},
     )
     def post(self, request):

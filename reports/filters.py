@@ -50,7 +50,8 @@ class ReportFilter(django_filters.FilterSet):
             if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
                 raise ValueError
         except ValueError:
-            raise ValidationError({"bbox": [_("bbox phải là 4 số: kinh độ nhỏ, vĩ độ nhỏ, kinh độ lớn, vĩ độ lớn.")]}) from None
+            raise ValidationError(
+                {"bbox": [_("bbox phải là 4 số: kinh độ nhỏ, vĩ độ nhỏ, kinh độ lớn, vĩ độ lớn.")]}) from None
         return qs.filter(location__intersects=Polygon.from_bbox((x0, y0, x1, y1)))
 
     def filter_jurisdiction(self, qs, name, value):

@@ -269,7 +269,8 @@ def replayed_report(key, scope="", fingerprint=""):
     submission asks: one indexed lookup in plain SQL (the ORM's query building cost more
     than the rest of the intake's Python)."""
     with connection.cursor() as cur:
-        cur.execute("SELECT id, idempotency_hash FROM reports_report WHERE idempotency_scope = %s AND idempotency_key = %s",
+        cur.execute("SELECT id, idempotency_hash FROM reports_report "
+                    "WHERE idempotency_scope = %s AND idempotency_key = %s",
                     [scope, key])
         row = cur.fetchone()
     if row is None:

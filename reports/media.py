@@ -287,7 +287,8 @@ def check_video(f) -> Checked:
     try:
         src = _open_av(f)
     except (av.error.FFmpegError, OSError, ValueError):
-        raise ValidationError(_("Video %(name)s bị hỏng hoặc không đọc được.") % {"name": name}, code="corrupt") from None
+        raise ValidationError(_("Video %(name)s bị hỏng hoặc không đọc được.") % {"name": name},
+                              code="corrupt") from None
     try:
         vstreams = list(src.streams.video)
         if not vstreams:
@@ -302,7 +303,8 @@ def check_video(f) -> Checked:
             raise ValidationError(_("Không xác định được độ dài video %(name)s.") % {"name": name}, code="corrupt")
         if duration > video_max_seconds():
             raise ValidationError(
-                _("Video %(name)s dài %(sec)d giây, tối đa %(max)d giây.") % {"name": name, "sec": duration, "max": video_max_seconds()},
+                _("Video %(name)s dài %(sec)d giây, tối đa %(max)d giây.") % {"name": name, "sec": duration,
+                                                                              "max": video_max_seconds()},
                 code="too_long",
             )
         width, height = vs.codec_context.width, vs.codec_context.height
@@ -315,7 +317,8 @@ def check_video(f) -> Checked:
             thumb = None
         public = _remux(f, VIDEO_FORMATS[kind.mime])
     except av.error.FFmpegError:
-        raise ValidationError(_("Video %(name)s bị hỏng hoặc không đọc được.") % {"name": name}, code="corrupt") from None
+        raise ValidationError(_("Video %(name)s bị hỏng hoặc không đọc được.") % {"name": name},
+                              code="corrupt") from None
     finally:
         src.close()
     ext = "webm" if VIDEO_FORMATS[kind.mime] == "webm" else "mp4"

@@ -18,7 +18,8 @@ class RequestSizeLimitMiddleware:
             length = 0
         limit = settings.REPORT_MAX_REQUEST_BYTES
         if limit and length > limit:
-            message = _("Dữ liệu gửi lên quá lớn (%(size)d MB, tối đa %(max)d MB). Hãy gửi ít ảnh hơn hoặc video ngắn hơn.") % {
+            message = _("Dữ liệu gửi lên quá lớn (%(size)d MB, tối đa %(max)d MB). Hãy gửi ít ảnh hơn hoặc video ngắn "
+                        "hơn.") % {
                 "size": length // 2**20, "max": limit // 2**20,
             }
             if request.path.startswith("/api/"):

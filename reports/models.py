@@ -24,7 +24,8 @@ class Category(models.Model):
     """A field citizens report on; a tree of two levels (group → category)."""
 
     code = models.SlugField(_("mã"), max_length=60, unique=True)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children", verbose_name=_("nhóm"))
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children",
+                               verbose_name=_("nhóm"))
     name = models.CharField(_("tên"), max_length=120)
     name_en = models.CharField(_("tên tiếng Anh"), max_length=120, blank=True)
     icon = models.CharField(_("biểu tượng"), max_length=40, blank=True)
@@ -36,7 +37,8 @@ class Category(models.Model):
     active = models.BooleanField(_("đang dùng"), default=True)
     # Categories are one shared set; a category offered only in some jurisdictions
     # names them here (none: everywhere).
-    jurisdictions = models.ManyToManyField(Jurisdiction, blank=True, related_name="categories", verbose_name=_("chỉ dùng ở"))
+    jurisdictions = models.ManyToManyField(Jurisdiction, blank=True, related_name="categories",
+                                           verbose_name=_("chỉ dùng ở"))
 
     class Meta:
         ordering = ["sort_order", "code"]
@@ -150,25 +152,33 @@ class Report(models.Model):
 
     # Where routing put it, in the boundary version valid when it was received. These
     # never change when boundaries change; a cut-over re-routes open reports explicitly.
-    boundary_version = models.ForeignKey(BoundaryVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    commune = models.ForeignKey(Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("xã/phường"))
-    district = models.ForeignKey(Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("quận/huyện"))
+    boundary_version = models.ForeignKey(BoundaryVersion, null=True, blank=True, on_delete=models.SET_NULL,
+                                         related_name="+")
+    commune = models.ForeignKey(Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                verbose_name=_("xã/phường"))
+    district = models.ForeignKey(Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                 verbose_name=_("quận/huyện"))
     province_code = models.CharField(_("mã tỉnh"), max_length=10, blank=True, db_index=True)
     # Whose report it is (its calendar, time zone and national scope): the located
     # province's, the home country's when outside every province, an import's city.
-    jurisdiction = models.ForeignKey(Jurisdiction, null=True, blank=True, on_delete=models.PROTECT, related_name="reports", verbose_name=_("vùng tài phán"))
+    jurisdiction = models.ForeignKey(Jurisdiction, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="reports", verbose_name=_("vùng tài phán"))
     snapped_m = models.FloatField(null=True, blank=True)
-    authority = models.ForeignKey(Authority, null=True, blank=True, on_delete=models.SET_NULL, related_name="reports", verbose_name=_("cơ quan xử lý"))
+    authority = models.ForeignKey(Authority, null=True, blank=True, on_delete=models.SET_NULL, related_name="reports",
+                                  verbose_name=_("cơ quan xử lý"))
     routing_rule = models.ForeignKey(RoutingRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     routing_explanation = models.TextField(blank=True)
 
-    state = models.CharField(_("trạng thái"), max_length=20, choices=State.choices, default=State.RECEIVED, db_index=True)
+    state = models.CharField(_("trạng thái"), max_length=20, choices=State.choices, default=State.RECEIVED,
+                             db_index=True)
     reject_reason = models.CharField(max_length=20, choices=RejectReason.choices, blank=True)
-    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_reports")
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="merged_reports")
     result_text = models.TextField(_("kết quả xử lý"), blank=True)
 
     # The reporter: an account, or anonymous with optional contact. Never public.
-    reporter = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="reports")
+    reporter = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="reports")
     contact_name = models.CharField(max_length=120, blank=True)
     contact_phone = models.CharField(max_length=20, blank=True)
     contact_email = models.EmailField(blank=True)
@@ -209,7 +219,8 @@ class Report(models.Model):
             models.Index(fields=["commune", "created_at"]),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["idempotency_scope", "idempotency_key"], name="report_idempotency_scope_key"),
+            models.UniqueConstraint(fields=["idempotency_scope", "idempotency_key"],
+                                    name="report_idempotency_scope_key"),
         ]
         verbose_name = _("phản ánh")
         verbose_name_plural = _("phản ánh")
@@ -241,7 +252,8 @@ class Media(models.Model):
     duration_s = models.FloatField(null=True, blank=True)
     # GPS found in the original's EXIF: a hint for the pin, never published.
     exif_location = models.PointField(srid=4326, null=True, blank=True)
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -255,7 +267,8 @@ class ReportEvent(models.Model):
     action = models.CharField(max_length=40)
     from_state = models.CharField(max_length=20, blank=True)
     to_state = models.CharField(max_length=20)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
     actor_role = models.CharField(max_length=20, blank=True)
     authority = models.ForeignKey(Authority, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     reason_code = models.CharField(max_length=40, blank=True)
@@ -279,7 +292,8 @@ class ReportEvent(models.Model):
 
 class Comment(models.Model):
     report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="comments")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="+")
     # Set when an official replies as their authority.
     authority = models.ForeignKey(Authority, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     text = models.TextField(max_length=2000)
@@ -301,7 +315,8 @@ class Rating(models.Model):
         VERY_DISSATISFIED = 1, _("Rất không hài lòng")
 
     report = models.OneToOneField(Report, on_delete=models.CASCADE, related_name="rating")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+")
     level = models.PositiveSmallIntegerField(choices=Level.choices)
     reason = models.TextField(blank=True, max_length=1000)
     created_at = models.DateTimeField(auto_now_add=True)

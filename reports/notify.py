@@ -55,7 +55,8 @@ def _step_text(report, ev):
     code = report.code
     state = report.get_state_display()
     texts = {
-        "receive": _("Phản ánh %(code)s đã được tiếp nhận. Đơn vị dự kiến xử lý: %(authority)s. Theo dõi bằng mã %(code)s."),
+        "receive": _("Phản ánh %(code)s đã được tiếp nhận. Đơn vị dự kiến xử lý: %(authority)s. Theo dõi bằng mã "
+                     "%(code)s."),
         "forward": _("Phản ánh %(code)s đã được chuyển đến %(authority)s để xử lý, hạn %(due)s."),
         "transfer": _("Phản ánh %(code)s đã được chuyển đến %(authority)s để xử lý, hạn %(due)s."),
         "reject": _("Phản ánh %(code)s không được tiếp nhận xử lý: %(reason)s."),
@@ -153,15 +154,18 @@ def on_event(report, ev):
             if sub.user_id == report.reporter_id:
                 continue
             if sub.user.phone:
-                rows.append(Notification(channel="sms", to=sub.user.phone, subject=subject, body=text, report=report, kind="follow"))
+                rows.append(Notification(channel="sms", to=sub.user.phone, subject=subject, body=text, report=report,
+                                         kind="follow"))
             elif sub.user.email:
-                rows.append(Notification(channel="email", to=sub.user.email, subject=subject, body=text, report=report, kind="follow"))
+                rows.append(Notification(channel="email", to=sub.user.email, subject=subject, body=text, report=report,
+                                         kind="follow"))
     if ev.action == "cutover":
         rows += _cutover_rows(report, ev)
     if ev.action in ("forward", "transfer") and report.authority_id and report.authority.email:
         rows.append(Notification(
             channel="email", to=report.authority.email, subject=subject, report=report, kind="assigned",
-            body=_("Đơn vị nhận phản ánh mới %(code)s, hạn xử lý %(due)s.") % {"code": report.code, "due": _local(report.resolve_due)},
+            body=_("Đơn vị nhận phản ánh mới %(code)s, hạn xử lý %(due)s.") % {"code": report.code,
+                                                                               "due": _local(report.resolve_due)},
         ))
     return _queue(rows)
 
@@ -336,7 +340,8 @@ def sweep_deadlines(now=None):
         deadline_kind, due = policy.overdue_kind(report, soon), policy.due_of(report)
         overdue = policy.is_overdue(report, now)
         kind = "escalation" if overdue else "reminder"
-        vars_ = {"code": report.code, "due": _local(due), "authority": report.authority.name if report.authority_id else "?"}
+        vars_ = {"code": report.code, "due": _local(due),
+                 "authority": report.authority.name if report.authority_id else "?"}
         if deadline_kind == "forward":
             recipients = desk_contacts(report.province_code)
             if overdue:

@@ -10,7 +10,8 @@ AREA = obj({"id": INT, "type": STR, "type_name": STR, "code": STR, "name": STR, 
 locate_view = documented(
     api_locate.locate_view, tags=["locate"],
     summary="The areas containing a point (one per level) and, with a category, who receives reports there",
-    parameters=[query("lat", "Latitude (WGS 84)", float, required=True), query("lon", "Longitude (WGS 84)", float, required=True),
+    parameters=[query("lat", "Latitude (WGS 84)", float, required=True),
+                query("lon", "Longitude (WGS 84)", float, required=True),
                 query("category", "Category code: adds the routing"),
                 query("at", "ISO 8601 date or time: the boundaries valid then", OpenApiTypes.DATETIME)],
     responses={200: obj({

@@ -91,7 +91,8 @@ def _intake_i18n():
         "videoTooBig": _("Video lớn hơn 50 MB."), "noPin": _("Hãy chạm vào bản đồ để đặt vị trí."),
         "geoFailed": _("Không lấy được vị trí của thiết bị."),
         "snapped": _("Ghim ở ngoài ranh giới, đã lấy đơn vị gần nhất"),
-        "exifFound": _("Ảnh có ghi vị trí chụp."), "metres": _("cách"), "loading": _("Đang tải ranh giới…"), "noMatch": _("Không tìm thấy xã/phường."),
+        "exifFound": _("Ảnh có ghi vị trí chụp."), "metres": _("cách"), "loading": _("Đang tải ranh giới…"),
+        "noMatch": _("Không tìm thấy xã/phường."),
     }
 
 
@@ -153,7 +154,8 @@ def _intake_post(request):
         if wants_json:
             response = JsonResponse({"errors": errors}, status=status)
         else:
-            response = render(request, "reports/intake.html", _intake_context(request, request.POST.get("tinh"), errors),
+            response = render(request, "reports/intake.html",
+                              _intake_context(request, request.POST.get("tinh"), errors),
                               status=status)
         if retry_after:
             response["Retry-After"] = str(retry_after)
@@ -221,7 +223,8 @@ def follow(request, code):
     same_site = request.headers.get("Sec-Fetch-Site", "same-origin") in ("same-origin", "none")
     if request.method == "POST" or (request.method == "GET" and same_site):
         notify.follow(report, request.user.pk)
-        messages.success(request, _("Bạn sẽ nhận thông báo khi phản ánh %(code)s có tiến triển.") % {"code": report.code})
+        messages.success(request,
+                         _("Bạn sẽ nhận thông báo khi phản ánh %(code)s có tiến triển.") % {"code": report.code})
     return redirect("report-public", code=report.code)
 
 
@@ -284,7 +287,8 @@ def public_detail(request, code):
     events = (ReportEvent.objects.filter(report=report, is_public=True)
               .select_related("authority").order_by("created_at", "id"))
     timeline = [{"at": ev.created_at, "label": _event_label(ev), "who": _who(ev), "ev": ev,
-                 "reject_reason": Report.RejectReason(ev.reason_code).label if ev.action == "reject" and ev.reason_code in Report.RejectReason.values else "",
+                 "reject_reason": (Report.RejectReason(ev.reason_code).label
+                                   if ev.action == "reject" and ev.reason_code in Report.RejectReason.values else ""),
                  "reason": ev.reason if ev.action in ("reject", "close", "reopen", "rate", "grant_extension") else ""}
                 for ev in events]
     result_public = report.state in policy.RESULT_PUBLIC
@@ -311,13 +315,15 @@ def public_detail(request, code):
         "in_forward_stage": report.state in policy.FORWARD_STAGE,
         "rate_after_sign_in": report.state == Report.State.PUBLISHED and not request.user.is_authenticated,
         "staff_url": _staff_url(request.user, report) if private else "",
-        "following": request.user.is_authenticated and Subscription.objects.filter(report=report, user=request.user).exists(),
+        "following": (request.user.is_authenticated
+                      and Subscription.objects.filter(report=report, user=request.user).exists()),
     }, status=status)
 
 
 def _staff_url(user, report):
     roles = access.roles_of(user)
-    if "operator" in roles or "admin" in roles or "leader" in roles and report.province_code in access.province_codes(user):
+    if ("operator" in roles or "admin" in roles
+            or "leader" in roles and report.province_code in access.province_codes(user)):
         return reverse("desk-report", kwargs={"code": report.code})
     return reverse("queue-report", kwargs={"code": report.code})
 
@@ -334,7 +340,8 @@ def _points(qs):
     if len(rows) == MAP_POINT_LIMIT:  # the map's cluster counts would understate: say so
         total = qs.count()
         if total > MAP_POINT_LIMIT:
-            note = _("Bản đồ hiện %(shown)s phản ánh mới nhất trong tổng số %(total)s; hãy lọc để xem các phản ánh khác.") % {
+            note = _("Bản đồ hiện %(shown)s phản ánh mới nhất trong tổng số %(total)s; hãy lọc để xem các phản ánh "
+                     "khác.") % {
                 "shown": _grouped(MAP_POINT_LIMIT), "total": _grouped(total)}
     cats = {c.id: (c.name, c.parent.color if c.parent_id and c.color in ("", "#3388ff") else c.color)
             for c in Category.objects.select_related("parent")}
@@ -441,7 +448,8 @@ def queue(request):
         qs = qs.filter(policy.RESOLVE_STAGE.q() | Q(state__in=(Report.State.RESOLVED, Report.State.REOPENED)))
     if getattr(form, "cleaned_data", {}).get("overdue"):
         qs = qs.filter(sla.overdue_q())
-    qs = _overdue_first(qs).select_related("category", "commune", "authority").order_by("-is_late", "resolve_due", "created_at")
+    qs = (_overdue_first(qs).select_related("category", "commune", "authority")
+          .order_by("-is_late", "resolve_due", "created_at"))
     page_obj = Paginator(qs, 30).get_page(request.GET.get("page"))
     authorities = sorted({r.authority.name for r in access.staff_roles(request.user) if r.authority_id})
     return render(request, "reports/queue.html", {
@@ -493,7 +501,8 @@ def staff_report(request, code, area="desk"):
             messages.error(request, _("Chưa thực hiện được: hãy sửa các lỗi bên dưới."))
             status = 400
         else:
-            messages.success(request, _("Đã thực hiện: %(action)s.") % {"action": workflow.ACTION_LABELS.get(action, action)})
+            messages.success(request,
+                             _("Đã thực hiện: %(action)s.") % {"action": workflow.ACTION_LABELS.get(action, action)})
             return redirect(request.path)
         report = _report_or_404(code)
     actions = workflow.allowed_actions(report, request.user) if access.can_act(request.user, report) else []

@@ -536,7 +536,8 @@ def _h_anonymise(report, v, step):
     if report.reporter_id:
         cleared.append("reporter")
     if not cleared:
-        raise InvalidTransition(_("Phản ánh %(code)s không còn dữ liệu cá nhân.") % {"code": report.code}, code="nothing")
+        raise InvalidTransition(_("Phản ánh %(code)s không còn dữ liệu cá nhân.") % {"code": report.code},
+                                code="nothing")
     report.contact_name = report.contact_phone = report.contact_email = ""
     report.reporter = None
     step.data = {
@@ -733,7 +734,8 @@ def _insert_sql():
         _INSERT_SQL["fields"] = fields
         _INSERT_SQL["sql"] = (
             f"WITH r AS (INSERT INTO {qn(Report._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
-            f"VALUES ({', '.join(placeholders)}) ON CONFLICT ({qn('idempotency_scope')}, {qn('idempotency_key')}) DO NOTHING "
+            f"VALUES ({', '.join(placeholders)}) "
+            f"ON CONFLICT ({qn('idempotency_scope')}, {qn('idempotency_key')}) DO NOTHING "
             f"RETURNING id, code, province_code, authority_id), "
             f"e AS (INSERT INTO {qn(ReportEvent._meta.db_table)} ({', '.join(qn(c) for c in ev_cols)}) "
             f"SELECT r.id, 'receive', '', '{S.RECEIVED.value}', %s, %s, NULL, '', '', %s::jsonb, true, %s "

@@ -80,7 +80,8 @@ TABLE = {
     "api/v1/agencies/updates": [("post", "/api/v1/agencies/updates", {}, st(404, anonymous=401), set())],
     # whether the agencies' systems took a report: its staff only
     "api/v1/agencies/reports/<str:code>/forwarding": [
-        ("get", "/api/v1/agencies/reports/{hidden}/forwarding", None, by_set(404, s_401={ANON}, s_200=STAFF_OF_IT), STAFF_OF_IT),
+        ("get", "/api/v1/agencies/reports/{hidden}/forwarding", None, by_set(404, s_401={ANON}, s_200=STAFF_OF_IT),
+         STAFF_OF_IT),
         ("get", "/api/v1/agencies/reports/{hue}/forwarding", None, by_set(404, s_401={ANON}, s_200=SEES_HUE), set()),
     ],
     # heatmaps
@@ -113,7 +114,8 @@ TABLE = {
     "ogcapi/api": [("get", "/ogcapi/api", None, ALL_200, set())],
     "ogcapi/collections": [("get", "/ogcapi/collections", None, ALL_200, set())],
     "ogcapi/collections/<str:cid>": [("get", "/ogcapi/collections/reports-22", None, ALL_200, set())],
-    "ogcapi/collections/<str:cid>/queryables": [("get", "/ogcapi/collections/reports/queryables", None, ALL_200, set())],
+    "ogcapi/collections/<str:cid>/queryables": [("get", "/ogcapi/collections/reports/queryables", None, ALL_200,
+                                                 set())],
     "ogcapi/collections/<str:cid>/items": [
         ("get", "/ogcapi/collections/reports-22/items?bbox={bbox}", None, ALL_200, set()),
         ("get", "/ogcapi/collections/reports/items?limit=10000", None, ALL_200, set()),
@@ -166,7 +168,8 @@ TABLE = {
         ("get", "/api/v1/reports/{public}", None, ALL_200, set()),
     ],
     "api/v1/reports/<str:code>/private": [
-        ("get", "/api/v1/reports/{hidden}/private", None, by_set(404, s_200=STAFF_OF_IT, s_403={REPORTER}), STAFF_OF_IT),
+        ("get", "/api/v1/reports/{hidden}/private", None, by_set(404, s_200=STAFF_OF_IT, s_403={REPORTER}),
+         STAFF_OF_IT),
         ("get", "/api/v1/reports/{public}/private", None, by_set(403, s_200=STAFF_OF_IT), set()),
     ],
     "api/v1/reports/<str:code>/actions/<str:action>": [

@@ -47,7 +47,8 @@ MIX = [
     # reopened 10 days ago and still with the desk: late at the desk's stage
     ("reopened-long-ago", HONG_GAI, 30, DONE_PATH + [("rate", "citizen", 10)], True),
     # its resolve deadline passed 10 days ago, but an extension was granted to 10 days ahead
-    ("extended", BAI_CHAY, 20, UNIT_PATH + [("request_extension", "officer", "now"), ("grant_extension", "operator", "now")],
+    ("extended", BAI_CHAY, 20, UNIT_PATH + [("request_extension", "officer", "now"),
+                                            ("grant_extension", "operator", "now")],
      False),
     ("resolved-late", BAI_CHAY, 20, UNIT_PATH + [("resolve", "officer")], False),
     ("published", HONG_GAI, 20, DONE_PATH, False),

@@ -148,7 +148,8 @@ def test_wrong_passwords_lock_the_username_even_for_the_right_one(where, operato
 
 def test_many_usernames_from_one_ip_lock_the_ip(db):
     c = Client(REMOTE_ADDR=own_ip())
-    statuses = [c.post("/accounts/login/", {"action": "password", "username": f"khong-co-{i}", "password": "x"}).status_code
+    statuses = [c.post("/accounts/login/", {"action": "password", "username": f"khong-co-{i}",
+                                            "password": "x"}).status_code
                 for i in range(21)]
     assert statuses[:19] == [400] * 19 and statuses[19:] == [429, 429]
 

@@ -7,7 +7,8 @@ from django.test import Client
 
 pytestmark = pytest.mark.django_db
 
-ODD = ["", "-1", "\x00", "a\x00b", "99999999999999999999", "nan", "9999-12-31", "0001-01-01", "2026-02-30", "😀", "x" * 3000]
+ODD = ["", "-1", "\x00", "a\x00b", "99999999999999999999", "nan", "9999-12-31", "0001-01-01", "2026-02-30", "😀",
+       "x" * 3000]
 PAGES = [
     ("/phan-anh/", ["page", "category", "state", "commune", "date_from", "date_to"], None),
     ("/phan-anh/ban-do.json", ["category", "state", "date_from", "date_to"], None),
@@ -19,7 +20,8 @@ PAGES = [
     ("/xu-ly/", ["page", "category", "state", "date_from", "date_to", "overdue"], "+84900000002"),
     ("/ioc/", ["province", "rotate", "sse"], "+84900000004"),
     ("/ioc/events", ["max_s", "last_id", "province"], "+84900000004"),
-    ("/ogcapi/collections/reports-22/items", ["limit", "offset", "bbox", "bbox-crs", "datetime", "filter", "filter-lang",
+    ("/ogcapi/collections/reports-22/items", ["limit", "offset", "bbox", "bbox-crs", "datetime", "filter",
+                                              "filter-lang",
                                               "state", "category", "created_at", "f"], None),
     ("/ogcapi/collections/areas-vn-2025-commune/items", ["limit", "zoom", "bbox", "parent", "filter"], None),
     ("/ogcapi/collections/reports/items/PA-1", ["zoom", "f"], None),

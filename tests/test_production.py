@@ -31,7 +31,8 @@ def _isolated(settings, tmp_path):
 
 
 def manage(*args, env):
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
 
 
 def bare_env(**extra):
@@ -192,10 +193,12 @@ def test_uploaded_photos_answer_200_with_debug_off_and_result_photos_wait_for_pu
 
     assert settings.DEBUG is False
     desk, unit = user("+84900000001"), user("+84900000002")
-    code = APIClient().post("/api/v1/reports", {**report_data(), "photos": [photo()]}, format="multipart").json()["properties"]["code"]
+    code = APIClient().post("/api/v1/reports", {**report_data(), "photos": [photo()]},
+                            format="multipart").json()["properties"]["code"]
     report = Report.objects.get(code=code)
     for action, actor, data in [("forward", desk, {}), ("accept", unit, {}), ("start", unit, {}),
-                                ("resolve", unit, {"result_text": "Đã thay bóng đèn", "photos": [photo(color=(0, 90, 0))]})]:
+                                ("resolve", unit, {"result_text": "Đã thay bóng đèn",
+                                                   "photos": [photo(color=(0, 90, 0))]})]:
         report = workflow.transition(report, action, actor, data)
     shot = Media.objects.get(report=report, stage="report")
     result = Media.objects.get(report=report, stage="result")
@@ -233,7 +236,8 @@ def test_media_paths_outside_or_unknown_are_404(client, path):
 
 @pytest.mark.django_db
 def test_media_behind_the_front_server_answers_with_x_accel_redirect(settings, client):
-    code = APIClient().post("/api/v1/reports", {**report_data(), "photos": [photo()]}, format="multipart").json()["properties"]["code"]
+    code = APIClient().post("/api/v1/reports", {**report_data(), "photos": [photo()]},
+                            format="multipart").json()["properties"]["code"]
     shot = Media.objects.get(report__code=code)
     Report.objects.filter(code=code).update(state=Report.State.FORWARDED)  # public: the desk let it through
     settings.MEDIA_ACCEL_REDIRECT_PREFIX = "/_protected_media/"

@@ -146,7 +146,8 @@ def test_real_answers_match_the_schema(report_in_progress, staff_token):
     writes = [
         ("/api/v1/reports/{code}/comments", {"text": "Đơn vị đã tiếp nhận."}, 201),
         ("/api/v1/reports/{code}/follow", None, 201),
-        ("/api/v1/reports/{code}/actions/{action}", {"reason": "Chờ vật tư", "until": "2999-01-01"}, 403),  # the unit asks, not the desk
+        # the unit asks, not the desk
+        ("/api/v1/reports/{code}/actions/{action}", {"reason": "Chờ vật tư", "until": "2999-01-01"}, 403),
     ]
     for path, body, expected in writes:
         kwargs = {"body": body, "media_type": "application/json"} if body is not None else {}
@@ -172,7 +173,8 @@ def test_open311_and_ogc_answers_match_the_schema(report_in_progress, tmp_path, 
     raw_key = ApiKey.create("schema", [jurisdictions.get("22")])[1]
     lon, lat = point_in(BAI_CHAY)
     form = {"api_key": raw_key, "jurisdiction_id": "22", "service_code": "do-thi-chieu-sang", "lat": str(lat),
-            "long": str(lon), "description": "Đèn đường trước số 12 tắt hai tuần nay.", "attribute[tinh-trang-den]": "tat"}
+            "long": str(lon), "description": "Đèn đường trước số 12 tắt hai tuần nay.",
+            "attribute[tinh-trang-den]": "tat"}
     created = {}
     for fmt in ("json", "xml"):
         case = full_schema["/open311/v2/requests.{fmt}"]["POST"].Case(
@@ -243,7 +245,8 @@ def test_every_api_url_is_in_the_schema():
                 yield prefix + str(p.pattern)
 
     api_urls = {"/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", r).replace("{pk}", "{id}")
-                for r in routes(get_resolver().url_patterns) if r.startswith(("api/", "tiles/", "accounts/api/", "open311/", "ogcapi/"))}
+                for r in routes(get_resolver().url_patterns)
+                if r.startswith(("api/", "tiles/", "accounts/api/", "open311/", "ogcapi/"))}
     documented = set(full_schema.raw_schema["paths"])
     assert api_urls - documented == {"/api/v1/docs/"}  # the docs page is HTML
     assert {"/api/v1/heatmaps/areas/", "/api/v1/stats/", "/api/v1/locate", "/api/v1/ioc/state/",

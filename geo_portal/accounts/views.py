@@ -18,7 +18,8 @@ SESSION_PHONE = "otp_phone"
 
 def _next_url(request):
     nxt = request.POST.get("next") or request.GET.get("next") or ""
-    if nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()},
+                                               require_https=request.is_secure()):
         return nxt
     return "/"
 
@@ -85,7 +86,8 @@ def login_view(request):
             step = "password"
             if pw_form.is_valid():
                 try:
-                    user = passwords.sign_in(request, pw_form.cleaned_data["username"], pw_form.cleaned_data["password"])
+                    user = passwords.sign_in(request, pw_form.cleaned_data["username"],
+                                             pw_form.cleaned_data["password"])
                 except otp.RateLimited as exc:
                     pw_form.add_error(None, exc.messages)
                     status, retry_after = 429, exc.retry_after

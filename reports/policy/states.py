@@ -38,7 +38,8 @@ class StateGroup:
         return len(self.values)
 
     def __add__(self, other):
-        return StateGroup(f"{self.name}+{other.name}", self.values + tuple(s for s in other.values if s not in self.values))
+        return StateGroup(f"{self.name}+{other.name}",
+                          self.values + tuple(s for s in other.values if s not in self.values))
 
     def q(self, prefix="") -> Q:
         return Q(**{f"{prefix}state__in": self.values})

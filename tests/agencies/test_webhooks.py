@@ -101,7 +101,8 @@ def hooks(settings):
 
 def add_endpoint(authority_code, url, *extra):
     out = io.StringIO()
-    call_command("webhooks", "add", "--authority", authority_code, "--url", url, *extra, stdout=out, stderr=io.StringIO())
+    call_command("webhooks", "add", "--authority", authority_code, "--url", url, *extra, stdout=out,
+                 stderr=io.StringIO())
     return out.getvalue().strip()
 
 
@@ -295,7 +296,8 @@ def test_inbound_updates_are_rate_limited(forwarded, settings):
     report, secret, _rcv = forwarded
     settings.RATELIMIT_ENABLE = True
     settings.RATE_LIMITS = {"agency-updates": "1/h"}
-    payload = {"type": "report.progress", "authority": report.authority.code, "report": report.code, "text": "Đang làm."}
+    payload = {"type": "report.progress", "authority": report.authority.code, "report": report.code,
+               "text": "Đang làm."}
     assert signed_post(secret, payload, msg_id="r1").status_code == 200
     resp = signed_post(secret, payload, msg_id="r2")
     assert resp.status_code == 429 and int(resp.headers["Retry-After"]) > 0
@@ -367,7 +369,8 @@ def test_signed_accept_is_applied_once(forwarded):
     assert [p["type"] for p in rcv.payloads()] == ["report.forwarded"]  # its own step is not echoed back
 
 
-@pytest.mark.parametrize("case", ["wrong-secret", "tampered-body", "old-timestamp", "unknown-authority", "no-signature"])
+@pytest.mark.parametrize("case", ["wrong-secret", "tampered-body", "old-timestamp", "unknown-authority",
+                                  "no-signature"])
 def test_forged_updates_are_rejected(forwarded, case):
     report, secret, _rcv = forwarded
     payload = {"type": "report.accept", "authority": report.authority.code, "report": report.code}

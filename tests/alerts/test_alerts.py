@@ -273,7 +273,8 @@ def test_api_polygon_and_push_subscriptions(make_report):
                          content_type="application/json")
     assert resp.status_code == 201 and resp.json()["confirmed"] is False
     push = {"endpoint": "https://fcm.googleapis.com/fcm/send/abc", "keys": {"p256dh": "BPk", "auth": "xyz"}}
-    resp = Client().post("/api/v1/alerts/", {"channel": "push", "area": BAI_CHAY, "push_subscription": json.dumps(push)},
+    resp = Client().post("/api/v1/alerts/", {"channel": "push", "area": BAI_CHAY,
+                                             "push_subscription": json.dumps(push)},
                          content_type="application/json")
     assert resp.status_code == 201 and resp.json()["confirmed"] is True
     assert AreaAlert.objects.get(channel="push").push_subscription == push
@@ -336,7 +337,8 @@ def test_web_push_is_encrypted_and_signed_with_vapid(make_report, settings, answ
     vapid.generate_keys()
     settings.WEBPUSH_VAPID_PRIVATE_KEY = vapid.private_pem().decode()
     browser = ec.generate_private_key(ec.SECP256R1())
-    p256dh = browser.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    p256dh = browser.public_key().public_bytes(serialization.Encoding.X962,
+                                               serialization.PublicFormat.UncompressedPoint)
     b64 = lambda raw: base64.urlsafe_b64encode(raw).decode().rstrip("=")  # noqa: E731
     server = HTTPServer(("127.0.0.1", 0), _PushService)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -297,7 +297,8 @@ def test_2025_provinces_are_the_union_of_their_communes(db, province, communes):
     assert p.name.endswith(("Quảng Ninh", "Huế", "Điện Biên", "Cà Mau"))
     with connection.cursor() as cur:
         cur.execute(
-            "SELECT ST_Area(p.geom::geography), (SELECT sum(ST_Area(c.geom::geography)) FROM boundaries_area c WHERE c.parent_id = p.id) FROM boundaries_area p WHERE p.id = %s",
+            "SELECT ST_Area(p.geom::geography), (SELECT sum(ST_Area(c.geom::geography)) FROM boundaries_area c WHERE "
+            "c.parent_id = p.id) FROM boundaries_area p WHERE p.id = %s",
             [p.id],
         )
         union_m2, sum_m2 = cur.fetchone()

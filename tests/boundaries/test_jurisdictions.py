@@ -122,7 +122,8 @@ def test_boston_import_is_bostons_with_us_deadlines(tmp_path):
     second = frame.iloc[1]
     if isinstance(second.TARGET_DT, str):
         r = imported.get(external_id=second.CASE_ENQUIRY_ID)
-        local = pd.Timestamp(dt.datetime.strptime(second.TARGET_DT, "%m/%d/%Y %I:%M:%S %p")).tz_localize("America/New_York")
+        local = pd.Timestamp(dt.datetime.strptime(second.TARGET_DT,
+                                                  "%m/%d/%Y %I:%M:%S %p")).tz_localize("America/New_York")
         assert r.resolve_due == local.to_pydatetime()
     # its departments are Boston's
     assert boston.authorities().filter(code__startswith="boston311-").exists()

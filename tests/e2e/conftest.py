@@ -7,4 +7,5 @@ import pytest
 def isolated_cache(settings):
     """A fresh in-process cache per test: data versions and ETags repeat across
     rolled-back tests, so a shared Redis cache would serve one test another's tiles."""
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": str(uuid.uuid4())}}
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": str(uuid.uuid4())}}

@@ -26,7 +26,8 @@ def test_pick_a_commune_on_the_map_and_subscribe(live_url, page):
     lon, lat = point_in(BAI_CHAY)
     page.wait_for_function("() => window.alertsMap !== undefined", timeout=T)
     xy = page.evaluate(f"(function () {{ var m = window.alertsMap; m.setView([{lat}, {lon}], 14, {{animate: false}});"
-                       f" var p = m.latLngToContainerPoint([{lat}, {lon}]); var r = m.getContainer().getBoundingClientRect();"
+                       f" var p = m.latLngToContainerPoint([{lat}, {lon}]);"
+                       " var r = m.getContainer().getBoundingClientRect();"
                        " return [r.left + p.x, r.top + p.y]; })()")
     page.mouse.click(xy[0], xy[1])
     page.wait_for_function("() => document.getElementById('id_area').value !== ''", timeout=T)

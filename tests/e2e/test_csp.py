@@ -25,7 +25,8 @@ def sign_in(page, live_url, client, phone):
     from django.contrib.auth import get_user_model
 
     client.force_login(get_user_model().objects.get(username=phone))
-    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME,
+                               "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
                                "url": live_url}])
 
 
@@ -78,7 +79,8 @@ def test_admin_maps_run_under_the_csp(live_url, page, client):
 
     admin = get_user_model().objects.create_superuser("csp-e2e-admin", password="x-secret-123")
     client.force_login(admin)
-    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME,
+                               "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
                                "url": live_url}])
     report = intake.create_report(report_data(), None, None, new_key())
     area = Area.objects.filter(type__code="commune", version__code="vn-2025").first()

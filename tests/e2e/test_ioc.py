@@ -38,7 +38,8 @@ def sign_in(page, live_url, client, phone):
     from django.contrib.auth import get_user_model
 
     client.force_login(get_user_model().objects.get(username=phone))
-    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value, "url": live_url}])
+    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME,
+                               "value": client.cookies[settings.SESSION_COOKIE_NAME].value, "url": live_url}])
 
 
 def test_wall_counters_map_and_a_new_report_via_sse(live_url, page, client):
@@ -123,7 +124,8 @@ def test_the_wall_is_for_staff_only(client, db):
 
     resp = client.get("/ioc/?province=22")
     assert resp.status_code == 302 and resp["Location"].startswith("/accounts/login/?next=/ioc/")
-    for url in ("/api/v1/ioc/state/?province=22", "/ioc/events?province=22&once=1", "/api/v1/heatmaps/overdue/?province=22"):
+    for url in ("/api/v1/ioc/state/?province=22", "/ioc/events?province=22&once=1",
+                "/api/v1/heatmaps/overdue/?province=22"):
         resp = client.get(url)
         assert resp.status_code == 401 and "cán bộ" in resp.json()["errors"]["auth"]
     users = get_user_model().objects

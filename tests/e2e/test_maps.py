@@ -55,11 +55,14 @@ def test_planners_map_modes_layers_drilldown_hotspots_export(live_url, page):
            JOIN boundaries_areatype t ON t.id = a.type_id AND t.code = 'province' WHERE a.code = %s) x""", [busiest])
     assert page.evaluate(f"hmMap.getBounds().contains([{lat}, {lon}]) && hmMap.getZoom() >= 7")
     # at street zoom a report's point is drawn above its area (not hidden under its fill)
-    r = count("SELECT ARRAY[ST_X(location), ST_Y(location)] FROM reports_report WHERE province_code = %s ORDER BY created_at DESC LIMIT 1", [busiest])
+    r = count("SELECT ARRAY[ST_X(location), ST_Y(location)] FROM reports_report WHERE province_code = %s ORDER BY "
+              "created_at DESC LIMIT 1", [busiest])
     page.evaluate(f"hmMap.setView([{r[1]}, {r[0]}], 13)")
     page.wait_for_timeout(1500)
-    top = page.evaluate(f"""(function () {{ var p = hmMap.latLngToContainerPoint([{r[1]}, {r[0]}]), b = hmMap.getContainer().getBoundingClientRect();
-        var e = document.elementFromPoint(b.left + p.x, b.top + p.y); return e.tagName + ' ' + e.closest('.leaflet-pane').className; }})()""")
+    top = page.evaluate(f"""(function () {{ var p = hmMap.latLngToContainerPoint([{r[1]}, {r[0]}]),
+            b = hmMap.getContainer().getBoundingClientRect();
+        var e = document.elementFromPoint(b.left + p.x, b.top + p.y);
+        return e.tagName + ' ' + e.closest('.leaflet-pane').className; }})()""")
     assert top.startswith("CANVAS") and "hm-tiles" in top, top
     page.evaluate("hmMap.setView([16.5, 106.5], 6)")
 
@@ -113,5 +116,6 @@ def test_planners_map_modes_layers_drilldown_hotspots_export(live_url, page):
     with tempfile.NamedTemporaryFile(suffix=".gpkg") as gpkg:
         gpkg.write(page.request.get(live_url + page.get_attribute("#hm-export-gpkg", "href")).body())
         gpkg.flush()
-        info = subprocess.run(["ogrinfo", "-so", gpkg.name, "reports"], capture_output=True, text=True, check=True).stdout
+        info = subprocess.run(["ogrinfo", "-so", gpkg.name, "reports"], capture_output=True, text=True,
+                              check=True).stdout
     assert f"Feature Count: {expected}" in info

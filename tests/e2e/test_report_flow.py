@@ -80,7 +80,8 @@ def test_citizen_to_rating_through_the_browser(db, live_url, browser, jpeg):
     cit.wait_for_timeout(300)
     x, y = cit.evaluate(
         f"""(() => {{ const p = window.intakeMap.latLngToContainerPoint([{lat}, {lon}]);
-             const r = document.getElementById('map').getBoundingClientRect(); return [p.x + r.left, p.y + r.top]; }})()""")
+             const r = document.getElementById('map').getBoundingClientRect();
+             return [p.x + r.left, p.y + r.top]; }})()""")
     cit.mouse.click(x, y)
     # The pin is where the citizen clicked (within a few metres at zoom 15).
     assert abs(float(cit.input_value("#lat")) - lat) < 0.0003
@@ -111,7 +112,8 @@ def test_citizen_to_rating_through_the_browser(db, live_url, browser, jpeg):
     off.click(f"a:text('{code}')")
     act(off, "accept")
     act(off, "start")
-    msg = act(off, "resolve", fill={"result_text": "Đã thay bóng đèn và kiểm tra lại cả tuyến."}, files={"photos": jpeg})
+    msg = act(off, "resolve", fill={"result_text": "Đã thay bóng đèn và kiểm tra lại cả tuyến."},
+              files={"photos": jpeg})
     assert "Báo cáo kết quả" in msg
     report.refresh_from_db()
     assert report.state == "resolved"

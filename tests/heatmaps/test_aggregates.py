@@ -14,7 +14,8 @@ from tests.heatmaps.conftest import insert_points, raw_count
 
 def grid_total(level, where="TRUE", params=()):
     with connection.cursor() as cur:
-        cur.execute(f"SELECT coalesce(sum(n), 0) FROM heatmaps_gridrollup WHERE level = %s AND {where}", [level, *params])
+        cur.execute(f"SELECT coalesce(sum(n), 0) FROM heatmaps_gridrollup WHERE level = %s AND {where}",
+                    [level, *params])
         return cur.fetchone()[0]
 
 

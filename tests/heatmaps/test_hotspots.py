@@ -56,7 +56,8 @@ def test_hot_spot_where_the_cluster_is_and_not_elsewhere(db):
 
 
 def test_hotspots_geojson_api(client, db):
-    insert_points([(CLUSTER[0] + i * 1e-4, CLUSTER[1]) for i in range(60)] + uniform_points("11", 200, 0.2), province_code="11")
+    insert_points([(CLUSTER[0] + i * 1e-4, CLUSTER[1]) for i in range(60)] + uniform_points("11", 200, 0.2),
+                  province_code="11")
     agg.refresh_all()
     fc = client.get("/api/v1/heatmaps/hotspots/?province=11").json()
     assert fc["type"] == "FeatureCollection"

@@ -45,7 +45,8 @@ def test_boston_whole_file_on_time_shares_and_heat_without_city_hall(db, frame, 
     with connection.cursor() as cur:
         cur.execute("SELECT sum(n) FROM heatmaps_gridrollup WHERE level = 9 AND province_code = 'US-MA-BOS'")
         binned = cur.fetchone()[0]
-    placeholder = ((frame.LATITUDE.astype(float) == CITY_HALL[1]) & (frame.LONGITUDE.astype(float) == CITY_HALL[0])).sum()
+    placeholder = ((frame.LATITUDE.astype(float) == CITY_HALL[1])
+                   & (frame.LONGITUDE.astype(float) == CITY_HALL[0])).sum()
     assert placeholder == 17070
     assert binned == len(frame) - placeholder
     heat = agg.heat_points((-71.07, 42.35, -71.05, 42.37), 14, Filters())

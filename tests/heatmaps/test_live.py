@@ -105,7 +105,8 @@ def tokens(django_db_setup, django_db_blocker):
     from rest_framework.authtoken.models import Token
 
     def make():
-        users = get_user_model().objects.filter(username__in=[OPERATOR, OFFICER_BAI_CHAY, OFFICER_HONG_GAI, LEADER, CITIZEN])
+        users = get_user_model().objects.filter(username__in=[OPERATOR, OFFICER_BAI_CHAY, OFFICER_HONG_GAI, LEADER,
+                                                              CITIZEN])
         return {u.username: Token.objects.get_or_create(user=u)[0].key for u in users}
 
     with django_db_blocker.unblock():
@@ -214,13 +215,15 @@ def test_a_stream_the_viewer_may_not_open_is_refused(server, tokens, who, query,
 def test_a_stream_ends_after_max_s(server, tokens):
     """The browser reconnects by itself (retry: 1000): a stream is bounded in time."""
     t0 = time.monotonic()
-    resp = httpx.get(f"{server}/ioc/events?province=22&max_s=1", headers={"Authorization": f"Token {tokens[OPERATOR]}"}, timeout=10)
+    resp = httpx.get(f"{server}/ioc/events?province=22&max_s=1", headers={"Authorization": f"Token {tokens[OPERATOR]}"},
+                     timeout=10)
     assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/event-stream")
     assert resp.text.startswith("retry: 1000\n\n")
     assert time.monotonic() - t0 < 5
 
 
 def test_a_stream_while_the_database_is_down_is_a_503_with_retry_after(server_without_database):
-    resp = httpx.get(f"{server_without_database}/ioc/events?province=22", headers={"Authorization": "Token abc"}, timeout=10)
+    resp = httpx.get(f"{server_without_database}/ioc/events?province=22", headers={"Authorization": "Token abc"},
+                     timeout=10)
     assert resp.status_code == 503 and int(resp.headers["retry-after"]) > 0
     assert resp.json()["code"] == "database_unavailable"

@@ -17,7 +17,8 @@ def test_hexagons_hold_every_report_of_the_view_once(client, synthetic):
     PUBLIC_STATES = PUBLIC.values
 
     fc = client.get(f"/api/v1/heatmaps/hex/?bbox={VIEW}&zoom=12").json()
-    expected = raw_count("r.location && ST_MakeEnvelope(106.9, 20.8, 107.3, 21.1, 4326) AND r.state = ANY(%s)", [list(PUBLIC_STATES)])
+    expected = raw_count("r.location && ST_MakeEnvelope(106.9, 20.8, 107.3, 21.1, 4326) AND r.state = ANY(%s)",
+                         [list(PUBLIC_STATES)])
     assert sum(f["properties"]["n"] for f in fc["features"]) == expected > 7
     # the busiest hexagon's count is the number of reports inside its polygon
     top = max(fc["features"], key=lambda f: f["properties"]["n"])

@@ -17,7 +17,8 @@ def make(authority, n, on_time, rating):
     now = timezone.now() - dt.timedelta(days=3)
     ids = insert_points([PT] * n, state="rated", created_at=now, authority=authority, province_code="22")
     late = now + dt.timedelta(days=9)
-    Report.objects.filter(id__in=ids).update(resolve_due=now + dt.timedelta(days=5), rating_level=rating, resolved_at=now + dt.timedelta(days=1))
+    Report.objects.filter(id__in=ids).update(resolve_due=now + dt.timedelta(days=5), rating_level=rating,
+                                             resolved_at=now + dt.timedelta(days=1))
     Report.objects.filter(id__in=ids[on_time:]).update(resolved_at=late)
     return ids
 

@@ -55,7 +55,8 @@ def test_point_tile_has_every_report_of_the_tile_with_its_attributes(client, syn
     assert staff["Cache-Control"].startswith("private") and resp["Cache-Control"].startswith("public")
     # The desk sees its province's reports in every state, elsewhere the public ones.
     desk_view = in_tile(z, x, y, PUBLIC_STATES, or_province="22")
-    assert len(mapbox_vector_tile.decode(staff.content)["reports"]["features"]) == desk_view > in_tile(z, x, y, PUBLIC_STATES)
+    assert (len(mapbox_vector_tile.decode(staff.content)["reports"]["features"])
+            == desk_view > in_tile(z, x, y, PUBLIC_STATES))
     props = {f["properties"]["code"]: f["properties"] for f in layer["features"]}
     from reports.models import Report
 

@@ -53,7 +53,8 @@ def test_landing_and_conformance(client, db):
     rels = {link["rel"] for link in landing["links"]}
     assert {"self", "alternate", "service-desc", "service-doc", "conformance", "data"} <= rels
     conf = get(client, "/ogcapi/conformance").json()["conformsTo"]
-    for part in ("ogcapi-features-1/1.0/conf/core", "conf/geojson", "conf/html", "conf/oas30", "ogcapi-features-3/1.0/conf/filter",
+    for part in ("ogcapi-features-1/1.0/conf/core", "conf/geojson", "conf/html", "conf/oas30",
+                 "ogcapi-features-3/1.0/conf/filter",
                  "conf/features-filter", "cql2/1.0/conf/cql2-text", "conf/queryables"):
         assert any(part in c for c in conf), part
     api = get(client, "/ogcapi/api")
@@ -70,7 +71,8 @@ def test_collections_list_jurisdictions_areas_and_authorities(client, reports):
         assert cid in ids
     for c in body["collections"]:
         assert c["crs"] == ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"]
-        assert {"self", "items", "http://www.opengis.net/def/rel/ogc/1.0/queryables"} <= {link["rel"] for link in c["links"]}
+        assert ({"self", "items", "http://www.opengis.net/def/rel/ogc/1.0/queryables"}
+                <= {link["rel"] for link in c["links"]})
     one = get(client, "/ogcapi/collections/reports-22").json()
     w, s, e, n = one["extent"]["spatial"]["bbox"][0]
     assert 106 < w < e < 108.5 and 20.5 < s < n < 21.8  # Quảng Ninh
@@ -107,18 +109,21 @@ def test_all_public_reports_and_a_limit_above_the_maximum(client, reports):
 def test_bbox(client, reports):
     w, s, e, n = HA_LONG_BBOX
     body = get(client, f"/ogcapi/collections/reports-22/items?bbox={w},{s},{e},{n}&limit=1").json()
-    expected = sql_count("r.province_code = '22' AND ST_Intersects(r.location, ST_MakeEnvelope(%s,%s,%s,%s,4326))", [w, s, e, n])
+    expected = sql_count("r.province_code = '22' AND ST_Intersects(r.location, ST_MakeEnvelope(%s,%s,%s,%s,4326))",
+                         [w, s, e, n])
     assert expected > 0
     assert body["numberMatched"] == expected
 
 
 @pytest.mark.parametrize("value, where", [
-    ("2025-06-01T00:00:00Z/2025-09-01T00:00:00Z", "r.created_at BETWEEN '2025-06-01T00:00:00Z' AND '2025-09-01T00:00:00Z'"),
+    ("2025-06-01T00:00:00Z/2025-09-01T00:00:00Z",
+     "r.created_at BETWEEN '2025-06-01T00:00:00Z' AND '2025-09-01T00:00:00Z'"),
     ("../2025-06-01T00:00:00Z", "r.created_at <= '2025-06-01T00:00:00Z'"),
     ("2025-06-01T00:00:00Z/..", "r.created_at >= '2025-06-01T00:00:00Z'"),
     ("2025-06-01T00:00:00Z/", "r.created_at >= '2025-06-01T00:00:00Z'"),
     ("2025-07-15", "r.created_at >= '2025-07-15T00:00:00+07:00' AND r.created_at < '2025-07-16T00:00:00+07:00'"),
-    ("2025-07-01/2025-07-31", "r.created_at >= '2025-07-01T00:00:00+07:00' AND r.created_at < '2025-08-01T00:00:00+07:00'"),
+    ("2025-07-01/2025-07-31",
+     "r.created_at >= '2025-07-01T00:00:00+07:00' AND r.created_at < '2025-08-01T00:00:00+07:00'"),
 ])
 def test_datetime(client, reports, value, where):
     body = get(client, f"/ogcapi/collections/reports-22/items?limit=1&datetime={value}").json()
@@ -225,7 +230,8 @@ def test_areas_are_simplified_by_zoom(client, db):
     assert len(default.content) < 1_000_000
     with connection.cursor() as cur:
         cur.execute("""SELECT count(*) FROM boundaries_area a JOIN boundaries_boundaryversion v ON v.id = a.version_id
-                       JOIN boundaries_areatype t ON t.id = a.type_id WHERE v.code = 'vn-2025' AND t.code = 'commune'""")
+                       JOIN boundaries_areatype t ON t.id = a.type_id
+                       WHERE v.code = 'vn-2025' AND t.code = 'commune'""")
         assert default.json()["numberMatched"] == cur.fetchone()[0]
     one = default.json()["features"][0]
     assert one["geometry"]["type"] in ("Polygon", "MultiPolygon")
@@ -284,7 +290,8 @@ def test_gdal_oapif_filters_on_the_server(live_url, reports, tmp_path):
     )
     assert run.returncode == 0, run.stderr
     info = subprocess.run(["ogrinfo", "-so", str(out), "reports-22"], capture_output=True, text=True, check=True).stdout
-    expected = sql_count("r.province_code = '22' AND r.state = 'closed' AND ST_Intersects(r.location, ST_MakeEnvelope(%s,%s,%s,%s,4326))",
+    expected = sql_count("r.province_code = '22' AND r.state = 'closed' AND ST_Intersects(r.location, "
+                         "ST_MakeEnvelope(%s,%s,%s,%s,4326))",
                          HA_LONG_BBOX)
     assert expected > 0
     assert f"Feature Count: {expected}" in info

@@ -398,7 +398,8 @@ def test_a_page_costs_the_same_queries_whatever_its_length(operator, extensions)
     assert n_many == n_few + 4 and many == few
 
 
-@pytest.mark.parametrize("url", ["/admin/open311/apikey/", "/admin/open311/apikey/add/", "/admin/open311/serviceattribute/",
+@pytest.mark.parametrize("url", ["/admin/open311/apikey/", "/admin/open311/apikey/add/",
+                                 "/admin/open311/serviceattribute/",
                                  "/admin/open311/serviceattribute/add/", "/admin/open311/servicerequest/"])
 def test_admin_pages(db, url):
     from django.contrib.auth import get_user_model
@@ -494,7 +495,8 @@ def test_boston_requests_are_bostons_in_new_york_time(tmp_path, operator):
     assert {r["service_request_id"] for r in got} == expected
     assert all(r["requested_datetime"][-6:] in ("-04:00", "-05:00") for r in got)
     ours = public_report(operator)
-    national = {r["service_request_id"] for r in c.get(f"/open311/v2/requests.json?{window.replace('2016', '2099')}").json()}
+    national = {r["service_request_id"]
+                for r in c.get(f"/open311/v2/requests.json?{window.replace('2016', '2099')}").json()}
     assert ours.code in national and not national & expected
 
 

@@ -58,7 +58,8 @@ def test_desk_of_quang_ninh_stays_in_its_province(operator, qn_received, hue_rep
 
 def test_desk_may_still_forward_and_merge_within_its_province(operator, qn_received, db):
     other = intake.create_report(report_data(), {}, None, new_key())
-    ok = client_for(operator).post(f"{URL}/{qn_received.code}/actions/forward", {"authority": "ubnd-06685"}, format="json")
+    ok = client_for(operator).post(f"{URL}/{qn_received.code}/actions/forward", {"authority": "ubnd-06685"},
+                                   format="json")
     assert ok.status_code == 200 and ok.json()["properties"]["authority"] == "ubnd-06685"
     merged = client_for(operator).post(f"{URL}/{other.code}/actions/merge", {"into": qn_received.code}, format="json")
     assert merged.status_code == 200 and merged.json()["properties"]["state"] == "merged"
@@ -134,10 +135,13 @@ def test_comments_show_citizens_as_nguoi_dan_unless_they_chose_their_name(db, ci
     assert citizen.display_name  # the demo citizen has one: it must not show by default
     c = client_for(citizen)
     assert c.post(f"{URL}/{report.code}/comments", {"text": "Vẫn tối"}, format="json").status_code == 201
-    assert c.post(f"{URL}/{report.code}/comments", {"text": "Tôi ký tên", "show_name": True}, format="json").status_code == 201
-    assert client_for(officer).post(f"{URL}/{report.code}/comments", {"text": "Đã ghi nhận"}, format="json").status_code == 201
+    assert c.post(f"{URL}/{report.code}/comments", {"text": "Tôi ký tên", "show_name": True},
+                  format="json").status_code == 201
+    assert client_for(officer).post(f"{URL}/{report.code}/comments", {"text": "Đã ghi nhận"},
+                                    format="json").status_code == 201
     listed = APIClient().get(f"{URL}/{report.code}/comments").json()
-    assert [(x["text"], x["author"]) for x in listed][:2] == [("Vẫn tối", "Người dân"), ("Tôi ký tên", citizen.display_name)]
+    assert [(x["text"], x["author"]) for x in listed][:2] == [("Vẫn tối", "Người dân"),
+                                                               ("Tôi ký tên", citizen.display_name)]
     assert listed[2]["official"] and "Bãi Cháy" in listed[2]["author"]
     page = Client().get(f"/phan-anh/{report.code}/").content.decode()
     assert page.count("Người dân") >= 1 and page.count(citizen.display_name) == 1

@@ -168,7 +168,8 @@ def test_actions_409_on_stale_version_and_400_on_invalid(api, operator, officer)
     unit.post(f"{URL}/{code}/actions/start", {"row_version": 2}, format="json")
     missing = unit.post(f"{URL}/{code}/actions/resolve", {"row_version": 3, "result_text": "Xong"}, format="multipart")
     assert missing.status_code == 400 and "photos" in missing.json()["errors"]
-    done = unit.post(f"{URL}/{code}/actions/resolve", {"row_version": 3, "result_text": "Xong", "photos": [photo()]}, format="multipart")
+    done = unit.post(f"{URL}/{code}/actions/resolve", {"row_version": 3, "result_text": "Xong", "photos": [photo()]},
+                     format="multipart")
     assert done.status_code == 200 and done.json()["properties"]["state"] == "resolved"
 
 
@@ -193,7 +194,8 @@ def test_rating_by_reporter_only_and_result_public_after_publish(operator, offic
 
 def test_list_is_a_paginated_feature_collection_with_filters(api, operator):
     codes = {}
-    for commune, category in ((BAI_CHAY, "do-thi-chieu-sang"), (HONG_GAI, "moi-truong-rac-thai"), (BAI_CHAY, "dien-mat-dien")):
+    for commune, category in ((BAI_CHAY, "do-thi-chieu-sang"), (HONG_GAI, "moi-truong-rac-thai"),
+                              (BAI_CHAY, "dien-mat-dien")):
         code = post_report(api, commune=commune, category=category).json()["properties"]["code"]
         workflow.transition(Report.objects.get(code=code), "forward", operator)
         codes[(commune, category)] = code
@@ -214,7 +216,8 @@ def test_list_is_a_paginated_feature_collection_with_filters(api, operator):
     lon, lat = point_in(HONG_GAI)
     box = codes_of(bbox=f"{lon - 0.0005},{lat - 0.0005},{lon + 0.0005},{lat + 0.0005}")
     assert box & set(codes.values()) == {codes[(HONG_GAI, "moi-truong-rac-thai")]}
-    assert set(codes.values()) <= codes_of(authority="ubnd-06673") | codes_of(authority="dien-luc-22") | codes_of(authority="ubnd-06685")
+    assert set(codes.values()) <= (codes_of(authority="ubnd-06673") | codes_of(authority="dien-luc-22")
+                                   | codes_of(authority="ubnd-06685"))
     today = Report.objects.get(code=hidden).created_at.astimezone(__import__("reports.sla").sla.LOCAL_TZ).date()
     assert set(codes.values()) <= codes_of(date_from=today.isoformat(), date_to=today.isoformat())
     assert not (codes_of(date_to="2020-01-01") & set(codes.values()))
@@ -247,7 +250,8 @@ def test_nearby_same_category_and_follow(api, citizen, operator):
 def test_comments_official_reply_as_authority(api, operator, officer, citizen):
     code = post_report(api).json()["properties"]["code"]
     workflow.transition(Report.objects.get(code=code), "forward", operator)
-    assert client_for(citizen).post(f"{URL}/{code}/comments", {"text": "Ở đây rất tối"}, format="json").status_code == 201
+    assert client_for(citizen).post(f"{URL}/{code}/comments", {"text": "Ở đây rất tối"},
+                                    format="json").status_code == 201
     resp = client_for(officer).post(f"{URL}/{code}/comments", {"text": "Đã ghi nhận"}, format="json")
     assert resp.status_code == 201 and resp.json()["official"] and "Bãi Cháy" in resp.json()["author"]
     assert APIClient().post(f"{URL}/{code}/comments", {"text": "ẩn danh"}, format="json").status_code == 403
@@ -315,7 +319,8 @@ def test_receipt_has_the_same_fields_as_the_documented_serializer(api):
 
 
 def test_oversized_body_on_a_page_is_413_before_reading(client, settings):
-    resp = client.post("/phan-anh/moi/", {"description": "x"}, CONTENT_LENGTH=str(settings.REPORT_MAX_REQUEST_BYTES + 1))
+    resp = client.post("/phan-anh/moi/", {"description": "x"},
+                       CONTENT_LENGTH=str(settings.REPORT_MAX_REQUEST_BYTES + 1))
     assert resp.status_code == 413 and "quá lớn" in resp.content.decode()
 
 

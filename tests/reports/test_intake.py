@@ -116,7 +116,8 @@ def test_html_in_description_is_stored_as_plain_text(citizen):
 
 
 def test_executable_renamed_jpg_is_refused_and_nothing_stored(citizen):
-    exe = SimpleUploadedFile("anh.jpg", b"MZ\x90\x00\x03\x00\x00\x00\x04\x00" + b"\x00" * 500, content_type="image/jpeg")
+    exe = SimpleUploadedFile("anh.jpg", b"MZ\x90\x00\x03\x00\x00\x00\x04\x00" + b"\x00" * 500,
+                             content_type="image/jpeg")
     before = (Report.objects.count(), Media.objects.count())
     with pytest.raises(ValidationError) as exc:
         intake.create_report(report_data(), {"photos": [photo(), exe]}, citizen, new_key())
@@ -126,7 +127,8 @@ def test_executable_renamed_jpg_is_refused_and_nothing_stored(citizen):
 
 
 def test_oversized_and_too_long_video_refused(citizen, settings):
-    big = SimpleUploadedFile("clip.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * (51 * 1024 * 1024), content_type="video/mp4")
+    big = SimpleUploadedFile("clip.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * (51 * 1024 * 1024),
+                             content_type="video/mp4")
     with pytest.raises(ValidationError) as exc:
         intake.create_report(report_data(), {"video": [big]}, citizen, None)
     assert "50 MB" in errors_of(exc)["video"][0]
@@ -138,7 +140,8 @@ def test_oversized_and_too_long_video_refused(citizen, settings):
 
 
 def test_video_is_probed_remuxed_without_metadata_and_thumbnailed(citizen):
-    clip = SimpleUploadedFile("clip.mov", mp4_bytes(seconds=2, metadata={"location": "+20.9500+107.0700/"}), content_type="video/quicktime")
+    clip = SimpleUploadedFile("clip.mov", mp4_bytes(seconds=2, metadata={"location": "+20.9500+107.0700/"}),
+                              content_type="video/quicktime")
     report = intake.create_report(report_data(), {"video": [clip]}, citizen, None)
     m = report.media.get(kind="video")
     assert 1.5 <= m.duration_s <= 2.5 and m.thumbnail
@@ -263,7 +266,8 @@ def test_signing_in_with_the_phone_claims_reports_sent_without_an_account(client
         resp = client.post("/accounts/login/", {"action": "code", "code": code})
         assert resp.status_code == 302
     else:
-        resp = client.post("/accounts/api/token", {"phone": "0912345678", "code": code}, content_type="application/json")
+        resp = client.post("/accounts/api/token", {"phone": "0912345678", "code": code},
+                           content_type="application/json")
         assert resp.status_code == 200
     otp.reset_ip_limit("127.0.0.1")
 

@@ -120,7 +120,8 @@ def test_real_worker_sends_queued_notification(tmp_path):
          "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "warning"],
         cwd=base, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    note = in_thread(lambda: Notification.objects.create(channel="sms", to="+84911112222", body="Kiểm thử hàng đợi", kind="step"))
+    note = in_thread(lambda: Notification.objects.create(channel="sms", to="+84911112222", body="Kiểm thử hàng đợi",
+                                                         kind="step"))
     try:
         tasks.send_notifications.apply_async(args=[[note.pk]], queue=queue)
         deadline = time.monotonic() + 45

@@ -65,12 +65,14 @@ def test_desk_forwards_and_a_stale_page_gets_a_conflict_message(client, db, oper
     report = intake.create_report(report_data(), {}, None, new_key())
     seen = report.row_version
     client.force_login(operator)
-    resp = client.post(f"/dieu-hanh/{report.code}/", {"action": "forward", "row_version": seen, "authority": "ubnd-06673"})
+    resp = client.post(f"/dieu-hanh/{report.code}/", {"action": "forward", "row_version": seen,
+                                                      "authority": "ubnd-06673"})
     assert resp.status_code == 302
     report.refresh_from_db()
     assert report.state == "forwarded" and report.authority.code == "ubnd-06673"
     # A second operator's page still shows the old version: clear conflict, nothing changes.
-    resp = client.post(f"/dieu-hanh/{report.code}/", {"action": "reject", "row_version": seen, "reason_code": "duplicate"})
+    resp = client.post(f"/dieu-hanh/{report.code}/", {"action": "reject", "row_version": seen,
+                                                      "reason_code": "duplicate"})
     assert resp.status_code == 409
     assert "vừa được người khác cập nhật" in resp.content.decode()
     report.refresh_from_db()
@@ -114,7 +116,8 @@ def test_public_page_never_shows_reporter_and_escapes_html(client, db, citizen):
     report = intake.create_report(data, {}, citizen, new_key())
     body = client.get(f"/phan-anh/{report.code}/?t={report.receipt_token}").content.decode()
     assert "Bãi Cháy" in body
-    for secret in ("Trần Thị Bí Mật", "0987654321", "+84987654321", "bimat@example.com", citizen.username, str(citizen)):
+    for secret in ("Trần Thị Bí Mật", "0987654321", "+84987654321", "bimat@example.com", citizen.username,
+                   str(citizen)):
         assert secret not in body
     assert '<script>alert("x")</script>' not in body
     assert "&lt;script&gt;" in body
@@ -279,7 +282,8 @@ def test_reporter_without_account_signs_in_by_phone_and_rates(client, db, operat
     settings.RATELIMIT_ENABLE = False
     report = intake.create_report(report_data(contact_phone="0912 345 670"), {}, None, new_key())
     for action, actor, data in (("forward", operator, None), ("accept", officer, None), ("start", officer, None),
-                                ("resolve", officer, {"result_text": "Đã thay bóng đèn.", "photos": [photo("kq.jpg")]}), ("publish", operator, None)):
+                                ("resolve", officer, {"result_text": "Đã thay bóng đèn.", "photos": [photo("kq.jpg")]}),
+                                ("publish", operator, None)):
         report = workflow.transition(report, action, actor, data)
     url = f"/phan-anh/{report.code}/"
     assert 'id="rate-sign-in"' in client.get(url).content.decode()

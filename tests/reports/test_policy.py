@@ -58,7 +58,8 @@ MON_9 = at(2026, 3, 9, 9, 0)
 CASES = [
     # the desk's stage
     ("received-before-forward-due", MON_9, [], "received", at(2026, 3, 10, 9, 0), None, at(2026, 3, 10, 8, 59), ""),
-    ("received-after-forward-due", MON_9, [], "received", at(2026, 3, 10, 9, 0), None, at(2026, 3, 10, 9, 1), "forward"),
+    ("received-after-forward-due", MON_9, [], "received", at(2026, 3, 10, 9, 0), None, at(2026, 3, 10, 9, 1),
+     "forward"),
     # Friday 16:00 + 1 working day = Monday 16:00: the weekend does not count
     ("weekend-sunday-not-late", at(2026, 3, 6, 16, 0), [], "received", at(2026, 3, 9, 16, 0), None,
      at(2026, 3, 8, 12, 0), ""),
@@ -223,7 +224,8 @@ def test_state_groups_in_every_form(group, members):
     assert set(policy.expand([group])) == members
     # the SQL fragment selects exactly the members
     with connection.cursor() as cur:
-        cur.execute(f"SELECT s.state FROM unnest(%s::text[]) AS s(state) WHERE {g.sql('s')}", [list(Report.State.values)])
+        cur.execute(f"SELECT s.state FROM unnest(%s::text[]) AS s(state) WHERE {g.sql('s')}",
+                    [list(Report.State.values)])
         assert {row[0] for row in cur.fetchall()} == members
 
 

@@ -133,7 +133,8 @@ def data_for(action, report, target, other_category):
         "return": {"reason": "Không đúng đơn vị."},
         "transfer": {"authority": "ubnd-06685"},
         "request_extension": {"reason": "Chờ vật tư.",
-                              "until": ((report.resolve_due or dt.datetime.now(dt.UTC)) + dt.timedelta(days=10)).isoformat()},
+                              "until": ((report.resolve_due or dt.datetime.now(dt.UTC))
+                                        + dt.timedelta(days=10)).isoformat()},
         "resolve": {"result_text": "Đã sửa xong.", "photos": [photo("ketqua.jpg")]},
         "rework": {"reason": "Chưa đạt."},
         "rate": {"level": 4},
@@ -203,7 +204,8 @@ def test_every_action_as_every_role(state, people):
                 wrong.append((action, who, want, got))
             elif got[0] == "ok":
                 # one new event, saying what happened
-                if after[-1] != before[-1] + 1 or (last.action, last.from_state, last.to_state) != (action, state, got[1]):
+                if (after[-1] != before[-1] + 1
+                        or (last.action, last.from_state, last.to_state) != (action, state, got[1])):
                     wrong.append((action, who, "one event", after[-1] - before[-1], last.action))
             elif after != before:
                 wrong.append((action, who, "changed although refused", before, after))

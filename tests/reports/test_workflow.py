@@ -33,7 +33,8 @@ def test_full_path_received_to_rated(report, operator, officer, citizen):
     assert "accept" in workflow.allowed_actions(report, officer)
     report = workflow.transition(report, "accept", officer)
     report = workflow.transition(report, "start", officer)
-    report = workflow.transition(report, "resolve", officer, {"result_text": "Đã thay bóng đèn.", "photos": [photo("ketqua.jpg")]})
+    report = workflow.transition(report, "resolve", officer, {"result_text": "Đã thay bóng đèn.",
+                                                              "photos": [photo("ketqua.jpg")]})
     assert report.state == "resolved" and report.media.filter(stage="result").count() == 1
     report = workflow.transition(report, "publish", operator)
     report = workflow.transition(report, "rate", citizen, {"level": 5, "reason": "Nhanh"})
@@ -128,9 +129,11 @@ def test_merge_into_another_report_subscribes_the_reporter(report, operator, cit
 def test_stale_version_is_a_conflict_and_nothing_is_lost(report, operator, officer, head):
     report = to_in_progress(report, operator, officer)
     seen = report.row_version
-    workflow.transition(report, "resolve", officer, {"result_text": "Cán bộ 1 đã xử lý", "photos": [photo()]}, expected_version=seen)
+    workflow.transition(report, "resolve", officer, {"result_text": "Cán bộ 1 đã xử lý", "photos": [photo()]},
+                        expected_version=seen)
     with pytest.raises(workflow.Conflict) as exc:
-        workflow.transition(report, "resolve", head, {"result_text": "Cán bộ 2", "photos": [photo()]}, expected_version=seen)
+        workflow.transition(report, "resolve", head, {"result_text": "Cán bộ 2", "photos": [photo()]},
+                            expected_version=seen)
     assert report.code in exc.value.message and "tải lại" in exc.value.message
     report.refresh_from_db()
     assert report.result_text == "Cán bộ 1 đã xử lý" and report.events.filter(action="resolve").count() == 1
@@ -149,8 +152,10 @@ def test_two_officers_resolving_at_once_on_two_connections(operator, officer, he
     try:
         version = report.row_version
         results = run_in_threads(
-            lambda: workflow.transition(report.pk, "resolve", officer, {"result_text": "A", "photos": [photo()]}, expected_version=version),
-            lambda: workflow.transition(report.pk, "resolve", head, {"result_text": "B", "photos": [photo()]}, expected_version=version),
+            lambda: workflow.transition(report.pk, "resolve", officer, {"result_text": "A", "photos": [photo()]},
+                                        expected_version=version),
+            lambda: workflow.transition(report.pk, "resolve", head, {"result_text": "B", "photos": [photo()]},
+                                        expected_version=version),
         )
         winners = [r for r in results if isinstance(r, Report)]
         conflicts = [r for r in results if isinstance(r, workflow.Conflict)]
@@ -192,7 +197,8 @@ def test_extension_requested_then_granted_moves_the_deadline(report, operator, o
 
 def test_officer_returns_wrong_unit_and_desk_transfers(report, operator, officer):
     report = workflow.transition(report, "forward", operator)
-    report = workflow.transition(report, "return", officer, {"reason": "Thuộc Điện lực", "suggested_authority": "dien-luc-22"})
+    report = workflow.transition(report, "return", officer, {"reason": "Thuộc Điện lực",
+                                                             "suggested_authority": "dien-luc-22"})
     assert report.state == "received" and report.resolve_due is None
     assert not report.events.get(action="return").is_public
     report = workflow.transition(report, "forward", operator, {"authority": "dien-luc-22"})

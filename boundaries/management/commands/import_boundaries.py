@@ -22,7 +22,8 @@ def _date(value):
 class Command(BaseCommand):
     requires_system_checks = []  # an import needs the models, not the URL configuration
     help = _(
-        "Nhập địa giới từ một nguồn OGR (GeoJSON, Shapefile, GeoPackage, zip) vào một phiên bản và loại đơn vị. Chạy thử trừ khi có --commit."
+        "Nhập địa giới từ một nguồn OGR (GeoJSON, Shapefile, GeoPackage, zip) vào một phiên bản và loại đơn vị. Chạy "
+        "thử trừ khi có --commit."
     )
 
     def create_parser(self, prog_name, subcommand, **kwargs):

@@ -18,7 +18,8 @@ class Command(BaseCommand):
         parser.add_argument("path", help="CSV or CSV.gz file")
         parser.add_argument("--preset", choices=sorted(PRESETS), help="built-in mapping (boston311)")
         parser.add_argument("--mapping", help="JSON or YAML mapping file: {field: column, states: {...}, ...}")
-        parser.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN", help="override one field's column")
+        parser.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN",
+                            help="override one field's column")
         parser.add_argument("--source", help='Report.source, e.g. "import:boston311"')
         parser.add_argument("--chunk", type=int, default=20000)
         parser.add_argument("--no-refresh", action="store_true", help="do not refresh the heatmaps' roll-ups")
@@ -42,7 +43,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  staged {done:,}/{total:,} rows ({time.perf_counter() - t0:.1f} s)")
 
         try:
-            res = import_records(opts["path"], mapping, chunk=opts["chunk"], progress=progress, refresh=not opts["no_refresh"])
+            res = import_records(opts["path"], mapping, chunk=opts["chunk"], progress=progress,
+                                 refresh=not opts["no_refresh"])
         except (ImportError_, OSError, KeyError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(self.style.SUCCESS(
