@@ -27,7 +27,9 @@ class BadParameter(Exception):
         self.field, self.message = field, message
 
 
-class _ReportsFeed(Feed):
+class _FormatFeed(Feed):
+    """A feed answered as Atom or RSS by the URL's suffix."""
+
     author_name = "geo_portal"
 
     def __call__(self, request, *args, fmt="atom", **kwargs):
@@ -35,6 +37,9 @@ class _ReportsFeed(Feed):
             raise Http404
         self.feed_type = FORMATS[fmt]
         return super().__call__(request, *args, **kwargs)
+
+
+class _ReportsFeed(_FormatFeed):
 
     def reports(self, obj):
         raise NotImplementedError
@@ -133,16 +138,8 @@ class NearFeed(_ReportsFeed):
             (bytes(point.ewkb), r), output_field=BooleanField()))
 
 
-class ReportFeed(Feed):
+class ReportFeed(_FormatFeed):
     """A public report's timeline: its public events, newest first."""
-
-    author_name = "geo_portal"
-
-    def __call__(self, request, *args, fmt="atom", **kwargs):
-        if fmt not in FORMATS:
-            raise Http404
-        self.feed_type = FORMATS[fmt]
-        return super().__call__(request, *args, **kwargs)
 
     def get_object(self, request, code):
         report = Report.objects.filter(policy.PUBLIC.q(), code=code).select_related("category").first()

@@ -5,17 +5,9 @@ import io
 
 import pytest
 
-from tests.reports.conftest import officer, operator  # noqa: F401 - fixtures
-
-
-@pytest.fixture(autouse=True)
-def _isolated(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.SMS_OUTBOX_DIR = tmp_path / "sms"
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    settings.SMS_BACKEND = "geo_portal.accounts.sms.ConsoleSmsBackend"
-    settings.RATELIMIT_ENABLE = False
-    settings.NOTIFY_DISPATCH = "sync"
+# The reports tests' fixtures: their isolation (media, SMS, e-mail, limits off, notifications
+# in the request, autouse) and their seeded staff.
+from tests.reports.conftest import _isolated, officer, operator  # noqa: F401
 
 
 @pytest.fixture(autouse=True)
