@@ -14,6 +14,27 @@ def _sync_orm_beside_playwright(monkeypatch):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
+def _settle(page):
+    """Wait until the map stands still: a province change flies the map to its bounds, and
+    a view set during that flight is moved again when the flight ends (on a loaded machine
+    the click then lands elsewhere)."""
+    page.evaluate(
+        "() => new Promise(done => { const m = window.geoPortalHome.map; let last = '';"
+        " const tick = () => { const now = m.getCenter().toString() + m.getZoom();"
+        " if (now === last && !m._animatingZoom && !(m._panAnim && m._panAnim._inProgress)) done();"
+        " else { last = now; setTimeout(tick, 150); } }; tick(); })"
+    )
+
+
+def _show_and_click(page, lon, lat, zoom=13):
+    """Centre the map on a point at ``zoom`` once it stands still, then click there."""
+    _settle(page)
+    page.evaluate("([lat, lon, z]) => window.geoPortalHome.map.setView([lat, lon], z, {animate: false})",
+                  [lat, lon, zoom])
+    _settle(page)
+    _click_at(page, lon, lat)
+
+
 def _click_at(page, lon, lat):
     """A real mouse click on the map at a geographic point."""
     xy = page.evaluate(
@@ -49,8 +70,7 @@ def test_home_map_click_bai_chay_then_english(live_url, page, tmp_path):
             ), (a, b)
 
     lon, lat = interior_point("06673")
-    page.evaluate("([lat, lon]) => window.geoPortalHome.map.setView([lat, lon], 13, {animate: false})", [lat, lon])
-    _click_at(page, lon, lat)
+    _show_and_click(page, lon, lat)
     panel = page.locator("#panel")
     panel.locator(".authority").first.wait_for()
     text = panel.inner_text()
@@ -67,8 +87,7 @@ def test_home_map_click_bai_chay_then_english(live_url, page, tmp_path):
     page.wait_for_selector("#map[data-loaded='22']")
     assert page.locator("html").get_attribute("lang") == "en"
     assert page.locator("button.lang.current").inner_text() == "EN"
-    page.evaluate("([lat, lon]) => window.geoPortalHome.map.setView([lat, lon], 13, {animate: false})", [lat, lon])
-    _click_at(page, lon, lat)
+    _show_and_click(page, lon, lat)
     panel.locator(".authority").first.wait_for()
     assert "Commune" in panel.locator("dl").inner_text()  # the area type's English name
     kind_en = panel.locator(".authority .kind").first.inner_text()
@@ -105,8 +124,7 @@ def test_home_on_a_phone_set_to_english_stays_vietnamese_and_another_province(li
         assert page.locator("#map path.leaflet-interactive").count() == 40
         assert page.locator(".commune-label", has_text="Phú Xuân").count() >= 1
         lon, lat = interior_point("19753")
-        page.evaluate("([lat, lon]) => window.geoPortalHome.map.setView([lat, lon], 13, {animate: false})", [lat, lon])
-        _click_at(page, lon, lat)
+        _show_and_click(page, lon, lat)
         page.locator("#panel .authority").first.wait_for()
         assert "Phú Xuân" in page.locator("#panel h2").inner_text()
         assert page.locator("#panel .authority .kind").first.inner_text() == "Ủy ban nhân dân"
