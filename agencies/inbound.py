@@ -22,6 +22,8 @@ from agencies.outbound import AGENT_PREFIX
 from reports import workflow
 from reports.models import Report, StaffRole
 
+S = Report.State
+
 TYPES = ("report.accept", "report.progress", "report.resolve")
 MAX_PHOTO_BYTES_B64 = 14 * 1024 * 1024  # a 10 MB photo in base64
 
@@ -67,17 +69,19 @@ def _step(report, action, actor, data=None):
     return workflow.transition(report, action, actor, data or {})
 
 
+# The unit's steps before it works on a report, which an agency may skip (a resolve straight
+# after forwarding means it accepted and started the work): (state, action) in order.
+_STEPS_TO = {
+    S.ACCEPTED: ((S.FORWARDED, "accept"),),
+    S.IN_PROGRESS: ((S.FORWARDED, "accept"), (S.ACCEPTED, "start")),
+}
+
+
 def _bring_to(report, actor, target):
-    """Take the steps the agency skipped (a resolve straight after forwarding means it
-    accepted and started the work): forwarded → accepted → in_progress."""
-    path = {"accepted": ["accept"], "in_progress": ["accept", "start"]}[target]
-    for action in path:
-        report.refresh_from_db()
-        if report.state == "forwarded" and action == "accept":
-            report = _step(report, "accept", actor)
-        elif report.state == "accepted" and action == "start":
-            report = _step(report, "start", actor)
-    report.refresh_from_db()
+    """Take the skipped steps up to ``target``; a report already past them is unchanged."""
+    for state, action in _STEPS_TO[target]:
+        if report.state == state:
+            report = _step(report, action, actor)
     return report
 
 
@@ -104,20 +108,18 @@ def apply_update(authority, actor, message_id, type_, data, photos=()):
         except IntegrityError:
             return report, True
         if type_ == "report.accept":
-            report = _bring_to(report, actor, "accepted")
-            if report.state != "accepted":
+            report = _bring_to(report, actor, S.ACCEPTED)
+            if report.state != S.ACCEPTED:
                 report = _step(report, "accept", actor)  # raises InvalidTransition with the state's message
             if text:
                 workflow.add_comment(report, actor, text)
         elif type_ == "report.progress":
             if not text:
                 raise ValidationError({"text": [_("Hãy nhập nội dung tiến độ.")]})
-            if report.state in ("forwarded", "accepted"):
-                report = _bring_to(report, actor, "in_progress")
+            report = _bring_to(report, actor, S.IN_PROGRESS)
             workflow.add_comment(report, actor, text)
         else:
-            if report.state in ("forwarded", "accepted"):
-                report = _bring_to(report, actor, "in_progress")
+            report = _bring_to(report, actor, S.IN_PROGRESS)
             report = workflow.transition(report, "resolve", actor, {"result_text": text, "photos": list(photos)})
     report.refresh_from_db()
     return report, False

@@ -71,16 +71,14 @@ def viewer_reach(user, province=None):
     province: the viewer's own (their first), everything for an admin."""
     from django.core.exceptions import PermissionDenied
 
-    from heatmaps.views import can_see_wall
     from reports.policy import access
 
-    if not can_see_wall(user):
+    if not access.can_see_wall(user):
         status = 403 if getattr(user, "is_authenticated", False) else 401
         raise Refused(status,
                       {"auth": _("Màn hình điều hành chỉ dành cho cán bộ: hãy đăng nhập bằng tài khoản cán bộ.")})
-    province = province or access.default_province(user, fallback="") or None
     try:
-        access.require_province(user, province)
+        province = access.wall_province(user, province)
     except PermissionDenied as exc:
         raise Refused(403, {"province": str(exc)}) from exc
     # own=False: the stream is the staff's; a payload names no reporter

@@ -51,19 +51,12 @@ def api(view):
 
 # The IOC wall shows reports the desk has not checked yet (codes, places, overdue
 # ones): staff only. The map, the dashboard and the ranking are aggregates or public.
-WALL_ROLES = ("admin", "operator", "officer", "leader")
-
-
-def can_see_wall(user):
-    return access.role_of(user) in WALL_ROLES
-
-
 def staff_only(page=False):
     """Anonymous: the login page (pages) or 401 (data); signed in without a staff role: 403."""
 
     def decorate(view):
         def wrapped(request, *args, **kwargs):
-            if can_see_wall(request.user):
+            if access.can_see_wall(request.user):
                 return view(request, *args, **kwargs)
             if page and not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
@@ -90,11 +83,8 @@ def scoped(request, filters, own=True):
 
 
 def staff_province(request):
-    """The ?province= of a staff screen: the user's own by default; 403 for one the user
-    does not serve (reports.policy.access.require_province)."""
-    province = request.GET.get("province") or access.default_province(request.user, fallback="")
-    access.require_province(request.user, province)
-    return province or None
+    """The ?province= of a staff screen (reports.policy.access.wall_province)."""
+    return access.wall_province(request.user, request.GET.get("province"))
 
 
 def jsonify(data, status=200, headers=None):

@@ -345,6 +345,20 @@ def default_province(user, fallback="22"):
     return served[0] if served else fallback
 
 
+def can_see_wall(user) -> bool:
+    """The operations-centre screens (the wall, its state, stream and overdue layer) are
+    for staff of any role."""
+    return role_of(user) in STAFF_ROLES
+
+
+def wall_province(user, requested=None):
+    """The province a staff screen shows: the one asked for, else the user's own (None
+    for an admin with no province); PermissionDenied for one the user does not serve."""
+    province = requested or default_province(user, fallback="")
+    require_province(user, province)
+    return province or None
+
+
 # --- the desk acts within its province ---------------------------------------------------
 
 
