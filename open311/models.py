@@ -43,6 +43,10 @@ class ApiKey(models.Model):
     def set_new_key(self):
         """Give this key a fresh secret; returns it (the only time it is readable)."""
         raw = secrets.token_urlsafe(32)
+        # A key starting with "-" reads as an option to `manage.py open311 keys revoke <prefix>`
+        # (and to most shells' tools), so draw again until it starts with a letter or digit.
+        while not raw[0].isalnum():
+            raw = secrets.token_urlsafe(32)
         self.prefix = raw[:KEY_PREFIX_LEN]
         self.key_hash = hash_key(raw)
         return raw

@@ -270,6 +270,13 @@ def test_post_without_or_with_a_wrong_or_revoked_key_is_403(key, fmt):
     assert not Report.objects.filter(source__startswith="open311").exists()
 
 
+def test_new_keys_can_be_revoked_from_the_command_line(db):
+    # One key in 64 used to start with "-", which `open311 keys revoke <prefix>` read as an option.
+    keys = [ApiKey(name=f"k{i}") for i in range(400)]
+    raws = [k.set_new_key() for k in keys]
+    assert all(raw[0].isalnum() for raw in raws)
+
+
 @pytest.mark.parametrize("fmt", ["json", "xml"])
 def test_too_many_posts_is_429_with_retry_after(key, settings, fmt):
     settings.RATELIMIT_ENABLE = True
