@@ -344,9 +344,11 @@ class NearbyReports(APIView):
 
 
 class RoutePreview(APIView):
-    """Before sending: the commune, the authority it will go to and why."""
+    """Before sending: the commune, the authority it will go to and why; for a pin, or
+    for a commune chosen without the map (``commune``)."""
 
-    @extend_schema(parameters=[OpenApiParameter(p, str) for p in ("lat", "lon", "category")],
+    @extend_schema(parameters=[OpenApiParameter(p, str) for p in ("lat", "lon", "category")]
+                   + [OpenApiParameter("commune", str, description="Without lat/lon: a commune code (no pin)")],
                    responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
         try:

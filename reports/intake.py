@@ -2,7 +2,10 @@
 
 ``create_report(data, files, user, idempotency_key)`` returns the Report or raises a
 ValidationError whose ``message_dict`` has one entry per field (category, lat, lon,
-location, description, contact_phone, contact_email, photos, video, …). Nothing is
+location, commune, description, contact_phone, contact_email, photos, video, …).
+The place is the pin ("lat"/"lon") or, without one, a commune chosen by its code
+("commune") with the place described in words ("address"): the report then sits at
+the commune's inner point, ``location_precision`` "commune" (reports.locating). Nothing is
 stored when anything is invalid. A retried submission with the same idempotency key
 from the same caller (``idempotency_scope``) returns the report the first one made
 (``report.replayed`` is True), also when the two arrive at the same time (the unique
@@ -35,9 +38,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from boundaries import routing
-from boundaries.lookup import locate
 from reports import media, notify, sla, workflow
-from reports.locating import apply_location, locate_and_route, parse_point
+from reports.locating import (
+    apply_location,
+    locate_and_route,
+    locate_place,
+    parse_place,
+    parse_point,  # noqa: F401  (intake.parse_point: the API and Open311 use it)
+)
 from reports.models import Category, Report
 
 DESCRIPTION_MAX = 5000
@@ -135,7 +143,7 @@ def validate(data, files):
     errors = {}
     cleaned = {}
     cleaned["category"] = get_category(_get(data, "category"), errors)
-    cleaned["location"] = parse_point(data, errors)
+    cleaned["location"], cleaned["commune_code"] = parse_place(data, errors)
 
     description = clean_text(_get(data, "description"))
     if not description:
@@ -189,12 +197,10 @@ def preview(data):
     """What the page shows before sending: commune, authority, the rule's explanation."""
     errors = {}
     category = get_category(_get(data, "category"), errors) if _get(data, "category") else None
-    point = parse_point(data, errors)
+    point, commune_code = parse_place(data, errors)
     if errors:
         raise ValidationError(errors)
-    located = locate(point, at=timezone.now())
-    if not located.areas:
-        raise ValidationError({"location": [located.message or _("Vị trí nằm ngoài địa bàn được quản lý.")]})
+    located = locate_place(point, commune_code, at=timezone.now())
     out = {
         "commune": _area_dict(located.area_of_type("commune")),
         "district": _area_dict(located.area_of_type("district")),
@@ -242,6 +248,8 @@ def idempotency_scope(request, user=None):
 
 BODY_FIELDS = ("category", "lat", "lon", "description", "title", "address", "contact_name", "contact_phone",
                "contact_email")
+# Hashed only when given, so the hash of a submission without them is what it was.
+OPTIONAL_BODY_FIELDS = ("commune",)
 
 
 def body_hash(data, files=None):
@@ -250,6 +258,10 @@ def body_hash(data, files=None):
     digest = hashlib.sha256()
     for key in BODY_FIELDS:
         digest.update(f"{key}\x00{str(_get(data, key, '')).strip()}\x01".encode("utf-8", "surrogatepass"))
+    for key in OPTIONAL_BODY_FIELDS:
+        value = str(_get(data, key, "")).strip()
+        if value:
+            digest.update(f"{key}\x00{value}\x01".encode("utf-8", "surrogatepass"))
     for key in ("photos", "video"):
         for f in _files(files, key):
             if not f:
@@ -297,7 +309,8 @@ def create_report(data, files=None, user=None, idempotency_key=None, *, source="
             return existing
     cleaned, checked = validate(data, files)
     now = now or timezone.now()
-    located, routed = locate_and_route(cleaned["location"], cleaned["category"], at=now)
+    located, routed = locate_and_route(cleaned["location"], cleaned["category"], at=now,
+                                       commune_code=cleaned["commune_code"])
 
     stored = []
     report = Report(

@@ -4,10 +4,16 @@ Intake (a new report) and the state machine (the desk moves the pin or changes t
 category) both use it; it knows nothing of either, so neither imports the other for it.
 
 - ``parse_point(data)``: a Point from the request's "lat"/"lon", or field errors;
-- ``locate_and_route(point, category, at)``: boundaries.lookup.locate + the cached
-  boundaries.routing.route_cached, a ValidationError on "location" when the pin is in
-  no area;
-- ``apply_location(report, located, routed)``: copies both results onto the report;
+- ``parse_place(data, errors)``: a new report's place: the pin, or — without one — the
+  commune the citizen chose by name ("commune": its code), the accessible alternative
+  to the map;
+- ``locate_place(point, commune_code, at)``: boundaries.lookup.locate of the pin, or
+  boundaries.lookup.locate_area of the chosen commune; a ValidationError on "location"
+  when the pin is in no area, on "commune" for a code not in force;
+- ``locate_and_route(point, category, at, commune_code)``: locate_place + the cached
+  boundaries.routing.route_cached (the one routing path, whichever way the place came);
+- ``apply_location(report, located, routed)``: copies both results onto the report (a
+  report placed by commune gets the commune's inner point, precision "commune");
 - ``relocate(report, point, category, at)``: all of the above on an existing report,
   returning what changed (for the event).
 """
@@ -20,7 +26,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from boundaries import jurisdictions, routing
-from boundaries.lookup import locate
+from boundaries.lookup import locate, locate_area
+from reports.models import Report
 
 
 def _value(data, key):
@@ -30,17 +37,18 @@ def _value(data, key):
     return "" if value is None else value
 
 
-def parse_point(data, errors=None):
+def parse_point(data, errors=None, missing=None):
     """A Point from data["lat"], data["lon"] (decimal degrees; a decimal comma is
     accepted). With ``errors`` (a dict) the field errors are added to it and None is
-    returned; without, they are raised as a ValidationError."""
+    returned; without, they are raised as a ValidationError. ``missing``: the message
+    for an absent coordinate."""
     own = errors is None
     errors = {} if own else errors
     coords = {}
     for key, low, high in (("lat", -90, 90), ("lon", -180, 180)):
         raw = str(_value(data, key)).strip().replace(",", ".")
         if not raw:
-            errors[key] = [_("Hãy chọn vị trí trên bản đồ.")]
+            errors[key] = [missing or _("Hãy chọn vị trí trên bản đồ.")]
             continue
         try:
             value = float(raw)
@@ -58,17 +66,55 @@ def parse_point(data, errors=None):
     return None
 
 
-def locate_and_route(point, category, at=None):
-    """(LocateResult, RouteResult) of ``point`` for ``category`` at ``at`` (default
-    now), or a ValidationError on "location" when the pin is in no area."""
-    located = locate(point, at=at or timezone.now())
+COMMUNE_CODE_MAX = 40  # Area.code's length
+
+
+def parse_place(data, errors):
+    """Where a new report is: ``(point, "")`` from "lat"/"lon" (the pin wins whenever
+    one is given), else ``(None, code)`` from "commune" (a commune chosen by name, for
+    whoever cannot use the map). Neither: field errors on "lat" and "lon" (added to
+    ``errors``) and ``(None, "")``."""
+    commune = str(_value(data, "commune")).strip()
+    pinned = any(str(_value(data, key)).strip() for key in ("lat", "lon"))
+    if commune and not pinned:
+        if len(commune) > COMMUNE_CODE_MAX:
+            errors["commune"] = [_("Mã xã/phường tối đa %(max)d ký tự.") % {"max": COMMUNE_CODE_MAX}]
+            return None, ""
+        return None, commune
+    return parse_point(data, errors, missing=_("Hãy đặt ghim trên bản đồ hoặc chọn xã/phường.")), ""
+
+
+def locate_place(point, commune_code="", at=None):
+    """The LocateResult of the pin, or of the commune chosen by its code (in the
+    boundary version in force at ``at``); a ValidationError on "location" when the pin
+    is in no area, on "commune" when no commune of the version in force has that code."""
+    at = at or timezone.now()
+    if point is None and commune_code:
+        located = locate_area(commune_code, at=at, type_code="commune")
+        if not located.areas:
+            raise ValidationError({"commune": [located.message]})
+        return located
+    located = locate(point, at=at)
     if not located.areas:
         raise ValidationError({"location": [located.message or _("Vị trí nằm ngoài địa bàn được quản lý.")]})
+    return located
+
+
+def locate_and_route(point, category, at=None, commune_code=""):
+    """(LocateResult, RouteResult) of ``point`` — or, without one, of the commune of
+    ``commune_code`` — for ``category`` at ``at`` (default now); see locate_place for
+    the errors. Both ways route through the same cached rules."""
+    located = locate_place(point, commune_code, at)
     return located, routing.route_cached(located.areas, category.codes_for_routing())
 
 
 def apply_location(report, located, routed):
-    """Copy a LocateResult and a RouteResult onto the report (not saved)."""
+    """Copy a LocateResult and a RouteResult onto the report (not saved). A result of
+    a commune chosen by name puts the report at the commune's inner point, marked as
+    placed by commune."""
+    if located.point is not None:
+        report.location = located.point
+        report.location_precision = Report.LocationPrecision.COMMUNE
     report.commune = located.area_of_type("commune")
     report.district = located.area_of_type("district")
     province = located.area_of_type("province")
@@ -95,6 +141,7 @@ def relocate(report, point=None, category=None, at=None):
     """Locate and route ``report`` again (its pin moved or its category changed) and
     apply the result (not saved). Returns {"before", "after", "explanation"} for the
     event. Raises a ValidationError on "location" when the pin is in no area."""
+    moved = point is not None
     point = point or report.location
     category = category or report.category
     located, routed = locate_and_route(point, category, at=at)
@@ -102,4 +149,6 @@ def relocate(report, point=None, category=None, at=None):
     report.location = point
     report.category = category
     apply_location(report, located, routed)
+    if moved:  # someone put a pin where it is: no longer "somewhere in the commune"
+        report.location_precision = Report.LocationPrecision.POINT
     return {"before": before, "after": _where(report), "explanation": report.routing_explanation}

@@ -135,6 +135,12 @@ class Report(models.Model):
         OUTSIDE_AREA = "outside_area", _("Ngoài địa bàn")
         NOT_PUBLIC = "not_public", _("Không phải việc công")
 
+    class LocationPrecision(models.TextChoices):
+        POINT = "point", _("Ghim trên bản đồ")
+        # No pin: the citizen chose the commune (and described the place in words);
+        # ``location`` is a point inside the commune, not where the problem is.
+        COMMUNE = "commune", _("Vị trí theo xã/phường")
+
     # Public reference shown to citizens, e.g. "PA-2026-000123".
     code = models.CharField(_("mã phản ánh"), max_length=32, unique=True)
     # The unguessable part of the reporter's receipt link (/phan-anh/<code>/?t=…): codes
@@ -148,7 +154,13 @@ class Report(models.Model):
     description = models.TextField(_("nội dung"))
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="reports", verbose_name=_("lĩnh vực"))
     location = models.PointField(_("vị trí"), srid=4326)
+    # The citizen's words for the place ("trước số nhà 12 phố Lê Thánh Tông"); with a
+    # report placed by commune it is all the officer has to find the spot.
     address = models.CharField(_("địa chỉ"), max_length=300, blank=True)
+    # db_default: rows written by raw SQL (imports, synthetic data) are pins.
+    location_precision = models.CharField(_("cách xác định vị trí"), max_length=10,
+                                          choices=LocationPrecision.choices, default=LocationPrecision.POINT,
+                                          db_default=LocationPrecision.POINT)
 
     # Where routing put it, in the boundary version valid when it was received. These
     # never change when boundaries change; a cut-over re-routes open reports explicitly.

@@ -96,6 +96,10 @@ class ReportFeatureSerializer(GeoFeatureModelSerializer):
     state_label = serializers.CharField(source="get_state_display", read_only=True)
     commune = serializers.CharField(source="commune.code", default=None, allow_null=True, read_only=True)
     commune_name = serializers.CharField(source="commune.name", default=None, allow_null=True, read_only=True)
+    location_precision = serializers.ChoiceField(
+        choices=Report.LocationPrecision.choices, read_only=True,
+        help_text="point: a pin on the map; commune: no pin, the citizen chose the commune (the geometry is a "
+                  "point inside it) and described the place in `address`")
     authority = serializers.CharField(source="authority.code", default=None, allow_null=True, read_only=True)
     authority_name = serializers.CharField(source="authority.name", default=None, allow_null=True, read_only=True)
     created_at = serializers.SerializerMethodField()
@@ -109,8 +113,8 @@ class ReportFeatureSerializer(GeoFeatureModelSerializer):
         geo_field = "location"
         id_field = "code"
         fields = ["code", "title", "description", "category", "category_name", "state", "state_label",
-                  "commune", "commune_name", "province_code", "authority", "authority_name", "created_at",
-                  "forward_due", "resolve_due", "overdue", "result_text", "rating_level", "row_version"]
+                  "commune", "commune_name", "location_precision", "province_code", "authority", "authority_name",
+                  "created_at", "forward_due", "resolve_due", "overdue", "result_text", "rating_level", "row_version"]
 
     def to_representation(self, instance):
         feature = super().to_representation(instance)
@@ -185,6 +189,7 @@ def receipt_feature(report, request=None):
         "state_label": str(Report.State(report.state).label),
         "commune": commune.code if commune else None,
         "commune_name": commune.name if commune else None,
+        "location_precision": report.location_precision,
         "province_code": report.province_code,
         "authority": authority.code if authority else None,
         "authority_name": authority.name if authority else None,
@@ -260,11 +265,17 @@ class ReportCreateSerializer(serializers.Serializer):
     """Documents the multipart form of POST /api/v1/reports (validation is in intake)."""
 
     category = serializers.CharField(help_text="Category code, e.g. dien-mat-dien")
-    lat = serializers.FloatField()
-    lon = serializers.FloatField()
+    lat = serializers.FloatField(required=False, help_text="The pin (with lon). Required unless `commune` is given")
+    lon = serializers.FloatField(required=False)
+    commune = serializers.CharField(
+        required=False, max_length=40,
+        help_text="Without a pin: the official code of the commune in the boundary version in force (e.g. 06673); "
+                  "the report is placed at a point inside it, location_precision \"commune\". Ignored when lat/lon "
+                  "are given; an unknown code or one of another version is a 400 on `commune`")
     description = serializers.CharField(max_length=5000)
     title = serializers.CharField(required=False)
-    address = serializers.CharField(required=False)
+    address = serializers.CharField(required=False, max_length=300,
+                                    help_text="The place in words, e.g. \"trước số nhà 12 phố Lê Thánh Tông\"")
     contact_name = serializers.CharField(required=False)
     contact_phone = serializers.CharField(required=False)
     contact_email = serializers.EmailField(required=False)

@@ -88,11 +88,14 @@ def _intake_i18n():
         "sending": _("Đang gửi…"), "failed": _("Không gửi được, vui lòng thử lại."),
         "fixErrors": _("Vui lòng sửa các lỗi được đánh dấu."),
         "tooManyPhotos": _("Tối đa 5 ảnh."), "photoTooBig": _("Ảnh lớn hơn 10 MB:"),
-        "videoTooBig": _("Video lớn hơn 50 MB."), "noPin": _("Hãy chạm vào bản đồ để đặt vị trí."),
+        "videoTooBig": _("Video lớn hơn 50 MB."),
+        "noPin": _("Hãy đặt ghim trên bản đồ hoặc chọn xã/phường trong danh sách."),
         "geoFailed": _("Không lấy được vị trí của thiết bị."),
         "snapped": _("Ghim ở ngoài ranh giới, đã lấy đơn vị gần nhất"),
         "exifFound": _("Ảnh có ghi vị trí chụp."), "metres": _("cách"), "loading": _("Đang tải ranh giới…"),
         "noMatch": _("Không tìm thấy xã/phường."),
+        "zoomIn": _("Phóng to bản đồ"), "zoomOut": _("Thu nhỏ bản đồ"), "pin": _("Vị trí đã chọn trên bản đồ"),
+        "byCommune": _("Vị trí theo xã/phường đã chọn (không có ghim)."),
     }
 
 
@@ -103,8 +106,43 @@ def intake(request):
     return render(request, "reports/intake.html", _intake_context(request, request.GET.get("tinh")))
 
 
-INTAKE_FIELDS = ("lat", "lon", "category", "description", "photos", "video", "contact_name", "contact_phone",
-                 "contact_email")
+INTAKE_FIELDS = ("lat", "lon", "commune", "address", "category", "description", "photos", "video", "contact_name",
+                 "contact_phone", "contact_email")
+
+# "Phường Bãi Cháy" is listed as "Bãi Cháy (phường)": a select's type-ahead then finds a
+# commune by its own name's first letters, not by its kind.
+_COMMUNE_KINDS = ("Phường", "Xã", "Thị trấn", "Đặc khu")
+
+
+def _fold(text):
+    import unicodedata
+
+    text = text.replace("Đ", "D").replace("đ", "d")
+    return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c)).lower()
+
+
+def _communes_by_province(province_codes):
+    """[(province name, [(code, label), …]), …]: the communes of the current boundary
+    version in these provinces (in this order), by name; the page's way to choose a
+    place without the map."""
+    from boundaries.models import Area, BoundaryVersion
+
+    version = BoundaryVersion.objects.current()
+    if version is None:
+        return []
+    names, items = {}, {code: [] for code in province_codes}
+    rows = (Area.objects.filter(version=version, type__code="commune", parent__code__in=province_codes)
+            .values_list("code", "name", "parent__code", "parent__name"))
+    for code, name, province_code, province_name in rows:
+        label = name
+        for kind in _COMMUNE_KINDS:
+            if name.startswith(kind + " "):
+                label = f"{name[len(kind) + 1:]} ({kind.lower()})"
+                break
+        names[province_code] = province_name
+        items[province_code].append((code, label))
+    return [(names[pc], sorted(items[pc], key=lambda item: (_fold(item[1]), item[0])))
+            for pc in province_codes if items[pc]]
 
 
 def _intake_context(request, province, errors=None):
@@ -121,6 +159,7 @@ def _intake_context(request, province, errors=None):
         values = {k: request.POST.get(k, "")[:5000] for k in INTAKE_FIELDS}
     return {
         "categories": _categories_json(),
+        "communes": _communes_by_province([code for code, _name in DEMO_PROVINCES]),
         "provinces": DEMO_PROVINCES,
         "province": province,
         "errors": errors,
@@ -132,6 +171,7 @@ def _intake_context(request, province, errors=None):
             "locateUrl": _url_or("api-locate", "/api/v1/locate"),
             "nearbyUrl": _url_or("api-nearby", "/api/v1/reports/nearby"),
             "photoHintUrl": _url_or("api-photo-hint", "/api/v1/reports/photo-hint"),
+            "previewUrl": _url_or("api-preview", "/api/v1/reports/preview"),
             "submitUrl": reverse("report-new"),
             "followUrl": "/phan-anh/{code}/theo-doi/",
             "signedIn": request.user.is_authenticated,

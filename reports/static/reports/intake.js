@@ -1,5 +1,9 @@
 /* Citizen intake: pin on a map of the province's communes (no internet tiles),
-   commune search, "use my location", routing preview, nearby reports, idempotent submit. */
+   commune search, "use my location", routing preview, nearby reports, idempotent submit.
+   Without the map: a commune chosen in a list (#commune-choice) and the place in words;
+   the pin wins when both are given (as on the server). Errors are linked to their
+   fields (aria-describedby in the template, aria-invalid here) and focus goes to the
+   first one. */
 (function () {
   "use strict";
   var cfg = JSON.parse(document.getElementById("intake-config").textContent);
@@ -20,7 +24,8 @@
     return e;
   }
 
-  var map = L.map("map", { zoomControl: true, attributionControl: false, preferCanvas: true }).setView([20.95, 107.07], 10);
+  var map = L.map("map", { zoomControl: false, attributionControl: false, preferCanvas: true }).setView([20.95, 107.07], 10);
+  L.control.zoom({ zoomInTitle: T.zoomIn, zoomOutTitle: T.zoomOut }).addTo(map);  // translated names
   map.getContainer().style.background = "#cfe3f1";  // sea
   window.intakeMap = map;  // for tests and debugging
   var communeLayer = L.geoJSON(null, {
@@ -91,8 +96,9 @@
   });
 
   function setPin(ll) {
+    communeChoice.value = "";  // a pin is more precise than the commune chosen in the list
     if (!marker) {
-      marker = L.marker(ll, { draggable: true, autoPan: true }).addTo(map);
+      marker = L.marker(ll, { draggable: true, autoPan: true, title: T.pin, alt: T.pin }).addTo(map);
       marker.on("dragend", function () { pinMoved(marker.getLatLng()); });
     } else {
       marker.setLatLng(ll);
@@ -117,11 +123,13 @@
   var seq = 0;
   function preview() {
     var box = document.getElementById("routing-box"), text = document.getElementById("routing-text");
-    if (!latIn.value) return;
+    var byCommune = !latIn.value && communeChoice.value;
+    if (!latIn.value && !byCommune) return;
     var cat = selectedCategory(), mine = ++seq;
     box.hidden = false;
-    var q = "lat=" + latIn.value + "&lon=" + lonIn.value + (cat ? "&category=" + encodeURIComponent(cat) : "");
-    fetch(cfg.locateUrl + "?" + q, { headers: { Accept: "application/json" } })
+    var q = (byCommune ? "commune=" + encodeURIComponent(communeChoice.value) : "lat=" + latIn.value + "&lon=" + lonIn.value) +
+      (cat ? "&category=" + encodeURIComponent(cat) : "");
+    fetch((byCommune ? cfg.previewUrl : cfg.locateUrl) + "?" + q, { headers: { Accept: "application/json" } })
       .then(function (r) { return r.json().then(function (d) { return { ok: r.ok, d: d }; }); })
       .then(function (res) {
         if (mine !== seq) return;
@@ -139,10 +147,23 @@
           T.authority + ": " + (cat ? (auth || T.noAuthority) : T.pickCategory));
         text.appendChild(s2);
         if (d.snapped_m) text.appendChild(el("div", { "class": "hint" }, T.snapped + " (" + T.metres + " " + Math.round(d.snapped_m) + " m)"));
+        if (byCommune) text.appendChild(el("div", { "class": "hint" }, T.byCommune));
       })
       .catch(function () {});
-    if (cat) nearby(q, mine); else document.getElementById("nearby").hidden = true;
+    if (cat && !byCommune) nearby(q, mine); else document.getElementById("nearby").hidden = true;
   }
+
+  // The place without the map: choosing a commune drops the pin (the last choice wins)
+  // and shows the commune on the map for those who see it.
+  var communeChoice = document.getElementById("commune-choice");
+  communeChoice.addEventListener("change", function () {
+    clearError("commune"); clearError("location"); clearError("lat"); clearError("lon");
+    if (!communeChoice.value) return;
+    if (marker) { map.removeLayer(marker); marker = null; }
+    latIn.value = ""; lonIn.value = "";
+    communes.forEach(function (c) { if (c.p.code === communeChoice.value) map.fitBounds(c.layer.getBounds()); });
+    preview();
+  });
   function pickCommune(d) {
     if (d.commune) return typeof d.commune === "string" ? d.commune : d.commune.name;
     var areas = d.areas || (d.properties && d.properties.areas) || [];
@@ -229,19 +250,44 @@
   });
   video.addEventListener("change", checkMedia);
 
+  // The control a field's error belongs to (its aria-describedby names the error).
+  var FIELD_CONTROL = { location: "commune-choice", lat: "commune-choice", lon: "commune-choice", commune: "commune-choice",
+    category: "input[name=category]", photos: "photos", video: "video" };
+  function controlOf(field) {
+    var ref = FIELD_CONTROL[field] || field;
+    return ref.indexOf("[") >= 0 ? form.querySelector(ref) : document.getElementById(ref);
+  }
+  function markInvalid(field, invalid) {
+    var ref = FIELD_CONTROL[field] || field;
+    var controls = ref.indexOf("[") >= 0 ? form.querySelectorAll(ref) : [document.getElementById(ref)];
+    Array.prototype.forEach.call(controls, function (c) {
+      if (!c) return;
+      if (invalid) c.setAttribute("aria-invalid", "true"); else c.removeAttribute("aria-invalid");
+    });
+  }
   function clearError(field) {
     form.querySelectorAll('[data-error-for="' + field + '"]').forEach(function (e) { e.textContent = ""; });
+    markInvalid(field, false);
   }
   function showErrors(errors) {
-    form.querySelectorAll("[data-error-for]").forEach(function (e) { e.textContent = ""; });
+    form.querySelectorAll("[data-error-for]").forEach(function (e) { e.textContent = ""; markInvalid(e.getAttribute("data-error-for"), false); });
     var first = null;
     Object.keys(errors).forEach(function (field) {
       var target = form.querySelector('[data-error-for="' + field + '"]') || form.querySelector('[data-error-for="__all__"]');
       var msg = [].concat(errors[field]).join(" ");
       target.textContent = (target.textContent ? target.textContent + " " : "") + msg;
-      if (!first) first = target;
+      markInvalid(field, true);
     });
-    if (first) first.scrollIntoView({ block: "center" });
+    // Focus the first field in error, in the page's order: a screen reader reads its
+    // label and (through aria-describedby) its error.
+    form.querySelectorAll("[data-error-for]").forEach(function (e) {
+      if (first || !e.textContent) return;
+      first = controlOf(e.getAttribute("data-error-for")) || e;
+    });
+    if (first) {
+      first.scrollIntoView({ block: "center" });
+      if (first.focus) first.focus({ preventScroll: true });
+    }
   }
 
   var busy = false, btn = document.getElementById("submit-btn"), status = document.getElementById("submit-status");
@@ -249,7 +295,7 @@
     e.preventDefault();
     if (busy) return;  // a double click sends once; a retry reuses the same key
     var errs = {};
-    if (!latIn.value) errs.location = T.noPin;
+    if (!latIn.value && !communeChoice.value) errs.location = T.noPin;
     if (!checkMedia()) errs.photos = hint.textContent;
     if (Object.keys(errs).length) { showErrors(errs); return; }
     busy = true; btn.disabled = true; status.textContent = T.sending;
