@@ -16,7 +16,7 @@ from reports import policy
 
 EXPORT_LIMIT = 50000
 COLUMNS = ("code", "category", "category_name", "state", "overdue", "created_at", "forward_due", "resolve_due",
-           "resolved_at", "authority", "province_code", "commune_code", "lon", "lat")
+           "resolved_at", "authority", "province_code", "commune_code", "location_precision", "lon", "lat")
 TIME_COLUMNS = ("created_at", "forward_due", "resolve_due", "resolved_at", "due")
 
 
@@ -42,7 +42,7 @@ def _rows(bbox, filters: Filters, limit=EXPORT_LIMIT):
         f"""SELECT r.code, c.code AS category, c.name AS category_name, r.state,
                    {policy.overdue_sql('r')} AS overdue,
                    r.created_at, r.forward_due, r.resolve_due, r.resolved_at, a.code AS authority, r.province_code,
-                   cm.code AS commune_code, ST_X(r.location) AS lon, ST_Y(r.location) AS lat
+                   cm.code AS commune_code, r.location_precision, ST_X(r.location) AS lon, ST_Y(r.location) AS lat
             FROM reports_report r JOIN reports_category c ON c.id = r.category_id
             LEFT JOIN boundaries_authority a ON a.id = r.authority_id
             LEFT JOIN boundaries_area cm ON cm.id = r.commune_id

@@ -105,7 +105,7 @@ class Collection:
         if self.kind == "reports":
             qs = Report.objects.filter(policy.PUBLIC.q()).select_related("category", "authority", "commune").only(
                 "id", "code", "title", "description", "state", "created_at", "resolved_at", "province_code",
-                "result_text",
+                "result_text", "location_precision",
                 "category__code", "category__name", "authority__code", "authority__name", "commune__code",
                 "commune__name",
             )
@@ -174,6 +174,8 @@ class Collection:
                 "province_code": obj.province_code,
                 "commune": obj.commune.code if obj.commune else None,
                 "commune_name": obj.commune.name if obj.commune else None,
+                # "commune": no pin, the point is inside the commune the citizen chose
+                "location_precision": obj.location_precision,
                 "result_text": obj.result_text if obj.state in policy.RESULT_PUBLIC else None,
             }
         if self.kind == "areas":

@@ -458,6 +458,7 @@ def request_dict(report, request=None, extensions=False):
             "extended_status": EXTENDED_STATUS.get(report.state, ""),
             "jurisdiction_id": report.jurisdiction.code if report.jurisdiction_id else "",
             "commune": report.commune.name if report.commune_id else "",
+            "location_precision": report.location_precision,  # "commune": lat/long is a point inside it
             "notes": _notes(report, zone),
         }
     return out

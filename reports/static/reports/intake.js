@@ -297,7 +297,7 @@
     var errs = {};
     if (!latIn.value && !communeChoice.value) errs.location = T.noPin;
     if (!checkMedia()) errs.photos = hint.textContent;
-    if (Object.keys(errs).length) { showErrors(errs); return; }
+    if (Object.keys(errs).length) { status.textContent = T.fixErrors; showErrors(errs); return; }
     busy = true; btn.disabled = true; status.textContent = T.sending;
     var fd = new FormData(form);
     fetch(cfg.submitUrl, {
