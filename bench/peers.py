@@ -13,8 +13,11 @@ both servers probe the same table shape; one Code per area, the commune code). T
 through ``wrk`` with a Lua script, 8 connections, with keep-alive and with
 ``Connection: close``. Each figure is bracketed by both servers' trivial endpoints
 (ours ``/livez``; MapIt's ``/livez`` added to its project: a plain "ok" through MapIt's
-middleware, no database query), and printed with ours, theirs, the ratio and the load
-average.
+middleware, no database query), and printed with ours, theirs, the ratio, each server's
+CPU per request (its processes and its PostgreSQL backends: less sensitive to other jobs
+on the machine than latency) and the load average. "ours via Django" is the same portal
+with ``ASGI_LEAN=0`` (the lookup through Django's middleware and thread pool, as before
+the lean path), measured in the same bracket.
 
 The portal is served exactly as scripts/run serves it (gunicorn, ``WEB_WORKERS`` uvicorn
 workers of geo_portal.uvicorn_worker, geo_portal.asgi, DEBUG off). MapIt runs in its own
@@ -37,6 +40,7 @@ import hashlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -261,9 +265,11 @@ def wrk_run(base_url: str, paths: list[str], seconds: float = 15, connections: i
 
 
 def compare(title, ours: Server, theirs: Server, our_paths, their_paths, our_trivial, their_trivial, *,
-            seconds, connections, keepalive, peer_name) -> dict:
+            seconds, connections, keepalive, peer_name, also=()) -> dict:
     """One figure, ours against theirs, bracketed by both servers' trivial endpoints
-    (before and after), with the load average; prints it and returns the numbers."""
+    (before and after), with the load average; prints it and returns the numbers.
+    ``also``: more (label, server, paths) measured between ours and theirs (e.g. our
+    previous way of serving it), each printed with its ratio to theirs."""
     def run(server, paths):
         cpu0 = server.cpu_seconds()
         fig = wrk_run(server.url, paths, seconds, connections, keepalive)
@@ -273,6 +279,7 @@ def compare(title, ours: Server, theirs: Server, our_paths, their_paths, our_tri
     la0 = load_average()
     triv_before = (run(ours, [our_trivial]), run(theirs, [their_trivial]))
     fig_ours = run(ours, our_paths)
+    fig_also = [(label, run(server, paths)) for label, server, paths in also]
     fig_theirs = run(theirs, their_paths)
     triv_after = (run(ours, [our_trivial]), run(theirs, [their_trivial]))
     la1 = load_average()
@@ -281,6 +288,8 @@ def compare(title, ours: Server, theirs: Server, our_paths, their_paths, our_tri
     say(f"    trivial before  ours {our_trivial:<10} {triv_before[0]}")
     say(f"                    {peer_name:<4} {their_trivial:<10} {triv_before[1]}")
     say(f"    ours            {fig_ours}")
+    for label, fig in fig_also:
+        say(f"    {label:<15} {fig}")
     say(f"    {peer_name:<15} {fig_theirs}")
     say(f"    trivial after   ours {our_trivial:<10} {triv_after[0]}")
     say(f"                    {peer_name:<4} {their_trivial:<10} {triv_after[1]}")
@@ -288,8 +297,15 @@ def compare(title, ours: Server, theirs: Server, our_paths, their_paths, our_tri
     ratio_p99 = fig_ours.p99_ms / fig_theirs.p99_ms
     say(f"    ratio ours/{peer_name}: req/s {ratio_rps:.2f}×, p99 {ratio_p99:.2f}×   (target ≥ 5× req/s, p99 ≤ 0.2×); "
         f"CPU per request {fig_ours.cpu_ms / fig_theirs.cpu_ms:.2f}×")
-    return {"ours": fig_ours, "theirs": fig_theirs, "trivial_before": triv_before, "trivial_after": triv_after,
-            "ratio_req_s": ratio_rps, "ratio_p99": ratio_p99, "load": (la0, la1)}
+    cores = os.cpu_count()
+    capacity = "; ".join(f"{label} {cores * 1000 / fig.cpu_ms:,.0f}" for label, fig in
+                         [("ours", fig_ours), *fig_also, (peer_name, fig_theirs)])
+    say(f"    CPU-bound capacity ({cores} cores / CPU per request), req/s: {capacity}")
+    for label, fig in fig_also:
+        say(f"    ratio {label}/{peer_name}: req/s {fig.req_s / fig_theirs.req_s:.2f}×, "
+            f"p99 {fig.p99_ms / fig_theirs.p99_ms:.2f}×; CPU per request {fig.cpu_ms / fig_theirs.cpu_ms:.2f}×")
+    return {"ours": fig_ours, "theirs": fig_theirs, "also": fig_also, "trivial_before": triv_before,
+            "trivial_after": triv_after, "ratio_req_s": ratio_rps, "ratio_p99": ratio_p99, "load": (la0, la1)}
 
 
 # --------------------------------------------------------------------------- our data
@@ -478,6 +494,8 @@ def main():
     ap.add_argument("--workers", type=int, default=int(os.environ.get("WEB_WORKERS", 3)))
     ap.add_argument("--keepalive", choices=["both", "on", "off"], default="both")
     args = ap.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is missing: apt-get install -y wrk")
 
     bench_url, points = prepare_ours()
     vbin, project, mapit_db = prepare_mapit(bench_url)
@@ -486,7 +504,10 @@ def main():
     say("== point lookup over HTTP: the portal vs MapIt ==")
     say(f"data: 3,321 national full-resolution communes; {len(points):,} points (one inside each commune); "
         f"{args.workers} workers each; {os.cpu_count()} cores")
-    with serve_portal(bench_url, args.workers) as ours, serve_mapit(vbin, project, args.workers, mapit_db) as theirs:
+    ap_django = serve_portal(bench_url, args.workers, {"ASGI_LEAN": "0"})
+    ap_django.log = PEERS_DIR / "portal-django.log"
+    with (serve_portal(bench_url, args.workers) as ours, ap_django as via_django,
+          serve_mapit(vbin, project, args.workers, mapit_db) as theirs):
         # The same point, both answers: they must name the same commune.
         lon, lat = points[0]
         with urllib.request.urlopen(ours.url + our_paths[0]) as r:
@@ -495,12 +516,13 @@ def main():
             their = json.load(r)
         say(f"check ({lat}, {lon}): ours {[a['code'] for a in mine['areas']]}, "
             f"MapIt {[a['codes'].get('vn') for a in their.values()]}")
-        for path, server in ((our_paths, ours), (their_paths, theirs)):  # warm both up
+        for path, server in ((our_paths, ours), (our_paths, via_django), (their_paths, theirs)):  # warm up
             wrk_run(server.url, path, 5, args.connections)
         modes = {"both": [True, False], "on": [True], "off": [False]}[args.keepalive]
         for keepalive in modes:
             compare("point lookup", ours, theirs, our_paths, their_paths, "/livez", "/livez",
-                    seconds=args.seconds, connections=args.connections, keepalive=keepalive, peer_name="MapIt")
+                    seconds=args.seconds, connections=args.connections, keepalive=keepalive, peer_name="MapIt",
+                    also=[("ours via Django", via_django, our_paths)])
 
 
 if __name__ == "__main__":
