@@ -182,3 +182,30 @@ def test_https_behind_the_proxy_gets_the_same_strict_transport_header(client, se
     assert fast.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
     assert comparable_headers(fast.headers.multi_items()) == comparable_headers(full.headers.items())
     assert fast.content == full.content
+
+
+def test_the_served_router_sends_the_lookup_to_the_lean_path_and_the_rest_to_django():
+    # geo_portal.asgi as scripts/run serves it: the lean path answers an API client's
+    # lookup; a request it leaves (a signed-in browser's cookie) and /livez reach Django.
+    from geo_portal import asgi
+
+    lon, lat = interior_point("06673")
+
+    async def main():
+        transport = httpx.ASGITransport(app=asgi.application)
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+                api = await client.get("/api/v1/locate", params={"lat": lat, "lon": lon})
+                browser = await client.get("/api/v1/locate", params={"lat": lat, "lon": lon},
+                                           headers={"Cookie": "django_language=en"})
+                live = await client.get("/livez")
+                return api, browser, live
+        finally:
+            await async_db.close_pools()
+
+    assert "/api/v1/locate" in asgi.lean
+    api, browser, live = asyncio.run(main())
+    assert api.status_code == 200 and api.json()["areas"][-1]["code"] == "06673"
+    assert browser.status_code == 200 and browser.json() == api.json()
+    assert browser.headers["content-language"] == "en" and api.headers["content-language"] == "vi"
+    assert live.text == "ok"
