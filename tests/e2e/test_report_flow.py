@@ -162,7 +162,7 @@ def test_intake_exif_hint_double_click_makes_one_report_and_field_errors(db, liv
     gps = tmp_path / "gps.jpg"
     gps.write_bytes(jpeg_bytes(gps=(lat, lon)))
     page.set_input_files("#photos", str(gps))
-    page.click("#use-exif")
+    page.click("#use-suggested")
     assert abs(float(page.input_value("#lat")) - lat) < 0.0001
     page.fill("#description", "Rác tồn đọng ba ngày")
     page.click("#submit-btn")
