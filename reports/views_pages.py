@@ -122,7 +122,11 @@ def _intake_context(request, province, errors=None):
     values = {}
     if request.method == "POST":  # a re-rendered page keeps what the citizen typed
         values = {k: request.POST.get(k, "")[:5000] for k in INTAKE_FIELDS}
+    boundary_url = _current_boundary_url("commune")
     return {
+        # Fetched from the page's head, alongside leaflet.js, not after it (intake.js asks
+        # for the same URL): on slow 3G the map draws ~a round trip and a script earlier.
+        "boundary_preload": f"{boundary_url}?province={province}" if boundary_url else "",
         "categories": _categories_json(),
         "provinces": DEMO_PROVINCES,
         "province": province,
@@ -131,7 +135,7 @@ def _intake_context(request, province, errors=None):
         "values": values,
         "config": {
             "province": province,
-            "boundaryUrl": _current_boundary_url("commune"),
+            "boundaryUrl": boundary_url,
             "locateUrl": _url_or("api-locate", "/api/v1/locate"),
             "nearbyUrl": _url_or("api-nearby", "/api/v1/reports/nearby"),
             "photoHintUrl": _url_or("api-photo-hint", "/api/v1/reports/photo-hint"),
@@ -143,6 +147,11 @@ def _intake_context(request, province, errors=None):
             "maxPhotoMb": 10,
             "maxVideoMb": 50,
             "i18n": _intake_i18n(),
+            # Leaflet finds its marker images from leaflet.css's URL, which content-hashed
+            # names break (the pin would be a broken image): given here, hashed.
+            "markerIcons": {"iconUrl": static("vendor/leaflet/images/marker-icon.png"),
+                            "iconRetinaUrl": static("vendor/leaflet/images/marker-icon-2x.png"),
+                            "shadowUrl": static("vendor/leaflet/images/marker-shadow.png")},
         },
         "photo_prep": _photo_prep_config(),
     }

@@ -77,6 +77,7 @@ def test_citizen_to_rating_through_the_browser(db, live_url, browser, jpeg):
     cit.click("#commune-results button")
     cit.wait_for_timeout(600)  # let the zoom to the commune finish
     cit.evaluate(f"window.intakeMap.setView([{lat}, {lon}], 15, {{animate: false}})")
+    cit.locator("#map").scroll_into_view_if_needed()  # below the photo step on a phone
     cit.wait_for_timeout(300)
     x, y = cit.evaluate(
         f"""(() => {{ const p = window.intakeMap.latLngToContainerPoint([{lat}, {lon}]);

@@ -20,6 +20,7 @@
     return e;
   }
 
+  if (cfg.markerIcons) { L.Icon.Default.imagePath = ""; L.Icon.Default.mergeOptions(cfg.markerIcons); }
   var map = L.map("map", { zoomControl: true, attributionControl: false, preferCanvas: true }).setView([20.95, 107.07], 10);
   map.getContainer().style.background = "#cfe3f1";  // sea
   window.intakeMap = map;  // for tests and debugging
