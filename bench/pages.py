@@ -141,7 +141,8 @@ class Wire:
 
 def visit(page, wire, url):
     """Navigate and wait until the page says the form is usable; returns (seconds, bytes,
-    tile bytes, per-request rows, service worker in control)."""
+    tile bytes, per-request rows, service worker in control, when the communes' last byte
+    arrived)."""
     wire.reset()
     page.goto(url, wait_until="commit", timeout=WAIT_MS)
     page.wait_for_function("() => performance.getEntriesByName('intake-usable').length > 0", timeout=WAIT_MS,
@@ -153,11 +154,13 @@ def visit(page, wire, url):
         return { submit: !!b && !b.disabled && b.offsetParent !== null, photo: !!p && !p.disabled,
                  communes: Number(m && m.dataset.communes || 0),
                  drawn: !!m && m.querySelectorAll('canvas, path').length > 0,
-                 sw: !!(navigator.serviceWorker && navigator.serviceWorker.controller) }; }""")
+                 sw: !!(navigator.serviceWorker && navigator.serviceWorker.controller),
+                 layerEnd: Math.max(0, ...performance.getEntriesByType('resource')
+                   .filter(r => r.name.includes('.geojson')).map(r => r.responseEnd)) }; }""")
     assert state["submit"] and state["photo"] and state["communes"] > 0 and state["drawn"], state
     page.wait_for_load_state("networkidle", timeout=WAIT_MS)  # count what arrives after the mark too
     pages, tiles, rows = wire.totals()
-    return usable_ms / 1000, pages, tiles, rows, state["sw"]
+    return usable_ms / 1000, pages, tiles, rows, state["sw"], state["layerEnd"] / 1000
 
 
 def upload(page, wire, url, photo, downsized):
@@ -226,13 +229,14 @@ def main():
                                           is_mobile=True, has_touch=True, device_scale_factor=2)
                 page = ctx.new_page()
                 wire = Wire(page)
-                s, b, t, rows, _sw = visit(page, wire, intake_url)
-                first.append((s, b, t))
+                s, b, t, rows, _sw, layer_end = visit(page, wire, intake_url)
+                first.append((s, b, t, layer_end))
                 last_rows = rows
-                s, b, t, _rows, sw = visit(page, wire, intake_url)
-                repeat.append((s, b, t))
+                s, b, t, _rows, sw, layer_end = visit(page, wire, intake_url)
+                repeat.append((s, b, t, layer_end))
                 if sw:  # a third visit once the service worker controls the page
-                    sw_repeat.append(visit(page, wire, intake_url)[:3])
+                    r = visit(page, wire, intake_url)
+                    sw_repeat.append((*r[:3], r[5]))
                 ctx.close()
             if args.verbose:
                 for n, u in last_rows:
@@ -274,7 +278,8 @@ def main():
             continue
         b, s, t = med(rows, 1), med(rows, 0), med(rows, 2)
         print(f"  {name}: {kb(b)} transferred (target ≤ {kb(BUDGET_BYTES)}: {b / BUDGET_BYTES:.2f}× the budget), "
-              f"basemap tiles {kb(t)} apart; usable after {s:.2f} s (target ≤ {target} s: {s / target:.2f}×)")
+              f"basemap tiles {kb(t)} apart; usable after {s:.2f} s (target ≤ {target} s: {s / target:.2f}×); "
+              f"the communes' last byte at {med(rows, 3):.2f} s")
     if uploads:
         prep, send_small, small = uploads[True]
         _p, send_big, big = uploads[False]

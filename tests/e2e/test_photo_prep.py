@@ -272,6 +272,10 @@ def test_videos_are_untouched_and_choices_add_up(db, live_url, browser, photos, 
     held = held_files(page)
     assert [Image.open(io.BytesIO(f["data"])).size for f in held] == [(2048, 1536), (640, 480)]
     assert held_files(page, "photos-gallery") == []  # the gallery input only feeds #photos
+    # A saved draft's photos put back (offline-intake.js): the next shot adds to them.
+    page.evaluate("() => window.photoPrep.restore([document.getElementById('photos').files[1]])")
+    choose(page, "#photos", photos["small_png"])
+    assert [Image.open(io.BytesIO(f["data"])).size for f in held_files(page)] == [(640, 480), (400, 300)]
     page.context.close()
 
 

@@ -255,6 +255,15 @@
     }));
   });
 
-  // For the sender (and tests): resolves once every chosen photo is prepared.
-  window.photoPrep = { pending: pending, gpsExifSegment: gpsExifSegment };
+  // `pending`: resolves once every chosen photo is prepared (the sender waits for it).
+  // `restore(files)`: photos already prepared (a saved draft) put back in #photos, so that
+  // the next choice adds to them instead of replacing them.
+  window.photoPrep = {
+    pending: pending,
+    restore: function (files) {
+      chosen = Array.prototype.slice.call(files || [], 0, MAX_FILES);
+      setFiles(chosen);
+      if (clearBtn) clearBtn.hidden = !chosen.length;
+    }
+  };
 })();
