@@ -231,6 +231,11 @@
         bubbles: true,
         detail: { files: chosen.slice(), gps: gps, originalBytes: originalBytes, preparedBytes: preparedBytes }
       }));
+    }).catch(function () {
+      // A browser without DataTransfer (or another surprise): the photos go as the browser
+      // holds them, full size; the server still takes them.
+      note.textContent = "";
+      note.hidden = true;
     }).then(function () {
       camera.removeAttribute("aria-busy");
       if (submitBtn) submitBtn.disabled = wasDisabled;
