@@ -10,7 +10,9 @@
 
    Left as they are: files that are not images (a video), small photos (longest side within
    the limit and under KEEP_BYTES: re-encoding would cost quality for little gain), and
-   photos this browser cannot decode (HEIC on most browsers: the server converts them). */
+   photos this browser cannot decode (HEIC on most browsers: the server converts them).
+   The gallery input is named "photos" too, for a browser without JavaScript; here it is
+   emptied once its photos are in #photos, so they are sent once. */
 (function () {
   "use strict";
   var cfgEl = document.getElementById("photo-prep-config");
