@@ -46,12 +46,17 @@
     return fetch(url, { headers: { Accept: "application/geo+json, application/json" } })
       .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
       .then(function (gj) {
+        // Built off the map, then added once at the province's view: the communes are
+        // projected and drawn once, not at the first view and again after the fit (on a
+        // slow phone that second pass costs as much as the first).
+        map.removeLayer(communeLayer);
         communeLayer.clearLayers();
         communeLayer.addData(gj);
         communes = [];
         communeLayer.eachLayer(function (l) { communes.push({ p: props(l.feature), layer: l }); });
         communes.sort(function (a, b) { return a.p.name.localeCompare(b.p.name, "vi"); });
-        if (communes.length) map.fitBounds(communeLayer.getBounds());
+        if (communes.length) map.fitBounds(communeLayer.getBounds(), { animate: false });
+        communeLayer.addTo(map);
         map.getContainer().setAttribute("data-communes", String(communes.length));
         status.textContent = old;
         // "Usable" (bench/pages.py): the form is in the page (this script runs after it) and
