@@ -93,6 +93,9 @@ def _intake_i18n():
         "snapped": _("Ghim ở ngoài ranh giới, đã lấy đơn vị gần nhất"),
         "exifFound": _("Ảnh có ghi vị trí chụp."), "metres": _("cách"), "loading": _("Đang tải ranh giới…"),
         "noMatch": _("Không tìm thấy xã/phường."),
+        # offline-intake.js
+        "queued": _("Đã lưu, sẽ gửi khi có mạng."), "sentReceipt": _("Đã gửi phản ánh, mã"),
+        "viewReceipt": _("Xem biên nhận"), "sent": _("Đã gửi."),
     }
 
 
@@ -133,6 +136,7 @@ def _intake_context(request, province, errors=None):
             "nearbyUrl": _url_or("api-nearby", "/api/v1/reports/nearby"),
             "photoHintUrl": _url_or("api-photo-hint", "/api/v1/reports/photo-hint"),
             "submitUrl": reverse("report-new"),
+            "swUrl": _url_or("service-worker", ""),
             "followUrl": "/phan-anh/{code}/theo-doi/",
             "signedIn": request.user.is_authenticated,
             "loginUrl": reverse("login"),
