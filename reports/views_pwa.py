@@ -40,7 +40,9 @@ def _revision(name, built):
 
 
 @lru_cache(maxsize=4)
-def _service_worker_text(mtime):
+def _service_worker_text(mtime, static_url):
+    """``static_url``: where a static file is served now (the cache key: a new storage or
+    collectstatic changes the URLs)."""
     text = SW_SOURCE.read_text(encoding="utf-8")
 
     def entry(m):
@@ -53,7 +55,7 @@ def _service_worker_text(mtime):
 
 @require_GET
 def service_worker(request):
-    text = _service_worker_text(SW_SOURCE.stat().st_mtime if settings.DEBUG else 0)
+    text = _service_worker_text(SW_SOURCE.stat().st_mtime if settings.DEBUG else 0, static("reports/intake.js"))
     response = HttpResponse(text, content_type="text/javascript; charset=utf-8")
     # The browser checks for a new worker on every visit; the scope is the whole site.
     response["Cache-Control"] = "no-cache"
