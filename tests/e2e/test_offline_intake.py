@@ -9,8 +9,7 @@ Counts come from the database, never from the page."""
 import time
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
+import requests
 from PIL import Image
 from playwright.sync_api import expect
 
@@ -147,7 +146,7 @@ def test_draft_survives_an_offline_reload_and_is_sent_once(db, open_intake, phot
     assert Media.objects.filter(report=report, stage="report", kind="photo").count() == 1
 
 
-def test_an_answer_lost_on_the_way_back_is_retried_into_the_same_report(db, open_intake, photos):
+def test_an_answer_lost_on_the_way_back_is_retried_into_the_same_report(db, open_intake, photos, live_url):
     page = open_intake()
     fill(page, photos[:1], "Cây đổ sau bão")
     page.context.set_offline(True)
@@ -155,17 +154,17 @@ def test_an_answer_lost_on_the_way_back_is_retried_into_the_same_report(db, open
     expect(page.locator("#outbox-panel .outbox-queued")).to_contain_text(QUEUED)
 
     # The queued report once reached the server, which created it, and the answer never
-    # reached the phone: the same request (key, device, fields, photo bytes) sent here.
+    # reached the phone: the same request (key, device, CSRF, fields, photo bytes) sent here.
     item = page.evaluate("""IntakeOutbox.listOutbox().then(async ([i]) => ({
-        key: i.key, device: i.deviceId, url: i.url, fields: i.fields,
+        key: i.key, device: i.deviceId, url: i.url, csrf: i.csrf, fields: i.fields,
         photos: await Promise.all(i.files.map(async ([n, f]) => [f.name, Array.from(new Uint8Array(
             await f.arrayBuffer()))]))}))""")
-    data = {}
-    for name, value in item["fields"]:
-        data.setdefault(name, []).append(value)
-    data["photos"] = [SimpleUploadedFile(name, bytes(b), "image/jpeg") for name, b in item["photos"]]
-    lost = Client().post(item["url"], data, HTTP_ACCEPT="application/json", HTTP_IDEMPOTENCY_KEY=item["key"],
-                         HTTP_X_DEVICE_ID=item["device"])
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    lost = requests.post(live_url + item["url"], data=item["fields"], cookies=cookies, timeout=60,
+                         files=[("photos", (name, bytes(b), "image/jpeg")) for name, b in item["photos"]],
+                         headers={"Accept": "application/json", "Idempotency-Key": item["key"],
+                                  "X-Device-Id": item["device"], "X-CSRFToken": item["csrf"],
+                                  "Referer": live_url + item["url"]})
     assert lost.status_code == 201
     report = reports_like("Cây đổ sau bão").get()
 
