@@ -65,6 +65,10 @@ def open_intake(browser, live_url):
         page.goto(f"{live_url}/phan-anh/moi/")
         page.wait_for_selector("#map[data-communes]", state="attached")
         wait_until(page, "navigator.serviceWorker.controller !== null")
+        # The visit is complete once the page and its province's boundaries are kept.
+        wait_until(page, """Promise.all([caches.open('gp-pages').then(c => c.keys()),
+                                        caches.open('gp-boundaries').then(c => c.keys())])
+                            .then(([p, b]) => p.length > 0 && b.length > 0)""")
         return page
 
     yield opener
