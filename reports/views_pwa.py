@@ -39,10 +39,7 @@ def _revision(name, built):
     return hashlib.md5(Path(path).read_bytes(), usedforsecurity=False).hexdigest()
 
 
-@lru_cache(maxsize=4)
-def _service_worker_text(mtime, static_url):
-    """``static_url``: where a static file is served now (the cache key: a new storage or
-    collectstatic changes the URLs)."""
+def _build_service_worker_text():
     text = SW_SOURCE.read_text(encoding="utf-8")
 
     def entry(m):
@@ -53,9 +50,17 @@ def _service_worker_text(mtime, static_url):
     return _STATIC_MARK.sub(lambda m: json.dumps(static(m.group(2))), text)
 
 
+@lru_cache(maxsize=4)
+def _service_worker_text(static_url):
+    """Kept per process (deployed files do not change under it); ``static_url``, where a
+    static file is served now, is the key: another storage or collectstatic changes URLs."""
+    return _build_service_worker_text()
+
+
 @require_GET
 def service_worker(request):
-    text = _service_worker_text(SW_SOURCE.stat().st_mtime if settings.DEBUG else 0, static("reports/intake.js"))
+    # DEBUG: built on every request, so an edited script is precached again on the next visit.
+    text = _build_service_worker_text() if settings.DEBUG else _service_worker_text(static("reports/intake.js"))
     response = HttpResponse(text, content_type="text/javascript; charset=utf-8")
     # The browser checks for a new worker on every visit; the scope is the whole site.
     response["Cache-Control"] = "no-cache"

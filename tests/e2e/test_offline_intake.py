@@ -138,7 +138,8 @@ def test_draft_survives_an_offline_reload_and_is_sent_once(db, open_intake, phot
 
     page.click("#submit-btn")
     expect(page.locator("#outbox-panel .outbox-queued")).to_contain_text(QUEUED)
-    # Clicked again after the reload that the queue survives: still one queued report.
+    expect(page.locator("#draft-note")).to_be_hidden()  # the draft is in the outbox now
+    # The queue survives a reload: still one queued report, none sent.
     page.reload()
     expect(page.locator("#outbox-panel .outbox-queued")).to_have_count(1)
     assert reports_like("Ổ gà sâu trước cổng chợ").count() == 0

@@ -197,6 +197,7 @@
       done();
       status.textContent = "";
       form.hidden = true;
+      draftNote.hidden = true;
       document.getElementById("after-queue").hidden = false;
       if (navigator.serviceWorker && navigator.serviceWorker.controller) {
         navigator.serviceWorker.ready.then(function (reg) {
