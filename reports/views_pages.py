@@ -96,6 +96,9 @@ def _intake_i18n():
         "devicePlace": _("Vị trí của điện thoại, sai số khoảng %(m)s m."),
         "suggestedPin": _("Vị trí gợi ý: kéo để chỉnh"), "metres": _("cách"), "loading": _("Đang tải ranh giới…"),
         "noMatch": _("Không tìm thấy xã/phường."),
+        # offline-intake.js
+        "queued": _("Đã lưu, sẽ gửi khi có mạng."), "sentReceipt": _("Đã gửi phản ánh, mã"),
+        "viewReceipt": _("Xem biên nhận"), "sent": _("Đã gửi."),
     }
 
 
@@ -140,6 +143,7 @@ def _intake_context(request, province, errors=None):
             "nearbyUrl": _url_or("api-nearby", "/api/v1/reports/nearby"),
             "photoHintUrl": _url_or("api-photo-hint", "/api/v1/reports/photo-hint"),
             "submitUrl": reverse("report-new"),
+            "swUrl": _url_or("service-worker", ""),
             "followUrl": "/phan-anh/{code}/theo-doi/",
             "signedIn": request.user.is_authenticated,
             "loginUrl": reverse("login"),

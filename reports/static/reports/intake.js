@@ -156,6 +156,7 @@
     lonIn.value = ll.lng.toFixed(6);
     clearError("location"); clearError("lat"); clearError("lon");
     preview();
+    form.dispatchEvent(new CustomEvent("intake:pin", { bubbles: true }));  // the draft is saved (offline-intake.js)
   }
 
   function selectedCategory() {
@@ -281,6 +282,7 @@
     if (!latIn.value) errs.location = T.noPin;
     if (!checkMedia()) errs.photos = hint.textContent;
     if (Object.keys(errs).length) { showErrors(errs); return; }
+    if (intakePage.submitHandler) { intakePage.submitHandler(); return; }  // offline-tolerant sending
     busy = true; btn.disabled = true; status.textContent = T.sending;
     // Photos still being downsized are waited for: the full-size originals are never sent.
     var prepared = (window.photoPrep && window.photoPrep.pending) || Promise.resolve();
@@ -301,6 +303,16 @@
       busy = false; btn.disabled = false; status.textContent = T.failed;
     });
   });
+
+  // Hooks for offline-intake.js (draft restore, queued sending), which sets submitHandler.
+  var intakePage = window.intakePage = {
+    cfg: cfg, form: form, showErrors: showErrors, submitHandler: null,
+    setPin: function (lat, lon) {
+      var ll = L.latLng(lat, lon);
+      setPin(ll);
+      map.setView(ll, Math.max(map.getZoom(), 15), { animate: false });
+    }
+  };
 
   loadProvince(cfg.province);
 })();
