@@ -19,6 +19,8 @@ The connection has JIT and parallel workers off (settings). Placeholder points (
 Hall "not geocoded") are left out.
 """
 
+from typing import NamedTuple
+
 from django.db import connection
 
 from heatmaps import aggregates as agg
@@ -26,6 +28,10 @@ from heatmaps.aggregates import Filters
 from reports import policy
 
 EXTENT = 4096
+# Points this close outside the tile (tile units; 80 = 5 px of a 256-px tile) are in it
+# too: the map draws a point as a 4-px circle with a 1-px outline, and a tile only
+# draws what it holds, so a point just beyond the edge would show a cut circle there.
+BUFFER = 80
 
 
 def points_zoom():
@@ -37,29 +43,67 @@ def valid_tile(z, x, y):
 
 
 def point_tile(z, x, y, filters: Filters):
+    """(MVT bytes, features, points inside the tile) of the "reports" layer.
+
+    The points of the tile and of its buffer (BUFFER tile units around it) that match
+    the filters; inside the tile first, then newest first, at most
+    HEATMAP_TILE_MAX_POINTS. "Inside" is half-open (x in [xmin, xmax), y in (ymin,
+    ymax]) so that a point on a shared edge belongs to exactly one tile. When the tile
+    holds more points than the cap, a second layer "capped" carries one feature with
+    ``shown`` and ``total`` (the points inside the tile) for the map to say so."""
     where, params = filters.raw_sql("p")
     limit = int(agg.conf("HEATMAP_TILE_MAX_POINTS"))
+    # && alone compares float4 boxes (a point up to ~1 m outside passes): the exact
+    # bounds make "beyond the buffer" never, and "inside" exact.
     sql = f"""
-    WITH env AS (SELECT ST_TileEnvelope(%s, %s, %s) AS e),
+    WITH env AS (SELECT ST_TileEnvelope(%s, %s, %s) AS e,
+                        ST_TileEnvelope(%s, %s, %s, margin => %s) AS b),
+    env_b AS (SELECT e, b, ST_XMin(e) AS x0, ST_XMax(e) AS x1, ST_YMin(e) AS y0, ST_YMax(e) AS y1,
+                     ST_XMin(b) AS bx0, ST_XMax(b) AS bx1, ST_YMin(b) AS by0, ST_YMax(b) AS by1 FROM env),
     pts AS (
-        SELECT p.report_id, p.code, p.category, p.state, p.geom,
-               coalesce({policy.overdue_sql('p')}, false) AS overdue
-        FROM heatmaps_reportpoint p, env
-        WHERE p.geom && env.e AND {where}
-        ORDER BY p.created_at DESC
+        SELECT p.report_id, p.code, p.category, p.state, p.geom, p.created_at,
+               coalesce({policy.overdue_sql('p')}, false) AS overdue,
+               (ST_X(p.geom) >= env_b.x0 AND ST_X(p.geom) < env_b.x1
+                AND ST_Y(p.geom) > env_b.y0 AND ST_Y(p.geom) <= env_b.y1) AS inside
+        FROM heatmaps_reportpoint p, env_b
+        WHERE p.geom && env_b.b
+          AND ST_X(p.geom) BETWEEN env_b.bx0 AND env_b.bx1 AND ST_Y(p.geom) BETWEEN env_b.by0 AND env_b.by1
+          AND {where}
+    ),
+    kept AS (
+        SELECT *, count(*) FILTER (WHERE inside) OVER () AS n_inside
+        FROM pts
+        ORDER BY inside DESC, created_at DESC
         LIMIT {limit}
     ),
     mvt AS (
-        SELECT ST_AsMVTGeom(p.geom, env.e, {EXTENT}, 0, true) AS geom,
-               p.report_id AS id, p.code, p.category, p.state, p.overdue
-        FROM pts p, env
+        SELECT ST_AsMVTGeom(k.geom, env.e, {EXTENT}, {BUFFER}, true) AS geom,
+               k.report_id AS id, k.code, k.category, k.state, k.overdue
+        FROM kept k, env
     )
-    SELECT ST_AsMVT(mvt, 'reports', {EXTENT}, 'geom', 'id'), count(*) FROM mvt
+    SELECT ST_AsMVT(mvt, 'reports', {EXTENT}, 'geom', 'id'), count(*), (SELECT max(n_inside) FROM kept) FROM mvt
     """
     with connection.cursor() as cur:
-        cur.execute(sql, [z, x, y, *params])
-        data, n = cur.fetchone()
-    return bytes(data or b""), n
+        cur.execute(sql, [z, x, y, z, x, y, BUFFER / EXTENT, *params])
+        data, n, inside = cur.fetchone()
+    data = bytes(data or b"")
+    inside = int(inside or 0)
+    if inside > limit:
+        data += capped_layer(limit, inside, z, x, y)
+    return data, n, inside
+
+
+def capped_layer(shown, total, z, x, y):
+    """The "capped" layer: one point at the tile's centre whose properties say that tile
+    z/x/y shows ``shown`` of its ``total`` points (the map shows a notice, draws nothing)."""
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""SELECT ST_AsMVT(m, 'capped', {EXTENT}, 'geom') FROM (
+                   SELECT ST_Point({EXTENT // 2}, {EXTENT // 2}) AS geom, true AS capped,
+                          %s::int AS shown, %s::int AS total, %s::int AS z, %s::int AS x, %s::int AS y) m""",
+            [shown, total, z, x, y],
+        )
+        return bytes(cur.fetchone()[0])
 
 
 def bin_tile(z, x, y, filters: Filters):
@@ -91,10 +135,17 @@ def bin_tile(z, x, y, filters: Filters):
     return bytes(data or b""), int(n)
 
 
-def tile(layer, z, x, y, filters: Filters):
-    """(bytes, feature-or-report count, layer actually served)."""
+class Tile(NamedTuple):
+    data: bytes
+    count: int  # features (points), or reports counted in the bins
+    layer: str  # the layer actually served
+    capped: tuple | None = None  # (shown, total points inside the tile) when over the cap
+
+
+def tile(layer, z, x, y, filters: Filters) -> Tile:
     if layer == "reports" and z >= points_zoom():
-        data, n = point_tile(z, x, y, filters)
-        return data, n, "reports"
+        data, n, inside = point_tile(z, x, y, filters)
+        limit = int(agg.conf("HEATMAP_TILE_MAX_POINTS"))
+        return Tile(data, n, "reports", (limit, inside) if inside > limit else None)
     data, n = bin_tile(z, x, y, filters)
-    return data, n, "bins"
+    return Tile(data, n, "bins")

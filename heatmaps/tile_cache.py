@@ -1,0 +1,172 @@
+"""Finished vector tiles, cached server-side (the Django cache: Redis) and gzipped.
+
+A tile's bytes depend on its layer, z/x/y, its filters, the roll-ups' data version
+(ReportPoint and the grid roll-up change only in a refresh, which bumps it) and, for the
+point layer, on who asks (reports.policy.access: a desk officer's tile holds their
+province's unpublished reports). The key is all of these:
+
+    (layer, z, x, y, the filter parameters sorted, refresh version, viewer's scope)
+
+so a new refresh makes every older entry unreachable (they expire after
+HEATMAP_TILE_CACHE_SECONDS) and one scope's tile is never served to another. The
+"overdue" attribute is computed when the tile is rendered; the refresh also runs when
+deadlines pass (refresh_incremental), which moves the version.
+
+Entries hold the gzip of the tile (sent as is with ``Content-Encoding: gzip`` to clients
+that accept it, decompressed for the others) and its ETag (a hash of the bytes: the
+same tile under a new version keeps its ETag, so a client's revalidation still gets a
+304). After each refresh that changed something, ``warm()`` renders the busiest tiles
+of the busy zooms ahead for anonymous viewers (all time and the map's default month),
+bounded in tiles and seconds.
+"""
+
+import gzip
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+
+from django.core.cache import cache
+from django.db import connection
+
+from heatmaps import aggregates as agg
+from heatmaps import tiles
+
+log = logging.getLogger(__name__)
+
+# The parameters a tile reads (aggregates.Filters.from_params); any other (a cache
+# buster, "v") does not change the tile and is left out of the key.
+FILTER_PARAMS = ("start", "end", "month", "category", "state", "authority", "province", "jurisdiction")
+WARM_LOCK = "tiles:warming"
+
+
+@dataclass
+class CachedTile:
+    gz: bytes  # gzip of the MVT; b"" for an empty tile (204)
+    etag: str
+    layer: str
+    count: int
+    capped: tuple | None  # (shown, total points inside the tile)
+
+    def body(self):
+        return gzip.decompress(self.gz) if self.gz else b""
+
+
+def refresh_version(data_version):
+    """The roll-ups' part of agg.data_version() ("<refresh counter>-<last report change>"):
+    what the tiles are made from. A new report alone changes no tile until the refresh."""
+    return data_version.split("-", 1)[0]
+
+
+def scope_key(scope):
+    if scope is None:
+        return "all"
+    return f"{scope.everything}|{scope.provinces}|{scope.authorities}|{scope.reporter_id}"
+
+
+def normalised_params(params):
+    """The filter parameters, sorted, empty ones left out: ``params`` is a QueryDict or
+    a dict of value lists."""
+    out = []
+    for name in FILTER_PARAMS:
+        values = params.getlist(name) if hasattr(params, "getlist") else params.get(name, [])
+        out += [f"{name}={v}" for v in values if v != ""]
+    return "&".join(out)
+
+
+def key(layer, z, x, y, params, version, scope):
+    """``scope`` is the viewer's reports.policy Scope for point tiles, None for bins
+    (counts, the same for everyone)."""
+    raw = f"{version}|{layer}|{z}/{x}/{y}|{normalised_params(params)}|{scope_key(scope)}"
+    return "tiles:" + hashlib.sha1(raw.encode()).hexdigest()
+
+
+def get(cache_key):
+    try:
+        return cache.get(cache_key)
+    except Exception:  # noqa: BLE001 - a cache outage must not break the map: render instead
+        log.warning("tile cache unavailable", exc_info=True)
+        return None
+
+
+def put(cache_key, entry):
+    try:
+        cache.set(cache_key, entry, agg.conf("HEATMAP_TILE_CACHE_SECONDS"))
+    except Exception:  # noqa: BLE001
+        log.warning("tile cache unavailable", exc_info=True)
+
+
+def render(layer, z, x, y, filters):
+    t = tiles.tile(layer, z, x, y, filters)
+    # mtime=0: the same bytes give the same gzip
+    gz = gzip.compress(t.data, compresslevel=6, mtime=0) if t.data else b""
+    etag = hashlib.blake2b(t.data, digest_size=10).hexdigest()
+    return CachedTile(gz, etag, t.layer, t.count, t.capped)
+
+
+def busy_tiles(zooms, limit):
+    """The tiles of ``zooms`` with the most points (all time), busiest first, at most
+    ``limit`` of each zoom: one pass over the points at the finest zoom, summed up."""
+    zmax = max(zooms)
+    half = agg.WORLD / 2
+    size = agg.WORLD / 2**zmax
+    with connection.cursor() as cur:
+        cur.execute(
+            """SELECT floor((ST_X(geom) + %s) / %s)::int, floor((%s - ST_Y(geom)) / %s)::int, count(*)
+               FROM heatmaps_reportpoint GROUP BY 1, 2""",
+            [half, size, half, size],
+        )
+        finest = cur.fetchall()
+    out = []
+    for z in sorted(zooms):
+        shift = zmax - z
+        counts = {}
+        for x, y, n in finest:
+            k = (x >> shift, y >> shift)
+            counts[k] = counts.get(k, 0) + n
+        ranked = sorted(counts.items(), key=lambda kv: -kv[1])[:limit]
+        out += [(n, z, x, y) for (x, y), n in ranked if 0 <= x < 2**z and 0 <= y < 2**z]
+    return [(z, x, y) for _n, z, x, y in sorted(out, key=lambda t: -t[0])]
+
+
+def warm(max_tiles=None, max_seconds=None):
+    """Render ahead the busiest point tiles for anonymous viewers, all time and the map's
+    default month (the newest month of the roll-ups), that are not cached yet. Returns
+    the number rendered. One at a time (a cache lock): a refresh during a warm-up does
+    not start a second one."""
+    from reports.policy import access
+
+    max_tiles = agg.conf("HEATMAP_TILE_WARM_MAX") if max_tiles is None else max_tiles
+    max_seconds = agg.conf("HEATMAP_TILE_WARM_SECONDS") if max_seconds is None else max_seconds
+    zooms = [z for z in agg.conf("HEATMAP_TILE_WARM_ZOOMS") if z >= tiles.points_zoom()]
+    if not zooms or max_tiles <= 0:
+        return 0
+    try:
+        if not cache.add(WARM_LOCK, 1, int(max_seconds) + 30):
+            return 0
+    except Exception:  # noqa: BLE001
+        return 0
+    try:
+        deadline = time.monotonic() + max_seconds
+        version = refresh_version(agg.data_version())
+        scope = access.Scope()  # anonymous: the public states
+        last = agg.rollup_months()["last"]
+        param_sets = [{}] + ([{"month": [last.strftime("%Y-%m")]}] if last else [])
+        done = 0
+        for z, x, y in busy_tiles(zooms, max_tiles):
+            for params in param_sets:
+                if done >= max_tiles or time.monotonic() > deadline:
+                    return done
+                k = key("reports", z, x, y, params, version, scope)
+                if get(k) is not None:
+                    continue
+                filters = agg.Filters.from_params({n: v[0] for n, v in params.items()})
+                filters.scope = scope
+                put(k, render("reports", z, x, y, filters))
+                done += 1
+        return done
+    finally:
+        try:
+            cache.delete(WARM_LOCK)
+        except Exception:  # noqa: BLE001
+            pass
