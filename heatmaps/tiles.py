@@ -6,9 +6,14 @@ Layers
         projection (EPSG:3857, spatially ordered per month, refreshed with the roll-ups:
         a new report shows up after the next refresh, ~30 s; the IOC wall's live feed
         uses server-sent events instead), matched on its GiST (geom, created_at) index
-        with && ST_TileEnvelope. At most HEATMAP_TILE_MAX_POINTS points per tile
-        (newest first) so no tile grows past a few hundred KB; the map always asks for
-        a period (the time slider's month).
+        with && ST_TileEnvelope. A tile also holds the points of a BUFFER (80 of 4096
+        tile units, 5 px of a 256-px tile) around it, so that a point's circle drawn at
+        a tile's edge is whole in both tiles; nothing beyond the buffer. At most
+        HEATMAP_TILE_MAX_POINTS points per tile so no tile grows past a few hundred KB:
+        the points inside the tile first (newest first), then the buffer's; a tile with
+        more points inside than that carries a "capped" layer (shown, total) and the
+        view says ``X-Tile-Capped: 10000 of 12041``. The map asks for a period (the
+        time slider's month) or all time.
     bins — at z < 10, the grid roll-up's cells of level z (64 per tile side): n and
         overdue per cell. Never reads raw reports.
 At z >= 10 the "bins" layer still answers (finest level cells), and "reports" at z < 10
@@ -16,7 +21,7 @@ returns bins under the name "bins": a client asking for the wrong layer still ge
 right kind of data for the zoom.
 
 The connection has JIT and parallel workers off (settings). Placeholder points (City
-Hall "not geocoded") are left out.
+Hall "not geocoded") are left out. Finished tiles are cached by heatmaps.tile_cache.
 """
 
 from typing import NamedTuple
