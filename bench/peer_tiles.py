@@ -241,6 +241,51 @@ def fetch(url):
         return body
 
 
+# --- where the time goes --------------------------------------------------------------------
+
+
+def profile(per_zoom, requests=200):
+    """cProfile of the tile view in this process (Django's test client, no HTTP server)
+    on cache misses and on hits, and EXPLAIN (ANALYZE, BUFFERS) of the densest tile."""
+    import cProfile
+    import pstats
+
+    from django.test import Client
+
+    from heatmaps import aggregates as agg
+    from heatmaps import tiles
+
+    client = Client()
+    paths = [f"/tiles/reports/{z}/{x}/{y}.pbf" for z, xys in per_zoom.items() for x, y in xys]
+    for label, prepare in (("misses (every tile rendered)", clear_tile_cache), ("hits", lambda: None)):
+        prepare()
+        sample = paths[: requests] if label.startswith("misses") else (paths * 10)[:requests]
+        prof = cProfile.Profile()
+        t = time.perf_counter()
+        prof.enable()
+        for p in sample:
+            client.get(p, HTTP_ACCEPT_ENCODING="gzip")
+        prof.disable()
+        ms = (time.perf_counter() - t) * 1000 / len(sample)
+        print(f"\nprofile, {label}: {len(sample)} requests, {ms:.2f} ms each in process; top by own time:")
+        pstats.Stats(prof).sort_stats("tottime").print_stats(8)
+    z = min(per_zoom)
+    x, y = per_zoom[z][0]
+    from reports.policy import access
+
+    f = agg.Filters.from_params({})
+    f.scope = access.Scope()  # anonymous
+    t = time.perf_counter()
+    data, n, inside = tiles.point_tile(z, x, y, f)
+    print(f"\ndensest z{z} tile {z}/{x}/{y}: {inside:,} points inside, {n:,} features, {len(data) / 1024:.0f} KB, "
+          f"rendered in {(time.perf_counter() - t) * 1000:.0f} ms; its plan:")
+    sql, params = tiles.point_tile_sql(z, x, y, f)
+    with connection.cursor() as cur:
+        cur.execute("SET track_io_timing = on")
+        cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+        print("\n".join(r[0] for r in cur.fetchall()))
+
+
 # --- main ----------------------------------------------------------------------------------
 
 
@@ -251,6 +296,7 @@ def main():
     parser.add_argument("--zooms", default="10,12,13,14")
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_WORKERS", 3)))
     parser.add_argument("--sample", type=int, default=8, help="tiles per zoom whose features are compared")
+    parser.add_argument("--profile", action="store_true", help="only where the time goes (cProfile, EXPLAIN)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: apt-get install -y wrk")
@@ -270,6 +316,9 @@ def main():
           f"tiles: {', '.join(f'z{z} {len(v)}' for z, v in per_zoom.items())} busiest, all time; "
           f"{args.workers} workers each; wrk {CONNECTIONS} connections; load {loadavg()}", flush=True)
 
+    if args.profile:
+        profile(per_zoom)
+        return
     db = settings.DATABASES["default"]
     ours_port, tipg_port = free_port(), free_port()
     env = dict(os.environ, DEBUG="0", SECRET_KEY=os.environ.get("SECRET_KEY", "bench-only-" + "x" * 40),

@@ -56,6 +56,20 @@ def point_tile(z, x, y, filters: Filters):
     ymax]) so that a point on a shared edge belongs to exactly one tile. When the tile
     holds more points than the cap, a second layer "capped" carries one feature with
     ``shown`` and ``total`` (the points inside the tile) for the map to say so."""
+    sql, params = point_tile_sql(z, x, y, filters)
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        data, n, inside = cur.fetchone()
+    data = bytes(data or b"")
+    inside = int(inside or 0)
+    limit = int(agg.conf("HEATMAP_TILE_MAX_POINTS"))
+    if inside > limit:
+        data += capped_layer(limit, inside, z, x, y)
+    return data, n, inside
+
+
+def point_tile_sql(z, x, y, filters: Filters):
+    """The point tile's query and parameters: MVT bytes, features, points inside."""
     where, params = filters.raw_sql("p")
     limit = int(agg.conf("HEATMAP_TILE_MAX_POINTS"))
     # && alone compares float4 boxes (a point up to ~1 m outside passes): the exact
@@ -88,14 +102,7 @@ def point_tile(z, x, y, filters: Filters):
     )
     SELECT ST_AsMVT(mvt, 'reports', {EXTENT}, 'geom', 'id'), count(*), (SELECT max(n_inside) FROM kept) FROM mvt
     """
-    with connection.cursor() as cur:
-        cur.execute(sql, [z, x, y, z, x, y, BUFFER / EXTENT, *params])
-        data, n, inside = cur.fetchone()
-    data = bytes(data or b"")
-    inside = int(inside or 0)
-    if inside > limit:
-        data += capped_layer(limit, inside, z, x, y)
-    return data, n, inside
+    return sql, [z, x, y, z, x, y, BUFFER / EXTENT, *params]
 
 
 def capped_layer(shown, total, z, x, y):
