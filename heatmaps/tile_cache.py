@@ -52,10 +52,43 @@ class CachedTile:
         return gzip.decompress(self.gz) if self.gz else b""
 
 
+VERSION_KEY = "tiles:version"
+# How long a version read from the database is trusted without it (seconds): a refresh
+# that commits deletes it at once; this bounds the window of a request that read the
+# old version just before the commit and stored it just after.
+VERSION_SECONDS = 1
+
+
 def refresh_version(data_version):
     """The roll-ups' part of agg.data_version() ("<refresh counter>-<last report change>"):
     what the tiles are made from. A new report alone changes no tile until the refresh."""
-    return data_version.split("-", 1)[0]
+    return (data_version or "").split("-", 1)[0]
+
+
+def current_version():
+    """The roll-ups' refresh counter, from the cache (no database query on a tile hit:
+    under load every round trip waits for a core), else from the database."""
+    try:
+        version = cache.get(VERSION_KEY)
+    except Exception:  # noqa: BLE001
+        version = None
+    if version is None:
+        with connection.cursor() as cur:
+            cur.execute("SELECT coalesce((SELECT data_version FROM heatmaps_refreshstate WHERE name = 'default'), 0)")
+            version = str(cur.fetchone()[0])
+        try:
+            cache.set(VERSION_KEY, version, VERSION_SECONDS)
+        except Exception:  # noqa: BLE001
+            pass
+    return version
+
+
+def version_moved():
+    """A refresh committed a new version (aggregates._bump_version, on commit)."""
+    try:
+        cache.delete(VERSION_KEY)
+    except Exception:  # noqa: BLE001
+        log.warning("tile cache unavailable", exc_info=True)
 
 
 def scope_key(scope):
@@ -148,7 +181,7 @@ def warm(max_tiles=None, max_seconds=None):
         return 0
     try:
         deadline = time.monotonic() + max_seconds
-        version = refresh_version(agg.data_version())
+        version = current_version()
         scope = access.Scope()  # anonymous: the public states
         last = agg.rollup_months()["last"]
         param_sets = [{}] + ([{"month": [last.strftime("%Y-%m")]}] if last else [])

@@ -182,9 +182,9 @@ def tile_view(request, layer, z, x, y):
     scope = access.report_scope(request.user, own=False)
     points = layer == "reports" and z >= tiles.points_zoom()
     staff = not scope.is_public_only
-    version = agg.data_version()
-    cache_key = tile_cache.key(layer, z, x, y, request.GET, tile_cache.refresh_version(version),
-                               scope if points else None)
+    # The roll-ups' version (the tiles change only when a refresh moves it), from the cache.
+    version = tile_cache.current_version()
+    cache_key = tile_cache.key(layer, z, x, y, request.GET, version, scope if points else None)
     entry = tile_cache.get(cache_key)
     hit = entry is not None
     if not hit:
@@ -195,7 +195,7 @@ def tile_view(request, layer, z, x, y):
         tile_cache.put(cache_key, entry)
     # A URL carrying the current version never changes: cache it long. Without (or with
     # an old) version: revalidate after a minute via the ETag.
-    if request.GET.get("v") == version:
+    if tile_cache.refresh_version(request.GET.get("v")) == version:
         cache = "public, max-age=86400"
     else:
         cache = "public, max-age=60, must-revalidate"
