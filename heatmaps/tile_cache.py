@@ -23,9 +23,12 @@ bounded in tiles and seconds.
 import gzip
 import hashlib
 import logging
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
@@ -52,11 +55,16 @@ class CachedTile:
         return gzip.decompress(self.gz) if self.gz else b""
 
 
-VERSION_KEY = "tiles:version"
-# How long a version read from the database is trusted without it (seconds): a refresh
-# that commits deletes it at once; this bounds the window of a request that read the
-# old version just before the commit and stored it just after.
-VERSION_SECONDS = 1
+# How long a process trusts the version it read (seconds): a refresh in this process
+# forgets it at once; in the other processes a new version shows within this.
+VERSION_SECONDS = 1.0
+_version = {"value": None, "until": 0.0}
+# The hottest entries also stay in the process (bytes of gzip, least recently used out):
+# a hit then costs no round trip at all, which under load is what a hit cost.
+LOCAL_MAX_BYTES = 32 * 1024 * 1024
+_local = OrderedDict()
+_local_bytes = [0]
+_lock = threading.Lock()
 
 
 def refresh_version(data_version):
@@ -66,29 +74,50 @@ def refresh_version(data_version):
 
 
 def current_version():
-    """The roll-ups' refresh counter, from the cache (no database query on a tile hit:
-    under load every round trip waits for a core), else from the database."""
-    try:
-        version = cache.get(VERSION_KEY)
-    except Exception:  # noqa: BLE001
-        version = None
-    if version is None:
-        with connection.cursor() as cur:
-            cur.execute("SELECT coalesce((SELECT data_version FROM heatmaps_refreshstate WHERE name = 'default'), 0)")
-            version = str(cur.fetchone()[0])
-        try:
-            cache.set(VERSION_KEY, version, VERSION_SECONDS)
-        except Exception:  # noqa: BLE001
-            pass
-    return version
+    """The roll-ups' refresh counter: read from the database at most once a second per
+    process (no round trip on a tile hit: under load every round trip waits for a core)."""
+    now = time.monotonic()
+    if _version["value"] is not None and now < _version["until"]:
+        return _version["value"]
+    with connection.cursor() as cur:
+        cur.execute("SELECT coalesce((SELECT data_version FROM heatmaps_refreshstate WHERE name = 'default'), 0)")
+        value = str(cur.fetchone()[0])
+    _version.update(value=value, until=now + VERSION_SECONDS)
+    return value
 
 
 def version_moved():
-    """A refresh committed a new version (aggregates._bump_version, on commit)."""
-    try:
-        cache.delete(VERSION_KEY)
-    except Exception:  # noqa: BLE001
-        log.warning("tile cache unavailable", exc_info=True)
+    """A refresh moved the version (aggregates._bump_version: at once and on commit)."""
+    _version.update(value=None, until=0.0)
+
+
+def forget():
+    """Drop what this process holds (tests: rolled-back data repeats versions)."""
+    version_moved()
+    with _lock:
+        _local.clear()
+        _local_bytes[0] = 0
+
+
+def _local_key(cache_key):
+    """None when the configured cache keeps nothing (a test's dummy cache); else the key
+    within this cache's namespace (tests give each test its own)."""
+    conf = settings.CACHES["default"]
+    if conf["BACKEND"].endswith("DummyCache"):
+        return None
+    return (conf["BACKEND"], str(conf.get("LOCATION")), conf.get("KEY_PREFIX", ""), cache_key)
+
+
+def _local_put(lkey, entry):
+    with _lock:
+        old = _local.pop(lkey, None)
+        if old is not None:
+            _local_bytes[0] -= len(old.gz)
+        _local[lkey] = entry
+        _local_bytes[0] += len(entry.gz)
+        while _local_bytes[0] > LOCAL_MAX_BYTES and _local:
+            _k, dropped = _local.popitem(last=False)
+            _local_bytes[0] -= len(dropped.gz)
 
 
 def scope_key(scope):
@@ -115,14 +144,27 @@ def key(layer, z, x, y, params, version, scope):
 
 
 def get(cache_key):
+    lkey = _local_key(cache_key)
+    if lkey is not None:
+        with _lock:
+            entry = _local.get(lkey)
+            if entry is not None:
+                _local.move_to_end(lkey)
+                return entry
     try:
-        return cache.get(cache_key)
+        entry = cache.get(cache_key)
     except Exception:  # noqa: BLE001 - a cache outage must not break the map: render instead
         log.warning("tile cache unavailable", exc_info=True)
         return None
+    if entry is not None and lkey is not None:
+        _local_put(lkey, entry)
+    return entry
 
 
 def put(cache_key, entry):
+    lkey = _local_key(cache_key)
+    if lkey is not None:
+        _local_put(lkey, entry)
     try:
         cache.set(cache_key, entry, agg.conf("HEATMAP_TILE_CACHE_SECONDS"))
     except Exception:  # noqa: BLE001

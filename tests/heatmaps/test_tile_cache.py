@@ -24,6 +24,9 @@ BUFFER_FRACTION = 80 / 4096  # the documented buffer: 80 of 4096 tile units (5 p
 def _no_shared_cache():
     """Overrides the heatmaps' dummy cache: these tests need the real one (Redis, in the
     test's own key namespace: tests/conftest.py)."""
+    from heatmaps import tile_cache
+
+    tile_cache.forget()
 
 
 def lonlat(fx, fy):
