@@ -223,7 +223,9 @@ def tile_counts(body):
     import mapbox_vector_tile
 
     tile = mapbox_vector_tile.decode(body) if body else {}
-    feats = tile.get("reports", tile.get(VIEW, tile.get(f"public.{VIEW}", {"features": []})))["features"]
+    # ours: "reports" (and "capped"); TiPG: "default" (or the table's name)
+    layers = [v for k, v in tile.items() if k != "capped"]
+    feats = layers[0]["features"] if layers else []
     extent = 4096
     inside = sum(1 for f in feats if all(0 <= c <= extent for c in f["geometry"]["coordinates"]))
     capped = tile.get("capped", {"features": []})["features"]

@@ -73,15 +73,15 @@ def point_tile_sql(z, x, y, filters: Filters):
     where, params = filters.raw_sql("p")
     limit = int(agg.conf("HEATMAP_TILE_MAX_POINTS"))
     # && alone compares float4 boxes (a point up to ~1 m outside passes): the exact
-    # bounds make "beyond the buffer" never, and "inside" exact.
+    # bounds make "beyond the buffer" never, and "inside" exact. "overdue" is computed
+    # for the kept points only (a capped z10 tile of all time reads ~10x more rows).
     sql = f"""
     WITH env AS (SELECT ST_TileEnvelope(%s, %s, %s) AS e,
                         ST_TileEnvelope(%s, %s, %s, margin => %s) AS b),
     env_b AS (SELECT e, b, ST_XMin(e) AS x0, ST_XMax(e) AS x1, ST_YMin(e) AS y0, ST_YMax(e) AS y1,
                      ST_XMin(b) AS bx0, ST_XMax(b) AS bx1, ST_YMin(b) AS by0, ST_YMax(b) AS by1 FROM env),
     pts AS (
-        SELECT p.report_id, p.code, p.category, p.state, p.geom, p.created_at,
-               coalesce({policy.overdue_sql('p')}, false) AS overdue,
+        SELECT p.report_id, p.code, p.category, p.state, p.geom, p.created_at, p.forward_due, p.resolve_due,
                (ST_X(p.geom) >= env_b.x0 AND ST_X(p.geom) < env_b.x1
                 AND ST_Y(p.geom) > env_b.y0 AND ST_Y(p.geom) <= env_b.y1) AS inside
         FROM heatmaps_reportpoint p, env_b
@@ -97,7 +97,7 @@ def point_tile_sql(z, x, y, filters: Filters):
     ),
     mvt AS (
         SELECT ST_AsMVTGeom(k.geom, env.e, {EXTENT}, {BUFFER}, true) AS geom,
-               k.report_id AS id, k.code, k.category, k.state, k.overdue
+               k.report_id AS id, k.code, k.category, k.state, coalesce({policy.overdue_sql('k')}, false) AS overdue
         FROM kept k, env
     )
     SELECT ST_AsMVT(mvt, 'reports', {EXTENT}, 'geom', 'id'), count(*), (SELECT max(n_inside) FROM kept) FROM mvt
