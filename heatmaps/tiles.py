@@ -26,7 +26,7 @@ Hall "not geocoded") are left out. Finished tiles are cached by heatmaps.tile_ca
 
 from typing import NamedTuple
 
-from django.db import connection
+from django.db import connection, transaction
 
 from heatmaps import aggregates as agg
 from heatmaps.aggregates import Filters
@@ -37,6 +37,7 @@ EXTENT = 4096
 # too: the map draws a point as a 4-px circle with a 1-px outline, and a tile only
 # draws what it holds, so a point just beyond the edge would show a cut circle there.
 BUFFER = 80
+TILE_WORK_MEM = "64MB"
 
 
 def points_zoom():
@@ -57,7 +58,11 @@ def point_tile(z, x, y, filters: Filters):
     holds more points than the cap, a second layer "capped" carries one feature with
     ``shown`` and ``total`` (the points inside the tile) for the map to say so."""
     sql, params = point_tile_sql(z, x, y, filters)
-    with connection.cursor() as cur:
+    # A busy tile of all time reads ~135,000 points: with the default 4 MB the "inside
+    # first" count and sort spilled to disk (EXPLAIN: external merge, 16 MB), half of
+    # the tile's 4.7 s. Only for this statement (SET LOCAL, in its transaction).
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(f"SET LOCAL work_mem = '{TILE_WORK_MEM}'")
         cur.execute(sql, params)
         data, n, inside = cur.fetchone()
     data = bytes(data or b"")
