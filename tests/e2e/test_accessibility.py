@@ -173,9 +173,9 @@ def test_the_report_flow_with_the_keyboard_alone_and_without_the_map(live_url, b
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "main"
 
-    # The place section in reading order: province, "use my location", then the commune
-    # list and the place in words, before the map.
-    assert tab_to(page, "commune-choice") == ["province", "use-location", "commune-choice"]
+    # In reading order: the photo step, then the place: province, "use my location", the
+    # commune list and the place in words, before the map.
+    assert tab_to(page, "commune-choice") == ["photos", "photos-gallery", "province", "use-location", "commune-choice"]
     label = page.evaluate("document.getElementById('commune-choice').labels[0].textContent")
     assert label.strip() == "Xã/phường"
     # A select's type-ahead: "b" jumps among the communes whose name starts with B.
@@ -213,7 +213,7 @@ def test_the_report_flow_with_the_keyboard_alone_and_without_the_map(live_url, b
     page.keyboard.type("Đèn đường hỏng hai tuần nay, buổi tối rất tối.")
     on_the_way = tab_to(page, "submit-btn")
     # (the "or sign in" link sits in the contact section's hint)
-    assert on_the_way == ["photos", "video", "a", "contact_name", "contact_phone", "contact_email", "submit-btn"]
+    assert on_the_way == ["video", "a", "contact_name", "contact_phone", "contact_email", "submit-btn"]
     # Shift+Tab goes back the same way.
     assert tab_to(page, "contact_email", back=True) == ["contact_email"]
     page.keyboard.press("Tab")
