@@ -225,12 +225,11 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
             raise Unsatisfiable
         return max(0, size - n), size - 1
     start = int(first)
-    end = int(last) if last else size - 1
-    if end < start:
+    if last and int(last) < start:
         return None  # syntactically invalid: ignored
     if start >= size:
         raise Unsatisfiable
-    return start, min(end, size - 1)
+    return start, min(int(last) if last else size - 1, size - 1)
 
 
 def _read_span(path, first, last):
