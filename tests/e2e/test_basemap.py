@@ -94,7 +94,7 @@ def magenta_share(png_path):
     """Share of a screenshot's pixels that are magenta-ish (the test server's tiles, also
     after the wall's dark filter and a thin wash of outlines)."""
     img = Image.open(png_path).convert("RGB")
-    px = list(img.getdata())
+    px = list(img.get_flattened_data())
     hits = sum(1 for r, g, b in px if r - g > 40 and b - g > 40)
     return hits / len(px)
 
@@ -105,6 +105,9 @@ def visit(browser, live_url, client, name, path, who, viewport, box, code, kind)
     page.on("request", lambda r: asked.append((r.url, r.headers.get("range"))))
     answers = []
     page.on("response", lambda r: answers.append((r.url, r.status)))
+    refused = []  # the page's Content-Security-Policy must let the basemap in
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+    page.refused = refused
     page.goto(live_url + path.format(code=code), wait_until="domcontentloaded")
     # the map's own data is drawn (pages that mark it) before the basemap is judged
     expect(page.locator(box)).to_have_attribute("data-basemap", kind, timeout=T)
@@ -135,6 +138,7 @@ def test_pmtiles_basemap_is_served_by_the_portal_and_drawn(
     expect(page.locator(box + " .leaflet-control-attribution a", has_text="OpenStreetMap")).to_have_attribute(
         "href", "https://www.openstreetmap.org/copyright")
     page.locator(box).screenshot(path=str(SHOTS / f"basemap-pmtiles-{name}.png"))
+    assert not page.refused, page.refused
     page.context.close()
 
 
@@ -151,12 +155,12 @@ def test_raster_basemap_tiles_are_asked_and_drawn(
             ".some((i) => i.complete && i.naturalWidth === 256)", arg=box, timeout=T)
         page.wait_for_timeout(1000)
         assert any(p.endswith(".png") for p in tiles.requests), tiles.requests
-        # the page's policy lets the browser load them (a CSP block would leave no request)
         shot = tmp_path / f"{name}.png"
         page.locator(box).screenshot(path=str(shot))
         page.locator(box).screenshot(path=str(SHOTS / f"basemap-xyz-{name}.png"))
         assert magenta_share(shot) > 0.05, magenta_share(shot)
         expect(page.locator(box + " .leaflet-control-attribution")).to_contain_text("© Sở TN&MT thử nghiệm")
+        assert not page.refused, page.refused
         page.context.close()
 
 

@@ -57,7 +57,7 @@
 
   // An area's style over a basemap: a thin wash instead of an opaque fill, a firmer line.
   // Without one (kind "none") the outlines stay the map, as before.
-  GP.overBasemap = function (style, fillOpacity) {
+  GP.overBasemap = function (style, fillOpacity, over) {
     if (!GP.hasBasemap || !style) return style;
     var out = {};
     Object.keys(style).forEach(function (k) { out[k] = style[k]; });
@@ -65,6 +65,7 @@
     if (out.fillOpacity == null || out.fillOpacity > fo) out.fillOpacity = fo;
     out.weight = Math.max(out.weight || 1, 1.5);
     out.opacity = 1;
+    Object.keys(over || {}).forEach(function (k) { out[k] = over[k]; });  // e.g. a darker line
     return out;
   };
 })();

@@ -81,7 +81,7 @@
         style: function (f) {
           return choropleth
             ? GeoPortal.overBasemap({ color: "#555", weight: 1, fillColor: colour(f.properties.n, max), fillOpacity: 0.75, className: "hm-area hm-area-" + f.properties.code }, 0.6)
-            : GeoPortal.overBasemap({ color: "#6b7a8a", weight: 1, fillColor: "#f4f1e8", fillOpacity: 0.9, className: "hm-area hm-area-" + f.properties.code }, 0.08);
+            : GeoPortal.overBasemap({ color: "#6b7a8a", weight: 1, fillColor: "#f4f1e8", fillOpacity: 0.9, className: "hm-area hm-area-" + f.properties.code }, 0.08, { color: "#34495e" });
         },
         onEachFeature: function (f, lyr) {
           lyr.bindTooltip(f.properties.name + (choropleth ? ": " + f.properties.n + " " + T.reports : ""));
