@@ -27,7 +27,7 @@ from tests.reports.conftest import BAI_CHAY, new_key, report_data
 pytestmark = pytest.mark.e2e
 T = 30000  # ms: one request at a time on a shared 2-core machine
 SHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
-OFFICER, OPERATOR = "+84900000002", "+84900000001"
+OFFICER, OPERATOR, ADMIN = "+84900000002", "+84900000001", "basemap-admin"
 PHONE, DESKTOP = {"width": 390, "height": 844}, {"width": 1366, "height": 800}
 
 # (name, path, who signs in, viewport, the map's element)
@@ -41,6 +41,7 @@ PAGES = [
     ("desk-report", "/dieu-hanh/{code}/", OPERATOR, DESKTOP, "#staff-map"),
     ("planners-map", "/ban-do/", None, DESKTOP, "#hm-map"),
     ("wall", "/ioc/?province=22&sse=once&rotate=600", OPERATOR, DESKTOP, "#ioc-map"),
+    ("admin-area", "/admin/boundaries/area/{area}/change/", ADMIN, DESKTOP, ".admin-map"),
 ]
 
 
@@ -52,14 +53,17 @@ def _env(settings, isolated_cache):
 
 
 @pytest.fixture
-def forwarded_report(db):
+def world(db):
     """A report in Bãi Cháy forwarded to its ward: on the public map, the officer's queue,
-    the officer's and the desk's report pages."""
+    the officer's and the desk's report pages; an admin for the area's page."""
+    from boundaries.models import Area
+
     operator = get_user_model().objects.get(username=OPERATOR)
     report = intake.create_report(report_data(BAI_CHAY), {}, None, new_key())
     workflow.transition(report, "forward", operator)
     agg.refresh_for_reports([report.pk])
-    return report.code
+    get_user_model().objects.create(username=ADMIN, is_staff=True, is_superuser=True)
+    return {"code": report.code, "area": Area.objects.filter(code=BAI_CHAY).values_list("pk", flat=True).first()}
 
 
 def open_page(browser, live_url, client, who, viewport):
@@ -99,7 +103,7 @@ def magenta_share(png_path):
     return hits / len(px)
 
 
-def visit(browser, live_url, client, name, path, who, viewport, box, code, kind):
+def visit(browser, live_url, client, name, path, who, viewport, box, world, kind):
     page = open_page(browser, live_url, client, who, viewport)
     asked = []
     page.on("request", lambda r: asked.append((r.url, r.headers.get("range"))))
@@ -108,7 +112,7 @@ def visit(browser, live_url, client, name, path, who, viewport, box, code, kind)
     refused = []  # the page's Content-Security-Policy must let the basemap in
     page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
     page.refused = refused
-    page.goto(live_url + path.format(code=code), wait_until="domcontentloaded")
+    page.goto(live_url + path.format(**world), wait_until="domcontentloaded")
     # the map's own data is drawn (pages that mark it) before the basemap is judged
     expect(page.locator(box)).to_have_attribute("data-basemap", kind, timeout=T)
     page.wait_for_timeout(1500)
@@ -117,11 +121,11 @@ def visit(browser, live_url, client, name, path, who, viewport, box, code, kind)
 
 @pytest.mark.parametrize("name,path,who,viewport,box", PAGES, ids=[p[0] for p in PAGES])
 def test_pmtiles_basemap_is_served_by_the_portal_and_drawn(
-        live_url, browser, client, settings, tmp_path, forwarded_report, name, path, who, viewport, box):
+        live_url, browser, client, settings, tmp_path, world, name, path, who, viewport, box):
     archive = tmp_path / "ha-long.pmtiles"
     write_archive(archive)
     settings.GEO_PORTAL_BASEMAP = f"pmtiles:{archive}"
-    page, asked, answers = visit(browser, live_url, client, name, path, who, viewport, box, forwarded_report,
+    page, asked, answers = visit(browser, live_url, client, name, path, who, viewport, box, world,
                                  "pmtiles")
     # protomaps-leaflet reads the archive in ranges from the portal, and nothing else is fetched off-site
     page.wait_for_function(
@@ -144,12 +148,12 @@ def test_pmtiles_basemap_is_served_by_the_portal_and_drawn(
 
 @pytest.mark.parametrize("name,path,who,viewport,box", PAGES, ids=[p[0] for p in PAGES])
 def test_raster_basemap_tiles_are_asked_and_drawn(
-        live_url, browser, client, settings, tmp_path, forwarded_report, name, path, who, viewport, box):
+        live_url, browser, client, settings, tmp_path, world, name, path, who, viewport, box):
     with RasterTileServer() as tiles:
         settings.GEO_PORTAL_BASEMAP = "xyz:" + tiles.template
         settings.GEO_PORTAL_BASEMAP_ATTRIBUTION = "© Sở TN&MT thử nghiệm"
         page, asked, answers = visit(browser, live_url, client, name, path, who, viewport, box,
-                                     forwarded_report, "xyz")
+                                     world, "xyz")
         page.wait_for_function(
             "(sel) => [...document.querySelectorAll(sel + ' .leaflet-basemap-pane img')]"
             ".some((i) => i.complete && i.naturalWidth === 256)", arg=box, timeout=T)
@@ -166,9 +170,9 @@ def test_raster_basemap_tiles_are_asked_and_drawn(
 
 @pytest.mark.parametrize("name,path,who,viewport,box", PAGES, ids=[p[0] for p in PAGES])
 def test_no_basemap_makes_no_tile_request(
-        live_url, browser, client, settings, forwarded_report, name, path, who, viewport, box):
+        live_url, browser, client, settings, world, name, path, who, viewport, box):
     settings.GEO_PORTAL_BASEMAP = "none"
-    page, asked, answers = visit(browser, live_url, client, name, path, who, viewport, box, forwarded_report, "none")
+    page, asked, answers = visit(browser, live_url, client, name, path, who, viewport, box, world, "none")
     page.wait_for_timeout(1500)
     assert not [u for u, _ in asked if "/basemap/" in u or not u.startswith((live_url, "data:", "blob:"))], asked
     expect(page.locator(box + " .leaflet-basemap-pane *")).to_have_count(0)
