@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.views.decorators.http import require_safe
 
@@ -327,3 +328,20 @@ def scripts_html():
 def context(request):
     """Context processor: ``{{ basemap_scripts }}`` (a callable: computed only where used)."""
     return {"basemap_scripts": scripts_html}
+
+
+@checks.register(checks.Tags.compatibility)
+def check_archive(app_configs=None, **kwargs):
+    """``manage.py check``: a configured archive that is missing or not a PMTiles file
+    (the maps then draw no basemap rather than fail)."""
+    try:
+        basemap = current()
+    except ImproperlyConfigured as exc:
+        return [checks.Error(str(exc), id="geo_portal.E010")]
+    if basemap.kind != "pmtiles" or archive_max_zoom(basemap.path) is not None:
+        return []
+    return [checks.Warning(
+        f"GEO_PORTAL_BASEMAP: {basemap.path} is missing or not a PMTiles archive; the maps draw no basemap.",
+        hint="python manage.py download_data --basemap (on a machine with internet), or GEO_PORTAL_BASEMAP=none.",
+        id="geo_portal.W010",
+    )]

@@ -260,3 +260,32 @@ def test_download_basemap_without_the_cli_is_a_clear_error(db, settings, tmp_pat
     settings.DATA_DIR = tmp_path
     with pytest.raises(CommandError, match="pmtiles"):
         call_command("download_data", "--basemap", "--jurisdiction", "22", "--basemap-out", "x.pmtiles")
+
+
+# --- the default outside the tests, and the system check -----------------------------------
+
+def test_the_default_is_openstreetmaps_tiles_outside_the_test_run(settings):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_VERSION", "GEO_PORTAL_BASEMAP")}
+    env.update(DEBUG="1", DJANGO_SETTINGS_MODULE="geo_portal.settings")
+    code = ("import django; django.setup(); from geo_portal import basemap; b = basemap.current(); "
+            "print(b.kind, b.url, b.attribution[0][0], b.attribution[0][1], sep='|')")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
+                         cwd=str(settings.BASE_DIR)).stdout.strip()
+    assert out == "xyz|https://tile.openstreetmap.org/{z}/{x}/{y}.png|© OpenStreetMap contributors|" \
+                  "https://www.openstreetmap.org/copyright"
+
+
+def test_check_warns_of_a_missing_archive(settings, tmp_path):
+    from django.core.management import call_command as run
+
+    settings.GEO_PORTAL_BASEMAP = f"pmtiles:{tmp_path / 'later.pmtiles'}"
+    assert [m.id for m in basemap.check_archive()] == ["geo_portal.W010"]
+    write_archive(tmp_path / "later.pmtiles", max_zoom=3)
+    assert basemap.check_archive() == []
+    (tmp_path / "later.pmtiles").write_bytes(b"not an archive")
+    assert [m.id for m in basemap.check_archive()] == ["geo_portal.W010"]
+    run("check")  # a warning, not an error: the portal still starts
