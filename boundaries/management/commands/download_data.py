@@ -10,9 +10,9 @@ clear error (non-zero exit), never a traceback.
 
 ``--basemap`` instead cuts a vector basemap for GEO_PORTAL_BASEMAP=pmtiles:… out of a
 pinned Protomaps daily build: the go-pmtiles CLI reads only the byte ranges of the tiles
-inside the bounding box of the jurisdictions (boundaries/extent.py) and writes a small
-archive under the data directory (Vietnam's four demo provinces: a few hundred MB at
-zoom 15). ``--dry-run`` prints the bounding box and the command without fetching.
+inside the bounding box of the jurisdictions (boundaries/extent.py) and writes an
+archive under the data directory. ``--dry-run`` prints the bounding box and the command
+without fetching.
 """
 
 from __future__ import annotations
