@@ -28,8 +28,9 @@ is printed with every block):
     beat's job); the inserted reports are deleted again afterwards,
   * disk: pg_total_relation_size of the report tables, their indexes and the roll-ups,
     per million reports.
-Results are kept in var/bench/national.json (one entry per size), so the comparison can
-be printed again with --report-only.
+Results are kept in var/bench/national.json (one entry per size; NATIONAL_RESULTS names
+another file, NATIONAL_DB another database), so the comparison can be printed again with
+--report-only.
 """
 
 import argparse
@@ -45,7 +46,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geo_portal.settings")
-RESULTS = ROOT / "var" / "bench" / "national.json"
+RESULTS = ROOT / "var" / "bench" / os.environ.get("NATIONAL_RESULTS", "national.json")
 YEARS = 5
 WALL_PROVINCE = "22"
 
@@ -64,7 +65,7 @@ def _ensure_database():
 
     url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/geo_portal")
     cfg = dj_database_url.parse(url)
-    name = cfg["NAME"] + "_national"
+    name = os.environ.get("NATIONAL_DB") or cfg["NAME"] + "_national"
     conn_kw = {"host": cfg["HOST"] or None, "port": cfg["PORT"] or None, "user": cfg["USER"] or None,
                "password": cfg["PASSWORD"] or None}
     with psycopg.connect(dbname="postgres", autocommit=True, **conn_kw) as admin:
@@ -351,8 +352,12 @@ def one_day_refresh(n_reports):
     refresh_s = time.perf_counter() - t
     from django.db import connection
 
+    # gone again: their months are counted anew (the beat's refresh leaves deleted
+    # reports to refresh_all)
+    added = agg._pairs_of("id > %s", [before])
     with connection.cursor() as cur:
         cur.execute("DELETE FROM reports_report WHERE id > %s", [before])
+    agg.refresh_months(added)
     agg.refresh_incremental()
     return {"reports": n_reports, "insert_s": insert_s, "refresh_s": refresh_s, "pairs": pairs}
 
@@ -452,6 +457,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--remeasure", action="store_true", help="measure a size already measured again")
+    parser.add_argument("--measure-only", action="store_true", help="never generate: measure the size that is there")
     args = parser.parse_args()
 
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
@@ -473,6 +479,8 @@ def main():
         have = report_count()
         if have > size * 1.01:
             say(f"{have:,} reports already: skipping the {size:,} step")
+            continue
+        if have < size * 0.99 and args.measure_only:
             continue
         if have < size * 0.99:
             say(f"generating {size - have:,} reports ({YEARS} years) …")

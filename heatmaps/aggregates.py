@@ -335,9 +335,15 @@ def _reports_of_pairs_sql(everything=False):
     if everything:
         return ("reports_report r CROSS JOIN LATERAL "
                 "(SELECT date_trunc('month', r.created_at AT TIME ZONE %(tz)s)::date AS month) m")
+    # One index range scan of (province_code, created_at) per pair: OFFSET 0 keeps the
+    # subquery from being flattened into a join, for which the planner (one row
+    # estimated per pair) chose a sequential scan of every report — the beat's refresh
+    # of one month then read all 10 M.
     return """unnest(%(months)s::date[], %(starts)s::timestamptz[], %(ends)s::timestamptz[], %(provinces)s::text[])
          AS m(month, s, e, province)
-    JOIN reports_report r ON r.province_code = m.province AND r.created_at >= m.s AND r.created_at < m.e"""
+    CROSS JOIN LATERAL (SELECT * FROM reports_report r0
+                        WHERE r0.province_code = m.province AND r0.created_at >= m.s AND r0.created_at < m.e
+                        OFFSET 0) r"""
 
 
 def _grid_insert_sql(everything=False):

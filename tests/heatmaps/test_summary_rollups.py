@@ -3,6 +3,7 @@ month; per authority and month): their figures are the hand-counted ones, whatev
 the filters, and follow the reports after an incremental refresh."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.db import connection
@@ -100,3 +101,38 @@ def test_an_incremental_refresh_updates_the_dashboard(two_provinces, client):
     assert (national["received"], national["resolved"], national["open"]) == (17, 15, 2)
     ranking = client.get("/api/v1/stats/ranking/?min=1").json()["ranked"]
     assert next(e for e in ranking if e["authority"] == "ubnd-tinh-46")["resolved"] == 1
+
+
+@pytest.mark.parametrize("index, stage", [
+    ("heat_report_forward_due", "FORWARD_STAGE"),
+    ("heat_report_resolve_due", "RESOLVE_STAGE"),
+    ("heat_report_open", "OPEN"),
+])
+def test_partial_indexes_cover_the_states_of_the_policy(db, index, stage):
+    """The refresh's and the wall's partial indexes name the states reports.policy
+    gives each deadline stage: a state added to a stage without them would make the
+    planner fall back to reading every open report."""
+    from reports import policy
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_get_expr(i.indpred, i.indrelid) FROM pg_index i WHERE i.indexrelid = %s::regclass",
+                    [index])
+        predicate = cur.fetchone()[0]
+    named = set(re.findall(r"'([a-z_]+)'", predicate))
+    assert named == set(getattr(policy, stage).values)
+
+
+def test_the_refresh_of_a_month_reads_only_that_month(two_provinces):
+    """The beat's refresh of one (month, province) pair scans that pair's reports on
+    the (province, created_at) index, not the reports table (EXPLAIN, no timing)."""
+    month = agg.month_start(timezone.localdate())
+    params = {"months": [month], "starts": [agg.local_midnight(month)],
+              "ends": [agg.local_midnight(agg.next_month(month))], "provinces": ["22"],
+              "now": timezone.now(), "tz": "Asia/Ho_Chi_Minh"}
+    with connection.cursor() as cur:
+        cur.execute("SET enable_bitmapscan = off")  # a table this small: the plan shape only
+        cur.execute("EXPLAIN " + agg._authority_insert_sql(), params)
+        plan = "\n".join(r[0] for r in cur.fetchall())
+        cur.execute("RESET enable_bitmapscan")
+    assert "Seq Scan on reports_report" not in plan
+    assert "reports_report" in plan
