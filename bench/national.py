@@ -197,7 +197,8 @@ def _refresh_pairs(pairs, now):
     from heatmaps import aggregates as agg
 
     try:
-        agg.refresh_months(pairs, now=now)
+        # every report of these provinces in one pass (the pairs are all they have)
+        agg.refresh_months(pairs, now=now, everything=True)
     finally:
         connection.close()
 

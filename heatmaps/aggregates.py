@@ -333,8 +333,8 @@ def _reports_of_pairs_sql(everything=False):
     hash join on the province compared each report with all 60 months of it: 600 M
     comparisons for 10 M reports, bench/national.py)."""
     if everything:
-        return ("reports_report r CROSS JOIN LATERAL "
-                "(SELECT date_trunc('month', r.created_at AT TIME ZONE %(tz)s)::date AS month) m")
+        return ("(SELECT * FROM reports_report r0 WHERE r0.province_code = ANY(%(provinces)s::text[])) r "
+                "CROSS JOIN LATERAL (SELECT date_trunc('month', r.created_at AT TIME ZONE %(tz)s)::date AS month) m")
     # One index range scan of (province_code, created_at) per pair: OFFSET 0 keeps the
     # subquery from being flattened into a join, for which the planner (one row
     # estimated per pair) chose a sequential scan of every report — the beat's refresh
@@ -458,7 +458,8 @@ def _points_insert_sql(everything=False):
 def refresh_months(months, now=None, everything=False):
     """Recompute the roll-ups for these months — dates (any day of the month: every
     province) or (month, province_code) pairs (that province only). ``everything``:
-    the pairs are all there are and the roll-ups are empty (refresh_all)."""
+    the pairs are all there are of their provinces and the roll-ups have none of
+    them (refresh_all)."""
     pairs = set()
     wanted_all = sorted({month_start(m) for m in months if not isinstance(m, tuple)})
     if wanted_all:
