@@ -124,7 +124,14 @@ def report_count():
     return scalar("SELECT count(*) FROM reports_report")
 
 
-SAVED_INDEXES = RESULTS.with_name("national_dropped_indexes.json")
+
+
+def saved_indexes():
+    """Where the definitions of the dropped indexes wait, one file per database."""
+    from django.db import connection
+
+    return RESULTS.with_name(f"national_dropped_indexes_{connection.settings_dict['NAME']}.json")
+
 BULK_TABLES = ("reports_report", "heatmaps_reportpoint", "heatmaps_gridrollup")
 
 
@@ -141,9 +148,9 @@ def drop_indexes(tables):
             [list(tables)],
         )
         found = cur.fetchall()
-        kept = json.loads(SAVED_INDEXES.read_text()) if SAVED_INDEXES.exists() else []
-        SAVED_INDEXES.parent.mkdir(parents=True, exist_ok=True)
-        SAVED_INDEXES.write_text(json.dumps(kept + [ddl for _name, ddl in found], indent=1))
+        kept = json.loads(saved_indexes().read_text()) if saved_indexes().exists() else []
+        saved_indexes().parent.mkdir(parents=True, exist_ok=True)
+        saved_indexes().write_text(json.dumps(kept + [ddl for _name, ddl in found], indent=1))
         for name, _ddl in found:
             cur.execute(f"DROP INDEX {name}")
 
@@ -155,17 +162,17 @@ def restore_indexes():
 
     with connection.cursor() as cur:
         cur.execute("ALTER TABLE reports_report ENABLE TRIGGER ALL")
-        if not SAVED_INDEXES.exists():
+        if not saved_indexes().exists():
             return 0.0
     t = time.perf_counter()
-    ddls = json.loads(SAVED_INDEXES.read_text())
+    ddls = json.loads(saved_indexes().read_text())
     # the slow ones (GiST, several columns) first, two builds at a time (2 cores)
     ddls.sort(key=lambda d: ("gist" not in d, -d.count(",")))
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(_build_index, ddls))
-    SAVED_INDEXES.unlink()
+    saved_indexes().unlink()
     return time.perf_counter() - t
 
 
