@@ -483,7 +483,7 @@ def main():
     restore_indexes()  # after an interrupted load
     user = setup_country()
     tiles_path = RESULTS.with_name("national_tiles.json")
-    for size in (args.first, args.reports):
+    for size in sorted({args.first, args.reports}):
         have = report_count()
         if have > size * 1.01:
             say(f"{have:,} reports already: skipping the {size:,} step")
