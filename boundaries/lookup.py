@@ -54,11 +54,12 @@ from dataclasses import dataclass, field
 import psycopg
 from django.conf import settings
 from django.contrib.gis.geos import Point
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from boundaries.models import Area, AreaType, BoundaryVersion
+from geo_portal import async_db
 
 # Column order = the models' field order (Model.from_db maps values by it).
 _AREA_FIELDS = ["id", "version_id", "type_id", "code", "name", "name_en", "parent_id"]
@@ -226,7 +227,20 @@ def run_prepared(sql, params):
             return cur.fetchall()
 
 
-def _result(rows, day, tol) -> LocateResult:
+async def alocate(point, at=None, jurisdiction=None) -> LocateResult:
+    """locate() on the event loop (the lean ASGI path of /api/v1/locate): the same
+    query, parameters and rules, on a connection of geo_portal.async_db's pool instead
+    of Django's connection (it sees what is committed)."""
+    lon, lat = _coords(point)
+    day = _day(at)
+    params = locate_params(lon, lat, day, jurisdiction)
+    async with async_db.pool().connection() as conn:
+        cur = await conn.execute(LOCATE_SQL, params, prepare=True)
+        rows = await cur.fetchall()
+    return _result(rows, day, params["tol"], db=DEFAULT_DB_ALIAS)
+
+
+def _result(rows, day, tol, db=None) -> LocateResult:
     n_versions, beyond_m = rows[0][0], rows[0][1]
     if not n_versions:
         return LocateResult(
@@ -235,7 +249,7 @@ def _result(rows, day, tol) -> LocateResult:
             % {"day": day.strftime("%d/%m/%Y")},
         )
     areas, snapped = [], None
-    db = connection.alias
+    db = db or connection.alias
     for row in rows:
         if row[3] is None:
             continue

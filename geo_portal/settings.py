@@ -92,7 +92,13 @@ WSGI_APPLICATION = "geo_portal.wsgi.application"
 # geo_portal/asgi.py: long-lived streams served by their own asynchronous apps (no
 # thread held per open stream); everything else goes to Django on a thread pool.
 ASGI_STREAMS = {"/ioc/events": "heatmaps.live.stream_app"}
-ASGI_SHUTDOWN = ["heatmaps.live.shutdown"]
+ASGI_SHUTDOWN = ["heatmaps.live.shutdown", "geo_portal.async_db.close_pools"]
+# Hot API paths answered on the event loop without Django's middleware and thread pool
+# (each a factory given Django's app, to which it hands what it does not answer itself).
+# ASGI_LEAN=0 sends them to Django like every other path (bench/peers.py compares both).
+ASGI_LEAN_PATHS = {"/api/v1/locate": "reports.api_locate_lean.lean_locate_app"} if env_bool("ASGI_LEAN", True) else {}
+# Asynchronous PostgreSQL connections per worker for those paths (geo_portal/async_db.py).
+ASGI_LEAN_DB_CONNECTIONS = int(os.environ.get("ASGI_LEAN_DB_CONNECTIONS", 2))
 # A quiet stream sends a comment this often, so that proxies keep it open.
 LIVE_HEARTBEAT_S = float(os.environ.get("LIVE_HEARTBEAT_S", 15))
 
