@@ -200,6 +200,14 @@ HEATMAP_BINS_PER_TILE = int(os.environ.get("HEATMAP_BINS_PER_TILE", 64))
 HEATMAP_MIN_LEVEL = int(os.environ.get("HEATMAP_MIN_LEVEL", 3))
 HEATMAP_MAX_BIN_ZOOM = int(os.environ.get("HEATMAP_MAX_BIN_ZOOM", 9))
 HEATMAP_TILE_MAX_POINTS = int(os.environ.get("HEATMAP_TILE_MAX_POINTS", 10_000))
+# Finished tiles are cached (Redis, gzipped) per data version for this long (seconds);
+# after each roll-up refresh that changed something, at most HEATMAP_TILE_WARM_MAX of the
+# busiest tiles of HEATMAP_TILE_WARM_ZOOMS are rendered ahead, for at most
+# HEATMAP_TILE_WARM_SECONDS (heatmaps/tile_cache.py).
+HEATMAP_TILE_CACHE_SECONDS = int(os.environ.get("HEATMAP_TILE_CACHE_SECONDS", 86400))
+HEATMAP_TILE_WARM_MAX = int(os.environ.get("HEATMAP_TILE_WARM_MAX", 400))
+HEATMAP_TILE_WARM_SECONDS = float(os.environ.get("HEATMAP_TILE_WARM_SECONDS", 60))
+HEATMAP_TILE_WARM_ZOOMS = [int(z) for z in os.environ.get("HEATMAP_TILE_WARM_ZOOMS", "10,11,12,13,14").split(",") if z]
 # The incremental roll-up refresh leaves changes younger than this (seconds) to the next run.
 HEATMAP_REFRESH_LAG_S = int(os.environ.get("HEATMAP_REFRESH_LAG_S", 10))
 # The reporter's name, phone and e-mail are cleared this many days after a report closed.

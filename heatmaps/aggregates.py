@@ -514,10 +514,15 @@ def _state():
 
 
 def _bump_version(now):
+    from heatmaps import tile_cache
     from heatmaps.models import RefreshState
 
     RefreshState.objects.get_or_create(name="default")
     RefreshState.objects.filter(name="default").update(data_version=F("data_version") + 1, refreshed_at=now)
+    # This process forgets the version now (its own next tile reads the new one) and
+    # again once committed (a tile read in between may have fetched the old one).
+    tile_cache.version_moved()
+    transaction.on_commit(tile_cache.version_moved)
 
 
 def refresh_for_reports(ids):

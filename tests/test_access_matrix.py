@@ -195,6 +195,10 @@ TABLE = {
     "phan-anh/": [("get", "/phan-anh/", None, ALL_200, set())],
     "phan-anh/ban-do.json": [("get", "/phan-anh/ban-do.json", None, ALL_200, set())],
     "phan-anh/moi/": [("get", "/phan-anh/moi/", None, ALL_200, set())],
+    # the installable intake: its service worker, manifest and offline page, to anyone
+    "sw.js": [("get", "/sw.js", None, ALL_200, set())],
+    "manifest.webmanifest": [("get", "/manifest.webmanifest", None, ALL_200, set())],
+    "ngoai-tuyen/": [("get", "/ngoai-tuyen/", None, ALL_200, set())],
     "phan-anh/cua-toi/": [("get", "/phan-anh/cua-toi/", None, st(200, anonymous=302), {REPORTER})],
     "phan-anh/<str:code>/da-gui/": [("get", "/phan-anh/{hidden}/da-gui/", None, ONLY_SEES, SEES)],
     "phan-anh/<str:code>/theo-doi/": [

@@ -126,11 +126,24 @@
   function pointsLayer() {
     var url = "/tiles/reports/{z}/{x}/{y}.pbf?v=" + encodeURIComponent(state.dataVersion || el.dataset.version) + "&" + params().toString();
     var maxBin = 1;
+    // Tiles that hold more points than the cap send a "capped" layer (heatmaps/tiles.py):
+    // the notice shows while one of them is on the map at the current zoom.
+    var capped = {};
+    function cappedNotice() {
+      var z = map.getZoom();
+      document.getElementById("hm-capped").hidden = !Object.keys(capped).some(function (k) { return +k.split("/")[0] === z; });
+    }
+    map.on("zoomend", cappedNotice);
     return L.vectorGrid.protobuf(url, {
       rendererFactory: L.canvas.tile, interactive: true, maxNativeZoom: 16, pane: "hm-tiles",
       vectorTileLayerStyles: {
         reports: function (p) {
           return { radius: 4, weight: 1, color: p.overdue ? "#b42318" : "#1b4f8a", fill: true, fillColor: p.overdue ? "#ff6b6b" : "#4dabf7", fillOpacity: 0.85 };
+        },
+        capped: function (p) {
+          capped[p.z + "/" + p.x + "/" + p.y] = p.total;
+          setTimeout(cappedNotice, 0);
+          return [];
         },
         bins: function (p, z) {
           // A ramp that starts visible (orange → dark red) and an outline of the same
@@ -140,6 +153,13 @@
           return { weight: 1.5, color: c, opacity: 0.9, fill: true, fillColor: c, fillOpacity: 0.9 };
         }
       }
+    }).on("tileunload", function (e) {
+      delete capped[e.coords.z + "/" + e.coords.x + "/" + e.coords.y];
+      cappedNotice();
+    }).on("remove", function () {
+      capped = {};
+      cappedNotice();
+      map.off("zoomend", cappedNotice);
     }).on("click", function (e) {
       var p = e.layer.properties;
       L.popup().setLatLng(e.latlng).setContent(p.code ? (p.code + " · " + p.category + " · " + p.state + (p.overdue ? " · " + T.overdue : "")) : (p.n + " " + T.reports + (p.overdue ? ", " + p.overdue + " " + T.overdue : ""))).openOn(map);
