@@ -13,6 +13,8 @@ import dj_database_url
 from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
+from geo_portal import basemap as _basemap
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -113,6 +115,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "geo_portal.basemap.context",
             ],
         },
     },
@@ -382,8 +385,23 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 
+# The basemap under every map (geo_portal/basemap.py): "xyz:<URL template>" (raster tiles the
+# browser fetches; credit them in GEO_PORTAL_BASEMAP_ATTRIBUTION), "pmtiles:<path>" (a vector
+# archive under DATA_DIR served by the portal itself) or "none". OpenStreetMap's standard tiles
+# by default; the test run draws none unless a test says otherwise (no test reaches the internet).
+GEO_PORTAL_BASEMAP = os.environ.get("GEO_PORTAL_BASEMAP") or (
+    "none" if os.environ.get("PYTEST_VERSION") else "xyz:https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+)
+GEO_PORTAL_BASEMAP_ATTRIBUTION = os.environ.get("GEO_PORTAL_BASEMAP_ATTRIBUTION", "")
+GEO_PORTAL_BASEMAP_ATTRIBUTION_URL = os.environ.get("GEO_PORTAL_BASEMAP_ATTRIBUTION_URL", "")
+# A bad value stops the start with a message naming it (ImproperlyConfigured).
+_basemap.parse(
+    GEO_PORTAL_BASEMAP, GEO_PORTAL_BASEMAP_ATTRIBUTION, GEO_PORTAL_BASEMAP_ATTRIBUTION_URL, DATA_DIR
+)
+
 # Content-Security-Policy (geo_portal.production.SecurityHeadersMiddleware): no inline
 # script anywhere; inline style attributes stay allowed (Leaflet and Chart.js set them).
+# The raster basemap's host is added to img-src per answer (geo_portal.basemap).
 CONTENT_SECURITY_POLICY = os.environ.get("CONTENT_SECURITY_POLICY") or "; ".join([
     "default-src 'self'",
     "script-src 'self'",

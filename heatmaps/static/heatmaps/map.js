@@ -1,12 +1,14 @@
 /* The planners' map: modes (points/bins vector tiles, heat, hexagons, choropleth),
    category layers, a month slider, province → commune drill-down, Gi* hotspots,
-   export of the current view. No internet: no base map tiles, the areas are the base. */
+   export of the current view. Over the basemap (GEO_PORTAL_BASEMAP); with none, the areas
+   are the base. */
 (function () {
   "use strict";
   var el = document.getElementById("hm-map");
   var T = JSON.parse(document.getElementById("hm-i18n").textContent);
   var POINTS_ZOOM = parseInt(el.dataset.pointsZoom, 10);
   var map = L.map(el, { preferCanvas: false, zoomControl: true }).setView([16.5, 106.5], 6);
+  GeoPortal.basemap(map);
   // Open on the busiest province (a month's bins are specks at country zoom).
   if (el.dataset.startBounds) map.fitBounds(JSON.parse(el.dataset.startBounds));
   window.hmMap = map;
@@ -78,8 +80,8 @@
       layers.base = L.geoJSON(fc, {
         style: function (f) {
           return choropleth
-            ? { color: "#555", weight: 1, fillColor: colour(f.properties.n, max), fillOpacity: 0.75, className: "hm-area hm-area-" + f.properties.code }
-            : { color: "#6b7a8a", weight: 1, fillColor: "#f4f1e8", fillOpacity: 0.9, className: "hm-area hm-area-" + f.properties.code };
+            ? GeoPortal.overBasemap({ color: "#555", weight: 1, fillColor: colour(f.properties.n, max), fillOpacity: 0.75, className: "hm-area hm-area-" + f.properties.code }, 0.6)
+            : GeoPortal.overBasemap({ color: "#6b7a8a", weight: 1, fillColor: "#f4f1e8", fillOpacity: 0.9, className: "hm-area hm-area-" + f.properties.code }, 0.08, { color: "#34495e" });
         },
         onEachFeature: function (f, lyr) {
           lyr.bindTooltip(f.properties.name + (choropleth ? ": " + f.properties.n + " " + T.reports : ""));

@@ -1,4 +1,4 @@
-/* Citizen intake: pin on a map of the province's communes (no internet tiles),
+/* Citizen intake: pin on a map of the province's communes over the basemap,
    commune search, "use my location", routing preview, nearby reports, idempotent submit.
    Without the map: a commune chosen in a list (#commune-choice) and the place in words;
    the pin wins when both are given (as on the server). Errors are linked to their
@@ -25,12 +25,13 @@
   }
 
   if (cfg.markerIcons) { L.Icon.Default.imagePath = ""; L.Icon.Default.mergeOptions(cfg.markerIcons); }
-  var map = L.map("map", { zoomControl: false, attributionControl: false, preferCanvas: true }).setView([20.95, 107.07], 10);
+  var map = L.map("map", { zoomControl: false, preferCanvas: true }).setView([20.95, 107.07], 10);
   L.control.zoom({ zoomInTitle: T.zoomIn, zoomOutTitle: T.zoomOut }).addTo(map);  // translated names
   map.getContainer().style.background = "#cfe3f1";  // sea
+  GeoPortal.basemap(map);
   window.intakeMap = map;  // for tests and debugging
   var communeLayer = L.geoJSON(null, {
-    style: function () { return { color: "#4a6a87", weight: 1, fillColor: "#f3f1e7", fillOpacity: 1 }; },
+    style: function () { return GeoPortal.overBasemap({ color: "#4a6a87", weight: 1, fillColor: "#f3f1e7", fillOpacity: 1 }, 0.05); },
     onEachFeature: function (f, layer) { layer.bindTooltip(props(f).name, { sticky: true, direction: "top", opacity: 0.8 }); }
   }).addTo(map);
   communeLayer.on("click", function (e) { setPin(e.latlng); });
