@@ -101,9 +101,14 @@
     stage.addEventListener("pointerup", finish);
     stage.addEventListener("pointercancel", function () { start = null; if (ghost) { ghost.remove(); ghost = null; } });
 
-    form.querySelector(".blur-add").addEventListener("click", function () {
+    function addTyped() {
       function val(cls) { return parseFloat(form.querySelector(cls).value) / 100; }
       add(val(".blur-x"), val(".blur-y"), val(".blur-w"), val(".blur-h"));
+    }
+    form.querySelector(".blur-add").addEventListener("click", addTyped);
+    // Enter in a numeric field adds the box (it would otherwise submit the form without it)
+    form.querySelectorAll(".blur-numeric input").forEach(function (el) {
+      el.addEventListener("keydown", function (ev) { if (ev.key === "Enter") { ev.preventDefault(); addTyped(); } });
     });
     render();
   });
