@@ -98,7 +98,8 @@ def test_a_face_is_blurred_on_the_public_copy_and_thumbnail_and_kept_on_the_orig
     t_in, t_out = diff_inside_outside(thumb, small_original, [v * k for v in box],
                                       margin=int(0.45 * k * (box[3] - box[1])))
     assert t_in > 12 and t_out < 4, (t_in, t_out)
-    assert [r["kind"] for r in m.blur_regions] == ["face"] and m.blur_detector == blur.DETECTOR_VERSION
+    # one face recorded (the plate rule may add a box elsewhere: it blurs generously)
+    assert [r["kind"] for r in m.blur_regions].count("face") == 1 and m.blur_detector == blur.DETECTOR_VERSION
 
 
 @pytest.mark.parametrize("name", ["chelsea.jpg", "coffee.jpg", "brick.jpg"])
