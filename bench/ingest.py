@@ -110,7 +110,8 @@ def start_server(env, port, workers, threads):
     if threads > 1:
         cmd += ["--worker-class", "gthread", "--threads", str(threads)]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
+    # 4 workers importing Django on 2 cores shared with other jobs can take more than 30 s
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/livez", timeout=1).text == "ok":

@@ -136,7 +136,7 @@ def main():
     for z in range(10, 15):
         ts, ns, bs = [], [], []
         for x, y in sample_tiles(z, args.tiles, rng):
-            ms, (data, n, _layer) = timed_call(tiles.tile, "reports", z, x, y, month)
+            ms, (data, n, _layer, _capped) = timed_call(tiles.tile, "reports", z, x, y, month)
             ts.append(ms)
             ns.append(n)
             bs.append(len(data))
@@ -161,7 +161,7 @@ def main():
     for z in range(5, 10):
         ts, bs = [], []
         for x, y in sample_tiles(z, args.tiles, rng):
-            ms, (data, n, _layer) = timed_call(tiles.tile, "bins", z, x, y, month)
+            ms, (data, n, _layer, _capped) = timed_call(tiles.tile, "bins", z, x, y, month)
             ts.append(ms)
             bs.append(len(data))
             sizes_all.append(len(data))
@@ -176,7 +176,7 @@ def main():
     at_ts = []
     for z in range(5, 10):
         for x, y in sample_tiles(z, 10, rng):
-            ms, (data, n, _layer) = timed_call(tiles.tile, "bins", z, x, y, all_time)
+            ms, (data, n, _layer, _capped) = timed_call(tiles.tile, "bins", z, x, y, all_time)
             at_ts.append(ms)
             sizes_all.append(len(data))
     print(f"  all 3 years, z5-z9: db ms p50 {pct(at_ts, 50):.1f} p95 {pct(at_ts, 95):.1f}")

@@ -23,6 +23,7 @@ from boundaries.models import (
     Jurisdiction,
     RoutingRule,
 )
+from geo_portal import basemap
 
 # Simplification for the admin map (degrees, about 5 m): a full-resolution commune
 # stays light in the page.
@@ -50,7 +51,7 @@ def area_map_html(geom, height=420):
         'style="height:{h}px;width:680px;max-width:100%;border:1px solid #ccc;background:#eef3f7">'
         "</div>"
         # The drawing code is a static file (no inline script: Content-Security-Policy).
-        '<script src="{js}"></script><script src="{map_js}"></script>'
+        '<script src="{js}"></script>{basemap}<script src="{map_js}"></script>'
         '<p class="help">{note}</p>',
         css=static("vendor/leaflet/leaflet.css"),
         js=static("vendor/leaflet/leaflet.js"),
@@ -58,6 +59,7 @@ def area_map_html(geom, height=420):
         h=height,
         data=shown.geojson,  # an attribute value: format_html escapes it
         map_js=static("geo_portal/admin-map.js"),
+        basemap=basemap.scripts_html(),
         note=_("Bản đồ không có nền khi không có internet. Ranh giới chỉ thay đổi qua lệnh import_boundaries."),
     )
 

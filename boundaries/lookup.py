@@ -54,11 +54,12 @@ from dataclasses import dataclass, field
 import psycopg
 from django.conf import settings
 from django.contrib.gis.geos import Point
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from boundaries.models import Area, AreaType, BoundaryVersion
+from geo_portal import async_db
 
 # Column order = the models' field order (Model.from_db maps values by it).
 _AREA_FIELDS = ["id", "version_id", "type_id", "code", "name", "name_en", "parent_id"]
@@ -226,7 +227,20 @@ def run_prepared(sql, params):
             return cur.fetchall()
 
 
-def _result(rows, day, tol) -> LocateResult:
+async def alocate(point, at=None, jurisdiction=None) -> LocateResult:
+    """locate() on the event loop (the lean ASGI path of /api/v1/locate): the same
+    query, parameters and rules, on a connection of geo_portal.async_db's pool instead
+    of Django's connection (it sees what is committed)."""
+    lon, lat = _coords(point)
+    day = _day(at)
+    params = locate_params(lon, lat, day, jurisdiction)
+    async with async_db.pool().connection() as conn:
+        cur = await conn.execute(LOCATE_SQL, params, prepare=True)
+        rows = await cur.fetchall()
+    return _result(rows, day, params["tol"], db=DEFAULT_DB_ALIAS)
+
+
+def _result(rows, day, tol, db=None) -> LocateResult:
     n_versions, beyond_m = rows[0][0], rows[0][1]
     if not n_versions:
         return LocateResult(
@@ -235,7 +249,7 @@ def _result(rows, day, tol) -> LocateResult:
             % {"day": day.strftime("%d/%m/%Y")},
         )
     areas, snapped = [], None
-    db = connection.alias
+    db = db or connection.alias
     for row in rows:
         if row[3] is None:
             continue
@@ -306,7 +320,7 @@ def locate_many(points_table, version, area_type=None, tolerance_m=None, *, out_
                 cur.execute("SET LOCAL enable_seqscan = off")
                 cur.execute(
                     f"""CREATE UNLOGGED TABLE {hits} AS
-                        SELECT q.{k} AS key, p.area_id, NULL::float8 AS snapped_m
+                        SELECT q.{k} AS key, p.area_id
                         FROM boundaries_areapart p
                         JOIN {points_table} q ON ST_Covers(p.geom, q.{g})
                         WHERE p.version_id = %(v)s AND p.type_id = %(t)s""",
@@ -317,44 +331,52 @@ def locate_many(points_table, version, area_type=None, tolerance_m=None, *, out_
                     cur.execute(f"SET LOCAL {name} TO DEFAULT")
             stats["join_s"] = time.perf_counter() - t0
 
-            # 3. The points left over snap to the nearest area within tolerance (the
-            #    bounding box of locate()'s snap, widened by latitude, uses the index).
-            t1 = time.perf_counter()
-            _dx, dy = snap_box_degrees(0, tol)
-            cur.execute(
-                f"""INSERT INTO {hits} (key, area_id, snapped_m)
-                    SELECT q.{k}, near.area_id, near.d
-                    FROM {points_table} q
-                    CROSS JOIN LATERAL (
-                        SELECT p.area_id, ST_Distance(p.geom::geography, q.{g}::geography) AS d
-                        FROM boundaries_areapart p
-                        JOIN boundaries_area a ON a.id = p.area_id
-                        WHERE p.version_id = %(v)s AND p.type_id = %(t)s
-                          AND p.geom && ST_Expand(
-                                q.{g},
-                                %(dxc)s / greatest(cos(radians(least(abs(ST_Y(q.{g})) + %(dy)s, 89.9))), 1e-6),
-                                %(dy)s)
-                          AND ST_DWithin(p.geom::geography, q.{g}::geography, %(tol)s)
-                        ORDER BY 2, a.code
-                        LIMIT 1
-                    ) near
-                    WHERE q.{g} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {hits} h WHERE h.key = q.{k})""",
-                {**params, "dxc": tol / 111_320.0 * 1.02, "dy": dy},
-            )
-            stats["snap_s"] = time.perf_counter() - t1
-
             # The border rule: one area per point, the lowest code.
             t2 = time.perf_counter()
-            cur.execute(
-                f"""CREATE UNLOGGED TABLE {out_table} AS
-                    SELECT DISTINCT ON (h.key) h.key AS {k}, h.area_id, a.code, a.name, h.snapped_m
-                    FROM {hits} h JOIN boundaries_area a ON a.id = h.area_id
-                    ORDER BY h.key, a.code"""
-            )
-            cur.execute(f"CREATE UNIQUE INDEX ON {out_table} ({k})")
-            cur.execute(f"SELECT count(*), count(snapped_m) FROM {out_table}")
-            located, snapped = cur.fetchone()
+            with transaction.atomic():
+                cur.execute("SET LOCAL work_mem = '256MB'")  # the sort of 1 M hits in memory
+                cur.execute(
+                    f"""CREATE UNLOGGED TABLE {out_table} AS
+                        SELECT DISTINCT ON (h.key) h.key AS {k}, h.area_id, a.code, a.name, NULL::float8 AS snapped_m
+                        FROM {hits} h JOIN boundaries_area a ON a.id = h.area_id
+                        ORDER BY h.key, a.code"""
+                )
+                located = cur.rowcount
+                cur.execute(f"CREATE UNIQUE INDEX ON {out_table} ({k})")
             stats["resolve_s"] = time.perf_counter() - t2
+
+            # 3. The points left over snap to the nearest area within tolerance (the
+            #    bounding box of locate()'s snap, widened by latitude, uses the index).
+            #    Skipped when every point is located: the anti-join over all the points
+            #    costs as much as the resolve.
+            t1 = time.perf_counter()
+            cur.execute(f"SELECT count(*) FROM {points_table} WHERE {g} IS NOT NULL")
+            snapped = 0
+            if cur.fetchone()[0] > located:
+                _dx, dy = snap_box_degrees(0, tol)
+                cur.execute(
+                    f"""INSERT INTO {out_table} ({k}, area_id, code, name, snapped_m)
+                        SELECT q.{k}, near.area_id, near.code, near.name, near.d
+                        FROM {points_table} q
+                        CROSS JOIN LATERAL (
+                            SELECT p.area_id, a.code, a.name, ST_Distance(p.geom::geography, q.{g}::geography) AS d
+                            FROM boundaries_areapart p
+                            JOIN boundaries_area a ON a.id = p.area_id
+                            WHERE p.version_id = %(v)s AND p.type_id = %(t)s
+                              AND p.geom && ST_Expand(
+                                    q.{g},
+                                    %(dxc)s / greatest(cos(radians(least(abs(ST_Y(q.{g})) + %(dy)s, 89.9))), 1e-6),
+                                    %(dy)s)
+                              AND ST_DWithin(p.geom::geography, q.{g}::geography, %(tol)s)
+                            ORDER BY 4, a.code
+                            LIMIT 1
+                        ) near
+                        WHERE q.{g} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {out_table} o WHERE o.{k} = q.{k})""",
+                    {**params, "dxc": tol / 111_320.0 * 1.02, "dy": dy},
+                )
+                snapped = cur.rowcount
+                located += snapped
+            stats["snap_s"] = time.perf_counter() - t1
     finally:
         with connection.cursor() as cur:
             cur.execute(f"DROP TABLE IF EXISTS {hits}")

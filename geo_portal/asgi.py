@@ -1,8 +1,10 @@
 """The ASGI entry point (scripts/run: gunicorn with uvicorn workers).
 
 A small router: the long-lived streams named in settings.ASGI_STREAMS (the IOC wall's
-/ioc/events) go to their asynchronous apps, which hold no thread while open; every
-other request goes to Django's WSGI handler on a fixed pool of threads (a2wsgi), the
+/ioc/events) go to their asynchronous apps, which hold no thread while open; the hot
+API paths of settings.ASGI_LEAN_PATHS (/api/v1/locate: reports/api_locate_lean.py) are
+answered on the event loop when they can and handed to Django otherwise; every other
+request goes to Django's WSGI handler on a fixed pool of threads (a2wsgi), the
 way gunicorn's gthread workers served it — each thread keeps its persistent database
 connection, and sync views do not queue behind Django's one thread-sensitive executor
 as they would under Django's own ASGI handler.
@@ -22,6 +24,7 @@ from django.utils.module_loading import import_string  # noqa: E402
 
 web = WSGIMiddleware(django_app, workers=int(os.environ.get("WEB_THREADS", 8)))
 streams = {path: import_string(target) for path, target in settings.ASGI_STREAMS.items()}
+lean = {path: import_string(factory)(web) for path, factory in settings.ASGI_LEAN_PATHS.items()}
 shutdowns = [import_string(target) for target in settings.ASGI_SHUTDOWN]
 
 
@@ -44,5 +47,5 @@ async def application(scope, receive, send):
                     await close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-    app = _is_stream(scope) if scope["type"] == "http" else None
+    app = (_is_stream(scope) or lean.get(scope["path"])) if scope["type"] == "http" else None
     await (app or web)(scope, receive, send)

@@ -16,6 +16,8 @@ from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
+from geo_portal import basemap
+
 log = logging.getLogger(__name__)
 
 # What a lost, refused or restarting database raises (psycopg's errors are wrapped
@@ -115,7 +117,8 @@ def livez(request):
 class SecurityHeadersMiddleware(_HybridMiddleware):
     """Content-Security-Policy on every answer (a view that sets its own keeps it), and
     ``Cache-Control: private, no-store`` on anything answered to a signed-in user or an
-    API token: a shared cache or the browser's back button must not keep it."""
+    API token: a shared cache or the browser's back button must not keep it. An answer
+    marked ``shared_public`` (the basemap archive: the same bytes for all) keeps its caching."""
 
     def __call__(self, request):
         if iscoroutinefunction(self):
@@ -152,10 +155,10 @@ class SecurityHeadersMiddleware(_HybridMiddleware):
 
     @staticmethod
     def _apply(response, private):
-        csp = settings.CONTENT_SECURITY_POLICY
+        csp = basemap.content_security_policy(settings.CONTENT_SECURITY_POLICY)
         if csp and "Content-Security-Policy" not in response:
             response["Content-Security-Policy"] = csp
-        if private:
+        if private and not getattr(response, "shared_public", False):
             # Replaces any public caching a view chose for anonymous callers.
             if "Cache-Control" in response:
                 del response["Cache-Control"]

@@ -13,6 +13,8 @@ import dj_database_url
 from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
+from geo_portal import basemap as _basemap
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -92,7 +94,13 @@ WSGI_APPLICATION = "geo_portal.wsgi.application"
 # geo_portal/asgi.py: long-lived streams served by their own asynchronous apps (no
 # thread held per open stream); everything else goes to Django on a thread pool.
 ASGI_STREAMS = {"/ioc/events": "heatmaps.live.stream_app"}
-ASGI_SHUTDOWN = ["heatmaps.live.shutdown"]
+ASGI_SHUTDOWN = ["heatmaps.live.shutdown", "geo_portal.async_db.close_pools"]
+# Hot API paths answered on the event loop without Django's middleware and thread pool
+# (each a factory given Django's app, to which it hands what it does not answer itself).
+# ASGI_LEAN=0 sends them to Django like every other path (bench/peers.py compares both).
+ASGI_LEAN_PATHS = {"/api/v1/locate": "reports.api_locate_lean.lean_locate_app"} if env_bool("ASGI_LEAN", True) else {}
+# Asynchronous PostgreSQL connections per worker for those paths (geo_portal/async_db.py).
+ASGI_LEAN_DB_CONNECTIONS = int(os.environ.get("ASGI_LEAN_DB_CONNECTIONS", 2))
 # A quiet stream sends a comment this often, so that proxies keep it open.
 LIVE_HEARTBEAT_S = float(os.environ.get("LIVE_HEARTBEAT_S", 15))
 
@@ -107,6 +115,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "geo_portal.basemap.context",
             ],
         },
     },
@@ -194,6 +203,14 @@ HEATMAP_BINS_PER_TILE = int(os.environ.get("HEATMAP_BINS_PER_TILE", 64))
 HEATMAP_MIN_LEVEL = int(os.environ.get("HEATMAP_MIN_LEVEL", 3))
 HEATMAP_MAX_BIN_ZOOM = int(os.environ.get("HEATMAP_MAX_BIN_ZOOM", 9))
 HEATMAP_TILE_MAX_POINTS = int(os.environ.get("HEATMAP_TILE_MAX_POINTS", 10_000))
+# Finished tiles are cached (Redis, gzipped) per data version for this long (seconds);
+# after each roll-up refresh that changed something, at most HEATMAP_TILE_WARM_MAX of the
+# busiest tiles of HEATMAP_TILE_WARM_ZOOMS are rendered ahead, for at most
+# HEATMAP_TILE_WARM_SECONDS (heatmaps/tile_cache.py).
+HEATMAP_TILE_CACHE_SECONDS = int(os.environ.get("HEATMAP_TILE_CACHE_SECONDS", 86400))
+HEATMAP_TILE_WARM_MAX = int(os.environ.get("HEATMAP_TILE_WARM_MAX", 400))
+HEATMAP_TILE_WARM_SECONDS = float(os.environ.get("HEATMAP_TILE_WARM_SECONDS", 60))
+HEATMAP_TILE_WARM_ZOOMS = [int(z) for z in os.environ.get("HEATMAP_TILE_WARM_ZOOMS", "10,11,12,13,14").split(",") if z]
 # The incremental roll-up refresh leaves changes younger than this (seconds) to the next run.
 HEATMAP_REFRESH_LAG_S = int(os.environ.get("HEATMAP_REFRESH_LAG_S", 10))
 # The reporter's name, phone and e-mail are cleared this many days after a report closed.
@@ -372,8 +389,23 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 
+# The basemap under every map (geo_portal/basemap.py): "xyz:<URL template>" (raster tiles the
+# browser fetches; credit them in GEO_PORTAL_BASEMAP_ATTRIBUTION), "pmtiles:<path>" (a vector
+# archive under DATA_DIR served by the portal itself) or "none". OpenStreetMap's standard tiles
+# by default; the test run draws none unless a test says otherwise (no test reaches the internet).
+GEO_PORTAL_BASEMAP = os.environ.get("GEO_PORTAL_BASEMAP") or (
+    "none" if os.environ.get("PYTEST_VERSION") else "xyz:https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+)
+GEO_PORTAL_BASEMAP_ATTRIBUTION = os.environ.get("GEO_PORTAL_BASEMAP_ATTRIBUTION", "")
+GEO_PORTAL_BASEMAP_ATTRIBUTION_URL = os.environ.get("GEO_PORTAL_BASEMAP_ATTRIBUTION_URL", "")
+# A bad value stops the start with a message naming it (ImproperlyConfigured).
+_basemap.parse(
+    GEO_PORTAL_BASEMAP, GEO_PORTAL_BASEMAP_ATTRIBUTION, GEO_PORTAL_BASEMAP_ATTRIBUTION_URL, DATA_DIR
+)
+
 # Content-Security-Policy (geo_portal.production.SecurityHeadersMiddleware): no inline
 # script anywhere; inline style attributes stay allowed (Leaflet and Chart.js set them).
+# The raster basemap's host is added to img-src per answer (geo_portal.basemap).
 CONTENT_SECURITY_POLICY = os.environ.get("CONTENT_SECURITY_POLICY") or "; ".join([
     "default-src 'self'",
     "script-src 'self'",

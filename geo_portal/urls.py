@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from geo_portal import production
+from geo_portal import basemap, production
 
 # A database outage met outside a view (sessions, auth) answers 503 too.
 handler500 = "geo_portal.production.server_error"
@@ -12,6 +12,8 @@ urlpatterns = [
     path("healthz", production.healthz, name="healthz"),
     # Liveness and the benchmarks' trivial baseline: no database, no session.
     path("livez", production.livez, name="livez"),
+    # The self-hosted vector basemap (GEO_PORTAL_BASEMAP=pmtiles:…), with HTTP range requests.
+    path("basemap/<str:name>.pmtiles", basemap.serve_archive, name="basemap-archive"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -7,7 +7,10 @@ Grid bins
     west/south edge; the same cells as ST_SquareGrid(s) shifted by 2^z*B/2.
 Roll-ups (heatmaps.models)
     GridRollup (level, cell, month, category, state, province),
-    AuthorityRollup (authority, category, month, province) with the dashboard sums, and
+    AuthorityRollup (authority, category, month, province) with the dashboard sums, its
+    two coarser sums ProvinceRollup (province, category, month: the dashboards) and
+    AuthorityMonthRollup (authority, month, province: the ranking), whose rows do not
+    grow with the number of reports, and
     ReportPoint (one row per report, EPSG:3857, spatially ordered within its month) for
     the point tiles.
     Low zooms, heat layers, dashboards and the ranking read these, never raw reports.
@@ -322,9 +325,31 @@ def fetchall(sql, params=()):
 # --- refresh -----------------------------------------------------------------------
 
 
-def _grid_insert_sql():
+def _reports_of_pairs_sql(everything=False):
+    """The FROM of the refresh's inserts: reports ``r`` with ``m.month``, the local
+    month they are counted in. The (month, province) pairs asked for, each an index
+    range of (province_code, created_at); or, for a rebuild from scratch, every report
+    in one pass with its month computed from its own time (joined to 2,000 pairs the
+    hash join on the province compared each report with all 60 months of it: 600 M
+    comparisons for 10 M reports, bench/national.py)."""
+    if everything:
+        return ("(SELECT * FROM reports_report r0 WHERE r0.province_code = ANY(%(provinces)s::text[])) r "
+                "CROSS JOIN LATERAL (SELECT date_trunc('month', r.created_at AT TIME ZONE %(tz)s)::date AS month) m")
+    # One index range scan of (province_code, created_at) per pair: OFFSET 0 keeps the
+    # subquery from being flattened into a join, for which the planner (one row
+    # estimated per pair) chose a sequential scan of every report — the beat's refresh
+    # of one month then read all 10 M.
+    return """unnest(%(months)s::date[], %(starts)s::timestamptz[], %(ends)s::timestamptz[], %(provinces)s::text[])
+         AS m(month, s, e, province)
+    CROSS JOIN LATERAL (SELECT * FROM reports_report r0
+                        WHERE r0.province_code = m.province AND r0.created_at >= m.s AND r0.created_at < m.e
+                        OFFSET 0) r"""
+
+
+def _grid_insert_sql(everything=False):
     B = conf("HEATMAP_BINS_PER_TILE")
     lv = bin_levels()
+    source = _reports_of_pairs_sql(everything)
     return f"""
     INSERT INTO heatmaps_gridrollup (level, cx, cy, month, category_id, state, province_code, n, overdue)
     SELECT l.level,
@@ -335,9 +360,7 @@ def _grid_insert_sql():
     FROM (
         SELECT ST_X(g) AS x, ST_Y(g) AS y, m.month, r.category_id, r.state, r.province_code,
                {policy.overdue_sql('r', '%(now)s')} AS overdue
-        FROM unnest(%(months)s::date[], %(starts)s::timestamptz[], %(ends)s::timestamptz[], %(provinces)s::text[])
-             AS m(month, s, e, province)
-        JOIN reports_report r ON r.province_code = m.province AND r.created_at >= m.s AND r.created_at < m.e
+        FROM {source}
         CROSS JOIN LATERAL ST_Transform(r.location, 3857) AS g
         WHERE {not_placeholder_sql('r')}
           AND ST_Y(r.location) BETWEEN -85 AND 85
@@ -362,9 +385,10 @@ def _handling_hist_sql(alias="r"):
     return "ARRAY[" + ", ".join(parts) + "]"
 
 
-def _authority_insert_sql():
+def _authority_insert_sql(everything=False):
     resolved = f"r.resolved_at IS NOT NULL AND NOT {policy.OPEN.sql('r')}"
     ratings = ", ".join(f"count(*) FILTER (WHERE r.rating_level = {i})" for i in range(1, 6))
+    source = _reports_of_pairs_sql(everything)
     return f"""
     INSERT INTO heatmaps_authorityrollup (authority_id, category_id, month, province_code, received, forwarded,
         forwarded_on_time, resolved, resolved_with_due, resolved_on_time, open, overdue, rejected,
@@ -383,31 +407,59 @@ def _authority_insert_sql():
            {ratings},
            coalesce(sum(extract(epoch FROM r.resolved_at - r.created_at)) FILTER (WHERE {resolved}), 0)::bigint,
            {_handling_hist_sql('r')}
-    FROM unnest(%(months)s::date[], %(starts)s::timestamptz[], %(ends)s::timestamptz[], %(provinces)s::text[])
-         AS m(month, s, e, province)
-    JOIN reports_report r ON r.province_code = m.province AND r.created_at >= m.s AND r.created_at < m.e
+    FROM {source}
     GROUP BY r.authority_id, r.category_id, m.month, r.province_code
     """
 
 
-def _points_insert_sql():
+# The sums of heatmaps.models.RollupSums (the histogram apart).
+ROLLUP_SUM_FIELDS = (
+    "received", "forwarded", "forwarded_on_time", "resolved", "resolved_with_due", "resolved_on_time",
+    "open", "overdue", "rejected", "rating_1", "rating_2", "rating_3", "rating_4", "rating_5",
+    "handling_seconds_sum",
+)
+# The coarser roll-ups: table -> the authority roll-up's keys it keeps.
+SUMMARY_ROLLUPS = {
+    "heatmaps_provincerollup": ("category_id", "month", "province_code"),
+    "heatmaps_authoritymonthrollup": ("authority_id", "month", "province_code"),
+}
+
+
+def _summary_insert_sql(table):
+    """Sum the authority roll-up's rows of the refreshed (month, province) pairs into a
+    coarser roll-up (the sums add up exactly: they are counts)."""
+    keys = ", ".join(SUMMARY_ROLLUPS[table])
+    cols = ", ".join(ROLLUP_SUM_FIELDS)
+    sums = ", ".join(f"sum(a.{k})" for k in ROLLUP_SUM_FIELDS)
+    hist = ", ".join(f"coalesce(sum(a.handling_hist[{i}]), 0)::int" for i in range(1, len(HANDLING_BUCKET_HOURS) + 2))
+    return f"""
+    INSERT INTO {table} ({keys}, {cols}, handling_hist)
+    SELECT {keys}, {sums}, ARRAY[{hist}]
+    FROM heatmaps_authorityrollup a
+    WHERE (a.month, a.province_code) IN (SELECT * FROM unnest(%(months)s::date[], %(provinces)s::text[]))
+    GROUP BY {keys}
+    """
+
+
+def _points_insert_sql(everything=False):
+    source = _reports_of_pairs_sql(everything)
     return f"""
     INSERT INTO heatmaps_reportpoint (report_id, month, created_at, geom, code, category, category_id, state,
                                       forward_due, resolve_due, authority_id, province_code)
     SELECT r.id, m.month, r.created_at, ST_Transform(r.location, 3857), r.code, c.code, r.category_id, r.state,
            r.forward_due, r.resolve_due, r.authority_id, r.province_code
-    FROM unnest(%(months)s::date[], %(starts)s::timestamptz[], %(ends)s::timestamptz[], %(provinces)s::text[])
-         AS m(month, s, e, province)
-    JOIN reports_report r ON r.province_code = m.province AND r.created_at >= m.s AND r.created_at < m.e
+    FROM {source}
     JOIN reports_category c ON c.id = r.category_id
     WHERE {not_placeholder_sql('r')} AND ST_Y(r.location) BETWEEN -85 AND 85
     ORDER BY m.month, ST_GeoHash(r.location, 5), r.created_at
     """
 
 
-def refresh_months(months, now=None):
+def refresh_months(months, now=None, everything=False):
     """Recompute the roll-ups for these months — dates (any day of the month: every
-    province) or (month, province_code) pairs (that province only)."""
+    province) or (month, province_code) pairs (that province only). ``everything``:
+    the pairs are all there are of their provinces and the roll-ups have none of
+    them (refresh_all)."""
     pairs = set()
     wanted_all = sorted({month_start(m) for m in months if not isinstance(m, tuple)})
     if wanted_all:
@@ -427,17 +479,20 @@ def refresh_months(months, now=None):
         "ends": [local_midnight(next_month(m)) for m, _p in pairs],
         "provinces": [p for _m, p in pairs],
         "now": now,
+        "tz": settings.TIME_ZONE,
     }
     keys = "(month, province_code) IN (SELECT * FROM unnest(%s::date[], %s::text[]))"
     with transaction.atomic(), connection.cursor() as cur:
-        for table in ("heatmaps_gridrollup", "heatmaps_authorityrollup", "heatmaps_reportpoint"):
+        for table in ("heatmaps_gridrollup", "heatmaps_authorityrollup", *SUMMARY_ROLLUPS, "heatmaps_reportpoint"):
             if whole:
                 cur.execute(f"DELETE FROM {table} WHERE month = ANY(%s::date[])", [whole])
             cur.execute(f"DELETE FROM {table} WHERE {keys}", [params["months"], params["provinces"]])
         if pairs:
-            cur.execute(_grid_insert_sql(), params)
-            cur.execute(_authority_insert_sql(), params)
-            cur.execute(_points_insert_sql(), params)
+            cur.execute(_grid_insert_sql(everything), params)
+            cur.execute(_authority_insert_sql(everything), params)
+            for table in SUMMARY_ROLLUPS:
+                cur.execute(_summary_insert_sql(table), params)
+            cur.execute(_points_insert_sql(everything), params)
         _bump_version(now)
     return len(pairs)
 
@@ -459,10 +514,15 @@ def _state():
 
 
 def _bump_version(now):
+    from heatmaps import tile_cache
     from heatmaps.models import RefreshState
 
     RefreshState.objects.get_or_create(name="default")
     RefreshState.objects.filter(name="default").update(data_version=F("data_version") + 1, refreshed_at=now)
+    # This process forgets the version now (its own next tile reads the new one) and
+    # again once committed (a tile read in between may have fetched the old one).
+    tile_cache.version_moved()
+    transaction.on_commit(tile_cache.version_moved)
 
 
 def refresh_for_reports(ids):
@@ -504,9 +564,10 @@ def refresh_all(now=None):
     now = now or timezone.now()
     with transaction.atomic():
         with connection.cursor() as cur:
-            cur.execute("TRUNCATE heatmaps_gridrollup, heatmaps_authorityrollup, heatmaps_reportpoint")
+            cur.execute("TRUNCATE heatmaps_gridrollup, heatmaps_authorityrollup, heatmaps_reportpoint, "
+                        + ", ".join(SUMMARY_ROLLUPS))
         months = _pairs_of("TRUE", [])
-        refresh_months(months, now=now)
+        refresh_months(months, now=now, everything=True)
         _state()
         lag = dt.timedelta(seconds=conf("HEATMAP_REFRESH_LAG_S"))
         RefreshState.objects.filter(name="default").update(updated_watermark=now - lag, due_watermark=now)
@@ -516,7 +577,7 @@ def refresh_all(now=None):
         # The raw tables too: after a bulk load (demo, import) without autovacuum the
         # planner's estimates of one row turn the per-commune counts of a province
         # (choropleth, the IOC wall) into nested loops — 5 s instead of 0.3 s.
-        for table in ("heatmaps_gridrollup", "heatmaps_authorityrollup", "heatmaps_reportpoint",
+        for table in ("heatmaps_gridrollup", "heatmaps_authorityrollup", *SUMMARY_ROLLUPS, "heatmaps_reportpoint",
                       "reports_report", "boundaries_area", "boundaries_areapart"):
             cur.execute(f"ANALYZE {table}")
     return len(months)
@@ -765,14 +826,25 @@ def time_series(filters: Filters, interval="month", by=None):
     )
 
 
+def summary_rollup_table(filters: Filters, group_by=None):
+    """The smallest roll-up that answers: without an authority, the province roll-up;
+    every authority without a category filter (the ranking), the authority-month
+    roll-up; else the authority roll-up."""
+    if filters.authority_id is None and group_by != "authority":
+        return "heatmaps_provincerollup"
+    if group_by == "authority" and filters.category_ids is None:
+        return "heatmaps_authoritymonthrollup"
+    return "heatmaps_authorityrollup"
+
+
 def rollup_series(filters: Filters, by=None):
-    """Monthly counts from the authority roll-up (received, resolved, overdue…)."""
+    """Monthly counts from the roll-ups (received, resolved, overdue…)."""
     where, params = filters.rollup_sql("g", with_state=False)
     split = {None: "NULL::text", "category": "c.code", "group": "coalesce(pc.code, c.code)"}[by]
     return fetchall(
         f"""SELECT g.month AS period, {split} AS key, sum(g.received)::int AS n, sum(g.resolved)::int AS resolved,
                    sum(g.overdue)::int AS overdue
-            FROM heatmaps_authorityrollup g JOIN reports_category c ON c.id = g.category_id
+            FROM {summary_rollup_table(filters, by)} g JOIN reports_category c ON c.id = g.category_id
             LEFT JOIN reports_category pc ON pc.id = c.parent_id
             WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2""",
         params,

@@ -43,15 +43,10 @@ class GridRollup(models.Model):
         ]
 
 
-class AuthorityRollup(models.Model):
-    """Per (authority, category, month, province): the sums the dashboards and the
-    ranking need. Rates are ratios of these sums, so any set of rows adds up exactly."""
+class RollupSums(models.Model):
+    """The sums the dashboards and the ranking need. Rates are ratios of these sums, so
+    any set of rows adds up exactly."""
 
-    authority = models.ForeignKey("boundaries.Authority", null=True, on_delete=models.DO_NOTHING, db_constraint=False,
-                                  related_name="+")
-    category = models.ForeignKey("reports.Category", on_delete=models.CASCADE, db_constraint=False, related_name="+")
-    month = models.DateField()
-    province_code = models.CharField(max_length=10, blank=True)
     received = models.IntegerField(default=0)
     forwarded = models.IntegerField(default=0)
     forwarded_on_time = models.IntegerField(default=0)
@@ -74,11 +69,55 @@ class AuthorityRollup(models.Model):
     handling_hist = ArrayField(models.IntegerField(), default=list)
 
     class Meta:
+        abstract = True
+
+
+class AuthorityRollup(RollupSums):
+    """Per (authority, category, month, province): the finest roll-up, for one
+    authority's figures and filters by category and authority."""
+
+    authority = models.ForeignKey("boundaries.Authority", null=True, on_delete=models.DO_NOTHING, db_constraint=False,
+                                  related_name="+")
+    category = models.ForeignKey("reports.Category", on_delete=models.CASCADE, db_constraint=False, related_name="+")
+    month = models.DateField()
+    province_code = models.CharField(max_length=10, blank=True)
+
+    class Meta:
         indexes = [
             models.Index(fields=["authority", "month", "category"], name="heat_auth_month"),
             models.Index(fields=["province_code", "month"], name="heat_auth_prov"),
             models.Index(fields=["month"], name="heat_auth_m"),
         ]
+
+
+class ProvinceRollup(RollupSums):
+    """AuthorityRollup summed over authorities: per (province, category, month). The
+    dashboards' figures (national, per province, per group, monthly) read this when no
+    authority is asked for: its rows are bounded by provinces x categories x months,
+    while the authority roll-up keeps growing with the reports (every commune committee
+    x category x month that received one) — 4x the rows from 1 M to 10 M reports
+    nationally (bench/national.py)."""
+
+    category = models.ForeignKey("reports.Category", on_delete=models.CASCADE, db_constraint=False, related_name="+")
+    month = models.DateField()
+    province_code = models.CharField(max_length=10, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["month", "province_code"], name="heat_prov_month")]
+
+
+class AuthorityMonthRollup(RollupSums):
+    """AuthorityRollup summed over categories: per (authority, month, province). The
+    ranking (every authority, no category filter) reads this: one row per authority
+    and month however many reports and categories."""
+
+    authority = models.ForeignKey("boundaries.Authority", null=True, on_delete=models.DO_NOTHING, db_constraint=False,
+                                  related_name="+")
+    month = models.DateField()
+    province_code = models.CharField(max_length=10, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["month", "province_code"], name="heat_authm_month")]
 
 
 class RefreshState(models.Model):

@@ -57,6 +57,11 @@ SERIES_ROW = obj({"period": {"type": "string", "format": "date"}, "key": nullabl
 
 tile_view = documented(
     views.tile_view, tags=TAGS, summary="Vector tile of reports (points) or bins",
+    description=("Points from z10 (bins below), with those within 80 of the 4096 tile units around the tile "
+                 "(symbols at edges). At most 10,000 points: inside the tile first; a tile with more says "
+                 "`X-Tile-Capped: <shown> of <total>` and carries a `capped` layer. Cached server-side per "
+                 "data version and viewer (`X-Tile-Cache: hit|miss`), gzip with `Accept-Encoding: gzip`, "
+                 "304 on `If-None-Match`."),
     parameters=[OpenApiParameter("layer", str, OpenApiParameter.PATH, enum=["reports", "bins"]),
                 query("v", "Data version (long cache when current)"), *FILTERS],
     responses={(200, "application/vnd.mapbox-vector-tile"): OpenApiTypes.BINARY, 204: None, 304: None, **BAD},

@@ -40,10 +40,7 @@ from heatmaps.aggregates import HANDLING_BUCKET_HOURS, Filters, fetchall
 from reports import policy
 
 RATING_KEYS = ("rating_1", "rating_2", "rating_3", "rating_4", "rating_5")
-SUM_FIELDS = (
-    "received", "forwarded", "forwarded_on_time", "resolved", "resolved_with_due", "resolved_on_time",
-    "open", "overdue", "rejected", *RATING_KEYS, "handling_seconds_sum",
-)
+SUM_FIELDS = agg.ROLLUP_SUM_FIELDS
 
 
 def median_from_hist(hist):
@@ -89,7 +86,8 @@ def _hist_sum_sql(alias="g"):
 
 
 def summary(filters: Filters, group_by=None):
-    """Key figures from the authority roll-up (never raw reports). group_by: None,
+    """Key figures from the roll-ups (never raw reports; the smallest that answers,
+    aggregates.summary_rollup_table). group_by: None,
     "province", "authority", "category" or "group" → a list of rows with a "key"."""
     where, params = filters.rollup_sql("g", with_state=False)
     keys = {
@@ -104,8 +102,9 @@ def summary(filters: Filters, group_by=None):
     if group_by not in keys:
         raise agg.FilterError({"by": _("Không thể nhóm theo %(k)s.") % {"k": group_by}})
     key, join = keys[group_by]
+    table = agg.summary_rollup_table(filters, group_by)
     rows = fetchall(
-        f"SELECT {key} AS key, {_sum_sql()}, {_hist_sum_sql()} FROM heatmaps_authorityrollup g {join} WHERE {where} "
+        f"SELECT {key} AS key, {_sum_sql()}, {_hist_sum_sql()} FROM {table} g {join} WHERE {where} "
         "GROUP BY 1 ORDER BY 1",
         params,
     )

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from heatmaps import aggregates as agg
-from heatmaps import exports, hotspots, stats, tiles
+from heatmaps import exports, hotspots, stats, tile_cache, tiles
 from heatmaps.aggregates import FilterError, Filters
 from reports.policy import access
 
@@ -152,38 +152,67 @@ def parse_int(params, name, default, lo, hi):
 # --- tiles -----------------------------------------------------------------------------
 
 
+def accepts_gzip(request):
+    for part in request.headers.get("Accept-Encoding", "").split(","):
+        name, _sep, q = part.strip().partition(";")
+        if name.strip().lower() in ("gzip", "*") and q.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000"):
+            return True
+    return False
+
+
+def etag_matches(request, etag):
+    sent = request.headers.get("If-None-Match", "")
+    return any(t.strip() in (etag, etag.removeprefix("W/"), "*") for t in sent.split(",")) if sent else False
+
+
 @api
 def tile_view(request, layer, z, x, y):
-    """/tiles/<reports|bins>/<z>/<x>/<y>.pbf?v=<version>&month=…&category=…&state=…"""
+    """/tiles/<reports|bins>/<z>/<x>/<y>.pbf?v=<version>&month=…&category=…&state=…
+
+    Served from the tile cache (heatmaps.tile_cache: gzipped, per refresh version and
+    viewer's scope) or rendered and cached. Headers: ``X-Tile-Cache`` hit or miss,
+    ``X-Tile-Capped: <shown> of <points in the tile>`` when the tile holds more points
+    than the cap (the tile's "capped" layer says the same), a weak ETag of the bytes."""
     if layer not in ("reports", "bins"):
         return bad_request({"layer": _("Lớp phải là reports hoặc bins.")})
     if not tiles.valid_tile(z, x, y):
         return bad_request({"tile": _("Ô bản đồ không tồn tại ở mức phóng này.")})
-    filters = Filters.from_params(request.GET)
     # Points are scoped (the tile projection has no reporter: a citizen's own unpublished
     # reports are on their page, not on the map); the bins count every report.
     scope = access.report_scope(request.user, own=False)
-    if layer == "reports" and z >= tiles.points_zoom():
-        filters.scope = scope
+    points = layer == "reports" and z >= tiles.points_zoom()
     staff = not scope.is_public_only
-    version = agg.data_version()
-    etag = '"' + hashlib.sha1(f"{version}|{scope!r}|{request.get_full_path()}".encode()).hexdigest()[:20] + '"'
-    if request.headers.get("If-None-Match") == etag:
-        return HttpResponseNotModified(headers={"ETag": etag})
-    data, _n, served = tiles.tile(layer, z, x, y, filters)
+    # The roll-ups' version (the tiles change only when a refresh moves it), from the cache.
+    version = tile_cache.current_version()
+    cache_key = tile_cache.key(layer, z, x, y, request.GET, version, scope if points else None)
+    entry = tile_cache.get(cache_key)
+    hit = entry is not None
+    if not hit:
+        filters = Filters.from_params(request.GET)  # bad parameters: 400, nothing cached
+        if points:
+            filters.scope = scope
+        entry = tile_cache.render(layer, z, x, y, filters)
+        tile_cache.put(cache_key, entry)
     # A URL carrying the current version never changes: cache it long. Without (or with
     # an old) version: revalidate after a minute via the ETag.
-    if request.GET.get("v") == version:
+    if tile_cache.refresh_version(request.GET.get("v")) == version:
         cache = "public, max-age=86400"
     else:
         cache = "public, max-age=60, must-revalidate"
     if staff:  # staff's tiles may hold unpublished reports: never in a shared cache
         cache = cache.replace("public", "private")
-    headers = {"ETag": etag, "Cache-Control": cache, "X-Data-Version": version, "X-Tile-Layer": served,
-               "Vary": "Cookie"}
-    if not data:
+    etag = f'W/"{entry.etag}"'
+    headers = {"ETag": etag, "Cache-Control": cache, "X-Data-Version": version, "X-Tile-Layer": entry.layer,
+               "X-Tile-Cache": "hit" if hit else "miss", "Vary": "Cookie, Accept-Encoding"}
+    if entry.capped:
+        headers["X-Tile-Capped"] = f"{entry.capped[0]} of {entry.capped[1]}"
+    if etag_matches(request, etag):
+        return HttpResponseNotModified(headers=headers)
+    if not entry.gz:
         return HttpResponse(status=204, headers=headers)
-    return HttpResponse(data, content_type=MVT, headers=headers)
+    if accepts_gzip(request):
+        return HttpResponse(entry.gz, content_type=MVT, headers={**headers, "Content-Encoding": "gzip"})
+    return HttpResponse(entry.body(), content_type=MVT, headers=headers)
 
 
 @api
@@ -388,6 +417,7 @@ def _page_context():
         "last_month": months["last"].isoformat()[:7] if months["last"] else "",
         "data_version": agg.data_version(),
         "points_zoom": tiles.points_zoom(),
+        "max_points": agg.conf("HEATMAP_TILE_MAX_POINTS"),
     }
 
 

@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from geo_portal import basemap
 from reports import policy
 from reports.models import (
     Category,
@@ -158,8 +159,9 @@ class ReportAdmin(admin.ModelAdmin):
             'data-color="#3388ff" style="height:320px;width:100%;max-width:640px;background:#eef3f7"></div>'
             "<div>{lat}, {lon}</div>"
             # The drawing code is a static file (no inline script: Content-Security-Policy).
-            '<script src="{map_js}"></script>',
+            '{basemap}<script src="{map_js}"></script>',
             lat=f"{lat:.6f}", lon=f"{lon:.6f}", outline=outline, map_js=static("geo_portal/admin-map.js"),
+            basemap=basemap.scripts_html(),
         )
 
     def has_add_permission(self, request):

@@ -75,18 +75,40 @@ def area_brief(area):
     }
 
 
+def parse_query(get, errors):
+    """lat, lon, at and the category code of a query (a QueryDict); the mistakes go
+    into ``errors`` (field → translated messages). Shared with the lean ASGI path
+    (reports/api_locate_lean.py)."""
+    lat = _coordinate(get.get("lat"), "lat", 90, errors)
+    lon = _coordinate(get.get("lon"), "lon", 180, errors)
+    at = None
+    if get.get("at"):
+        at = parse_at(get["at"])
+        if at is None:
+            errors["at"] = [_("Thời điểm phải theo ISO 8601, ví dụ 2025-03-01 hoặc 2025-03-01T08:30:00+07:00.")]
+    return lat, lon, at, (get.get("category") or "").strip()
+
+
+def bad_request_body(errors):
+    return {"errors": errors, "message": _("Yêu cầu không hợp lệ.")}
+
+
+def answer(result, at):
+    """The answer's fields for a locate() result (without the routing)."""
+    return {
+        "areas": [area_brief(a) for a in result.areas],
+        "snapped_m": None if result.snapped_m is None else round(result.snapped_m, 1),
+        "reason": result.reason,
+        "message": result.message,
+        "at": (at.isoformat() if isinstance(at, dt.date) else None),
+    }
+
+
 @require_GET
 def locate_view(request):
     errors = {}
-    lat = _coordinate(request.GET.get("lat"), "lat", 90, errors)
-    lon = _coordinate(request.GET.get("lon"), "lon", 180, errors)
-    at = None
-    if request.GET.get("at"):
-        at = parse_at(request.GET["at"])
-        if at is None:
-            errors["at"] = [_("Thời điểm phải theo ISO 8601, ví dụ 2025-03-01 hoặc 2025-03-01T08:30:00+07:00.")]
+    lat, lon, at, code = parse_query(request.GET, errors)
     category = None
-    code = (request.GET.get("category") or "").strip()
     if code:
         if "\x00" not in code and len(code) <= Category._meta.get_field("code").max_length:
             category = Category.objects.filter(code=code, active=True).select_related("parent").first()
@@ -94,16 +116,10 @@ def locate_view(request):
             shown = code.replace("\x00", "")[:60]
             errors["category"] = [_("Không có lĩnh vực “%(code)s”.") % {"code": shown}]
     if errors:
-        return JsonResponse({"errors": errors, "message": _("Yêu cầu không hợp lệ.")}, status=400)
+        return JsonResponse(bad_request_body(errors), status=400)
 
     result = locate((lon, lat), at=at)
-    data = {
-        "areas": [area_brief(a) for a in result.areas],
-        "snapped_m": None if result.snapped_m is None else round(result.snapped_m, 1),
-        "reason": result.reason,
-        "message": result.message,
-        "at": (at.isoformat() if isinstance(at, dt.date) else None),
-    }
+    data = answer(result, at)
     if category is not None:
         routed = route(result.areas, category.codes_for_routing())
         a = routed.authority

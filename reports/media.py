@@ -49,6 +49,14 @@ PHOTO_MIMES = {"image/jpeg", "image/png", "image/webp", "image/heic", "image/hei
 VIDEO_MIMES = {"video/mp4", "video/webm", "video/quicktime", "video/x-matroska"}
 VIDEO_FORMATS = {"video/mp4": "mp4", "video/quicktime": "mp4", "video/webm": "webm", "video/x-matroska": "webm"}
 PUBLIC_MAX_SIDE = 2560
+# Photos are downsized in the citizen's browser (reports/static/reports/photo-prep.js)
+# to this longest side, JPEG at this quality, before they are sent: a 12 MP phone photo
+# of ~4 MB becomes ~0.5-1 MB on a slow connection. Below PUBLIC_MAX_SIDE, so the public
+# copy keeps every pixel that was sent. Photos under PHONE_KEEP_BYTES and within the side
+# are sent as they are.
+PHONE_MAX_SIDE = 2048
+PHONE_JPEG_QUALITY = 0.85
+PHONE_KEEP_BYTES = 512 * 1024
 THUMB_SIDE = 320
 MB = 1024 * 1024
 

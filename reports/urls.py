@@ -48,3 +48,12 @@ from django.conf import settings  # noqa: E402
 from reports.views_media import serve_media  # noqa: E402
 
 urlpatterns += [path(settings.MEDIA_URL.strip("/") + "/<path:path>", serve_media, name="media")]
+
+# The installable intake (PWA): service worker at the root scope, manifest, offline page.
+from reports import views_pwa  # noqa: E402
+
+urlpatterns += [
+    path("sw.js", views_pwa.service_worker, name="service-worker"),
+    path("manifest.webmanifest", views_pwa.manifest, name="web-manifest"),
+    path("ngoai-tuyen/", views_pwa.offline, name="offline"),
+]

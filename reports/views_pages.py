@@ -18,6 +18,7 @@ from django.db.models import BooleanField, Case, Q, Value, When
 from django.http import Http404, HttpResponseForbidden, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.formats import get_format
@@ -93,8 +94,13 @@ def _intake_i18n():
         "videoTooBig": _("Video lớn hơn 50 MB."), "noPin": _("Hãy chạm vào bản đồ để đặt vị trí."),
         "geoFailed": _("Không lấy được vị trí của thiết bị."),
         "snapped": _("Ghim ở ngoài ranh giới, đã lấy đơn vị gần nhất"),
-        "exifFound": _("Ảnh có ghi vị trí chụp."), "metres": _("cách"), "loading": _("Đang tải ranh giới…"),
+        "photoPlace": _("Nơi chụp ảnh (theo GPS của ảnh)."),
+        "devicePlace": _("Vị trí của điện thoại, sai số khoảng %(m)s m."),
+        "suggestedPin": _("Vị trí gợi ý: kéo để chỉnh"), "metres": _("cách"), "loading": _("Đang tải ranh giới…"),
         "noMatch": _("Không tìm thấy xã/phường."),
+        # offline-intake.js
+        "queued": _("Đã lưu, sẽ gửi khi có mạng."), "sentReceipt": _("Đã gửi phản ánh, mã"),
+        "viewReceipt": _("Xem biên nhận"), "sent": _("Đã gửi."),
     }
 
 
@@ -121,7 +127,11 @@ def _intake_context(request, province, errors=None):
     values = {}
     if request.method == "POST":  # a re-rendered page keeps what the citizen typed
         values = {k: request.POST.get(k, "")[:5000] for k in INTAKE_FIELDS}
+    boundary_url = _current_boundary_url("commune")
     return {
+        # Fetched from the page's head, alongside leaflet.js, not after it (intake.js asks
+        # for the same URL): on slow 3G the map draws ~a round trip and a script earlier.
+        "boundary_preload": f"{boundary_url}?province={province}" if boundary_url else "",
         "categories": _categories_json(),
         "provinces": DEMO_PROVINCES,
         "province": province,
@@ -130,11 +140,12 @@ def _intake_context(request, province, errors=None):
         "values": values,
         "config": {
             "province": province,
-            "boundaryUrl": _current_boundary_url("commune"),
+            "boundaryUrl": boundary_url,
             "locateUrl": _url_or("api-locate", "/api/v1/locate"),
             "nearbyUrl": _url_or("api-nearby", "/api/v1/reports/nearby"),
             "photoHintUrl": _url_or("api-photo-hint", "/api/v1/reports/photo-hint"),
             "submitUrl": reverse("report-new"),
+            "swUrl": _url_or("service-worker", ""),
             "followUrl": "/phan-anh/{code}/theo-doi/",
             "signedIn": request.user.is_authenticated,
             "loginUrl": reverse("login"),
@@ -142,6 +153,29 @@ def _intake_context(request, province, errors=None):
             "maxPhotoMb": 10,
             "maxVideoMb": 50,
             "i18n": _intake_i18n(),
+            # Leaflet finds its marker images from leaflet.css's URL, which content-hashed
+            # names break (the pin would be a broken image): given here, hashed.
+            "markerIcons": {"iconUrl": static("vendor/leaflet/images/marker-icon.png"),
+                            "iconRetinaUrl": static("vendor/leaflet/images/marker-icon-2x.png"),
+                            "shadowUrl": static("vendor/leaflet/images/marker-shadow.png")},
+        },
+        "photo_prep": _photo_prep_config(),
+    }
+
+
+def _photo_prep_config():
+    """What reports/static/reports/photo-prep.js needs: photos are downsized on the phone
+    to this longest side (below the server's public size, so the server re-encodes without
+    shrinking them again) before they are sent."""
+    from reports import media
+
+    return {
+        "maxSide": media.PHONE_MAX_SIDE, "quality": media.PHONE_JPEG_QUALITY, "keepBytes": media.PHONE_KEEP_BYTES,
+        "maxPhotos": media.max_photos(),
+        "exifrUrl": static("vendor/exifr-lite.umd.js"),
+        "i18n": {
+            "preparing": _("Đang thu nhỏ ảnh…"), "prepared": _("Ảnh đã thu nhỏ để gửi nhanh:"),
+            "tooMany": _("Tối đa %(n)d ảnh: các ảnh sau đã bị bỏ.") % {"n": media.max_photos()},
         },
     }
 

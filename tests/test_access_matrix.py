@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from reports import intake, workflow
 from reports.models import Report
+from tests.basemap_tiles import write_archive
 from tests.reports.conftest import BAI_CHAY, new_key, photo, point_in, report_data
 
 HUE_COMMUNE = "19753"  # UBND 19753 (Huế) has officer +84900102101
@@ -70,6 +71,9 @@ STAFF_PAGE = by_set(404, s_302={ANON}, s_200=STAFF_OF_IT, s_403={REPORTER})
 TABLE = {
     "healthz": [("get", "/healthz", None, ALL_200, set())],
     "livez": [("get", "/livez", None, ALL_200, set())],
+    # the self-hosted basemap (the world configures one): public map data for everyone
+    "basemap/<str:name>.pmtiles": [("get", "/basemap/matrix.pmtiles", None, ALL_200, set()),
+                                   ("get", "/basemap/other.pmtiles", None, st(404), set())],
     # the unpublished report's photo: to those who may read the report
     "media/<path:path>": [("get", "/media/{media}", None, ONLY_SEES, set())],
     "accounts/login/": [("get", "/accounts/login/", None, ALL_200, set())],
@@ -195,6 +199,10 @@ TABLE = {
     "phan-anh/": [("get", "/phan-anh/", None, ALL_200, set())],
     "phan-anh/ban-do.json": [("get", "/phan-anh/ban-do.json", None, ALL_200, set())],
     "phan-anh/moi/": [("get", "/phan-anh/moi/", None, ALL_200, set())],
+    # the installable intake: its service worker, manifest and offline page, to anyone
+    "sw.js": [("get", "/sw.js", None, ALL_200, set())],
+    "manifest.webmanifest": [("get", "/manifest.webmanifest", None, ALL_200, set())],
+    "ngoai-tuyen/": [("get", "/ngoai-tuyen/", None, ALL_200, set())],
     "phan-anh/cua-toi/": [("get", "/phan-anh/cua-toi/", None, st(200, anonymous=302), {REPORTER})],
     "phan-anh/<str:code>/da-gui/": [("get", "/phan-anh/{hidden}/da-gui/", None, ONLY_SEES, SEES)],
     "phan-anh/<str:code>/theo-doi/": [
@@ -284,6 +292,8 @@ def world(db, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.RATELIMIT_ENABLE = False
     settings.NOTIFY_DISPATCH = "sync"
+    write_archive(tmp_path / "matrix.pmtiles", max_zoom=4)
+    settings.GEO_PORTAL_BASEMAP = f"pmtiles:{tmp_path / 'matrix.pmtiles'}"
     User = get_user_model()
     users = {r: User.objects.get(username=p) for r, p in PHONES.items()}
     users[CITIZEN] = User.objects.create(username="+84910000999", phone="+84910000999", display_name="Khác")

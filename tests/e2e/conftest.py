@@ -9,3 +9,6 @@ def isolated_cache(settings):
     rolled-back tests, so a shared Redis cache would serve one test another's tiles."""
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
                                    "LOCATION": str(uuid.uuid4())}}
+    from heatmaps import tile_cache
+
+    tile_cache.forget()  # the tiles' version and hot tiles this process keeps

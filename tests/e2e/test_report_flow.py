@@ -77,6 +77,7 @@ def test_citizen_to_rating_through_the_browser(db, live_url, browser, jpeg):
     cit.click("#commune-results button")
     cit.wait_for_timeout(600)  # let the zoom to the commune finish
     cit.evaluate(f"window.intakeMap.setView([{lat}, {lon}], 15, {{animate: false}})")
+    cit.locator("#map").scroll_into_view_if_needed()  # below the photo step on a phone
     cit.wait_for_timeout(300)
     x, y = cit.evaluate(
         f"""(() => {{ const p = window.intakeMap.latLngToContainerPoint([{lat}, {lon}]);
@@ -162,7 +163,7 @@ def test_intake_exif_hint_double_click_makes_one_report_and_field_errors(db, liv
     gps = tmp_path / "gps.jpg"
     gps.write_bytes(jpeg_bytes(gps=(lat, lon)))
     page.set_input_files("#photos", str(gps))
-    page.click("#use-exif")
+    page.click("#use-suggested")
     assert abs(float(page.input_value("#lat")) - lat) < 0.0001
     page.fill("#description", "Rác tồn đọng ba ngày")
     page.click("#submit-btn")

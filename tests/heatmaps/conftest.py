@@ -12,7 +12,10 @@ from heatmaps.synthetic import generate
 @pytest.fixture(autouse=True)
 def _no_shared_cache(settings):
     """Map data is cached per data version in Redis; rolled-back tests repeat versions."""
+    from heatmaps import tile_cache
+
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+    tile_cache.forget()
 
 
 @pytest.fixture

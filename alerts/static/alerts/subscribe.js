@@ -8,10 +8,11 @@
   var hint = document.getElementById("map-hint");
   var mapEl = document.getElementById("map");
   mapEl.style.height = "360px";
-  var map = L.map("map", { attributionControl: false, preferCanvas: true }).setView([20.95, 107.07], 10);
+  var map = L.map("map", { preferCanvas: true }).setView([20.95, 107.07], 10);
   map.getContainer().style.background = "#cfe3f1";
+  GeoPortal.basemap(map);
   window.alertsMap = map;  // for tests and debugging
-  var communes = L.geoJSON(null, { style: function () { return { color: "#4a6a87", weight: 1, fillColor: "#f3f1e7", fillOpacity: 1 }; } }).addTo(map);
+  var communes = L.geoJSON(null, { style: function () { return GeoPortal.overBasemap({ color: "#4a6a87", weight: 1, fillColor: "#f3f1e7", fillOpacity: 1 }, 0.05); } }).addTo(map);
   fetch(cfg.boundaryUrl, { headers: { Accept: "application/geo+json, application/json" } })
     .then(function (r) { return r.ok ? r.json() : null; })
     .then(function (gj) { if (gj) communes.addData(gj); })

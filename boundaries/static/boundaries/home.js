@@ -5,7 +5,8 @@
   var cfg = JSON.parse(document.getElementById("home-config").textContent);
   var S = cfg.strings;
   var en = cfg.lang === "en";
-  var map = L.map("map", { zoomControl: true, attributionControl: false, preferCanvas: false, zoomSnap: 0.25 });
+  var map = L.map("map", { zoomControl: true, preferCanvas: false, zoomSnap: 0.25 });
+  GeoPortal.basemap(map);
   map.setView([21.0, 107.2], 9);
   var layer = null;
   var selected = null;
@@ -24,8 +25,9 @@
     });
   }
   function label(p) { return en && p.name_en ? p.name_en : p.name; }
-  var base = { color: "#0b3d6e", weight: 1, fillColor: "#f4f1e8", fillOpacity: 0.9 };
-  var hi = { color: "#b42318", weight: 3, fillColor: "#ffe7a3", fillOpacity: 0.95 };
+  // Over a basemap the communes are outlines with a light wash; without one, the map itself.
+  var base = GeoPortal.overBasemap({ color: "#0b3d6e", weight: 1, fillColor: "#f4f1e8", fillOpacity: 0.9 });
+  var hi = GeoPortal.overBasemap({ color: "#b42318", weight: 3, fillColor: "#ffe7a3", fillOpacity: 0.95 }, 0.35);
 
   // Names: a commune's label is shown when it fits inside the commune on screen and
   // does not overlap a label already placed (largest communes first), so the whole

@@ -5,7 +5,8 @@
   function draw(el) {
     if (el.dataset.drawn) return;
     el.dataset.drawn = "1";
-    var m = L.map(el, { attributionControl: false, zoomSnap: 0.25 });
+    var m = L.map(el, { zoomSnap: 0.25 });
+    if (window.GeoPortal && GeoPortal.basemap) GeoPortal.basemap(m);
     var outline = el.dataset.geojson ? JSON.parse(el.dataset.geojson) : null;
     var color = el.dataset.color || "#c0392b";
     var layer = outline ? L.geoJSON(outline, { style: { color: color, weight: 2, fillOpacity: 0.1 } }).addTo(m) : null;

@@ -1,13 +1,14 @@
 /* The IOC wall: province map (communes, Gi* hotspots, overdue reports), counters,
-   rotating side views, new reports pushed by server-sent events. Nothing from the
-   internet. */
+   rotating side views, new reports pushed by server-sent events, over the basemap in its
+   dark style. */
 (function () {
   "use strict";
   var root = document.getElementById("ioc");
   var T = JSON.parse(document.getElementById("ioc-i18n").textContent);
   var province = root.dataset.province;
   // zoomSnap 0.25: the province fills the map instead of half of it.
-  var map = L.map("ioc-map", { zoomControl: false, attributionControl: false, zoomSnap: 0.25 });
+  var map = L.map("ioc-map", { zoomControl: false, zoomSnap: 0.25 });
+  GeoPortal.basemap(map, { dark: true });
   window.iocMap = map;
   var q = "province=" + encodeURIComponent(province);
 
@@ -32,7 +33,7 @@
   legend.addTo(map);
   getJSON("/api/v1/heatmaps/areas/?type=commune&zoom=9&parent=" + encodeURIComponent(province)).then(function (fc) {
     var max = 1; fc.features.forEach(function (f) { max = Math.max(max, f.properties.n); });
-    var lyr = L.geoJSON(fc, { style: function (f) { var t = Math.sqrt(f.properties.n / max); return { color: "#3d5a73", weight: 1, fillColor: "rgb(" + Math.round(30 + 120 * t) + ",60,90)", fillOpacity: 0.85, className: "ioc-area" }; } }).addTo(map);
+    var lyr = L.geoJSON(fc, { style: function (f) { var t = Math.sqrt(f.properties.n / max); return GeoPortal.overBasemap({ color: "#3d5a73", weight: 1, fillColor: "rgb(" + Math.round(30 + 120 * t) + ",60,90)", fillOpacity: 0.85, className: "ioc-area" }, 0.2 + 0.4 * t); } }).addTo(map);
     lyr.bringToBack();
     if (!root.dataset.bounds && fc.features.length) map.fitBounds(lyr.getBounds());
   });

@@ -1,12 +1,14 @@
 /* The planners' map: modes (points/bins vector tiles, heat, hexagons, choropleth),
    category layers, a month slider, province → commune drill-down, Gi* hotspots,
-   export of the current view. No internet: no base map tiles, the areas are the base. */
+   export of the current view. Over the basemap (GEO_PORTAL_BASEMAP); with none, the areas
+   are the base. */
 (function () {
   "use strict";
   var el = document.getElementById("hm-map");
   var T = JSON.parse(document.getElementById("hm-i18n").textContent);
   var POINTS_ZOOM = parseInt(el.dataset.pointsZoom, 10);
   var map = L.map(el, { preferCanvas: false, zoomControl: true }).setView([16.5, 106.5], 6);
+  GeoPortal.basemap(map);
   // Open on the busiest province (a month's bins are specks at country zoom).
   if (el.dataset.startBounds) map.fitBounds(JSON.parse(el.dataset.startBounds));
   window.hmMap = map;
@@ -78,8 +80,8 @@
       layers.base = L.geoJSON(fc, {
         style: function (f) {
           return choropleth
-            ? { color: "#555", weight: 1, fillColor: colour(f.properties.n, max), fillOpacity: 0.75, className: "hm-area hm-area-" + f.properties.code }
-            : { color: "#6b7a8a", weight: 1, fillColor: "#f4f1e8", fillOpacity: 0.9, className: "hm-area hm-area-" + f.properties.code };
+            ? GeoPortal.overBasemap({ color: "#555", weight: 1, fillColor: colour(f.properties.n, max), fillOpacity: 0.75, className: "hm-area hm-area-" + f.properties.code }, 0.6)
+            : GeoPortal.overBasemap({ color: "#6b7a8a", weight: 1, fillColor: "#f4f1e8", fillOpacity: 0.9, className: "hm-area hm-area-" + f.properties.code }, 0.08, { color: "#34495e" });
         },
         onEachFeature: function (f, lyr) {
           lyr.bindTooltip(f.properties.name + (choropleth ? ": " + f.properties.n + " " + T.reports : ""));
@@ -126,11 +128,24 @@
   function pointsLayer() {
     var url = "/tiles/reports/{z}/{x}/{y}.pbf?v=" + encodeURIComponent(state.dataVersion || el.dataset.version) + "&" + params().toString();
     var maxBin = 1;
+    // Tiles that hold more points than the cap send a "capped" layer (heatmaps/tiles.py):
+    // the notice shows while one of them is on the map at the current zoom.
+    var capped = {};
+    function cappedNotice() {
+      var z = map.getZoom();
+      document.getElementById("hm-capped").hidden = !Object.keys(capped).some(function (k) { return +k.split("/")[0] === z; });
+    }
+    map.on("zoomend", cappedNotice);
     return L.vectorGrid.protobuf(url, {
       rendererFactory: L.canvas.tile, interactive: true, maxNativeZoom: 16, pane: "hm-tiles",
       vectorTileLayerStyles: {
         reports: function (p) {
           return { radius: 4, weight: 1, color: p.overdue ? "#b42318" : "#1b4f8a", fill: true, fillColor: p.overdue ? "#ff6b6b" : "#4dabf7", fillOpacity: 0.85 };
+        },
+        capped: function (p) {
+          capped[p.z + "/" + p.x + "/" + p.y] = p.total;
+          setTimeout(cappedNotice, 0);
+          return [];
         },
         bins: function (p, z) {
           // A ramp that starts visible (orange → dark red) and an outline of the same
@@ -140,6 +155,13 @@
           return { weight: 1.5, color: c, opacity: 0.9, fill: true, fillColor: c, fillOpacity: 0.9 };
         }
       }
+    }).on("tileunload", function (e) {
+      delete capped[e.coords.z + "/" + e.coords.x + "/" + e.coords.y];
+      cappedNotice();
+    }).on("remove", function () {
+      capped = {};
+      cappedNotice();
+      map.off("zoomend", cappedNotice);
     }).on("click", function (e) {
       var p = e.layer.properties;
       L.popup().setLatLng(e.latlng).setContent(p.code ? (p.code + " · " + p.category + " · " + p.state + (p.overdue ? " · " + T.overdue : "")) : (p.n + " " + T.reports + (p.overdue ? ", " + p.overdue + " " + T.overdue : ""))).openOn(map);

@@ -1,4 +1,4 @@
-/* Citizen intake: pin on a map of the province's communes (no internet tiles),
+/* Citizen intake: pin on a map of the province's communes over the basemap,
    commune search, "use my location", routing preview, nearby reports, idempotent submit. */
 (function () {
   "use strict";
@@ -20,11 +20,13 @@
     return e;
   }
 
-  var map = L.map("map", { zoomControl: true, attributionControl: false, preferCanvas: true }).setView([20.95, 107.07], 10);
+  if (cfg.markerIcons) { L.Icon.Default.imagePath = ""; L.Icon.Default.mergeOptions(cfg.markerIcons); }
+  var map = L.map("map", { zoomControl: true, preferCanvas: true }).setView([20.95, 107.07], 10);
   map.getContainer().style.background = "#cfe3f1";  // sea
+  GeoPortal.basemap(map);
   window.intakeMap = map;  // for tests and debugging
   var communeLayer = L.geoJSON(null, {
-    style: function () { return { color: "#4a6a87", weight: 1, fillColor: "#f3f1e7", fillOpacity: 1 }; },
+    style: function () { return GeoPortal.overBasemap({ color: "#4a6a87", weight: 1, fillColor: "#f3f1e7", fillOpacity: 1 }, 0.05); },
     onEachFeature: function (f, layer) { layer.bindTooltip(props(f).name, { sticky: true, direction: "top", opacity: 0.8 }); }
   }).addTo(map);
   communeLayer.on("click", function (e) { setPin(e.latlng); });
@@ -45,14 +47,24 @@
     return fetch(url, { headers: { Accept: "application/geo+json, application/json" } })
       .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
       .then(function (gj) {
+        // Built off the map, then added once at the province's view: the communes are
+        // projected and drawn once, not at the first view and again after the fit (on a
+        // slow phone that second pass costs as much as the first).
+        map.removeLayer(communeLayer);
         communeLayer.clearLayers();
         communeLayer.addData(gj);
         communes = [];
         communeLayer.eachLayer(function (l) { communes.push({ p: props(l.feature), layer: l }); });
         communes.sort(function (a, b) { return a.p.name.localeCompare(b.p.name, "vi"); });
-        if (communes.length) map.fitBounds(communeLayer.getBounds());
+        if (communes.length) map.fitBounds(communeLayer.getBounds(), { animate: false });
+        communeLayer.addTo(map);
         map.getContainer().setAttribute("data-communes", String(communes.length));
         status.textContent = old;
+        // "Usable" (bench/pages.py): the form is in the page (this script runs after it) and
+        // the map has drawn the communes, which happens by the next animation frame.
+        if (window.performance && performance.mark && !performance.getEntriesByName("intake-usable").length) {
+          requestAnimationFrame(function () { performance.mark("intake-usable"); });
+        }
       })
       .catch(function () { status.textContent = old; });
   }
@@ -81,12 +93,53 @@
 
   document.getElementById("province").addEventListener("change", function (e) { loadProvince(e.target.value); });
 
+  // --- pin suggestion (phone): the photo's GPS or the phone's location, confirmed by the citizen ---
+  // A suggested pin (draggable) and "Use this location?"; confirming makes it the pin. Tapping
+  // the map still places the pin directly.
+  // Which wins: the photo's GPS was fixed where the problem was photographed; the phone's
+  // location is where the citizen stands now, often later and coarser (cell/Wi-Fi). So a
+  // photo's place is suggested whenever a photo has one, and the phone's location (asked for
+  // with the button, never silently) replaces it only when it is farther from the photo's
+  // place than its own accuracy (at least 100 m): then the citizen has moved, or the photo
+  // is an old one, and the place they just asked for is the better guess.
+  var suggestBox = document.getElementById("pin-suggestion"), suggested = null, photoPlace = null;
+  function suggest(ll, text) {
+    if (!suggested) {
+      suggested = L.marker(ll, { draggable: true, autoPan: true, opacity: 0.75, title: T.suggestedPin || "" }).addTo(map);
+      suggested.getElement().classList.add("suggested-pin");
+    } else {
+      suggested.setLatLng(ll);
+    }
+    map.setView(ll, 16, { animate: false });
+    document.getElementById("pin-suggestion-text").textContent = text;
+    suggestBox.hidden = false;
+    // The photo is chosen at the top of the form: bring the map and the question into sight.
+    if (suggestBox.scrollIntoView) suggestBox.scrollIntoView({ block: "nearest" });
+  }
+  function dropSuggestion() {
+    if (suggested) { map.removeLayer(suggested); suggested = null; }
+    suggestBox.hidden = true;
+  }
+  document.getElementById("use-suggested").addEventListener("click", function () {
+    if (!suggested) return;
+    var ll = suggested.getLatLng();
+    dropSuggestion();
+    setPin(ll);
+  });
+  document.getElementById("dismiss-suggested").addEventListener("click", dropSuggestion);
+  document.getElementById("photos").addEventListener("photos-prepared", function (e) {
+    var g = e.detail && e.detail.gps;
+    photoPlace = g ? L.latLng(g.latitude, g.longitude) : null;
+    if (photoPlace) suggest(photoPlace, T.photoPlace);
+  });
+
   document.getElementById("use-location").addEventListener("click", function () {
     if (!navigator.geolocation) { alert(T.geoFailed); return; }
     navigator.geolocation.getCurrentPosition(function (pos) {
-      var ll = L.latLng(pos.coords.latitude, pos.coords.longitude);
-      map.setView(ll, 15);
-      setPin(ll);
+      var ll = L.latLng(pos.coords.latitude, pos.coords.longitude), acc = pos.coords.accuracy || 0;
+      if (photoPlace && ll.distanceTo(photoPlace) <= Math.max(acc, 100)) { suggest(photoPlace, T.photoPlace); return; }
+      photoPlace = null;
+      suggest(ll, T.devicePlace.replace("%(m)s", String(Math.round(acc))));
     }, function () { alert(T.geoFailed); }, { enableHighAccuracy: true, timeout: 15000 });
   });
 
@@ -104,6 +157,7 @@
     lonIn.value = ll.lng.toFixed(6);
     clearError("location"); clearError("lat"); clearError("lon");
     preview();
+    form.dispatchEvent(new CustomEvent("intake:pin", { bubbles: true }));  // the draft is saved (offline-intake.js)
   }
 
   function selectedCategory() {
@@ -202,31 +256,8 @@
     hint.className = msgs.length ? "form-error" : "hint";
     return !msgs.length;
   }
-  photos.addEventListener("change", function () { if (checkMedia()) exifHint(); });
-
-  // A photo's EXIF GPS (read by the server, the photo is not stored) offered as a pin hint.
-  var exifBox = document.getElementById("exif-hint"), exifAt = null;
-  function exifHint() {
-    exifBox.hidden = true;
-    if (!photos.files.length || !cfg.photoHintUrl) return;
-    var fd = new FormData();
-    fd.append("photo", photos.files[0]);
-    fetch(cfg.photoHintUrl, { method: "POST", body: fd, credentials: "same-origin",
-      headers: { Accept: "application/json", "X-CSRFToken": form.querySelector("input[name=csrfmiddlewaretoken]").value } })
-      .then(function (r) { return r.ok ? r.json() : {}; })
-      .then(function (d) {
-        if (d.lat == null || d.lon == null) return;
-        exifAt = L.latLng(d.lat, d.lon);
-        exifBox.querySelector("span").textContent = T.exifFound + " (" + d.lat.toFixed(5) + ", " + d.lon.toFixed(5) + ")";
-        exifBox.hidden = false;
-      }).catch(function () {});
-  }
-  document.getElementById("use-exif").addEventListener("click", function () {
-    if (!exifAt) return;
-    map.setView(exifAt, 16);
-    setPin(exifAt);
-    exifBox.hidden = true;
-  });
+  // Checked once photo-prep.js has put the downsized photos in the input (its GPS: above).
+  photos.addEventListener("photos-prepared", checkMedia);
   video.addEventListener("change", checkMedia);
 
   function clearError(field) {
@@ -252,11 +283,16 @@
     if (!latIn.value) errs.location = T.noPin;
     if (!checkMedia()) errs.photos = hint.textContent;
     if (Object.keys(errs).length) { showErrors(errs); return; }
+    if (intakePage.submitHandler) { intakePage.submitHandler(); return; }  // offline-tolerant sending
     busy = true; btn.disabled = true; status.textContent = T.sending;
-    var fd = new FormData(form);
-    fetch(cfg.submitUrl, {
-      method: "POST", body: fd, credentials: "same-origin",
-      headers: { Accept: "application/json", "X-CSRFToken": fd.get("csrfmiddlewaretoken"), "Idempotency-Key": keyIn.value }
+    // Photos still being downsized are waited for: the full-size originals are never sent.
+    var prepared = (window.photoPrep && window.photoPrep.pending) || Promise.resolve();
+    prepared.then(function () {
+      var fd = new FormData(form);
+      return fetch(cfg.submitUrl, {
+        method: "POST", body: fd, credentials: "same-origin",
+        headers: { Accept: "application/json", "X-CSRFToken": fd.get("csrfmiddlewaretoken"), "Idempotency-Key": keyIn.value }
+      });
     }).then(function (r) {
       return r.json().then(function (d) { return { status: r.status, d: d }; });
     }).then(function (res) {
@@ -268,6 +304,16 @@
       busy = false; btn.disabled = false; status.textContent = T.failed;
     });
   });
+
+  // Hooks for offline-intake.js (draft restore, queued sending), which sets submitHandler.
+  var intakePage = window.intakePage = {
+    cfg: cfg, form: form, showErrors: showErrors, submitHandler: null,
+    setPin: function (lat, lon) {
+      var ll = L.latLng(lat, lon);
+      setPin(ll);
+      map.setView(ll, Math.max(map.getZoom(), 15), { animate: false });
+    }
+  };
 
   loadProvince(cfg.province);
 })();

@@ -1,11 +1,12 @@
-/* Clustered map of reports for the public list and the officer's queue. No tiles:
-   the points on a plain background (no internet), fitted to their extent. */
+/* Clustered map of reports for the public list and the officer's queue, over the basemap
+   (GEO_PORTAL_BASEMAP; with none, the communes are the background), fitted to the points. */
 (function () {
   "use strict";
   var box = document.getElementById("reports-map");
   if (!box || !window.L) return;
-  var map = L.map(box, { attributionControl: false, preferCanvas: true, maxZoom: 18 }).setView([16.0, 106.5], 5);
+  var map = L.map(box, { preferCanvas: true, maxZoom: 18 }).setView([16.0, 106.5], 5);
   box.style.background = "#e9eef2";
+  GeoPortal.basemap(map);
   var cluster = L.markerClusterGroup({ chunkedLoading: true, showCoverageOnHover: false });
   map.addLayer(cluster);
   var base = box.getAttribute("data-link-base") || "/phan-anh/";
@@ -34,7 +35,8 @@
     if (!markers.length) return;
     var bounds = cluster.getBounds();
     map.fitBounds(bounds, { maxZoom: 15, padding: [20, 20] });
-    // Communes (or provinces when the reports cover a large area) as the background: no internet tiles.
+    // Communes (or provinces when the reports cover a large area): the background without a
+    // basemap, thin outlines over one.
     var b = map.getBounds();
     var small = b.getEast() - b.getWest() < 1.5 && b.getNorth() - b.getSouth() < 1.5;
     var bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) {
@@ -44,7 +46,7 @@
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (gj) {
           if (!gj || !gj.features) return;
-          var layer = L.geoJSON(gj, { interactive: false, style: { color: "#4a6a87", weight: 1, fillColor: "#f3f1e7", fillOpacity: 1 } });
+          var layer = L.geoJSON(gj, { interactive: false, style: GeoPortal.overBasemap({ color: "#4a6a87", weight: 1, fillColor: "#f3f1e7", fillOpacity: 1 }, 0.05) });
           layer.addTo(map);
           layer.bringToBack();
         }).catch(function () {});
