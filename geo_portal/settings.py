@@ -303,6 +303,10 @@ REPORT_PHOTO_MAX_BYTES = int(os.environ.get("REPORT_PHOTO_MAX_BYTES", 10 * 1024 
 REPORT_PHOTO_MAX_COUNT = int(os.environ.get("REPORT_PHOTO_MAX_COUNT", 5))
 REPORT_VIDEO_MAX_BYTES = int(os.environ.get("REPORT_VIDEO_MAX_BYTES", 50 * 1024 * 1024))
 REPORT_VIDEO_MAX_SECONDS = int(os.environ.get("REPORT_VIDEO_MAX_SECONDS", 120))
+# CenterFace's ONNX file for blurring faces on uploads (reports/blur.py; `manage.py fetch_blur_model`)
+BLUR_MODEL_PATH = Path(os.environ.get("BLUR_MODEL_PATH", BASE_DIR / "var" / "models" / "centerface.onnx"))
+# onnxruntime's threads per process for the detector (0: one per core)
+BLUR_THREADS = int(os.environ.get("BLUR_THREADS", 0))
 REPORT_IMAGE_MAX_PIXELS = int(os.environ.get("REPORT_IMAGE_MAX_PIXELS", 40_000_000))
 # Memory one image's decoding may take (bytes); a costlier photo is refused.
 REPORT_IMAGE_DECODE_MAX_BYTES = int(os.environ.get("REPORT_IMAGE_DECODE_MAX_BYTES", 128 * 1024 * 1024))

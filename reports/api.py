@@ -376,7 +376,7 @@ class PhotoHint(APIView):
         if f is None:
             return error_response(ValidationError({"photo": [_("Hãy chọn một ảnh.")]}))
         try:
-            checked = media.check_photo(f)
+            checked = media.check_photo(f, blur=False)  # a hint only: nothing is stored
         except ValidationError as exc:
             return error_response(ValidationError({"photo": exc.messages}))
         point = checked.exif_location

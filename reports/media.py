@@ -9,10 +9,18 @@ is re-encoded as JPEG (orientation applied, longest side ≤ 2560 px) and so car
 EXIF at all; GPS found in the original's EXIF is kept as a hint
 (``Media.exif_location``), never published. Thumbnails: 320 px JPEG.
 
+Faces and licence plates (reports/blur.py) are found on that re-encoded copy and
+blurred on the public copy and its thumbnail, synchronously during the upload (the
+detector sees a 1280 px copy: bench/blur.py measures the time per 12 MP photo). The
+unblurred copy (same size, EXIF stripped too) is kept as ``Media.original`` under
+MEDIA_ROOT/private/, served to the report's staff only (reports/views_media.py).
+
 Video: one MP4, WebM or MOV, at most REPORT_VIDEO_MAX_BYTES (50 MB) and
 REPORT_VIDEO_MAX_SECONDS (120 s), probed with PyAV; the public copy is remuxed (no
 re-encoding) with its audio and video streams only, without the container's metadata
-(where phones put the place), and a thumbnail is made from its first frame.
+(where phones put the place), and a thumbnail is made from its first frame. Videos are
+not blurred: one stays staff-only until the desk has watched it and marked it reviewed
+(the "review_video" action; policy.access.can_view_media).
 """
 
 import io
@@ -90,6 +98,8 @@ class Checked:
     height: int | None = None
     duration_s: float | None = None
     thumbnail: bytes | None = None
+    original: bytes | None = None  # photos: the unblurred copy, staff only
+    regions: list = field(default_factory=list)  # photos: what was blurred (reports.blur)
     exif_location: Point | None = None
     extra: dict = field(default_factory=dict)
 
@@ -225,7 +235,9 @@ def _check_size_and_content(f, max_bytes, mimes, too_big, bad_type):
     return name, size, kind
 
 
-def check_photo(f) -> Checked:
+def check_photo(f, blur=True) -> Checked:
+    """Check, decode reduced and re-encode a photo; with ``blur`` (uploads that are
+    stored), faces and plates are blurred on the public copy and thumbnail."""
     name, size, kind = _check_size_and_content(
         f, photo_max_bytes(), PHOTO_MIMES,
         _("Ảnh %(name)s lớn quá %(max)s."),
@@ -266,12 +278,19 @@ def check_photo(f) -> Checked:
         img = Image.new("RGB", rgba.size, (255, 255, 255))
         img.paste(rgba, mask=rgba.getchannel("A"))
         del rgba
+    original, regions = None, []
+    if blur:
+        from reports import blur as blurring
+
+        original = _encode(img)
+        regions = blurring.detect(img)
+        img = blurring.apply(img, regions)
     public = _encode(img)
     thumb = _jpeg(img, THUMB_SIDE, quality=80)
     width, height = img.size
     return Checked(
         kind="photo", name=name, content_type="image/jpeg", data=public, ext="jpg", size=len(public),
-        width=width, height=height, thumbnail=thumb,
+        width=width, height=height, thumbnail=thumb, original=original, regions=regions,
         exif_location=Point(*gps, srid=4326) if gps else None, extra={"original_type": kind.mime},
     )
 
@@ -405,8 +424,11 @@ def store(report, checked, user=None, stage="report"):
             original_name=c.name, width=c.width, height=c.height, duration_s=c.duration_s,
             exif_location=c.exif_location,
             uploaded_by=user if getattr(user, "is_authenticated", False) else None,
+            blur_regions=c.regions, blur_detector=blur_detector() if c.original else "",
         )
         m.file.save(f"{stem}.{c.ext}", ContentFile(c.data), save=False)
+        if c.original:
+            m.original.save(f"{stem}.jpg", ContentFile(c.original), save=False)
         if c.thumbnail:
             m.thumbnail.save(f"{stem}.jpg", ContentFile(c.thumbnail), save=False)
         m.save()
@@ -414,9 +436,36 @@ def store(report, checked, user=None, stage="report"):
     return rows
 
 
+def blur_detector():
+    from reports import blur
+
+    return blur.DETECTOR_VERSION
+
+
+def rerender(m, regions):
+    """Blur ``regions`` on the photo's original again: a new public copy and thumbnail
+    under new names (a public copy is cached under its name), the old files removed."""
+    from reports import blur
+
+    if m.kind != "photo" or not m.original:
+        raise ValueError("only a photo with its original can be blurred again")
+    with m.original.open("rb") as fh:
+        img = Image.open(io.BytesIO(fh.read()))
+        img.load()
+    img = blur.apply(img, regions)
+    old = [f.name for f in (m.file, m.thumbnail) if f]
+    stem = uuid.uuid4().hex
+    public = _encode(img)
+    m.file.save(f"{stem}.jpg", ContentFile(public), save=False)
+    m.thumbnail.save(f"{stem}.jpg", ContentFile(_jpeg(img, THUMB_SIDE, quality=80)), save=False)
+    m.size = len(public)
+    m.blur_regions = list(regions)
+    return old
+
+
 def delete_files(rows):
     for m in rows:
-        for f in (m.file, m.thumbnail):
+        for f in (m.file, m.thumbnail, getattr(m, "original", None)):
             try:
                 if f:
                     f.delete(save=False)

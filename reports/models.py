@@ -253,9 +253,18 @@ class Media(models.Model):
     report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="media")
     kind = models.CharField(max_length=10, choices=Kind.choices)
     stage = models.CharField(max_length=10, choices=Stage.choices, default=Stage.REPORT)
-    # The public copy: EXIF stripped, re-encoded.
+    # The public copy: EXIF stripped, re-encoded, faces and plates blurred (photos).
     file = models.FileField(upload_to="reports/%Y/%m/")
     thumbnail = models.ImageField(upload_to="reports/thumbs/%Y/%m/", null=True, blank=True)
+    # Photos: the same copy unblurred, for the report's staff only (reports/views_media.py).
+    original = models.FileField(upload_to="private/originals/%Y/%m/", null=True, blank=True)
+    # What is blurred on the public copy: [{x, y, w, h (0..1), kind: face|plate|manual,
+    # source: auto|desk, score}] (reports/blur.py), and by which detector version.
+    blur_regions = models.JSONField(default=list, blank=True)
+    blur_detector = models.CharField(max_length=80, blank=True)
+    # The desk has looked at it: a photo's regions edited ("edit_blur"), a video watched
+    # ("review_video"; until then a video is shown to the report's staff only).
+    reviewed = models.BooleanField(default=False)
     content_type = models.CharField(max_length=80)
     original_name = models.CharField(max_length=200, blank=True)
     size = models.PositiveBigIntegerField()

@@ -35,7 +35,7 @@ class MediaSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Media
-        fields = ["kind", "stage", "url", "thumbnail_url", "content_type", "width", "height", "duration_s"]
+        fields = ["id", "kind", "stage", "url", "thumbnail_url", "content_type", "width", "height", "duration_s"]
 
     def _abs(self, f):
         if not f:
@@ -243,8 +243,11 @@ class ReportDetailSerializer(ReportFeatureSerializer):
 
     def get_media(self, obj) -> list:
         items = obj.media.all()
-        if obj.state not in policy.RESULT_PUBLIC and not self._private(obj):
-            items = items.filter(stage="report")
+        if not self._private(obj):
+            if obj.state not in policy.RESULT_PUBLIC:
+                items = items.filter(stage="report")
+            # a video is shown beyond the staff once the desk reviewed it (policy.access.can_view_media)
+            items = items.exclude(kind="video", reviewed=False)
         return MediaSerializer(items, many=True, context=self.context).data
 
     def get_comments(self, obj) -> list:
@@ -299,3 +302,8 @@ class ActionSerializer(serializers.Serializer):
     result_text = serializers.CharField(required=False)
     photos = serializers.ListField(child=serializers.FileField(), required=False)
     level = serializers.IntegerField(required=False)
+    media = serializers.IntegerField(required=False, help_text="edit_blur, review_video: the photo's or video's id")
+    regions = serializers.JSONField(
+        required=False,
+        help_text="edit_blur: every region to blur from now on, a list of {x, y, w, h} relative to the photo "
+                  "(0..1) with an optional kind (face, plate, manual); a JSON list or its text")

@@ -1,7 +1,8 @@
 """Uploaded media, served after an access check (reports.policy.access).
 
 Django's static() helper serves MEDIA_ROOT to anyone and only with DEBUG on; here every
-file is looked up among the stored public copies and thumbnails first. Behind nginx or
+file is looked up among the stored public copies, thumbnails and unblurred originals
+(MEDIA_ROOT/private/, the report's staff only) first. Behind nginx or
 Apache the portal only decides, and the front server sends the bytes
 (settings.MEDIA_ACCEL_REDIRECT_PREFIX / MEDIA_X_SENDFILE).
 """
@@ -35,9 +36,13 @@ def _file_path(name):
 
 def serve_media(request, path):
     full = _file_path(path)
-    media = Media.objects.filter(Q(file=path) | Q(thumbnail=path)).select_related("report").first()
+    media = (Media.objects.filter(Q(file=path) | Q(thumbnail=path) | Q(original=path))
+             .select_related("report").first())
+    is_original = media is not None and media.original.name == path
     if media is None:
         allowed = access.can_view_unlisted_media(request.user)
+    elif is_original:
+        allowed = access.can_view_original(request.user, media)
     else:
         allowed = access.can_view_media(request.user, media)
     if not allowed:
@@ -55,7 +60,7 @@ def serve_media(request, path):
     else:
         response = FileResponse(full.open("rb"), content_type=content_type)
     response["X-Content-Type-Options"] = "nosniff"
-    public = media is not None and access.can_view_media(None, media)
+    public = media is not None and not is_original and access.can_view_media(None, media)
     if public:
         # A public copy never changes under its name (a new upload gets a new name).
         patch_cache_control(response, public=True, max_age=3600)

@@ -2,6 +2,8 @@
 and the officer queue. Views hold no business rules: they call reports.intake,
 reports.workflow, reports.policy.access and reports.sla."""
 
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import (
@@ -367,6 +369,8 @@ def public_detail(request, code):
                 for ev in events]
     result_public = report.state in policy.RESULT_PUBLIC
     media = list(Media.objects.filter(report=report))
+    for m in media:
+        m.shown = access.can_view_media(request.user, m)  # a video not reviewed yet: a notice instead
     comments = list(report.comments.filter(is_hidden=False).select_related("authority", "author"))
     for c in comments:
         c.shown_as = access.comment_author_label(c)
@@ -580,6 +584,12 @@ def staff_report(request, code, area="desk"):
             return redirect(request.path)
         report = _report_or_404(code)
     actions = workflow.allowed_actions(report, request.user) if access.can_act(request.user, report) else []
+    # the media actions are offered beside each photo and video, not among the buttons
+    media_actions = {a for a in actions if a in workflow.MEDIA_ACTIONS}
+    actions = [a for a in actions if a not in workflow.MEDIA_ACTIONS]
+    media = list(Media.objects.filter(report=report))
+    photo_editors = [{"id": m.pk, "original": m.original.url, "regions_json": json.dumps(m.blur_regions or [])}
+                     for m in media if m.kind == "photo" and m.original and "edit_blur" in media_actions]
     from boundaries.models import Authority
 
     authorities = Authority.objects.filter(active=True, province_code=report.province_code).order_by("level", "name") \
@@ -591,7 +601,11 @@ def staff_report(request, code, area="desk"):
              "danger": a in DANGER_ACTIONS} for a in actions],
         "errors": errors, "failed_action": failed_action,
         "events": [{"ev": ev, "label": _event_label(ev), "who": _who(ev)} for ev in events],
-        "media": Media.objects.filter(report=report),
+        "media": media,
+        "photo_editors": photo_editors,
+        "can_review_video": "review_video" in media_actions,
+        "blur_strings": {"remove": _("Bỏ"), "face": _("khuôn mặt"), "plate": _("biển số"), "manual": _("vùng thêm tay"),
+                         "none": _("Chưa có khung nào: ảnh công khai không bị làm mờ chỗ nào.")},
         "comments": report.comments.select_related("authority"),
         "overdue": sla.overdue_kind(report),
         "reject_reasons": Report.RejectReason.choices,

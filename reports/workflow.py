@@ -90,6 +90,13 @@ TRANSITIONS = {
 # report closed (reports/retention.py).
 TRANSITIONS.update({(state, "cutover"): (state, SYSTEM) for state in policy.OPEN})
 TRANSITIONS.update({(state, "anonymise"): (state, SYSTEM) for state in policy.CLOSED})
+# The desk's review of what the public sees of a report's media, in every state (a face
+# found late is blurred on a closed report too): "edit_blur" adds or removes blurred
+# regions of a photo and renders its public copy again; "review_video" lets a video
+# (never blurred) be shown beyond the staff. Neither changes the state.
+MEDIA_ACTIONS = ("edit_blur", "review_video")
+for _action in MEDIA_ACTIONS:
+    TRANSITIONS.update({(state, _action): (state, OPS) for state in policy.ALL})
 
 ACTION_LABELS = {
     "receive": gettext_lazy("Tiếp nhận"),
@@ -113,10 +120,13 @@ ACTION_LABELS = {
     "close": gettext_lazy("Đóng"),
     "cutover": gettext_lazy("Chuyển theo địa giới hành chính mới"),
     "anonymise": gettext_lazy("Ẩn danh thông tin người phản ánh"),
+    "edit_blur": gettext_lazy("Sửa vùng làm mờ ảnh"),
+    "review_video": gettext_lazy("Duyệt video để công khai"),
 }
 
 # Events the public timeline does not show (internal coordination).
-INTERNAL_ACTIONS = {"return", "request_extension", "refuse_extension", "rework", "anonymise"}
+INTERNAL_ACTIONS = {"return", "request_extension", "refuse_extension", "rework", "anonymise", "edit_blur",
+                    "review_video"}
 
 
 class WorkflowError(Exception):
@@ -195,6 +205,8 @@ class Values:
     routed: object = None  # cutover: RouteResult there
     closed_at: dt.datetime | None = None  # anonymise: when the report closed
     retention_days: int | None = None  # anonymise
+    media: object = None  # edit_blur, review_video: the Media row
+    regions: tuple = ()  # edit_blur: every region to blur from now on (reports.blur)
 
 
 def _text(data, *keys):
@@ -336,6 +348,60 @@ def _v_cutover(data, photos):
 def _v_anonymise(data, photos):
     """reports/retention.py's values: when the report closed and the retention period."""
     return Values(closed_at=data.get("closed_at"), retention_days=data.get("retention_days"))
+
+
+def _media_of(data, kind):
+    from reports.models import Media
+
+    try:
+        pk = int(str(data.get("media") or "").strip())
+    except ValueError:
+        pk = None
+    m = Media.objects.filter(pk=pk, kind=kind).first() if pk and pk < 2**63 else None
+    if m is None:
+        raise _field_error("media", _("Không tìm thấy ảnh hoặc video này.") if kind == "photo"
+                           else _("Không tìm thấy video này."))
+    return m
+
+
+MAX_BLUR_REGIONS = 100
+
+
+def _v_edit_blur(data, photos):
+    """``media`` (a photo's id) and ``regions``: a JSON list of {x, y, w, h} relative to
+    the photo (0..1), each with an optional ``kind`` — the whole list to blur from now on."""
+    from reports import blur
+
+    m = _media_of(data, "photo")
+    raw = data.get("regions")
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw or "[]")
+        except ValueError:
+            raw = None
+    bad = _field_error("regions", _("Danh sách vùng làm mờ không hợp lệ: mỗi vùng cần x, y, rộng, cao từ 0 đến 1."))
+    if not isinstance(raw, list):
+        raise bad
+    if len(raw) > MAX_BLUR_REGIONS:
+        raise _field_error("regions", _("Tối đa %(n)d vùng làm mờ trên một ảnh.") % {"n": MAX_BLUR_REGIONS})
+    regions = []
+    for item in raw:
+        if not isinstance(item, dict):
+            raise bad
+        try:
+            x, y, w, h = (float(item[k]) for k in ("x", "y", "w", "h"))
+        except (KeyError, TypeError, ValueError):
+            raise bad from None
+        if not all(0 <= v <= 1 for v in (x, y, w, h)) or w < 0.001 or h < 0.001 or x + w > 1.0001 \
+                or y + h > 1.0001:
+            raise bad
+        kind = item.get("kind") if item.get("kind") in blur.KINDS else "manual"
+        regions.append(blur.region(x, y, w, h, kind, "desk"))
+    return Values(media=m, regions=tuple(regions))
+
+
+def _v_review_video(data, photos):
+    return Values(media=_media_of(data, "video"))
 
 
 # --- 2. one handler per action: the effects on the locked report ----------------------
@@ -547,6 +613,54 @@ def _h_anonymise(report, v, step):
     }
 
 
+def _region_key(r):
+    return tuple(round(float(r[k]), 3) for k in ("x", "y", "w", "h"))
+
+
+def _h_edit_blur(report, v, step):
+    """Blur exactly ``v.regions`` on the photo's public copy and thumbnail (rendered
+    again from the original); the event names the regions added and removed."""
+    m = v.media
+    if m.report_id != report.pk:
+        raise _field_error("media", _("Ảnh này không thuộc phản ánh %(code)s.") % {"code": report.code})
+    if not m.original:
+        raise _field_error("media", _("Ảnh này không còn bản gốc để làm mờ lại."))
+    before = {_region_key(r): r for r in m.blur_regions or []}
+    regions = []
+    for r in v.regions:
+        # a region the desk kept as it was keeps its detector, kind and score
+        regions.append(before.get(_region_key(r), r))
+    after = {_region_key(r) for r in regions}
+    added = [r for r in regions if _region_key(r) not in before]
+    removed = [r for k, r in before.items() if k not in after]
+    old_files = media.rerender(m, regions)
+    m.reviewed = True
+    m.save(update_fields=["file", "thumbnail", "size", "blur_regions", "reviewed"])
+    transaction.on_commit(lambda: _delete_stored(old_files))
+    step.data = {"media": m.pk, "added": added, "removed": removed, "regions": len(regions)}
+
+
+def _delete_stored(names):
+    from django.core.files.storage import default_storage
+
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            pass
+
+
+def _h_review_video(report, v, step):
+    m = v.media
+    if m.report_id != report.pk:
+        raise _field_error("media", _("Video này không thuộc phản ánh %(code)s.") % {"code": report.code})
+    if m.reviewed:
+        raise InvalidTransition(_("Video này đã được duyệt."), code="already_reviewed")
+    m.reviewed = True
+    m.save(update_fields=["reviewed"])
+    step.data = {"media": m.pk}
+
+
 # action → (validator of the request's data, handler of the locked report)
 ACTIONS = {
     "forward": (_v_forward, _h_forward),
@@ -569,6 +683,8 @@ ACTIONS = {
     "close": (_v_optional_reason, _h_close),
     "cutover": (_v_cutover, _h_cutover),
     "anonymise": (_v_anonymise, _h_anonymise),
+    "edit_blur": (_v_edit_blur, _h_edit_blur),
+    "review_video": (_v_review_video, _h_review_video),
 }
 
 

@@ -100,4 +100,6 @@ fi
 
 # --- Django -------------------------------------------------------------------
 .venv/bin/python manage.py migrate --noinput -v0
+# the face detector's model for blurring uploads (reports/blur.py), checked by sha256
+.venv/bin/python manage.py fetch_blur_model -v0 >/dev/null
 .venv/bin/python manage.py collectstatic --noinput -v0

@@ -37,6 +37,11 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
     with django_db_blocker.unblock():
         load_test_data()
+    # Uploads blur faces (reports/blur.py): its model file, put there by scripts/setup.sh
+    # (fetched only when missing).
+    from reports import blur
+
+    blur.fetch_model()
 
 
 @pytest.fixture(autouse=True)

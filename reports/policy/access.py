@@ -290,14 +290,23 @@ def can_act(user, report) -> bool:
 
 
 def can_view_media(user, media) -> bool:
-    """May the user fetch this stored photo/video? Those of a report they may read (its
-    result photos once the result is public); anything else only to its staff."""
+    """May the user fetch this stored photo/video (its public copy)? Those of a report
+    they may read (its result photos once the result is public); a video only once the
+    desk has reviewed it (videos are not blurred); anything else only to its staff."""
     report = media.report
     if can_view_private(user, report):
         return True
     if media.stage == "result" and report.state not in states.RESULT_PUBLIC:
         return False
+    if media.kind == "video" and not media.reviewed:
+        return False
     return can_view_public(report) or is_reporter(user, report)
+
+
+def can_view_original(user, media) -> bool:
+    """The unblurred original of a photo: the report's staff only (never its reporter
+    or the public, whatever the state)."""
+    return can_view_private(user, media.report)
 
 
 def can_view_unlisted_media(user) -> bool:

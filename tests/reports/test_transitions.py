@@ -10,16 +10,18 @@ role or jurisdiction does not), and the report unchanged.
 """
 
 import datetime as dt
+import json
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 
 from reports import intake, workflow
-from reports.models import Category, Report, ReportEvent
-from tests.reports.conftest import BAI_CHAY, HONG_GAI, new_key, photo, point_in, report_data
+from reports.models import Category, Media, Report, ReportEvent
+from tests.reports.conftest import BAI_CHAY, HONG_GAI, mp4_bytes, new_key, photo, point_in, report_data
 
 pytestmark = pytest.mark.django_db
 
@@ -69,12 +71,18 @@ EXPECTED = {
     ("merged", "anonymise"): ("merged", {"system"}),
     ("closed", "anonymise"): ("closed", {"system"}),
 }
+# the desk edits what is blurred on a photo and lets a video be public, in every state,
+# the state kept (reports/blur.py, reports.workflow.MEDIA_ACTIONS)
+for _state in ("received", "forwarded", "accepted", "in_progress", "resolved", "published", "rated", "reopened",
+               "rejected", "merged", "closed"):
+    EXPECTED[(_state, "edit_blur")] = (_state, DESK)
+    EXPECTED[(_state, "review_video")] = (_state, DESK)
 
 STATES = ["received", "forwarded", "accepted", "in_progress", "resolved", "published", "rated", "reopened",
           "rejected", "merged", "closed"]
 ACTIONS = ["receive", "forward", "reject", "merge", "change_category", "move_pin", "accept", "return", "transfer",
            "start", "request_extension", "grant_extension", "refuse_extension", "resolve", "publish", "rework",
-           "rate", "reopen", "close", "cutover", "anonymise",
+           "rate", "reopen", "close", "cutover", "anonymise", "edit_blur", "review_video",
            # not actions of the workflow at all
            "delete", "approve", "FORWARD"]
 # Who tries, and the table's role each of them holds on a Bãi Cháy report of Quảng Ninh
@@ -141,6 +149,9 @@ def data_for(action, report, target, other_category):
         "reopen": {"reason": "Xem lại."},
         "close": {"reason": "Đã giải thích."},
         "anonymise": {"closed_at": report.closed_at, "retention_days": 365},
+        "edit_blur": {"media": str(report.media.filter(kind="photo", stage="report").first().pk),
+                      "regions": json.dumps([{"x": 0.1, "y": 0.2, "w": 0.3, "h": 0.3}])},
+        "review_video": {"media": str(report.media.filter(kind="video").first().pk)},
     }.get(action, {})
 
 
@@ -152,12 +163,16 @@ def snapshot(pk):
     r = Report.objects.get(pk=pk)
     return (r.state, r.row_version, r.authority_id, r.category_id, r.resolve_due, r.forward_due, r.contact_phone,
             r.reporter_id,
+            tuple(Media.objects.filter(report_id=pk).order_by("id").values_list("reviewed", "file", "blur_regions")),
             ReportEvent.objects.filter(report_id=pk).count())
 
 
 @pytest.mark.parametrize("state", STATES)
 def test_every_action_as_every_role(state, people):
-    report = intake.create_report(report_data(BAI_CHAY), None, people["reporter"], new_key())
+    # a photo (whose blur the desk edits) and a video (that the desk reviews)
+    files = {"photos": [photo("anh.jpg")],
+             "video": [SimpleUploadedFile("clip.mp4", mp4_bytes(), content_type="video/mp4")]}
+    report = intake.create_report(report_data(BAI_CHAY), files, people["reporter"], new_key())
     target = intake.create_report(report_data(BAI_CHAY), None, people["reporter"], new_key())
     for action, who, data in PATHS[state]:
         data = dict(data)
