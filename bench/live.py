@@ -208,9 +208,11 @@ SERVINGS = {
 }
 
 
-def start_server(workers, serving="asgi-router"):
+def start_server(workers, serving="asgi-router", env=None):
+    """The portal served on a free loopback port (as scripts/run serves it with
+    serving="asgi-router"), DEBUG off; returns (process, base URL) once /healthz answers."""
     port = free_port()
-    env = {**os.environ, "RATELIMIT_ENABLE": "0", "NOTIFY_DISPATCH": "none",
+    env = {**(env or os.environ), "RATELIMIT_ENABLE": "0", "NOTIFY_DISPATCH": "none", "DEBUG": "0",
            "DJANGO_SETTINGS_MODULE": "geo_portal.settings"}
     # DEBUG is off: the server needs a key (var/secret_key from scripts/run, else a fresh one)
     key_file = ROOT / "var" / "secret_key"

@@ -34,15 +34,14 @@ import argparse
 import os
 import re
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import httpx
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import live  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -57,12 +56,6 @@ INTAKE = "/phan-anh/moi/"
 WAIT_MS = 120_000
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(workers=2):
     env = {**os.environ, "RATELIMIT_ENABLE": "0", "NOTIFY_DISPATCH": "none", "DEBUG": "0",
            "DJANGO_SETTINGS_MODULE": "geo_portal.settings"}
@@ -71,20 +64,7 @@ def start_server(workers=2):
     # The static files as production serves them: hashed names, compressed copies.
     subprocess.run([str(ROOT / ".venv/bin/python"), "manage.py", "collectstatic", "--noinput", "-v0"],
                    cwd=ROOT, env=env, check=True)
-    port = free_port()
-    cmd = [str(ROOT / ".venv/bin/gunicorn"), "geo_portal.asgi:application", "-k", "geo_portal.uvicorn_worker.Worker",
-           "-b", f"127.0.0.1:{port}", "-w", str(workers), "--timeout", "300", "--graceful-timeout", "5",
-           "--log-level", "warning"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.terminate()
-    sys.exit("the server did not start")
+    return live.start_server(workers, env=env)
 
 
 def phone_photo(path, size=(4000, 3000), noise=22, quality=88):

@@ -34,7 +34,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -53,34 +52,16 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 
+from bench.peers import free_port, peer_venv  # noqa: E402
+from bench.peers import load_average as loadavg  # noqa: E402
+
 TIPG = "tipg==1.6.1"
 PEERS = ROOT / "var" / "peers"
 CONNECTIONS = 8
 VIEW = "bench_tipg_points"
 
 
-# --- small helpers (the shape of bench/peers.py's) ------------------------------------
-
-
-def loadavg():
-    return "/".join(f"{v:.1f}" for v in os.getloadavg())
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def venv(name, *packages):
-    """var/peers/<name>, created and filled once."""
-    path = PEERS / name
-    marker = path / ".installed"
-    if not marker.exists() or marker.read_text() != " ".join(packages):
-        subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
-        subprocess.run([str(path / "bin" / "pip"), "install", "-q", *packages], check=True)
-        marker.write_text(" ".join(packages))
-    return path
+# --- helpers of this bench (the shared ones come from bench/peers.py) ------------------
 
 
 def start(cmd, env, log_name):
@@ -306,7 +287,7 @@ def main():
 
     zooms = [int(z) for z in args.zooms.split(",")]
     PEERS.mkdir(parents=True, exist_ok=True)
-    tipg_venv = venv("tipg", TIPG, "uvicorn[standard]")
+    tipg_bin = peer_venv("tipg", [TIPG, "uvicorn[standard]"])
     rows = make_view()
     with connection.cursor() as cur:
         cur.execute("SELECT count(*), pg_size_pretty(pg_total_relation_size('heatmaps_reportpoint')) "
@@ -334,7 +315,7 @@ def main():
                 TIPG_CATALOG_TTL="0", TIPG_DB_SCHEMAS='["public"]', TIPG_DB_TABLES=f'["public.{VIEW}"]',
                 TIPG_TILE_BUFFER="80", TIPG_MAX_FEATURES_PER_TILE="10000", TIPG_DB_SPATIAL_EXTENT="false",
                 TIPG_DB_DATETIME_EXTENT="false")
-    tipg = start([str(tipg_venv / "bin/uvicorn"), "tipg.main:app", "--host", "127.0.0.1", "--port", str(tipg_port),
+    tipg = start([str(tipg_bin / "uvicorn"), "tipg.main:app", "--host", "127.0.0.1", "--port", str(tipg_port),
                   "--workers", str(args.workers), "--no-access-log"], tenv, "tipg")
     ours_base, tipg_base = f"http://127.0.0.1:{ours_port}", f"http://127.0.0.1:{tipg_port}"
     try:

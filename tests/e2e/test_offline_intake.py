@@ -24,13 +24,8 @@ DESKTOP = {"width": 1280, "height": 800}
 
 
 @pytest.fixture(autouse=True)
-def _isolated(settings, tmp_path, monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.SMS_OUTBOX_DIR = tmp_path / "sms"
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    settings.RATELIMIT_ENABLE = False
-    settings.NOTIFY_DISPATCH = "none"
+def _isolated(isolated_site):
+    isolated_site.NOTIFY_DISPATCH = "none"
 
 
 @pytest.fixture

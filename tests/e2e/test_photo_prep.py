@@ -20,22 +20,12 @@ from playwright.sync_api import expect
 from reports.models import Media, Report
 from tests.reports.conftest import HONG_GAI, mp4_bytes, point_in
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("isolated_site")]
 
 RED, BLUE = (220, 20, 20), (20, 40, 220)
 # Where the test photo was taken: in Phường Bãi Cháy, Hạ Long (checked by the routing
 # preview the page shows once the pin is placed).
 HA_LONG = (20.9531234, 107.0412345)
-
-
-@pytest.fixture(autouse=True)
-def _isolated(settings, tmp_path, monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.SMS_OUTBOX_DIR = tmp_path / "sms"
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    settings.RATELIMIT_ENABLE = False
-    settings.NOTIFY_DISPATCH = "sync"
 
 
 def _gps_exif(lat, lon):

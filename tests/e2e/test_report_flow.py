@@ -13,21 +13,9 @@ from fixtures.staff import PASSWORD
 from reports.models import Media, Report
 from tests.reports.conftest import BAI_CHAY, jpeg_bytes, point_in
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("isolated_site")]
 
 INJECTION = 'Đèn đường hỏng <img src=x onerror="document.body.dataset.pwned=1"><b id="inj">x</b>'
-
-
-@pytest.fixture(autouse=True)
-def _isolated(settings, tmp_path, monkeypatch):
-    # Playwright's sync API keeps an event loop in this thread: the test's own ORM
-    # calls (checking what the pages stored) are still synchronous and safe.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.SMS_OUTBOX_DIR = tmp_path / "sms"
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    settings.RATELIMIT_ENABLE = False
-    settings.NOTIFY_DISPATCH = "sync"
 
 
 @pytest.fixture
