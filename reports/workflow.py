@@ -46,7 +46,7 @@ from django.utils.translation import gettext_lazy
 from boundaries.models import Authority
 from reports import live, media, notify, policy, sla
 from reports.locating import apply_location, parse_point, relocate
-from reports.models import Category, Comment, Rating, Report, ReportEvent
+from reports.models import Category, Comment, Media, Rating, Report, ReportEvent
 from reports.policy import access
 
 OPS = frozenset({"operator", "admin"})
@@ -172,6 +172,11 @@ def allowed_actions(report, user) -> list[str]:
             if action in ("grant_extension", "refuse_extension") and not report.extension_requested_until:
                 continue
             if action == "rate" and Rating.objects.filter(report=report).exists():
+                continue
+            # Nothing to blur or to review: no button (the API's allowed_actions too).
+            if action == "edit_blur" and not report.media.filter(kind=Media.Kind.PHOTO).exists():
+                continue
+            if action == "review_video" and not report.media.filter(kind=Media.Kind.VIDEO, reviewed=False).exists():
                 continue
             actions.append(action)
     return actions
@@ -351,8 +356,6 @@ def _v_anonymise(data, photos):
 
 
 def _media_of(data, kind):
-    from reports.models import Media
-
     try:
         pk = int(str(data.get("media") or "").strip())
     except ValueError:
