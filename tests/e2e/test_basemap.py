@@ -133,6 +133,11 @@ def test_pmtiles_basemap_is_served_by_the_portal_and_drawn(
     page.wait_for_timeout(1500)  # the canvases paint after their tiles' data arrives
     ranged = [a for a in asked if "/basemap/ha-long.pmtiles" in a[0]]
     assert ranged and all(r and r.startswith("bytes=") for _, r in ranged), asked
+    # the answers arrive after their requests (on the wall, beside its event stream, later still)
+    for _ in range(T // 250):
+        if any("/basemap/ha-long.pmtiles" in u and s == 206 for u, s in answers):
+            break
+        page.wait_for_timeout(250)
     assert any("/basemap/ha-long.pmtiles" in u and s == 206 for u, s in answers), answers
     assert all(u.startswith((live_url, "data:", "blob:")) for u, _ in asked), [u for u, _ in asked]
     # earth, sea and roads in the flavour's colours: several colours, not one blank fill
