@@ -57,6 +57,8 @@ PEERS_DIR = ROOT / "var" / "peers"
 PY = str(ROOT / ".venv" / "bin" / "python")
 sys.path.insert(0, str(ROOT))
 
+from bench.live import cpu_seconds as process_cpu_seconds  # noqa: E402
+
 
 def say(msg=""):
     print(msg, flush=True)
@@ -160,15 +162,7 @@ class Server:
             with psycopg.connect(self.database, autocommit=True) as conn:
                 pids += [r[0] for r in conn.execute(
                     "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
-        tick = os.sysconf("SC_CLK_TCK")
-        total = 0
-        for pid in pids:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += int(fields[11]) + int(fields[12])
-            except (OSError, IndexError):
-                pass
-        return total / tick
+        return process_cpu_seconds(pids)
 
     def __exit__(self, *exc):
         if self.proc is None or self.proc.poll() is not None:
