@@ -42,7 +42,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -58,6 +57,7 @@ PY = str(ROOT / ".venv" / "bin" / "python")
 sys.path.insert(0, str(ROOT))
 
 from bench.live import cpu_seconds as process_cpu_seconds  # noqa: E402
+from bench.live import free_port  # noqa: E402, F401 (bench/peer_tiles.py imports it from here)
 
 
 def say(msg=""):
@@ -66,12 +66,6 @@ def say(msg=""):
 
 def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def database_url(suffix: str) -> str:

@@ -1,6 +1,7 @@
 """API representations. Public ones never carry the reporter's name, phone, e-mail or
 account, nor internal events; text is returned as plain JSON strings (never HTML)."""
 
+from django.contrib.auth.models import AnonymousUser
 from rest_framework import serializers
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
@@ -242,12 +243,8 @@ class ReportDetailSerializer(ReportFeatureSerializer):
         return EventSerializer(events, many=True).data
 
     def get_media(self, obj) -> list:
-        items = obj.media.all()
-        if not self._private(obj):
-            if obj.state not in policy.RESULT_PUBLIC:
-                items = items.filter(stage="report")
-            # a video is shown beyond the staff once the desk reviewed it (policy.access.can_view_media)
-            items = items.exclude(kind="video", reviewed=False)
+        request = self.context.get("request")
+        items = access.visible_media(request.user if request else AnonymousUser(), obj)
         return MediaSerializer(items, many=True, context=self.context).data
 
     def get_comments(self, obj) -> list:

@@ -303,6 +303,17 @@ def can_view_media(user, media) -> bool:
     return can_view_public(report) or is_reporter(user, report)
 
 
+def visible_media(user, report):
+    """The photos and videos of a report (one the user may read) that can_view_media lets
+    this user fetch, as a queryset: the same rule, for the report's API answer."""
+    items = report.media.all()
+    if can_view_private(user, report):
+        return items
+    if report.state not in states.RESULT_PUBLIC:
+        items = items.exclude(stage="result")
+    return items.exclude(kind="video", reviewed=False)
+
+
 def can_view_original(user, media) -> bool:
     """The unblurred original of a photo: the report's staff only (never its reporter
     or the public, whatever the state)."""
