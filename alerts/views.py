@@ -45,12 +45,12 @@ def subscribe_page(request):
     context = {
         "categories": Category.objects.filter(active=True).order_by("sort_order", "name"),
         "max_radius": subscriptions.MAX_RADIUS_M,
-        "vapid_public_key": getattr(settings, "WEBPUSH_VAPID_PUBLIC_KEY", ""),
+        "vapid_public_key": settings.WEBPUSH_VAPID_PUBLIC_KEY,
         "data": request.POST or {"want_new": "1", "radius_m": "1000"},
         "js_config": {
             "boundaryUrl": "/api/v1/boundaries/vn-2025/commune.geojson?province=22",
             "locateUrl": "/api/v1/locate",
-            "vapidPublicKey": getattr(settings, "WEBPUSH_VAPID_PUBLIC_KEY", ""),
+            "vapidPublicKey": settings.WEBPUSH_VAPID_PUBLIC_KEY,
             "serviceWorkerUrl": reverse("alerts-sw"),
             "maxRadius": subscriptions.MAX_RADIUS_M,
             "text": {"pick": _("Bấm vào bản đồ để chọn điểm."), "outside": _("Điểm này không thuộc xã/phường nào."),
@@ -182,4 +182,4 @@ def api_subscribe(request):
 @authentication_classes([])
 @permission_classes([AllowAny])
 def api_vapid_key(request):
-    return Response({"public_key": getattr(settings, "WEBPUSH_VAPID_PUBLIC_KEY", "")})
+    return Response({"public_key": settings.WEBPUSH_VAPID_PUBLIC_KEY})

@@ -53,7 +53,7 @@ class ModelMissing(RuntimeError):
 
 
 def model_path() -> Path:
-    return Path(getattr(settings, "BLUR_MODEL_PATH", None) or settings.BASE_DIR / "var" / "models" / "centerface.onnx")
+    return Path(settings.BLUR_MODEL_PATH)
 
 
 def _sha256(data: bytes) -> str:
@@ -119,7 +119,7 @@ def session():
                     raise ModelMissing(f"{path} is not CenterFace from {MODEL_WHEEL} (sha256 differs)")
                 options = ort.SessionOptions()
                 options.log_severity_level = 3
-                options.intra_op_num_threads = int(getattr(settings, "BLUR_THREADS", 0) or 0)
+                options.intra_op_num_threads = int(settings.BLUR_THREADS or 0)
                 _session["s"] = ort.InferenceSession(_dynamic_model(data), options,
                                                      providers=["CPUExecutionProvider"])
     return _session["s"]
