@@ -16,6 +16,8 @@ from rest_framework.response import Response
 
 from alerts import feeds, subscriptions
 from alerts.models import AreaAlert
+from boundaries.geojson import current_layer_url
+from boundaries.views import DEFAULT_PROVINCE
 from geo_portal import ratelimit
 from reports.models import Category
 
@@ -48,7 +50,7 @@ def subscribe_page(request):
         "vapid_public_key": settings.WEBPUSH_VAPID_PUBLIC_KEY,
         "data": request.POST or {"want_new": "1", "radius_m": "1000"},
         "js_config": {
-            "boundaryUrl": "/api/v1/boundaries/vn-2025/commune.geojson?province=22",
+            "boundaryUrl": f"{current_layer_url('commune')}?province={DEFAULT_PROVINCE}",
             "locateUrl": "/api/v1/locate",
             "vapidPublicKey": settings.WEBPUSH_VAPID_PUBLIC_KEY,
             "serviceWorkerUrl": reverse("alerts-sw"),

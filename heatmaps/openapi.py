@@ -80,7 +80,7 @@ hex_view = documented(
 )
 areas_view = documented(
     views.areas_view, tags=TAGS, summary="Choropleth: reports per area (GeoJSON)",
-    parameters=[query("version", "Boundary version, default vn-2025"),
+    parameters=[query("version", "Boundary version, default the current one"),
                 query("type", "Area type: province, commune, district, city-ward…"),
                 query("parent", "Parent area code"), ZOOM, *FILTERS],
     responses={200: feature_collection(

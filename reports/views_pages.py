@@ -26,6 +26,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from boundaries.geojson import current_layer_url
 from reports import notify, policy, sla, workflow
 from reports.forms import QueueFilterForm, ReportFilterForm
 from reports.models import Category, Media, Rating, Report, ReportEvent, StaffRole, Subscription
@@ -40,14 +41,6 @@ def _url_or(name, default, **kwargs):
         return reverse(name, kwargs=kwargs or None)
     except NoReverseMatch:
         return default
-
-
-def _current_boundary_url(type_code):
-    """The GeoJSON URL of the current boundary version's areas of ``type_code``."""
-    from boundaries.models import BoundaryVersion
-
-    version = BoundaryVersion.objects.current()
-    return _url_or("boundary-geojson", "", version=version.code, type_code=type_code) if version else ""
 
 
 def _report_or_404(code):
@@ -165,7 +158,7 @@ def _intake_context(request, province, errors=None):
     values = {}
     if request.method == "POST":  # a re-rendered page keeps what the citizen typed
         values = {k: request.POST.get(k, "")[:5000] for k in INTAKE_FIELDS}
-    boundary_url = _current_boundary_url("commune")
+    boundary_url = current_layer_url("commune")
     return {
         # Fetched from the page's head, alongside leaflet.js, not after it (intake.js asks
         # for the same URL): on slow 3G the map draws ~a round trip and a script earlier.
