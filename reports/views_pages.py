@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from boundaries.geojson import current_layer_url
-from reports import notify, policy, sla, workflow
+from reports import notify, policy, workflow
 from reports.forms import QueueFilterForm, ReportFilterForm
 from reports.models import Category, Media, Rating, Report, ReportEvent, StaffRole, Subscription
 from reports.policy import access
@@ -376,7 +376,7 @@ def public_detail(request, code):
         "result_photos": [m for m in media if m.stage == "result"] if result_public else [],
         "result_public": result_public,
         "comments": comments,
-        "overdue": sla.overdue_kind(report),
+        "overdue": policy.overdue_kind(report),
         "can_rate": can_rate,
         "rating": rating,
         "rating_levels": Rating.Level.choices,
@@ -463,7 +463,7 @@ def my_reports(request):
 
 def _overdue_first(qs):
     now = timezone.now()
-    return qs.annotate(is_late=Case(When(sla.overdue_q(now), then=Value(True)), default=Value(False),
+    return qs.annotate(is_late=Case(When(policy.overdue_q(now), then=Value(True)), default=Value(False),
                                     output_field=BooleanField()))
 
 
@@ -495,7 +495,7 @@ def desk(request):
     form = QueueFilterForm(request.GET or None)
     qs = form.apply(tabs[tab])
     if getattr(form, "cleaned_data", {}).get("overdue"):
-        qs = qs.filter(sla.overdue_q())
+        qs = qs.filter(policy.overdue_q())
     qs = _overdue_first(qs).select_related("category", "commune", "authority").order_by("-is_late", "created_at")
     page_obj = Paginator(qs, 30).get_page(request.GET.get("page"))
     counts = {k: v.count() for k, v in tabs.items() if k != "all"}
@@ -516,9 +516,9 @@ def queue(request):
     form = QueueFilterForm(request.GET or None)
     qs = form.apply(base)
     if not getattr(form, "cleaned_data", {}).get("state"):
-        qs = qs.filter(policy.RESOLVE_STAGE.q() | Q(state__in=(Report.State.RESOLVED, Report.State.REOPENED)))
+        qs = qs.filter(policy.UNIT_QUEUE.q())
     if getattr(form, "cleaned_data", {}).get("overdue"):
-        qs = qs.filter(sla.overdue_q())
+        qs = qs.filter(policy.overdue_q())
     qs = (_overdue_first(qs).select_related("category", "commune", "authority")
           .order_by("-is_late", "resolve_due", "created_at"))
     page_obj = Paginator(qs, 30).get_page(request.GET.get("page"))
@@ -600,7 +600,7 @@ def staff_report(request, code, area="desk"):
         "blur_strings": {"remove": _("Bỏ"), "face": _("khuôn mặt"), "plate": _("biển số"), "manual": _("vùng thêm tay"),
                          "none": _("Chưa có khung nào: ảnh công khai không bị làm mờ chỗ nào.")},
         "comments": report.comments.select_related("authority"),
-        "overdue": sla.overdue_kind(report),
+        "overdue": policy.overdue_kind(report),
         "reject_reasons": Report.RejectReason.choices,
         "categories": Category.objects.filter(active=True, parent__isnull=False),
         "authorities": authorities,
