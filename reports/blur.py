@@ -25,7 +25,6 @@ null for the desk's).
 """
 
 import hashlib
-import io
 import subprocess
 import sys
 import tempfile
@@ -308,15 +307,3 @@ def apply(img, regions, pad=PAD):
         patch = coarse.resize((bw, bh), Image.NEAREST).filter(ImageFilter.GaussianBlur(radius))
         out.paste(patch, box[:2])
     return out
-
-
-def encode_regions(regions) -> str:
-    import json
-
-    return json.dumps(regions, ensure_ascii=False)
-
-
-def as_jpeg(img, quality=85) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, "JPEG", quality=quality, optimize=True)
-    return buf.getvalue()
