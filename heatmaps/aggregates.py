@@ -741,9 +741,10 @@ def area_counts(version_code, type_code, filters: Filters, parent_code=None, wit
     """Report counts per area of one boundary version and type.
 
     Reports routed in that version are counted by what routing stored (commune and
-    district ids; the province by its code); reports routed in another version (or not
-    at all) are placed by their point, in the picked version's areas (ST_Covers on the
-    subdivided parts, placeholders left out). Areas without reports are listed with 0.
+    district ids); reports routed in another version (or not at all) are placed by their
+    point, in the picked version's areas (ST_Covers on the subdivided parts, placeholders
+    left out). Provinces count every report by its province code when the version has
+    that province (by the point otherwise). Areas without reports are listed with 0.
     """
     from boundaries.models import AreaType, BoundaryVersion
 
@@ -753,8 +754,18 @@ def area_counts(version_code, type_code, filters: Filters, parent_code=None, wit
         raise FilterError({"version" if version is None else "type": _("Không có phiên bản hoặc loại đơn vị này.")})
     where, params = filters.raw_sql("r")
     stored = {"commune": "r.commune_id = a.id", "district": "r.district_id = a.id"}.get(type_code)
+    # Which reports count by what routing stored, the others by their point.
+    stored_here, stored_params = "r.boundary_version_id = %s", [version.id]
+    placed_here, placed_params = "r.boundary_version_id IS DISTINCT FROM %s", [version.id]
     if type_code == "province":
+        # A report counts in the province whose desk holds it (its province_code, as the
+        # wall and the dashboard count it) whenever that province is in this version —
+        # also one routed under older boundaries whose pin the new layers put elsewhere.
         stored = "r.province_code = a.code"
+        stored_here, stored_params = "TRUE", []
+        placed_here = ("NOT EXISTS (SELECT 1 FROM boundaries_area pa WHERE pa.version_id = %s AND pa.type_id = %s "
+                       "AND pa.code = r.province_code)")
+        placed_params = [version.id, atype.id]
     if type_code == "city-ward":
         stored = "r.commune_id = a.id"
     area_filter = "a.version_id = %s AND a.type_id = %s"
@@ -774,7 +785,7 @@ def area_counts(version_code, type_code, filters: Filters, parent_code=None, wit
     WITH stored AS (
         SELECT a.id, count(*) AS n, count(*) FILTER (WHERE {policy.overdue_sql('r')}) AS overdue
         FROM boundaries_area a JOIN reports_report r ON {stored}
-        WHERE {area_filter} AND r.boundary_version_id = %s AND {where}
+        WHERE {area_filter} AND {stored_here} AND {where}
         GROUP BY a.id
     ), spatial AS (
         SELECT p.area_id AS id, count(DISTINCT r.id) AS n,
@@ -782,7 +793,7 @@ def area_counts(version_code, type_code, filters: Filters, parent_code=None, wit
         FROM reports_report r
         JOIN boundaries_areapart p ON p.version_id = %s AND p.type_id = %s AND ST_Covers(p.geom, r.location)
         JOIN boundaries_area a ON a.id = p.area_id
-        WHERE {area_filter} AND r.boundary_version_id IS DISTINCT FROM %s AND {where} AND {not_placeholder_sql('r')}
+        WHERE {area_filter} AND {placed_here} AND {where} AND {not_placeholder_sql('r')}
         GROUP BY p.area_id
     )
     SELECT a.id, a.code, a.name, coalesce(s.n, 0) + coalesce(sp.n, 0) AS n,
@@ -792,8 +803,8 @@ def area_counts(version_code, type_code, filters: Filters, parent_code=None, wit
     ORDER BY a.code
     """
     all_params = [
-        *area_params, version.id, *params,
-        version.id, atype.id, *area_params, version.id, *params,
+        *area_params, *stored_params, *params,
+        version.id, atype.id, *area_params, *placed_params, *params,
         *area_params,
     ]
     return fetchall(sql, all_params)

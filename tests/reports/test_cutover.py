@@ -258,3 +258,17 @@ def test_the_step_without_the_services_values_is_a_field_error(batch):
     with pytest.raises(ValidationError) as err:
         workflow.transition(batch["gieng-day"], "cutover", None, {}, role="system")
     assert "from_version" in err.value.message_dict
+
+
+def test_before_the_cutover_the_province_map_counts_an_old_report_where_its_desk_holds_it(db):
+    # Off the 2025 coast (in no 2025 area) and late at the desk; and one the 2025 layer
+    # puts in Quảng Ninh while Huế's desk holds it: each province's figures on the map
+    # are its desk's, as on the wall and the dashboard (each is 1 report, 1 overdue).
+    from heatmaps import aggregates as agg
+
+    old_report(*ADRIFT, "do-thi-chieu-sang")
+    old_report(107.08832, 20.95129, "do-thi-chieu-sang", province="46")
+    rows = {r["code"]: (r["n"], r["overdue"]) for r in agg.area_counts("vn-2025", "province", agg.Filters())}
+    assert rows["22"] == (1, 1)
+    assert rows["46"] == (1, 1)
+    assert sum(n for n, _o in rows.values()) == 2
