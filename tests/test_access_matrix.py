@@ -158,6 +158,11 @@ TABLE = {
     "api/v1/reports": [
         ("get", "/api/v1/reports?page_size=500", None, ALL_200, set()),
         ("get", "/api/v1/reports?scope=queue&page_size=500", None, ALL_200, SEES),
+        # a staff queue of a province or an authority one does not serve: 403
+        ("get", "/api/v1/reports?scope=queue&province=46", None, by_set(200, s_403={OFF_UNIT, OFF_OTHER, OP, LEAD}),
+         set()),
+        ("get", "/api/v1/reports?scope=queue&authority=ubnd-06673", None,
+         by_set(200, s_403={OFF_OTHER, OP_OTHER, LEAD_OTHER}), {OFF_UNIT, OP, LEAD, ADMIN}),
         ("post", "/api/v1/reports", "new-report", st(201), set()),
     ],
     "api/v1/reports/nearby": [
