@@ -45,6 +45,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from boundaries.lookup import placement_sql
 from geo_portal.dates import filter_date_error
 from reports import policy
 
@@ -742,8 +743,9 @@ def area_counts(version_code, type_code, filters: Filters, parent_code=None, wit
 
     Reports routed in that version are counted by what routing stored (commune and
     district ids); reports routed in another version (or not at all) are placed by their
-    point, in the picked version's areas (ST_Covers on the subdivided parts, placeholders
-    left out). Provinces count every report by its province code when the version has
+    point in the picked version's areas by the lookup's rules
+    (``boundaries.lookup.placement_sql``: covering, border, snap; placeholders left
+    out). Provinces count every report by its province code when the version has
     that province (by the point otherwise). Areas without reports are listed with 0.
     """
     from boundaries.models import AreaType, BoundaryVersion
@@ -781,6 +783,8 @@ def area_counts(version_code, type_code, filters: Filters, parent_code=None, wit
             if simplify_m
             else ", ST_AsGeoJSON(a.geom, 5) AS geom"
         )
+    points_sql = (f"SELECT r.id AS key, r.location AS g FROM reports_report r "
+                  f"WHERE {placed_here} AND {where} AND {not_placeholder_sql('r')}")
     sql = f"""
     WITH stored AS (
         SELECT a.id, count(*) AS n, count(*) FILTER (WHERE {policy.overdue_sql('r')}) AS overdue
@@ -788,13 +792,12 @@ def area_counts(version_code, type_code, filters: Filters, parent_code=None, wit
         WHERE {area_filter} AND {stored_here} AND {where}
         GROUP BY a.id
     ), spatial AS (
-        SELECT p.area_id AS id, count(DISTINCT r.id) AS n,
-               count(DISTINCT r.id) FILTER (WHERE {policy.overdue_sql('r')}) AS overdue
-        FROM reports_report r
-        JOIN boundaries_areapart p ON p.version_id = %s AND p.type_id = %s AND ST_Covers(p.geom, r.location)
-        JOIN boundaries_area a ON a.id = p.area_id
-        WHERE {area_filter} AND {placed_here} AND {where} AND {not_placeholder_sql('r')}
-        GROUP BY p.area_id
+        SELECT a.id, count(*) AS n, count(*) FILTER (WHERE {policy.overdue_sql('r')}) AS overdue
+        FROM ({placement_sql(points_sql, version.id, atype.id)}) placed
+        JOIN reports_report r ON r.id = placed.key
+        JOIN boundaries_area a ON a.id = placed.area_id
+        WHERE {area_filter}
+        GROUP BY a.id
     )
     SELECT a.id, a.code, a.name, coalesce(s.n, 0) + coalesce(sp.n, 0) AS n,
            coalesce(s.overdue, 0) + coalesce(sp.overdue, 0) AS overdue {geom_sql}
@@ -804,7 +807,7 @@ def area_counts(version_code, type_code, filters: Filters, parent_code=None, wit
     """
     all_params = [
         *area_params, *stored_params, *params,
-        version.id, atype.id, *area_params, *placed_params, *params,
+        *placed_params, *params, *area_params,
         *area_params,
     ]
     return fetchall(sql, all_params)
