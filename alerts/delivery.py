@@ -53,7 +53,7 @@ def _push(sub, title, text, url):
     from py_vapid import Vapid
     from pywebpush import WebPushException, webpush
 
-    private_key = getattr(settings, "WEBPUSH_VAPID_PRIVATE_KEY", "")
+    private_key = settings.WEBPUSH_VAPID_PRIVATE_KEY
     if not private_key:
         raise RuntimeError("WEBPUSH_VAPID_PRIVATE_KEY is not set")
     if private_key.lstrip().startswith("-----BEGIN"):  # PEM; pywebpush itself reads base64url DER

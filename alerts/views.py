@@ -16,6 +16,8 @@ from rest_framework.response import Response
 
 from alerts import feeds, subscriptions
 from alerts.models import AreaAlert
+from boundaries.geojson import current_layer_url
+from boundaries.views import DEFAULT_PROVINCE
 from geo_portal import ratelimit
 from reports.models import Category
 
@@ -45,12 +47,12 @@ def subscribe_page(request):
     context = {
         "categories": Category.objects.filter(active=True).order_by("sort_order", "name"),
         "max_radius": subscriptions.MAX_RADIUS_M,
-        "vapid_public_key": getattr(settings, "WEBPUSH_VAPID_PUBLIC_KEY", ""),
+        "vapid_public_key": settings.WEBPUSH_VAPID_PUBLIC_KEY,
         "data": request.POST or {"want_new": "1", "radius_m": "1000"},
         "js_config": {
-            "boundaryUrl": "/api/v1/boundaries/vn-2025/commune.geojson?province=22",
+            "boundaryUrl": f"{current_layer_url('commune')}?province={DEFAULT_PROVINCE}",
             "locateUrl": "/api/v1/locate",
-            "vapidPublicKey": getattr(settings, "WEBPUSH_VAPID_PUBLIC_KEY", ""),
+            "vapidPublicKey": settings.WEBPUSH_VAPID_PUBLIC_KEY,
             "serviceWorkerUrl": reverse("alerts-sw"),
             "maxRadius": subscriptions.MAX_RADIUS_M,
             "text": {"pick": _("Bấm vào bản đồ để chọn điểm."), "outside": _("Điểm này không thuộc xã/phường nào."),
@@ -182,4 +184,4 @@ def api_subscribe(request):
 @authentication_classes([])
 @permission_classes([AllowAny])
 def api_vapid_key(request):
-    return Response({"public_key": getattr(settings, "WEBPUSH_VAPID_PUBLIC_KEY", "")})
+    return Response({"public_key": settings.WEBPUSH_VAPID_PUBLIC_KEY})

@@ -62,7 +62,7 @@ def refuse(request, errors, status=400):
     """The 400 (or 411/413) answer: JSON for API clients, plain text for pages; an
     interface with its own error format names its renderer in
     ``settings.INPUT_REFUSAL_RENDERERS`` ({path prefix: dotted path})."""
-    for prefix, renderer in (getattr(settings, "INPUT_REFUSAL_RENDERERS", None) or {}).items():
+    for prefix, renderer in (settings.INPUT_REFUSAL_RENDERERS or {}).items():
         if request.path_info.startswith(prefix):
             from django.utils.module_loading import import_string
 
@@ -131,7 +131,7 @@ def json_errors(body):
 def read_chunked(request):
     """Give a chunked request (no Content-Length) its body, as the WSGI server de-chunked
     it; None when it is larger than allowed."""
-    limit = getattr(settings, "REPORT_MAX_REQUEST_BYTES", 64 * 2**20)
+    limit = settings.REPORT_MAX_REQUEST_BYTES
     body = request.environ["wsgi.input"].read(limit + 1)
     if len(body) > limit:
         return None

@@ -47,7 +47,8 @@ RANK_ENTRY = obj({
     "on_time_rate": nullable(NUM), "rating_mean": nullable(NUM), "rated": INT, "overdue": INT,
     "score": nullable(NUM), "rank": nullable(INT), "ranked": BOOL,
 })
-LEAGUE = obj({"minimum": INT, "ranked": array(RANK_ENTRY), "unranked": array(RANK_ENTRY)})
+LEAGUE = obj({"minimum": INT, "ranked": array(RANK_ENTRY), "unranked": array(RANK_ENTRY),
+              "unassigned": obj({"received": INT, "overdue": INT})})
 COUNTERS = obj({"today": INT, "open": INT, "overdue": INT, "on_time_rate": nullable(NUM)})
 WALL_REPORT = obj({
     "id": INT, "code": STR, "category": STR, "color": STR, "state": STR, "created_at": nullable(STR),
@@ -80,7 +81,7 @@ hex_view = documented(
 )
 areas_view = documented(
     views.areas_view, tags=TAGS, summary="Choropleth: reports per area (GeoJSON)",
-    parameters=[query("version", "Boundary version, default vn-2025"),
+    parameters=[query("version", "Boundary version, default the current one"),
                 query("type", "Area type: province, commune, district, city-ward…"),
                 query("parent", "Parent area code"), ZOOM, *FILTERS],
     responses={200: feature_collection(

@@ -111,7 +111,7 @@ class Collection:
             )
             # Imported records whose location is a known placeholder (Boston's City Hall
             # for "no address") are left out, as on every map.
-            for lon, lat in getattr(settings, "HEATMAP_PLACEHOLDER_POINTS", []):
+            for lon, lat in settings.HEATMAP_PLACEHOLDER_POINTS:
                 qs = qs.exclude(location__dwithin=(Point(float(lon), float(lat), srid=4326), 1e-7))
             if self.jurisdiction is not None:
                 codes_in, codes_not_in = jurisdictions.scope(self.jurisdiction)

@@ -130,7 +130,7 @@ def discovery(request, fmt):
     base = request.build_absolute_uri("/open311/v2/")
     return render(fmt, "discovery", {
         "changeset": CHANGESET,
-        "contact": getattr(settings, "OPEN311_CONTACT", "") or _("Tổ vận hành IOC"),
+        "contact": settings.OPEN311_CONTACT or _("Tổ vận hành IOC"),
         "key_service": _("Xin khoá API từ quản trị viên cổng phản ánh."),
         "endpoints": [{
             "specification": SPEC_URL, "url": base, "changeset": CHANGESET, "type": "production",

@@ -128,6 +128,14 @@ class ReportListCreate(GenericAPIView):
     @extend_schema(operation_id="reports_list", parameters=[OpenApiParameter("scope", str, enum=["public", "queue"])],
                    responses=ReportFeatureSerializer(many=True))  # a paginated FeatureCollection
     def get(self, request):
+        params = request.query_params
+        if params.get("scope") == "queue" and access.is_staff_member(request.user):
+            # a staff queue of a province or an authority the user does not serve: 403
+            for field, check in (("province", access.require_province), ("authority", access.require_authority)):
+                try:
+                    check(request.user, params.get(field))
+                except PermissionDenied as exc:
+                    return Response({"detail": str(exc), "errors": {field: [str(exc)]}}, status=403)
         try:
             qs = self.filter_queryset(self.get_queryset())
         except ValidationError as exc:

@@ -133,7 +133,7 @@ class ReportFeatureSerializer(GeoFeatureModelSerializer):
         return _local_iso(obj.resolve_due)
 
     def get_overdue(self, obj) -> bool:
-        return sla.is_overdue(obj)
+        return policy.is_overdue(obj)
 
     def get_result_text(self, obj) -> str | None:
         return obj.result_text if obj.state in policy.RESULT_PUBLIC else None
@@ -197,7 +197,7 @@ def receipt_feature(report, request=None):
         "created_at": _local_iso(report.created_at),
         "forward_due": _local_iso(report.forward_due),
         "resolve_due": _local_iso(report.resolve_due),
-        "overdue": sla.is_overdue(report),
+        "overdue": policy.is_overdue(report),
         "result_text": report.result_text if report.state in policy.RESULT_PUBLIC else None,
         "rating_level": report.rating_level,
         "row_version": report.row_version,

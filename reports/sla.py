@@ -163,12 +163,3 @@ def resolve_due(category, forwarded_at, jurisdiction=None):
     """The unit resolves within 5 working days of forwarding (or the category's override)."""
     return add_working_days(forwarded_at, resolve_days(category), jurisdiction)
 
-
-# Which deadline runs in which state and what "overdue" means live in reports.policy
-# (policy.FORWARD_STAGE / RESOLVE_STAGE, policy.overdue_kind / is_overdue / overdue_q /
-# overdue_sql). These names only forward to it for the pages and serializers that have
-# not moved yet; new code imports the policy.
-from reports.policy.deadlines import is_overdue, overdue_kind, overdue_q  # noqa: E402, F401
-from reports.policy.states import RESOLVE_STAGE as _RESOLVE_STAGE  # noqa: E402
-
-RESOLVE_STATES = _RESOLVE_STAGE.values

@@ -288,3 +288,12 @@ def test_ranking_and_dashboard_pages(client, mixed, settings, _no_cache):
     for url in ("/xep-hang/?jurisdiction=atlantis", "/tong-quan/?jurisdiction=atlantis"):
         assert client.get(url).status_code == 400
     assert client.get("/tong-quan/?jurisdiction=boston").status_code == 200
+
+
+def test_a_new_jurisdiction_is_found_at_once(db):
+    # The process cache of boundaries.jurisdictions forgets on save (wired in
+    # BoundariesConfig.ready()): a jurisdiction added in the admin is found without waiting.
+    assert jurisdictions.for_province_code("XX-TEST").code == "VN"  # no such one yet: the country (cached)
+    Jurisdiction.objects.create(code="xx-test", name="Thử", kind="city", country="VN",
+                                parent=Jurisdiction.objects.get(code="VN"), province_code="XX-TEST")
+    assert jurisdictions.for_province_code("XX-TEST").code == "xx-test"
