@@ -60,6 +60,14 @@ class SimplifyPreserveTopology(GeoFunc):
         super().__init__(expression, Value(float(tolerance)), output_field=GeometryField(srid=4326), **extra)
 
 
+class Multi(GeoFunc):
+    """Every area as a MultiPolygon: a layer of one geometry type (GDAL and QGIS type a
+    layer by its features; a mix of Polygon and MultiPolygon makes it "Unknown")."""
+
+    function = "ST_Multi"
+    output_field = GeometryField(srid=4326)
+
+
 def tolerance_for_zoom(zoom):
     """Degrees per pixel of a 256-pixel web map tile at this zoom (at the equator)."""
     return 360.0 / (256 * 2 ** zoom)
@@ -138,7 +146,7 @@ class Collection:
         if self.kind == "reports":
             return qs.annotate(geojson=AsGeoJSON("location", precision=7))
         if self.kind == "areas":
-            return qs.annotate(geojson=AsGeoJSON(SimplifyPreserveTopology(F("geom"), tolerance_for_zoom(zoom)),
+            return qs.annotate(geojson=AsGeoJSON(Multi(SimplifyPreserveTopology(F("geom"), tolerance_for_zoom(zoom))),
                                                  precision=5))
         return qs.annotate(geojson=AsGeoJSON(PointOnSurface("jurisdiction__geom"), precision=6))
 

@@ -234,7 +234,8 @@ def test_areas_are_simplified_by_zoom(client, db):
                        WHERE v.code = 'vn-2025' AND t.code = 'commune'""")
         assert default.json()["numberMatched"] == cur.fetchone()[0]
     one = default.json()["features"][0]
-    assert one["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    # One geometry type per layer: GDAL and QGIS type the layer MultiPolygon, not "Unknown".
+    assert {f["geometry"]["type"] for f in default.json()["features"]} == {"MultiPolygon"}
     get(client, f"/ogcapi/collections/areas-vn-2025-commune/items/{one['id']}")
 
 
@@ -309,6 +310,24 @@ def test_gdal_oapif_driver_pulls_every_feature_across_pages(live_url, reports, t
     assert f"Feature Count: {reports}" in info
     # QGIS and GDAL read the collection's fields from the first page
     assert "category: String" in info and "contact_phone" not in info
+
+
+def test_gdal_types_an_areas_layer_multipolygon_with_every_area(live_url, db, tmp_path):
+    out = tmp_path / "areas.gpkg"
+    run = subprocess.run(
+        ["ogr2ogr", "-f", "GPKG", str(out), f"OAPIF:{live_url}/ogcapi/", "areas-vn-2025-commune",
+         "-oo", "PAGE_SIZE=1000"], capture_output=True, text=True, timeout=600,
+    )
+    assert run.returncode == 0, run.stderr
+    info = subprocess.run(["ogrinfo", "-so", str(out), "areas-vn-2025-commune"], capture_output=True, text=True,
+                          check=True).stdout
+    with connection.cursor() as cur:
+        cur.execute("""SELECT count(*) FROM boundaries_area a JOIN boundaries_boundaryversion v ON v.id = a.version_id
+                       JOIN boundaries_areatype t ON t.id = a.type_id
+                       WHERE v.code = 'vn-2025' AND t.code = 'commune'""")
+        communes = cur.fetchone()[0]
+    assert "Geometry: Multi Polygon" in info
+    assert f"Feature Count: {communes}" in info
 
 
 def test_english_names_on_english_pages(client, db):
