@@ -368,3 +368,25 @@ def test_subscribe_page_in_both_languages(db, lang):
     c.cookies["django_language"] = lang
     resp = c.get("/canh-bao/")
     assert resp.status_code == 200 and f'<html lang="{lang}">' in resp.content.decode()
+
+
+@pytest.mark.parametrize("place,expected", [
+    ("polygon", "polygon"),
+    ("radius", "center"),
+    ("area", "area"),
+])
+def test_the_page_keeps_the_place_chosen(db, settings, place, expected):
+    """The page's form carries a commune code, a point and a drawn polygon at once: the
+    radio button decides which one subscribes."""
+    settings.RATELIMIT_ENABLE = False
+    lon, lat = point_in(BAI_CHAY)
+    d = 0.004
+    ring = [[lon - d, lat - d], [lon + d, lat - d], [lon + d, lat + d], [lon - d, lat + d], [lon - d, lat - d]]
+    resp = Client().post("/canh-bao/", {
+        "place": place, "area": BAI_CHAY, "lat": str(lat), "lon": str(lon), "radius_m": "800",
+        "polygon": json.dumps({"type": "Polygon", "coordinates": [ring]}), "email": "chon@example.vn",
+        "want_new": "1", "channel": "email"})
+    assert resp.status_code == 200, resp.content.decode()[:500]
+    sub = AreaAlert.objects.get()
+    held = {"area": sub.area_id is not None, "center": sub.center is not None, "polygon": sub.polygon is not None}
+    assert [k for k, v in held.items() if v] == [expected]
