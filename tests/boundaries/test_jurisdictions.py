@@ -338,3 +338,17 @@ def test_the_schema_documents_the_jurisdiction_filter(client):
         if "jurisdiction" not in {p["name"] for p in schema["paths"][path]["get"].get("parameters", [])}:
             missing.append(path)
     assert missing == []
+
+
+def test_planners_map_page_of_boston(client, mixed):
+    page = client.get("/ban-do/?jurisdiction=boston")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert 'data-jurisdiction="boston"' in html and 'data-area-type="city-ward"' in html
+    assert 'value="boston-wards"' in html and 'value="vn-2025"' not in html
+    # Vietnam's map offers Boston beside it, and opens on Vietnam's boundaries
+    national = client.get("/ban-do/").content.decode()
+    assert '<option value="boston"' in national and 'value="vn-2025"' in national
+    assert 'data-jurisdiction=""' in national
+    bad = client.get("/ban-do/?jurisdiction=atlantis")
+    assert bad.status_code == 400 and "atlantis" in bad.content.decode()
