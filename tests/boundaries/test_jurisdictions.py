@@ -352,3 +352,30 @@ def test_planners_map_page_of_boston(client, mixed):
     assert 'data-jurisdiction=""' in national
     bad = client.get("/ban-do/?jurisdiction=atlantis")
     assert bad.status_code == 400 and "atlantis" in bad.content.decode()
+
+
+PUBLIC_SQL = "r.state IN ('forwarded','accepted','in_progress','resolved','published','rated','reopened','closed')"
+
+
+def test_boston_times_are_new_york_times(client, mixed):
+    """Boston's records carry New York's offset in OGC API Features and the REST API, and a
+    date in the datetime filter of Boston's collection is a New York day."""
+    with connection.cursor() as cur:
+        cur.execute(f"""SELECT r.code, to_char(r.created_at AT TIME ZONE 'America/New_York', 'YYYY-MM-DD"T"HH24:MI:SS'),
+                               (r.created_at AT TIME ZONE 'America/New_York')::date
+                        FROM reports_report r WHERE r.source = 'import:boston311' AND {PUBLIC_SQL}
+                          AND NOT (ST_X(r.location) = -71.0587 AND ST_Y(r.location) = 42.3594)
+                        ORDER BY r.created_at DESC LIMIT 1""")
+        code, local, day = cur.fetchone()
+    feature = client.get(f"/ogcapi/collections/reports-boston/items/{code}").json()
+    assert feature["properties"]["created_at"][:19] == local
+    assert feature["properties"]["created_at"][19:] in ("-05:00", "-04:00")
+    api = client.get(f"/api/v1/reports/{code}").json()
+    created = api["properties"]["created_at"]
+    assert created[:19] == local and created[19:] in ("-05:00", "-04:00")
+    vn = client.get("/ogcapi/collections/reports-22/items?limit=1").json()["features"][0]
+    assert vn["properties"]["created_at"].endswith("+07:00")
+    matched = client.get(f"/ogcapi/collections/reports-boston/items?datetime={day.isoformat()}").json()["numberMatched"]
+    assert matched == sql_count(
+        f"r.source = 'import:boston311' AND {PUBLIC_SQL} AND (r.created_at AT TIME ZONE 'America/New_York')::date = %s "
+        "AND NOT (ST_X(r.location) = -71.0587 AND ST_Y(r.location) = 42.3594)", [day]) > 0
