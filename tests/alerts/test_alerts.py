@@ -362,12 +362,17 @@ def test_web_push_is_encrypted_and_signed_with_vapid(make_report, settings, answ
     assert (AreaAlert.objects.get(channel="push").unsubscribed_at is not None) is ended
 
 
-@pytest.mark.parametrize("lang", ["vi", "en"])
-def test_subscribe_page_in_both_languages(db, lang):
+@pytest.mark.parametrize("lang,title,category", [
+    ("vi", "Nhận tin phản ánh theo khu vực", "Chiếu sáng công cộng"),
+    ("en", "Area alerts for field reports", "Street lighting"),
+])
+def test_subscribe_page_in_both_languages(db, lang, title, category):
     c = Client()
     c.cookies["django_language"] = lang
     resp = c.get("/canh-bao/")
-    assert resp.status_code == 200 and f'<html lang="{lang}">' in resp.content.decode()
+    html = resp.content.decode()
+    assert resp.status_code == 200 and f'<html lang="{lang}">' in html
+    assert title in html and category in html
 
 
 @pytest.mark.parametrize("place,expected", [
