@@ -419,6 +419,21 @@ def test_admin_pages(db, url):
     assert c.get(url).status_code == 200
 
 
+@pytest.mark.parametrize("lang,texts", [
+    ("vi", ["Cấp khoá mới (khoá cũ hết hiệu lực)", "Địa giới hành chính", "Phản ánh hiện trường"]),
+    ("en", ["Issue a new key (the old one stops working)", "Administrative boundaries", "Field reports"]),
+])
+def test_admin_keys_page_in_both_languages(db, lang, texts):
+    from django.contrib.auth import get_user_model
+
+    c = Client()
+    c.cookies["django_language"] = lang
+    c.force_login(get_user_model().objects.create(username="o311-admin-lang", is_superuser=True, is_staff=True))
+    ApiKey.create("Ứng dụng")  # the actions show with a row to act on
+    html = c.get("/admin/open311/apikey/").content.decode()
+    assert [t for t in texts if t not in html] == []
+
+
 def test_admin_makes_a_key_and_shows_it_once(db):
     from django.contrib.auth import get_user_model
 
