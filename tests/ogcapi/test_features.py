@@ -8,6 +8,7 @@ out by hand.
 """
 
 import json
+import re
 import subprocess
 
 import pytest
@@ -280,6 +281,15 @@ def test_gpkg_export_holds_the_public_reports_of_the_view(client, reports, tmp_p
     expected = sql_count("ST_Intersects(r.location, ST_MakeEnvelope(%s,%s,%s,%s,4326))", [w, s, e, n])
     assert f"Feature Count: {expected}" in info
     assert "code: String" in info and "contact_phone" not in info
+    # Dates are GeoPackage DATETIMEs (UTC, "…Z"): GDAL reads every row without a warning.
+    rows = subprocess.run(["ogrinfo", "-ro", "-al", str(out)], capture_output=True, text=True, check=True)
+    assert "Non-conformant" not in rows.stderr and "created_at (DateTime)" in rows.stdout
+    with connection.cursor() as cur:
+        cur.execute("""SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') FROM reports_report r
+                       WHERE ST_Intersects(r.location, ST_MakeEnvelope(%s,%s,%s,%s,4326))""", [w, s, e, n])
+        utc = {row[0] for row in cur.fetchall()}
+    shown = re.findall(r"created_at \(DateTime\) = (\d{4}/\d\d/\d\d \d\d:\d\d:\d\d)\S*\+00", rows.stdout)
+    assert len(shown) == expected and {t.replace("/", "-").replace(" ", "T") for t in shown} <= utc
 
 
 def test_gdal_oapif_filters_on_the_server(live_url, reports, tmp_path):
