@@ -32,7 +32,7 @@ def report_url(report):
 
 def item_line(item):
     r = item.report
-    values = {"code": r.code, "category": r.category.name, "place": r.commune.name if r.commune_id else "",
+    values = {"code": r.code, "category": r.category.local_name, "place": r.commune.name if r.commune_id else "",
               "url": report_url(r)}
     if item.kind == AlertSent.Kind.RESOLVED:
         return _("Đã xử lý: %(code)s — %(category)s — %(place)s\n%(url)s") % values

@@ -32,14 +32,20 @@ def _messages(exc):
     return {field: [str(m) for m in msgs] for field, msgs in exc.message_dict.items()}
 
 
+# The page's three kinds of place and the form fields each one uses.
+PAGE_PLACES = {"area": ("area",), "radius": ("lat", "lon", "radius_m"), "polygon": ("polygon",)}
+
+
 def _page_data(post):
-    """The page offers "the commune" or "a circle around the clicked point": keep the chosen one."""
+    """The page offers "the commune", "a circle around the clicked point" or "an area
+    drawn on the map": keep the chosen one's fields only."""
     data = post.dict()
-    if data.get("place") == "radius":
-        data.pop("area", None)
-    else:
-        data.pop("lat", None)
-        data.pop("lon", None)
+    chosen = data.get("place") if data.get("place") in PAGE_PLACES else "area"
+    for place, fields in PAGE_PLACES.items():
+        if place != chosen:
+            for f in fields:
+                if f != "radius_m":
+                    data.pop(f, None)
     return data
 
 
@@ -56,6 +62,8 @@ def subscribe_page(request):
             "serviceWorkerUrl": reverse("alerts-sw"),
             "maxRadius": subscriptions.MAX_RADIUS_M,
             "text": {"pick": _("Bấm vào bản đồ để chọn điểm."), "outside": _("Điểm này không thuộc xã/phường nào."),
+                     "draw": _("Bấm lần lượt các đỉnh của vùng trên bản đồ (ít nhất 3 đỉnh)."),
+                     "drawn": _("Vùng vẽ có %(n)s đỉnh."),
                      "pushDenied": _("Trình duyệt không cho phép thông báo.")},
         },
     }

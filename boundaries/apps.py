@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class BoundariesConfig(AppConfig):
     name = "boundaries"
-    verbose_name = "Địa giới hành chính"
+    verbose_name = _("Địa giới hành chính")
 
     def ready(self):
         from django.db.models.signals import post_delete, post_save

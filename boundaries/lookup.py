@@ -493,3 +493,54 @@ def locate_many(points_table, version, area_type=None, tolerance_m=None, *, out_
         with connection.cursor() as cur:
             cur.execute(f"DROP TABLE IF EXISTS {hits}")
     return located, snapped
+
+
+# --- a commune named in an address ---------------------------------------------------
+
+# How an address names the kind of a commune ("phường Bãi Cháy", "P. Bãi Cháy"), after
+# fold_text(): the area's own name starts with the full word.
+_COMMUNE_KIND_ABBREVIATIONS = {"phuong": ("p", "p."), "xa": ("x", "x."), "dac khu": ("dk", "dk.")}
+
+
+def fold_text(text) -> str:
+    """Lower case, without Vietnamese diacritics (đ → d), punctuation but "." as spaces,
+    spaces collapsed: "P. Bãi Cháy, TP Hạ Long" → "p. bai chay tp ha long"."""
+    import re
+    import unicodedata
+
+    text = unicodedata.normalize("NFD", str(text or "").lower().replace("đ", "d"))
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[^\w.]+", " ", text).split())
+
+
+def communes_named_in(text, province_codes=None, at=None) -> list[Area]:
+    """The communes of the current boundary version whose name, with its kind
+    ("Phường Bãi Cháy", or "P. Bãi Cháy"), appears as whole words in ``text``; only those
+    of ``province_codes`` when given; the longest names first. A geocoder for the
+    address an Open311 client sends without a position: a street or house number is
+    not found, only the commune."""
+    import re
+
+    folded = f" {fold_text(text)} "
+    if len(folded) < 4:
+        return []
+    version = BoundaryVersion.objects.current(at)
+    if version is None:
+        return []
+    qs = Area.objects.filter(version=version, type__code="commune").select_related("parent").only(
+        "id", "code", "name", "parent__code", "parent__name")
+    if province_codes:
+        qs = qs.filter(parent__code__in=list(province_codes))
+    found = []
+    for area in qs:
+        name = fold_text(area.name)
+        forms = [name]
+        for kind, abbreviations in _COMMUNE_KIND_ABBREVIATIONS.items():
+            if name.startswith(kind + " "):
+                rest = name[len(kind) + 1:]
+                forms += [f"{a} {rest}" for a in abbreviations]
+                forms += [f"{a}{rest}" for a in abbreviations if a.endswith(".")]  # "P.Bãi Cháy"
+        if any(re.search(rf"(?<![\w.]){re.escape(f)}(?!\w)", folded) for f in forms):
+            found.append(area)
+    found.sort(key=lambda a: -len(a.name))
+    return found

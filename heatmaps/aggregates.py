@@ -898,10 +898,50 @@ def current_provinces():
 
 
 def vn_versions():
+    return boundary_versions(settings.BOUNDARY_JURISDICTION)
+
+
+def boundary_versions(key):
+    """The boundary versions of a jurisdiction's boundary key ("VN", "US-MA-BOS"), newest first."""
     return fetchall(
         "SELECT code, name FROM boundaries_boundaryversion WHERE jurisdiction = %s ORDER BY valid_from DESC NULLS LAST",
-        [settings.BOUNDARY_JURISDICTION],
+        [key],
     )
+
+
+def foreign_jurisdictions():
+    """The active jurisdictions of other countries that have boundaries (the planners'
+    map offers them beside Vietnam)."""
+    from boundaries import jurisdictions
+
+    return fetchall(
+        """SELECT j.code, j.name FROM boundaries_jurisdiction j
+           WHERE j.active AND j.country <> %s AND j.boundary_key <> ''
+             AND EXISTS (SELECT 1 FROM boundaries_boundaryversion v WHERE v.jurisdiction = j.boundary_key)
+           ORDER BY j.name""",
+        [jurisdictions.HOME_COUNTRY],
+    )
+
+
+def finest_area_type(version_code):
+    rows = fetchall(
+        """SELECT t.code FROM boundaries_areatype t WHERE EXISTS (SELECT 1 FROM boundaries_area a
+           JOIN boundaries_boundaryversion v ON v.id = a.version_id WHERE a.type_id = t.id AND v.code = %s)
+           ORDER BY t.level DESC, t.code LIMIT 1""",
+        [version_code],
+    )
+    return rows[0]["code"] if rows else ""
+
+
+def version_bounds(version_code):
+    """[[south, west], [north, east]] of a boundary version's areas, or None."""
+    ext = fetchall(
+        """SELECT ST_XMin(e) AS w, ST_YMin(e) AS s, ST_XMax(e) AS e, ST_YMax(e) AS n FROM (
+               SELECT ST_Extent(a.geom) AS e FROM boundaries_area a
+               JOIN boundaries_boundaryversion v ON v.id = a.version_id WHERE v.code = %s) x""",
+        [version_code],
+    )[0]
+    return [[ext["s"], ext["w"]], [ext["n"], ext["e"]]] if ext["w"] is not None else None
 
 
 def province_bounds(code=None):

@@ -22,6 +22,8 @@ from heatmaps import views
 TAGS = ["heatmaps"]
 STATS = ["statistics"]
 
+JURISDICTION = query("jurisdiction", "Jurisdiction: a province's code (22), a city's slug (boston) or VN; "
+                     "without it (and without province/authority) Vietnam only. Unknown: 400")
 FILTERS = [
     query("start", "First local day, YYYY-MM-DD (1900-01-01 … 2999-12-31)", OpenApiTypes.DATE),
     query("end", "Last local day, YYYY-MM-DD (inclusive)", OpenApiTypes.DATE),
@@ -30,6 +32,7 @@ FILTERS = [
     query("state", "States, comma separated; 'open' = every open state"),
     query("authority", "Authority code"),
     query("province", "Province code, e.g. 22"),
+    JURISDICTION,
 ]
 BBOX = query("bbox", "west,south,east,north in degrees", required=True)
 ZOOM = query("zoom", "Map zoom 0–22", int)
@@ -102,15 +105,17 @@ hotspots_view = documented(
 )
 overdue_view = documented(
     views.overdue_view, tags=TAGS, summary="Open reports past their deadline (staff)",
-    parameters=[query("province", "Province code"), query("limit", "1–5000", int)],
+    parameters=[query("province", "Province code"), JURISDICTION, query("limit", "1–5000", int)],
     responses={200: feature_collection({"id": INT, "code": STR, "category": STR, "state": STR,
                                         "resolve_due": nullable(STR)}), **BAD, **STAFF},
 )
 export_view = documented(
-    views.export_view, tags=TAGS, summary="The map's view as GeoJSON, CSV or a standalone HTML map",
-    parameters=[OpenApiParameter("fmt", str, OpenApiParameter.PATH, enum=["geojson", "csv", "html"]), BBOX, *FILTERS],
+    views.export_view, tags=TAGS, summary="The map's view as GeoJSON, CSV, GeoPackage or a standalone HTML map",
+    parameters=[OpenApiParameter("fmt", str, OpenApiParameter.PATH, enum=["geojson", "csv", "html", "gpkg"]), BBOX,
+                *FILTERS],
     responses={(200, "application/geo+json"): feature_collection(),
-               (200, "text/csv"): OpenApiTypes.STR, (200, "text/html"): OpenApiTypes.STR, **BAD},
+               (200, "text/csv"): OpenApiTypes.STR, (200, "text/html"): OpenApiTypes.STR,
+               (200, "application/geopackage+sqlite3"): OpenApiTypes.BINARY, **BAD},
 )
 stats_summary_view = documented(
     views.stats_summary_view, tags=STATS, summary="Key figures, national", operation_id="stats_national",
@@ -143,7 +148,7 @@ stats_series_view = documented(
 )
 ioc_state_view = documented(
     views.ioc_state_view, tags=["ioc"], summary="The IOC wall's state: counters, ranking, latest reports (staff)",
-    parameters=[query("province", "Province code")],
+    parameters=[query("province", "Province code"), JURISDICTION],
     responses={200: obj({"counters": COUNTERS, "ranking": array(RANK_ENTRY), "latest": array(WALL_REPORT),
                          "version": STR}), **BAD, **STAFF},
 )

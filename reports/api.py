@@ -396,5 +396,22 @@ class CategoryList(ListAPIView):
     pagination_class = None
     filterset_class = None
 
+    @extend_schema(parameters=[OpenApiParameter(
+        "jurisdiction", str, description="The categories a jurisdiction offers (the shared ones and its own): "
+        "22, boston, VN. Unknown: 400")])
+    def get(self, request, *args, **kwargs):
+        try:
+            return super().get(request, *args, **kwargs)
+        except ValidationError as exc:
+            return error_response(exc)
+
     def get_queryset(self):
-        return Category.objects.filter(active=True).select_related("parent")
+        code = (self.request.query_params.get("jurisdiction") or "").strip()
+        if not code:
+            return Category.objects.filter(active=True).select_related("parent")
+        from boundaries import jurisdictions
+
+        found = jurisdictions.get(code)
+        if found is None or not found.active:
+            raise ValidationError({"jurisdiction": [_("Không có vùng tài phán mã %(code)s.") % {"code": code[:60]}]})
+        return Category.offered_in(found).filter(active=True).select_related("parent")

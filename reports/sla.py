@@ -66,6 +66,22 @@ def calendar_of(jurisdiction):
     return jurisdiction.calendar or DEFAULT_CALENDAR, ZoneInfo(jurisdiction.time_zone or "Asia/Ho_Chi_Minh")
 
 
+def zone_of_province_code(province_code):
+    """The time zone a report's times are shown in: its jurisdiction's (Boston's records,
+    "US-MA-BOS": America/New_York), Vietnam's for every Vietnamese province. Kept per
+    process with the jurisdictions' other look-ups (a minute)."""
+    from boundaries import jurisdictions
+
+    code = province_code or ""
+    if code not in jurisdictions.foreign_codes():
+        return LOCAL_TZ
+    found = jurisdictions.for_province_code(code)
+    try:
+        return ZoneInfo(found.time_zone) if found is not None and found.time_zone else LOCAL_TZ
+    except (KeyError, ValueError):
+        return LOCAL_TZ
+
+
 class Calendar:
     """Working days between two dates of one calendar, from one query of the Holiday table."""
 

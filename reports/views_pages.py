@@ -28,7 +28,7 @@ from django.views.decorators.http import require_GET
 
 from boundaries.geojson import current_layer_url
 from reports import notify, policy, workflow
-from reports.forms import QueueFilterForm, ReportFilterForm
+from reports.forms import PublicFilterForm, QueueFilterForm
 from reports.models import Category, Media, Rating, Report, ReportEvent, StaffRole, Subscription
 from reports.policy import access
 
@@ -427,7 +427,7 @@ def _points(qs):
 
 
 def public_list(request):
-    form = ReportFilterForm(request.GET or None, states=list(policy.PUBLIC.values))
+    form = PublicFilterForm(request.GET or None, states=list(policy.PUBLIC.values))
     qs = form.apply(access.public_reports()).select_related("category", "commune", "authority")
     paginator = Paginator(qs.order_by("-created_at"), 20)
     page_obj = paginator.get_page(request.GET.get("page"))
@@ -441,9 +441,13 @@ def public_list(request):
 
 @require_GET
 def public_points(request):
-    """The public map's points (same filters as the list), at most MAP_POINT_LIMIT."""
-    form = ReportFilterForm(request.GET or None, states=list(policy.PUBLIC.values))
+    """The public map's points (same filters as the list), at most MAP_POINT_LIMIT; an
+    unknown jurisdiction is a 400 naming the field (other bad filters are left out, as
+    the list shows them)."""
+    form = PublicFilterForm(request.GET or None, states=list(policy.PUBLIC.values))
     qs = form.apply(access.public_reports()).order_by("-created_at")
+    if "jurisdiction" in form.errors:
+        return JsonResponse({"errors": {"jurisdiction": [str(m) for m in form.errors["jurisdiction"]]}}, status=400)
     return JsonResponse({**_points(qs), "limit": MAP_POINT_LIMIT})
 
 
