@@ -249,7 +249,12 @@ def is_reporter(user, report) -> bool:
 
 
 def holds_token(report, token) -> bool:
-    return bool(token) and bool(report.receipt_token) and secrets.compare_digest(str(token), report.receipt_token)
+    """Does ``token`` (from the receipt link's ?t= or the X-Receipt-Token header: any
+    text a caller sends) open this report? Compared as bytes: compare_digest refuses
+    text with non-ASCII characters (a 500 before)."""
+    if not token or not report.receipt_token:
+        return False
+    return secrets.compare_digest(str(token).encode("utf-8", "surrogatepass"), report.receipt_token.encode())
 
 
 def can_view_public(report) -> bool:

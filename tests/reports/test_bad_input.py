@@ -116,6 +116,23 @@ def test_a_date_inside_the_range_still_filters(api, published):
     assert published.code in codes
 
 
+@pytest.mark.parametrize("token", ["😀", "é", "１２", "\u202e", "x" * 5000])
+def test_an_odd_receipt_token_is_a_404_not_a_500(api, token):
+    unpublished = intake.create_report(report_data(), None, None, new_key())
+    for url, headers in [
+        (f"/api/v1/reports/{unpublished.code}", {"t": token}),
+        (f"/api/v1/reports/{unpublished.code}/comments", {"t": token}),
+        (f"/phan-anh/{unpublished.code}/", {"t": token}),
+        (f"/phan-anh/{unpublished.code}/da-gui/", {"t": token}),
+    ]:
+        assert api.get(url, headers).status_code == 404, url
+    # as a header too (a header's bytes arrive as Latin-1 text)
+    header = token.encode("utf-8").decode("latin-1")
+    resp = api.get(f"/api/v1/reports/{unpublished.code}", HTTP_X_RECEIPT_TOKEN=header)
+    assert resp.status_code == 404
+    assert api.get(f"/api/v1/reports/{unpublished.code}", {"t": unpublished.receipt_token}).status_code == 200
+
+
 # --- write bodies ------------------------------------------------------------------------
 
 def _endpoints(code):
