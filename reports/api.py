@@ -98,6 +98,11 @@ def get_public_report(request, code):
 
 class ReportPagination(GeoJsonPagination):
     invalid_page_message = gettext_lazy("Trang không hợp lệ.")
+    # ?page_size= above this is answered as this: one anonymous call must not serialise
+    # every stored report (5,748 demo reports were 4.7 MB in 4.6 s; the exports and OGC
+    # API Features serve bulk reads).
+    max_page_size = 1000
+    page_size_query_description = "Reports per page (default 50; more than 1000 is answered as 1000)."
 
     def get_paginated_response_schema(self, view):
         # rest_framework_gis's own schema leaves "results" required and nests a whole

@@ -290,6 +290,44 @@ def test_areas_zoom_is_clamped_and_capped(monkeypatch):
     assert resp.status_code == 400 and "parent" in resp.json()["errors"]
 
 
+@pytest.mark.parametrize("url", [
+    "/api/v1/heatmaps/areas/?type=commune&parent=22&zoom=22",
+    "/api/v1/heatmaps/export.html?bbox=106.9,20.9,107.2,21.1",
+    "/api/v1/heatmaps/hotspots/?province=22&all=1",
+])
+def test_a_parameter_nothing_reads_cannot_bypass_the_cache_of_heavy_reads(url):
+    from django.core.cache import cache
+    from django.test.utils import CaptureQueriesContext
+
+    cache.clear()
+    c = Client()
+    with CaptureQueriesContext(connection) as computed:
+        first = c.get(url + "&x=1")
+    assert first.status_code == 200, first.content[:300]
+    with CaptureQueriesContext(connection) as queries:
+        again = c.get(url + f"&x={uuid.uuid4().hex}&_={time.time()}")
+    assert again.status_code == 200 and again.content == first.content
+    # Served from the cache: the parameters' and version checks only, not the body's queries.
+    assert len(queries.captured_queries) < len(computed.captured_queries)
+    assert not [q["sql"] for q in queries.captured_queries if "ST_AsGeoJSON" in q["sql"]]
+    with CaptureQueriesContext(connection) as recomputed:  # a parameter that is read: its own entry
+        other = c.get(url + "&month=2026-01")
+    assert other.status_code == 200 and len(recomputed.captured_queries) > len(queries.captured_queries)
+
+
+def test_the_report_list_page_size_is_capped(monkeypatch):
+    from reports.api import ReportPagination
+
+    assert ReportPagination.max_page_size == 1000
+    monkeypatch.setattr(ReportPagination, "max_page_size", 2)
+    for i in range(3):
+        intake.create_report(report_data(description=f"Điểm {i}"), None, None, new_key())
+    c = APIClient()
+    c.force_authenticate(user("+84900000001"))  # the desk: sees the new (unpublished) reports
+    body = c.get("/api/v1/reports?scope=queue&page_size=100000").json()
+    assert body["count"] >= 3 and len(body["features"]) == 2 and body["next"]
+
+
 @pytest.mark.parametrize("fmt", ["html", "csv", "geojson"])
 def test_export_above_the_cap_is_a_400_on_bbox(fmt, monkeypatch, operator):
     from heatmaps import exports
