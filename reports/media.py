@@ -185,15 +185,44 @@ def decode_max_bytes():
     return settings.REPORT_IMAGE_DECODE_MAX_BYTES
 
 
-def _decode_cost(img, reduce):
+# Full-size copies of the pixels a decoder holds at once: Pillow's WebP plugin takes the
+# frame from libwebp's own canvas as bytes and unpacks those into the image (three);
+# pillow_heif decodes into libheif's buffer, then into the image (two).
+DECODER_COPIES = {"WEBP": 3, "HEIF": 2}
+
+
+def _has_alpha(img):
+    return "A" in img.mode or "transparency" in img.info
+
+
+def _decode_cost(img, side):
     """Bytes Pillow holds at the peak of decoding `img` (at its current, possibly
-    drafted, size): 4 per pixel for colour, 1 for grey or palette; reducing an image
-    with alpha (premultiplied first) or in a mode reduce cannot take (converted first)
-    holds a second full-size copy."""
+    drafted, size) and bringing it to `side` (see _decode_reduced and check_photo):
+
+    - the pixels: 4 bytes each for colour, 1 for grey or palette, times the decoder's
+      full-size copies (DECODER_COPIES);
+    - reduced by an integer factor (twice `side` or more): an image in a mode reduce
+      cannot take is converted first (a full-size copy), and one with alpha is
+      premultiplied first (another);
+    - resized in one pass (less than twice `side`; a palette image takes the nearest
+      pixel, no copy): alpha premultiplied first, and the half-way image of the two-pass
+      resampling, the new width by the full height.
+    """
     pixels = img.width * img.height
-    cost = pixels * (1 if img.mode in ("1", "L", "P") else 4)
-    if reduce and img.mode not in ("L", "RGB"):
-        cost += pixels * 4
+    grey_or_palette = img.mode in ("1", "L", "P")
+    cost = pixels * (1 if grey_or_palette else 4) * DECODER_COPIES.get(img.format, 1)
+    longest = max(img.size)
+    if longest <= side:
+        return cost
+    if longest >= 2 * side:
+        if img.mode not in ("L", "RGB", "RGBA", "LA"):
+            cost += pixels * 4
+        if _has_alpha(img):
+            cost += pixels * 4
+    elif img.mode not in ("1", "P"):
+        if img.mode not in ("L", "RGB"):
+            cost += pixels * 4
+        cost += pixels * (1 if img.mode == "L" else 4) * side // longest
     return cost
 
 
@@ -208,12 +237,12 @@ def _decode_reduced(img, side):
         w, h = img.size
         img.draft(img.mode, (max(1, w * side // longest), max(1, h * side // longest)))
     factor = max(img.size) // side
-    if _decode_cost(img, factor >= 2) > decode_max_bytes():
+    if _decode_cost(img, side) > decode_max_bytes():
         raise TooCostly
     img.load()
     if factor >= 2:
         if img.mode not in ("L", "RGB", "RGBA", "LA"):
-            img = img.convert("RGBA" if "transparency" in img.info or "A" in img.mode else "RGB")
+            img = img.convert("RGBA" if _has_alpha(img) else "RGB")
         reduced = img.reduce(factor)
         reduced.info, reduced.format = img.info, img.format  # the EXIF orientation goes along
         img.close()

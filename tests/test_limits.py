@@ -212,25 +212,44 @@ def test_repeated_wrong_codes_lock_the_phone_for_an_hour():
 # --- images: a decoding budget -----------------------------------------------------------
 
 
-def _png(size, mode="RGB"):
+def _image(size, mode="RGB", fmt="PNG"):
     out = io.BytesIO()
-    Image.new(mode, size).save(out, "PNG")
+    if fmt == "HEIF":
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+    Image.new(mode, size).save(out, fmt)
     return out.getvalue()
 
 
+def _png(size, mode="RGB"):
+    return _image(size, mode)
+
+
+# The budget (REPORT_IMAGE_DECODE_MAX_BYTES, 128 MB) keeps every accepted photo's peak
+# under 200 MB (bench/upload_memory.py measures it per case).
 @pytest.mark.parametrize(
-    "data, ok",
+    "data, name, ok",
     [
-        (_png((7000, 7000)), False),  # 49 MP in ~150 KB: refused from the header
-        (_png((6400, 6400)), False),  # 41 MP
-        (_png((6000, 6000), "RGBA"), False),  # 36 MP with alpha: over the memory budget
-        (_png((3000, 2000)), True),
+        (_png((7000, 7000)), "p.png", False),  # 49 MP in ~150 KB: refused from the header
+        (_png((6400, 6400)), "p.png", False),  # 41 MP
+        (_png((6000, 6000), "RGBA"), "p.png", False),  # 36 MP with alpha: over the memory budget
+        # 25 MP with alpha, resized in one pass: premultiplied + half-way image (~280 MB before)
+        (_png((5000, 5000), "RGBA"), "p.png", False),
+        (_png((5119, 5119)), "p.png", False),  # 26 MP: the one-pass resize's half-way image
+        (_image((4000, 4000), fmt="WEBP"), "p.webp", False),  # 16 MP WebP: three copies (~260 MB before)
+        (_image((5000, 3500), fmt="HEIF"), "p.heic", False),  # 17.5 MP HEIC: two copies
+        (_png((3000, 2000)), "p.png", True),
+        (_png((3400, 3400), "RGBA"), "p.png", True),
+        (_image((3000, 2600), fmt="WEBP"), "p.webp", True),
+        (_image((4000, 3000), fmt="HEIF"), "p.heic", True),  # a 12 MP phone photo
     ],
-    ids=["png-49mp", "png-41mp", "png-36mp-rgba", "png-6mp"],
+    ids=["png-49mp", "png-41mp", "png-36mp-rgba", "png-25mp-rgba", "png-26mp", "webp-16mp", "heic-17mp",
+         "png-6mp", "png-12mp-rgba", "webp-8mp", "heic-12mp"],
 )
-def test_photo_hint_refuses_oversized_images_with_a_field_error(data, ok):
+def test_photo_hint_refuses_oversized_images_with_a_field_error(data, name, ok):
     c = Client(REMOTE_ADDR=own_ip())
-    resp = c.post("/api/v1/reports/photo-hint", {"photo": SimpleUploadedFile("p.png", data)})
+    resp = c.post("/api/v1/reports/photo-hint", {"photo": SimpleUploadedFile(name, data)})
     if ok:
         assert resp.status_code == 200
     else:
