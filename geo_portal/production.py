@@ -26,7 +26,13 @@ UNAVAILABLE = (OperationalError, InterfaceError)
 
 
 def _is_api(request):
-    return request.path.startswith("/api/") or "application/json" in request.META.get("HTTP_ACCEPT", "")
+    """JSON for machine clients (settings.MACHINE_PATHS: the API, tiles, Open311, OGC
+    API) unless they ask for a page (?f=html, Accept: text/html first), and for anyone
+    who accepts JSON; a plain page otherwise."""
+    accept = request.META.get("HTTP_ACCEPT", "")
+    if request.path.startswith(tuple(settings.MACHINE_PATHS)):
+        return request.GET.get("f") != "html" and not accept.lstrip().startswith("text/html")
+    return "application/json" in accept
 
 
 def unavailable_response(request):
@@ -116,8 +122,8 @@ def livez(request):
 
 class SecurityHeadersMiddleware(_HybridMiddleware):
     """Content-Security-Policy on every answer (a view that sets its own keeps it), and
-    ``Cache-Control: private, no-store`` on anything answered to a signed-in user or an
-    API token: a shared cache or the browser's back button must not keep it. An answer
+    ``Cache-Control: private, no-store`` on anything answered to a signed-in user, an
+    API token or the holder of a receipt token: a shared cache or the browser's back button must not keep it. An answer
     marked ``shared_public`` (the basemap archive: the same bytes for all) keeps its caching."""
 
     def __call__(self, request):
@@ -146,8 +152,13 @@ class SecurityHeadersMiddleware(_HybridMiddleware):
     def _maybe_private(request):
         """True/False when the request tells; None when the session must say."""
         # Token clients send Authorization; a browser without a session cookie is
-        # anonymous (no need to load the session to know it).
+        # anonymous (no need to load the session to know it). A request carrying a
+        # capability (the reporter's receipt token, settings.PRIVATE_REQUEST_MARKERS) may be
+        # answered what only its holder may see.
         if request.META.get("HTTP_AUTHORIZATION"):
+            return True
+        params, headers = settings.PRIVATE_REQUEST_MARKERS
+        if any(request.GET.get(p) for p in params) or any(request.headers.get(h) for h in headers):
             return True
         if not request.COOKIES.get(settings.SESSION_COOKIE_NAME) or not hasattr(request, "user"):
             return False

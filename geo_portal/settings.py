@@ -86,6 +86,8 @@ MIDDLEWARE = [
 # Machine interfaces: their clients may ask for English with Accept-Language (pages
 # follow the language switcher only; geo_portal/middleware.py).
 ACCEPT_LANGUAGE_PATHS = ("/api/", "/open311/")
+# Machine interfaces: during a database outage they answer JSON 503 (geo_portal/production.py).
+MACHINE_PATHS = ("/api/", "/accounts/api/", "/tiles/", "/open311/", "/ogcapi/")
 # Interfaces whose clients expect their own error format from the input guard's 400.
 INPUT_REFUSAL_RENDERERS = {"/open311/": "open311.views.refused_input"}
 
@@ -420,6 +422,9 @@ CONTENT_SECURITY_POLICY = os.environ.get("CONTENT_SECURITY_POLICY") or "; ".join
     "form-action 'self'",
     "frame-ancestors 'none'",
 ])
+# Query parameters and headers that make an answer private (Cache-Control: private,
+# no-store) like a session or an API token: the reporter's receipt token (reports).
+PRIVATE_REQUEST_MARKERS = (("t",), ("X-Receipt-Token",))
 # Seconds a client is told to wait (Retry-After) when the database does not answer.
 DATABASE_UNAVAILABLE_RETRY_AFTER = int(os.environ.get("DATABASE_UNAVAILABLE_RETRY_AFTER", 15))
 

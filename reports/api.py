@@ -81,17 +81,12 @@ def _report_qs():
     return Report.objects.select_related("category__parent", "commune", "authority", "merged_into")
 
 
-def receipt_token_of(request):
-    """The receipt token a reporter's link carries (?t=…), or the X-Receipt-Token header."""
-    return request.GET.get("t") or request.headers.get("X-Receipt-Token") or ""
-
-
 def get_public_report(request, code):
     """The report by its public code: public ones to anyone, others to staff of it, its
     reporter and the holder of its receipt token; 404 otherwise (an unpublished report
     is indistinguishable from a code that does not exist)."""
     report = get_object_or_404(_report_qs(), code=code)
-    if access.can_view_report(request.user, report, receipt_token_of(request)):
+    if access.can_view_report(request.user, report, access.receipt_token_of(request)):
         return report
     raise Http404
 

@@ -370,7 +370,7 @@ def public_detail(request, code):
     result_public = report.state in policy.RESULT_PUBLIC
     media = list(Media.objects.filter(report=report))
     for m in media:
-        m.shown = access.can_view_media(request.user, m)  # a video not reviewed yet: a notice instead
+        m.shown = access.can_view_media(request.user, m, token)  # a video not reviewed yet: a notice instead
     comments = list(report.comments.filter(is_hidden=False).select_related("authority", "author"))
     for c in comments:
         c.shown_as = access.comment_author_label(c)
@@ -390,6 +390,7 @@ def public_detail(request, code):
         "form_errors": form_errors,
         "is_reporter": is_reporter,
         "token": token,
+        "media_query": access.media_query(request.user, report, token),
         "in_forward_stage": report.state in policy.FORWARD_STAGE,
         "rate_after_sign_in": report.state == Report.State.PUBLISHED and not request.user.is_authenticated,
         "staff_url": _staff_url(request.user, report) if private else "",
