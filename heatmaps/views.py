@@ -101,7 +101,8 @@ def normalised(request, params=(), **overrides):
     parameter nothing reads (``?x=<random>``) cannot make an anonymous caller's every
     request a new, uncached computation."""
     names = set(Filters.PARAMS) | set(params)
-    values = {k: request.GET.getlist(k) for k in names if k in request.GET} | {k: [str(v)] for k, v in overrides.items()}
+    values = {k: request.GET.getlist(k) for k in names if k in request.GET}
+    values |= {k: [str(v)] for k, v in overrides.items()}
     return request.path + "?" + "&".join(f"{k}={v}" for k, vs in sorted(values.items()) for v in vs)
 
 
