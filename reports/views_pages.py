@@ -250,7 +250,7 @@ def _intake_post(request):
 
         return refuse(_("Bạn gửi quá nhiều phản ánh trong thời gian ngắn. Hãy thử lại sau %(wait)s.")
                       % {"wait": wait_text(limited.retry_after)}, 429, limited.retry_after)
-    key = (request.POST.get("idempotency_key") or request.headers.get("Idempotency-Key") or "").strip()[:80] or None
+    key = request.POST.get("idempotency_key") or request.headers.get("Idempotency-Key")  # intake.stored_key
     user = request.user if request.user.is_authenticated else None
     try:
         report = intake_service.create_report(request.POST, request.FILES, user, key,

@@ -421,6 +421,17 @@ def test_anonymous_keys_are_scoped_to_the_device(headers_a, headers_b, same):
     assert (first.json()["properties"]["code"] == second.json()["properties"]["code"]) is same
 
 
+def test_long_keys_that_share_their_first_80_characters_are_two_keys():
+    prefix = "k" * 80 + new_key()
+    c = Client(REMOTE_ADDR=own_ip())
+    first = c.post("/api/v1/reports", report_data(), HTTP_IDEMPOTENCY_KEY=prefix + "-a")
+    second = c.post("/api/v1/reports", report_data(), HTTP_IDEMPOTENCY_KEY=prefix + "-b")
+    retry = c.post("/api/v1/reports", report_data(), HTTP_IDEMPOTENCY_KEY=prefix + "-a")
+    assert (first.status_code, second.status_code, retry.status_code) == (201, 201, 200)
+    codes = [r.json()["properties"]["code"] for r in (first, second, retry)]
+    assert codes[0] != codes[1] and codes[2] == codes[0]
+
+
 def test_same_user_different_body_under_a_used_key_is_422(citizen):
     key = new_key()
     c = APIClient(REMOTE_ADDR=own_ip())
