@@ -215,6 +215,22 @@ def test_a_chunked_body_is_read(published, citizen):
     assert Comment.objects.get(report=published).text == "Gửi theo từng khúc"
 
 
+def test_a_chunked_upload_larger_than_memory_keeps_its_photo(api, settings, tmp_path):
+    from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
+
+    from tests.reports.conftest import photo
+
+    settings.MEDIA_ROOT = tmp_path
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 512  # the body goes to a temporary file, not memory
+    body = encode_multipart(BOUNDARY, {**report_data(description="Gửi ảnh theo từng khúc"), "photos": [photo()]})
+    assert len(body) > 2 * settings.FILE_UPLOAD_MAX_MEMORY_SIZE
+    resp = api.generic("POST", "/api/v1/reports", b"", content_type=MULTIPART_CONTENT, CONTENT_LENGTH="",
+                       HTTP_TRANSFER_ENCODING="chunked", **{"wsgi.input": io.BytesIO(body)})
+    assert resp.status_code == 201, resp.content
+    report = Report.objects.get(code=resp.json()["properties"]["code"])
+    assert report.description == "Gửi ảnh theo từng khúc" and report.media.filter(kind="photo").count() == 1
+
+
 def test_a_chunked_body_over_the_limit_is_a_413(published, citizen, settings):
     settings.REPORT_MAX_REQUEST_BYTES = 1000
     body = json.dumps({"text": "x" * 2000}).encode()
