@@ -30,6 +30,8 @@ FILTERS = [
     query("state", "States, comma separated; 'open' = every open state"),
     query("authority", "Authority code"),
     query("province", "Province code, e.g. 22"),
+    query("jurisdiction", "Jurisdiction code: a province's ('22'), a city's ('boston') or a country's ('VN'); "
+                          "without it (and without province/authority) Vietnam only"),
 ]
 BBOX = query("bbox", "west,south,east,north in degrees", required=True)
 ZOOM = query("zoom", "Map zoom 0–22", int)
@@ -101,15 +103,19 @@ hotspots_view = documented(
 )
 overdue_view = documented(
     views.overdue_view, tags=TAGS, summary="Open reports past their deadline (staff)",
-    parameters=[query("province", "Province code"), query("limit", "1–5000", int)],
+    parameters=[query("province", "Province code"), query("limit", "1–5000", int),
+                query("jurisdiction", "Jurisdiction code ('22', 'boston', 'VN')")],
     responses={200: feature_collection({"id": INT, "code": STR, "category": STR, "state": STR,
                                         "resolve_due": nullable(STR)}), **BAD, **STAFF},
 )
 export_view = documented(
-    views.export_view, tags=TAGS, summary="The map's view as GeoJSON, CSV or a standalone HTML map",
-    parameters=[OpenApiParameter("fmt", str, OpenApiParameter.PATH, enum=["geojson", "csv", "html"]), BBOX, *FILTERS],
+    views.export_view, tags=TAGS, summary="The map's view as GeoJSON, CSV, a GeoPackage or a standalone HTML map",
+    description="At most 50,000 reports (CSV, GeoJSON, GeoPackage) or 5,000 (HTML): more is a 400 on bbox.",
+    parameters=[OpenApiParameter("fmt", str, OpenApiParameter.PATH, enum=["geojson", "csv", "gpkg", "html"]), BBOX,
+                *FILTERS],
     responses={(200, "application/geo+json"): feature_collection(),
-               (200, "text/csv"): OpenApiTypes.STR, (200, "text/html"): OpenApiTypes.STR, **BAD},
+               (200, "text/csv"): OpenApiTypes.STR, (200, "application/geopackage+sqlite3"): OpenApiTypes.BINARY,
+               (200, "text/html"): OpenApiTypes.STR, **BAD},
 )
 stats_summary_view = documented(
     views.stats_summary_view, tags=STATS, summary="Key figures, national", operation_id="stats_national",
@@ -142,7 +148,7 @@ stats_series_view = documented(
 )
 ioc_state_view = documented(
     views.ioc_state_view, tags=["ioc"], summary="The IOC wall's state: counters, ranking, latest reports (staff)",
-    parameters=[query("province", "Province code")],
+    parameters=[query("province", "Province code"), query("jurisdiction", "Jurisdiction code ('22', 'boston', 'VN')")],
     responses={200: obj({"counters": COUNTERS, "ranking": array(RANK_ENTRY), "latest": array(WALL_REPORT),
                          "version": STR}), **BAD, **STAFF},
 )
