@@ -19,3 +19,17 @@ def test_api_clients_may_ask_for_english_errors(client, db):
     vi = client.get("/api/v1/locate", {"lat": "abc", "lon": "107"}).json()
     en = client.get("/api/v1/locate", {"lat": "abc", "lon": "107"}, HTTP_ACCEPT_LANGUAGE="en").json()
     assert vi != en
+
+
+def test_error_pages_are_translated_pages_not_django_s_english_ones(client, db):
+    from django.test import Client
+
+    missing = client.get("/khong-co-trang-nay/")
+    assert missing.status_code == 404 and "Không tìm thấy trang" in missing.content.decode()
+    forged = Client(enforce_csrf_checks=True).post("/accounts/login/", {"action": "password", "username": "x"})
+    assert forged.status_code == 403 and "Biểu mẫu đã hết hạn" in forged.content.decode()
+    wrong_host = client.get("/", HTTP_HOST="evil.example")
+    assert wrong_host.status_code == 400 and "Yêu cầu không hợp lệ" in wrong_host.content.decode()
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    english = client.get("/khong-co-trang-nay/").content.decode()
+    assert "Page not found" in english and 'lang="en"' in english
