@@ -1,5 +1,6 @@
 """Production safety: security headers, private answers never cached, and a clear 503
-while the database is down (JSON with Retry-After for the API, a plain page otherwise).
+while the database is down or a costly step has no room (``Busy``): JSON with
+Retry-After for the API, a plain page otherwise.
 
 A page rendered during an outage must not touch the database itself, so the outage
 page is a fixed HTML string (no base template: its user menu reads the session).
@@ -35,11 +36,20 @@ def _is_api(request):
     return "application/json" in accept
 
 
-def unavailable_response(request):
-    retry = str(settings.DATABASE_UNAVAILABLE_RETRY_AFTER)
-    message = _("Hệ thống tạm thời không truy cập được cơ sở dữ liệu. Vui lòng thử lại sau ít phút.")
+class Busy(Exception):
+    """Raised where a costly step has no room now (e.g. reports.media's image decoding
+    slots): answered 503 with Retry-After, as an outage is, so clients retry."""
+
+    def __init__(self, message, retry_after=5):
+        super().__init__(message)
+        self.message, self.retry_after = str(message), max(1, int(retry_after))
+
+
+def unavailable_response(request, message=None, code="database_unavailable", retry_after=None):
+    retry = str(retry_after or settings.DATABASE_UNAVAILABLE_RETRY_AFTER)
+    message = message or _("Hệ thống tạm thời không truy cập được cơ sở dữ liệu. Vui lòng thử lại sau ít phút.")
     if _is_api(request):
-        response = JsonResponse({"detail": message, "code": "database_unavailable"}, status=503)
+        response = JsonResponse({"detail": message, "code": code}, status=503)
     else:
         title = _("Tạm thời gián đoạn")
         response = HttpResponse(
@@ -79,6 +89,9 @@ class DatabaseUnavailableMiddleware(_HybridMiddleware):
         if isinstance(exception, UNAVAILABLE):
             log.warning("database unavailable on %s %s: %s", request.method, request.path, exception)
             return unavailable_response(request)
+        if isinstance(exception, Busy):
+            log.warning("busy on %s %s: %s", request.method, request.path, exception)
+            return unavailable_response(request, exception.message, "busy", exception.retry_after)
         return None
 
 
@@ -87,6 +100,8 @@ def server_error(request):
     exc = sys.exc_info()[1]
     if isinstance(exc, UNAVAILABLE):
         return unavailable_response(request)
+    if isinstance(exc, Busy):
+        return unavailable_response(request, exc.message, "busy", exc.retry_after)
     message = _("Đã có lỗi xảy ra phía máy chủ. Vui lòng thử lại sau.")
     if _is_api(request):
         return JsonResponse({"detail": message}, status=500)

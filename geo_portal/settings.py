@@ -312,6 +312,10 @@ BLUR_THREADS = int(os.environ.get("BLUR_THREADS", 0))
 REPORT_IMAGE_MAX_PIXELS = int(os.environ.get("REPORT_IMAGE_MAX_PIXELS", 40_000_000))
 # Memory one image's decoding may take (bytes); a costlier photo is refused.
 REPORT_IMAGE_DECODE_MAX_BYTES = int(os.environ.get("REPORT_IMAGE_DECODE_MAX_BYTES", 128 * 1024 * 1024))
+# Photos one process decodes at once; a request that finds none free within the wait
+# (seconds) is answered 503 with Retry-After (reports.media.decode_slot).
+REPORT_IMAGE_DECODE_SLOTS = int(os.environ.get("REPORT_IMAGE_DECODE_SLOTS", 2))
+REPORT_IMAGE_DECODE_WAIT_S = float(os.environ.get("REPORT_IMAGE_DECODE_WAIT_S", 3))
 # A whole submission (5 photos + 1 video + fields) above this is refused with 413
 # before its body is read.
 REPORT_MAX_REQUEST_BYTES = 5 * REPORT_PHOTO_MAX_BYTES + REPORT_VIDEO_MAX_BYTES + 1024 * 1024

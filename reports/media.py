@@ -23,8 +23,10 @@ not blurred: one stays staff-only until the desk has watched it and marked it re
 (the "review_video" action; policy.access.can_view_media).
 """
 
+import contextlib
 import io
 import tempfile
+import threading
 import uuid
 import warnings
 from dataclasses import dataclass, field
@@ -264,6 +266,31 @@ def _check_size_and_content(f, max_bytes, mimes, too_big, bad_type):
     return name, size, kind
 
 
+_slots = (0, None)  # (size, the process's semaphore)
+
+
+@contextlib.contextmanager
+def decode_slot():
+    """One of the process's REPORT_IMAGE_DECODE_SLOTS for decoding a photo: with the
+    decoding budget, what photos cost a process at once is bounded (2 × ~170 MB), however
+    many requests send one. None free within REPORT_IMAGE_DECODE_WAIT_S: Busy (503 with
+    Retry-After; apps and the offline outbox send again), so waiting requests do not hold
+    the server's threads."""
+    global _slots
+    size = settings.REPORT_IMAGE_DECODE_SLOTS
+    if _slots[0] != size:
+        _slots = (size, threading.BoundedSemaphore(size))
+    slots = _slots[1]
+    if not slots.acquire(timeout=settings.REPORT_IMAGE_DECODE_WAIT_S):
+        from geo_portal.production import Busy
+
+        raise Busy(_("Máy chủ đang xử lý nhiều ảnh cùng lúc. Vui lòng gửi lại sau ít giây."), retry_after=5)
+    try:
+        yield
+    finally:
+        slots.release()
+
+
 def check_photo(f, blur=True) -> Checked:
     """Check, decode reduced and re-encode a photo; with ``blur`` (uploads that are
     stored), faces and plates are blurred on the public copy and thumbnail."""
@@ -272,6 +299,11 @@ def check_photo(f, blur=True) -> Checked:
         _("Ảnh %(name)s lớn quá %(max)s."),
         _("Tệp %(name)s không phải ảnh JPEG, PNG, WebP hay HEIC (nội dung: %(kind)s)."),
     )
+    with decode_slot():
+        return _decoded_photo(f, name, kind, blur)
+
+
+def _decoded_photo(f, name, kind, blur):
     data = f.read()
     f.seek(0)
     try:

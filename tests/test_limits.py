@@ -257,6 +257,27 @@ def test_photo_hint_refuses_oversized_images_with_a_field_error(data, name, ok):
         assert "điểm ảnh" in resp.json()["errors"]["photo"][0]
 
 
+def test_photos_decoded_at_once_are_bounded_per_process_and_more_are_503_to_retry(settings):
+    """While the process's decoding slots are taken (other requests decoding photos),
+    a photo waits REPORT_IMAGE_DECODE_WAIT_S, then gets 503 + Retry-After (not a
+    thread held for ever, not a 500); nothing is stored; a free slot serves it."""
+    from reports import media
+
+    settings.REPORT_IMAGE_DECODE_SLOTS, settings.REPORT_IMAGE_DECODE_WAIT_S = 1, 0.2
+    c = Client(REMOTE_ADDR=own_ip())
+    with media.decode_slot():  # another request decoding a photo
+        hint = c.post("/api/v1/reports/photo-hint", {"photo": photo()})
+        create = c.post("/api/v1/reports", {**report_data(description="Ảnh lúc bận"), "photos": [photo()]},
+                        HTTP_IDEMPOTENCY_KEY=new_key())
+        page = c.post("/phan-anh/moi/", {**report_data(description="Ảnh lúc bận"), "photos": [photo()]})
+    for resp in (hint, create):
+        assert resp.status_code == 503 and int(resp["Retry-After"]) > 0
+        assert resp.json()["code"] == "busy" and "ảnh" in resp.json()["detail"]
+    assert page.status_code == 503 and "Retry-After" in page
+    assert not Report.objects.filter(description="Ảnh lúc bận").exists()
+    assert c.post("/api/v1/reports/photo-hint", {"photo": photo()}).status_code == 200
+
+
 def test_large_jpeg_is_decoded_reduced_and_keeps_its_gps():
     data = jpeg_bytes(size=(7200, 5400), gps=(20.9512, 107.0436))  # 38.9 MP
     c = Client(REMOTE_ADDR=own_ip())
