@@ -8,7 +8,8 @@ here, once, gives every endpoint — API and pages — the same clear, translate
 names the field, and the views only ever see well-formed values.
 
     path       a NUL byte in a path segment → 400 naming the URL's argument (``code`` …)
-    query      a NUL byte in a parameter's name or value → 400 naming the parameter
+    query      a NUL byte in a parameter's name or value → 400 naming the parameter;
+               more parameters than DATA_UPLOAD_MAX_NUMBER_FIELDS → 400 on "query"
     headers    the same in Idempotency-Key, If-Match, Last-Event-ID, Authorization
     body       form / multipart fields: the same; JSON: must be an object whose values are
                single values (text, number, true/false, null) — 400 naming the field
@@ -163,7 +164,11 @@ class InputGuardMiddleware:
         return response if response is not None else self.get_response(request)
 
     def check(self, request):
-        errors = path_errors(request) or multidict_errors(request.GET) or header_errors(request)
+        try:
+            errors = path_errors(request) or multidict_errors(request.GET) or header_errors(request)
+        except TooManyFieldsSent:
+            return refuse(request, {"query": [_("Quá nhiều tham số trong địa chỉ (tối đa %(n)d).")
+                                              % {"n": settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}]})
         if errors:
             return refuse(request, errors)
         if request.method not in BODY_METHODS:

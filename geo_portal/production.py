@@ -11,6 +11,7 @@ import sys
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.http import HttpResponse, JsonResponse
 from django.utils.cache import patch_cache_control
@@ -173,7 +174,12 @@ class SecurityHeadersMiddleware(_HybridMiddleware):
         if request.META.get("HTTP_AUTHORIZATION"):
             return True
         params, headers = settings.PRIVATE_REQUEST_MARKERS
-        if any(request.GET.get(p) for p in params) or any(request.headers.get(h) for h in headers):
+        if any(request.headers.get(h) for h in headers):
+            return True
+        try:
+            if any(request.GET.get(p) for p in params):
+                return True
+        except SuspiciousOperation:  # too many parameters: answered 400 by the input guard
             return True
         if not request.COOKIES.get(settings.SESSION_COOKIE_NAME) or not hasattr(request, "user"):
             return False

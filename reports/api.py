@@ -15,7 +15,6 @@ from django.contrib.gis.geos import Point, Polygon
 from django.contrib.gis.measure import D
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFilesSent, ValidationError
 from django.http import Http404
-from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
@@ -85,10 +84,12 @@ def get_public_report(request, code):
     """The report by its public code: public ones to anyone, others to staff of it, its
     reporter and the holder of its receipt token; 404 otherwise (an unpublished report
     is indistinguishable from a code that does not exist)."""
-    report = get_object_or_404(_report_qs(), code=code)
-    if access.can_view_report(request.user, report, access.receipt_token_of(request)):
+    report = _report_qs().filter(code=code).first()
+    if report is not None and access.can_view_report(request.user, report, access.receipt_token_of(request)):
         return report
-    raise Http404
+    # One answer for both (get_object_or_404 said "No Report matches the given query.",
+    # in English, only when the code did not exist).
+    raise Http404(_("Không tìm thấy phản ánh %(code)s.") % {"code": code[:40]})
 
 
 class ReportPagination(GeoJsonPagination):

@@ -133,6 +133,31 @@ def test_an_odd_receipt_token_is_a_404_not_a_500(api, token):
     assert api.get(f"/api/v1/reports/{unpublished.code}", {"t": unpublished.receipt_token}).status_code == 200
 
 
+def test_an_unknown_code_and_an_unpublished_report_get_one_translated_404(api):
+    unpublished = intake.create_report(report_data(), None, None, new_key())
+    year = unpublished.code.split("-")[1]
+    for suffix in ("", "/comments"):
+        hidden = api.get(f"/api/v1/reports/{unpublished.code}{suffix}")
+        missing = api.get(f"/api/v1/reports/PA-{year}-999999{suffix}")
+        assert hidden.status_code == missing.status_code == 404
+        # the same words (the code aside): "No Report matches the given query." told them apart
+        assert hidden.json()["detail"].replace(unpublished.code, "X") == missing.json()["detail"].replace(
+            f"PA-{year}-999999", "X")
+        assert "Không tìm thấy phản ánh" in missing.json()["detail"]
+    area = api.get("/api/v1/areas/999999999")
+    assert area.status_code == 404 and "Không tìm thấy" in area.json()["detail"]
+
+
+def test_too_many_parameters_is_a_400_naming_the_query(api):
+    many = "&".join(["a=1"] * 1200)
+    resp = api.get(f"/api/v1/reports?{many}")
+    assert resp.status_code == 400 and "1000" in errors_of(resp)["query"][0]
+    page = Client().get(f"/phan-anh/?{many}")
+    assert page.status_code == 400 and "query" in page.content.decode()
+    wrong_host = api.get("/api/v1/reports", HTTP_HOST="evil.example")
+    assert wrong_host.status_code == 400 and wrong_host["Content-Type"].startswith("application/json")
+
+
 # --- write bodies ------------------------------------------------------------------------
 
 def _endpoints(code):
