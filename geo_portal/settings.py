@@ -361,12 +361,18 @@ SECRET_KEY = os.environ.get("SECRET_KEY", "").strip()
 if not SECRET_KEY and _secret_key_file.is_file():
     # Generated once by scripts/setup.sh (mode 600), so `bash scripts/run` just works.
     SECRET_KEY = _secret_key_file.read_text().strip()
+_KNOWN_KEYS = ("dev-only-insecure-key-change-me-in-production", "test-only-insecure-key-never-in-production")
+if SECRET_KEY in _KNOWN_KEYS and not DEBUG and not os.environ.get("PYTEST_VERSION"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("SECRET_KEY is one of the keys committed in geo_portal/settings.py and DEBUG is off: "
+                               "set a secret one (or leave it unset and let `bash scripts/run` generate one).")
 if not SECRET_KEY:
     if DEBUG:
-        SECRET_KEY = "dev-only-insecure-key-change-me-in-production"
+        SECRET_KEY = _KNOWN_KEYS[0]
     elif os.environ.get("PYTEST_VERSION"):
         # pytest sets PYTEST_VERSION for its session: tests need no configuration.
-        SECRET_KEY = "test-only-insecure-key-never-in-production"
+        SECRET_KEY = _KNOWN_KEYS[1]
     elif Path(sys.argv[0]).name == "manage.py" and sys.argv[1:2] and sys.argv[1] in _KEYLESS_COMMANDS:
         pass  # left empty: Django itself refuses any use of an empty SECRET_KEY
     else:

@@ -53,6 +53,11 @@ def test_without_secret_key_and_debug_off_the_portal_refuses_to_start():
     assert "ImproperlyConfigured" in proc.stderr and "SECRET_KEY is not set" in proc.stderr
 
 
+def test_with_a_committed_key_and_debug_off_the_portal_refuses_to_start():
+    run = manage("check", env=bare_env(SECRET_KEY="dev-only-insecure-key-change-me-in-production"))
+    assert run.returncode != 0 and "committed" in run.stderr
+
+
 @pytest.mark.parametrize("extra", [{"DEBUG": "1"}, {"SECRET_KEY": STRONG_KEY}])
 def test_with_debug_or_a_key_it_starts(extra):
     proc = manage("check", env=bare_env(**extra))
