@@ -9,6 +9,7 @@ import time
 import uuid
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
@@ -144,6 +145,33 @@ def test_wrong_passwords_lock_the_username_even_for_the_right_one(where, operato
     other = Client(REMOTE_ADDR=own_ip())
     assert other.post("/accounts/login/", {"action": "password", "username": "0900000001",
                                            "password": "demo12345"}).status_code == 429
+
+
+def test_concurrent_wrong_passwords_cannot_pass_the_lockout_together(operator):
+    """20 guesses at once for one username: at most 5 are tried against the password
+    (the lockout's limit), the others are refused untried (and count); then the right
+    one is refused too, as after 20 guesses in a row."""
+    from django.test import RequestFactory
+
+    from geo_portal.accounts import passwords
+
+    username = "+84900000001"
+    passwords.BY_USERNAME.forget(username.casefold())
+
+    def guess(i):
+        request = RequestFactory().post("/accounts/api/token", REMOTE_ADDR=f"10.77.{i}.{uuid.uuid4().int % 250}")
+        return passwords.sign_in(request, username, f"sai-{i}")
+
+    try:
+        results = run_in_threads(*[lambda i=i: guess(i) for i in range(20)])
+        wrong = [r for r in results if isinstance(r, ValidationError) and not isinstance(r, otp.RateLimited)]
+        refused = [r for r in results if isinstance(r, otp.RateLimited)]
+        assert len(wrong) <= 5 and len(wrong) + len(refused) == 20, results
+        right = RequestFactory().post("/accounts/api/token", REMOTE_ADDR=own_ip())
+        with pytest.raises(otp.RateLimited):
+            passwords.sign_in(right, username, "demo12345")
+    finally:
+        passwords.BY_USERNAME.forget(username.casefold())
 
 
 def test_many_usernames_from_one_ip_lock_the_ip(db):
