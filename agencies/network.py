@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 
 def allow_private():
-    return bool(getattr(settings, "GEO_PORTAL_WEBHOOK_ALLOW_PRIVATE", False))
+    return bool(settings.GEO_PORTAL_WEBHOOK_ALLOW_PRIVATE)
 
 
 def _port(parts):

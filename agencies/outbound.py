@@ -39,7 +39,7 @@ FORWARD_ACTIONS = {"forward", "transfer"}
 
 def schedule():
     """Seconds before attempt 1, 2, …; settings.GEO_PORTAL_WEBHOOK_SCHEDULE shortens it (tests)."""
-    return tuple(getattr(settings, "GEO_PORTAL_WEBHOOK_SCHEDULE", None) or SCHEDULE)
+    return tuple(settings.GEO_PORTAL_WEBHOOK_SCHEDULE or SCHEDULE)
 
 
 def event_type(ev):
@@ -73,7 +73,7 @@ def report_data(report):
     reporter's name, phone or e-mail (officers read those in the portal)."""
     from django.urls import reverse
 
-    base = getattr(settings, "GEO_PORTAL_BASE_URL", "").rstrip("/")
+    base = settings.GEO_PORTAL_BASE_URL.rstrip("/")
     return {
         "code": report.code,
         "url": base + reverse("report-public", args=[report.code]),
@@ -161,7 +161,7 @@ def dispatch(ids):
     """Hand deliveries to the worker; GEO_PORTAL_WEBHOOK_DISPATCH="sync" runs the task
     here, eagerly (retries included: it sleeps the shortened schedule); "none" leaves
     them to the periodic task."""
-    mode = getattr(settings, "GEO_PORTAL_WEBHOOK_DISPATCH", "celery")
+    mode = settings.GEO_PORTAL_WEBHOOK_DISPATCH
     if mode == "none":
         return
     from agencies.tasks import deliver_webhook

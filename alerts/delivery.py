@@ -32,7 +32,7 @@ def report_url(report):
 
 def item_line(item):
     r = item.report
-    values = {"code": r.code, "category": r.category.name, "place": r.commune.name if r.commune_id else "",
+    values = {"code": r.code, "category": r.category.local_name, "place": r.commune.name if r.commune_id else "",
               "url": report_url(r)}
     if item.kind == AlertSent.Kind.RESOLVED:
         return _("Đã xử lý: %(code)s — %(category)s — %(place)s\n%(url)s") % values
@@ -53,7 +53,7 @@ def _push(sub, title, text, url):
     from py_vapid import Vapid
     from pywebpush import WebPushException, webpush
 
-    private_key = getattr(settings, "WEBPUSH_VAPID_PRIVATE_KEY", "")
+    private_key = settings.WEBPUSH_VAPID_PRIVATE_KEY
     if not private_key:
         raise RuntimeError("WEBPUSH_VAPID_PRIVATE_KEY is not set")
     if private_key.lstrip().startswith("-----BEGIN"):  # PEM; pywebpush itself reads base64url DER

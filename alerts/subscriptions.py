@@ -26,8 +26,8 @@ from boundaries.models import Area
 from geo_portal import ratelimit
 from reports.models import Category
 
-MAX_RADIUS_M = int(getattr(settings, "ALERT_MAX_RADIUS_M", 5000))
-MAX_POLYGON_KM2 = float(getattr(settings, "ALERT_MAX_POLYGON_KM2", 100))
+MAX_RADIUS_M = settings.ALERT_MAX_RADIUS_M
+MAX_POLYGON_KM2 = settings.ALERT_MAX_POLYGON_KM2
 MAX_POLYGON_VERTICES = 500
 CONFIRM_MAX_AGE = 7 * 86400
 
@@ -36,7 +36,7 @@ _UNSUB_SALT = "alerts.unsubscribe"
 
 
 def base_url():
-    return getattr(settings, "GEO_PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+    return settings.GEO_PORTAL_BASE_URL.rstrip("/")
 
 
 def confirm_token(sub):

@@ -16,6 +16,8 @@ from rest_framework.response import Response
 
 from alerts import feeds, subscriptions
 from alerts.models import AreaAlert
+from boundaries.geojson import current_layer_url
+from boundaries.views import DEFAULT_PROVINCE
 from geo_portal import ratelimit
 from reports.models import Category
 
@@ -30,14 +32,20 @@ def _messages(exc):
     return {field: [str(m) for m in msgs] for field, msgs in exc.message_dict.items()}
 
 
+# The page's three kinds of place and the form fields each one uses.
+PAGE_PLACES = {"area": ("area",), "radius": ("lat", "lon", "radius_m"), "polygon": ("polygon",)}
+
+
 def _page_data(post):
-    """The page offers "the commune" or "a circle around the clicked point": keep the chosen one."""
+    """The page offers "the commune", "a circle around the clicked point" or "an area
+    drawn on the map": keep the chosen one's fields only."""
     data = post.dict()
-    if data.get("place") == "radius":
-        data.pop("area", None)
-    else:
-        data.pop("lat", None)
-        data.pop("lon", None)
+    chosen = data.get("place") if data.get("place") in PAGE_PLACES else "area"
+    for place, fields in PAGE_PLACES.items():
+        if place != chosen:
+            for f in fields:
+                if f != "radius_m":
+                    data.pop(f, None)
     return data
 
 
@@ -45,15 +53,17 @@ def subscribe_page(request):
     context = {
         "categories": Category.objects.filter(active=True).order_by("sort_order", "name"),
         "max_radius": subscriptions.MAX_RADIUS_M,
-        "vapid_public_key": getattr(settings, "WEBPUSH_VAPID_PUBLIC_KEY", ""),
+        "vapid_public_key": settings.WEBPUSH_VAPID_PUBLIC_KEY,
         "data": request.POST or {"want_new": "1", "radius_m": "1000"},
         "js_config": {
-            "boundaryUrl": "/api/v1/boundaries/vn-2025/commune.geojson?province=22",
+            "boundaryUrl": f"{current_layer_url('commune')}?province={DEFAULT_PROVINCE}",
             "locateUrl": "/api/v1/locate",
-            "vapidPublicKey": getattr(settings, "WEBPUSH_VAPID_PUBLIC_KEY", ""),
+            "vapidPublicKey": settings.WEBPUSH_VAPID_PUBLIC_KEY,
             "serviceWorkerUrl": reverse("alerts-sw"),
             "maxRadius": subscriptions.MAX_RADIUS_M,
             "text": {"pick": _("Bấm vào bản đồ để chọn điểm."), "outside": _("Điểm này không thuộc xã/phường nào."),
+                     "draw": _("Bấm lần lượt các đỉnh của vùng trên bản đồ (ít nhất 3 đỉnh)."),
+                     "drawn": _("Vùng vẽ có %(n)s đỉnh."),
                      "pushDenied": _("Trình duyệt không cho phép thông báo.")},
         },
     }
@@ -182,4 +192,4 @@ def api_subscribe(request):
 @authentication_classes([])
 @permission_classes([AllowAny])
 def api_vapid_key(request):
-    return Response({"public_key": getattr(settings, "WEBPUSH_VAPID_PUBLIC_KEY", "")})
+    return Response({"public_key": settings.WEBPUSH_VAPID_PUBLIC_KEY})

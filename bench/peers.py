@@ -187,6 +187,18 @@ def serve_portal(database: str, workers: int = 3, extra_env: dict | None = None)
 
 # --------------------------------------------------------------------------- load generator
 
+WRK_DONE = r"""
+-- The figures wrk measured, as one JSON line for wrk_run.
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRK_JSON {"requests": %d, "duration_us": %d, "status": %d, "connect": %d, "read": %d, "write": %d, '
+    .. '"timeout": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d, "mean_us": %.1f}\n',
+    summary.requests, summary.duration, e.status, e.connect, e.read, e.write, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean))
+end
+"""
+
 _WRK_LUA = r"""
 -- Paths from the file args[1], one a line; each thread walks them from its own offset.
 local threads_started = 0
@@ -204,15 +216,7 @@ function request()
   i = i + 1
   return wrk.format(nil, paths[(i % #paths) + 1])
 end
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    'WRK_JSON {"requests": %d, "duration_us": %d, "status": %d, "connect": %d, "read": %d, "write": %d, '
-    .. '"timeout": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d, "mean_us": %.1f}\n',
-    summary.requests, summary.duration, e.status, e.connect, e.read, e.write, e.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean))
-end
-"""
+""" + WRK_DONE
 
 
 @dataclass
@@ -231,14 +235,28 @@ class Figure:
         return f"{self.req_s:8.1f} req/s  p50 {self.p50_ms:6.2f} ms  p99 {self.p99_ms:7.2f} ms{cpu}{err}"
 
 
+def ensure_wrk():
+    """wrk (Debian's package) is the load generator of every HTTP benchmark: installed
+    when missing and the bench runs as root, as scripts/setup.sh installs the rest."""
+    if shutil.which("wrk"):
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        say("installing wrk (apt-get install -y wrk) …")
+        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=False, stdout=subprocess.DEVNULL,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    if not shutil.which("wrk"):
+        sys.exit("wrk is missing: apt-get install -y wrk")
+
+
 def wrk_run(base_url: str, paths: list[str], seconds: float = 15, connections: int = 8, keepalive: bool = True,
-            threads: int = 2) -> Figure:
+            threads: int = 2, lua: str = _WRK_LUA) -> Figure:
     """``connections`` connections sending ``paths`` (in order, each wrk thread from its
     own offset) for ``seconds``; without keep-alive every request asks ``Connection:
-    close`` and wrk reconnects."""
+    close`` and wrk reconnects. ``lua``: another script reading the lines of ``paths``
+    as its args[1] and ending with the same ``done`` (e.g. bench/ingest.py's POSTs)."""
     with tempfile.TemporaryDirectory() as tmp:
         script, listing = Path(tmp, "paths.lua"), Path(tmp, "paths.txt")
-        script.write_text(_WRK_LUA)
+        script.write_text(lua)
         listing.write_text("\n".join(paths) + "\n")
         cmd = ["wrk", "-t", str(min(threads, connections)), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
                "--timeout", "10s", "-s", str(script)]
@@ -482,8 +500,7 @@ def main():
     ap.add_argument("--workers", type=int, default=int(os.environ.get("WEB_WORKERS", 3)))
     ap.add_argument("--keepalive", choices=["both", "on", "off"], default="both")
     args = ap.parse_args()
-    if not shutil.which("wrk"):
-        sys.exit("wrk is missing: apt-get install -y wrk")
+    ensure_wrk()
 
     bench_url, points = prepare_ours()
     vbin, project, mapit_db = prepare_mapit(bench_url)

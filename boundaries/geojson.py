@@ -156,3 +156,17 @@ def area_lineage_codes(area) -> dict:
         codes.setdefault(node.type.code, node.code)
         node = node.parent
     return codes
+
+
+def current_layer_url(type_code):
+    """The URL of the GeoJSON layer of ``type_code`` areas in the current boundary version
+    (``BoundaryVersion.objects.current()``: pages never name a version); "" when there is
+    no current version."""
+    from django.urls import reverse
+
+    from boundaries.models import BoundaryVersion
+
+    version = BoundaryVersion.objects.current()
+    if version is None:
+        return ""
+    return reverse("boundary-geojson", kwargs={"version": version.code, "type_code": type_code})

@@ -10,7 +10,6 @@ Vietnamese province without a Jurisdiction row of its own still counts nationall
 import time
 
 from django.db.models import Q
-from django.db.models.signals import post_delete, post_save
 
 from boundaries.models import Area, Jurisdiction
 
@@ -126,6 +125,3 @@ def scope(jurisdiction=None):
         return None, foreign_codes(HOME_COUNTRY)
     return sorted(set(jurisdiction.province_codes())), None
 
-
-post_save.connect(clear_cache, sender=Jurisdiction, dispatch_uid="boundaries-jurisdiction-cache-save")
-post_delete.connect(clear_cache, sender=Jurisdiction, dispatch_uid="boundaries-jurisdiction-cache-delete")

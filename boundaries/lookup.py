@@ -41,7 +41,9 @@ Many points at once: ``locate_many(points_table, version, area_type)`` applies t
 covering, border and snap rules to a table of points with set-based SQL (one join
 driven from the parts, one snapping statement), for one version and one area type; it
 is what ``locate_points`` and ``heatmaps.importer`` use. It does not report
-"too_far"/"outside": a point in no area within tolerance simply has no row.
+"too_far"/"outside": a point in no area within tolerance simply has no row. The same
+rules as an SQL fragment for hand-written queries: ``placement_sql`` (the choropleths
+place the reports of another boundary version with it).
 
 Speed: the query runs as a server-side prepared statement with a generic plan
 (``run_prepared``; settings add ``plan_cache_mode=force_generic_plan`` to the
@@ -355,6 +357,43 @@ def finest_type(version) -> AreaType | None:
     return AreaType.objects.filter(areas__version=version).distinct().order_by("-level", "code").first()
 
 
+def placement_sql(points_sql, version_id, type_id, tolerance_m=None) -> str:
+    """The rules of ``locate()``, set-based, for hand-written SQL: a SELECT of (key,
+    area_id) placing each row of ``points_sql`` (a SELECT of the columns ``key`` and ``g``,
+    a point in EPSG:4326) in the areas of one type of one version — covered (``ST_Covers``
+    on the subdivided parts), the lowest code on a shared border, else the nearest area
+    within the snap tolerance (nearer, then lower code); a row in no area is left out.
+    ``points_sql`` is written once (its parameters are passed once); the version and type
+    ids are the caller's integers, inlined. (``locate_many`` does the same for a table of
+    points it may index, with work tables.)"""
+    v, t = int(version_id), int(type_id)
+    tol = float(settings.LOCATE_SNAP_TOLERANCE_M if tolerance_m is None else tolerance_m)
+    _dx, dy = snap_box_degrees(0, tol)
+    dxc = tol / 111_320.0 * 1.02
+    return f"""
+    WITH q AS MATERIALIZED ({points_sql}),
+    hit AS MATERIALIZED (
+        SELECT DISTINCT ON (q.key) q.key, p.area_id
+        FROM q JOIN boundaries_areapart p ON p.version_id = {v} AND p.type_id = {t} AND ST_Covers(p.geom, q.g)
+        JOIN boundaries_area a ON a.id = p.area_id
+        ORDER BY q.key, a.code
+    )
+    SELECT key, area_id FROM hit
+    UNION ALL
+    SELECT q.key, near.area_id
+    FROM q CROSS JOIN LATERAL (
+        SELECT p.area_id FROM boundaries_areapart p JOIN boundaries_area a ON a.id = p.area_id
+        WHERE p.version_id = {v} AND p.type_id = {t}
+          AND p.geom && ST_Expand(q.g, {dxc!r} / greatest(cos(radians(least(abs(ST_Y(q.g)) + {dy!r}, 89.9))), 1e-6),
+                                  {dy!r})
+          AND ST_DWithin(p.geom::geography, q.g::geography, {tol!r})
+        ORDER BY ST_Distance(p.geom::geography, q.g::geography), a.code
+        LIMIT 1
+    ) near
+    WHERE q.g IS NOT NULL AND NOT EXISTS (SELECT 1 FROM hit WHERE hit.key = q.key)
+    """
+
+
 def locate_many(points_table, version, area_type=None, tolerance_m=None, *, out_table, key="_n", geom="g",
                 stats=None) -> tuple[int, int]:
     """Locate every point of ``points_table`` (a column ``key`` identifying the row and a
@@ -454,3 +493,54 @@ def locate_many(points_table, version, area_type=None, tolerance_m=None, *, out_
         with connection.cursor() as cur:
             cur.execute(f"DROP TABLE IF EXISTS {hits}")
     return located, snapped
+
+
+# --- a commune named in an address ---------------------------------------------------
+
+# How an address names the kind of a commune ("phường Bãi Cháy", "P. Bãi Cháy"), after
+# fold_text(): the area's own name starts with the full word.
+_COMMUNE_KIND_ABBREVIATIONS = {"phuong": ("p", "p."), "xa": ("x", "x."), "dac khu": ("dk", "dk.")}
+
+
+def fold_text(text) -> str:
+    """Lower case, without Vietnamese diacritics (đ → d), punctuation but "." as spaces,
+    spaces collapsed: "P. Bãi Cháy, TP Hạ Long" → "p. bai chay tp ha long"."""
+    import re
+    import unicodedata
+
+    text = unicodedata.normalize("NFD", str(text or "").lower().replace("đ", "d"))
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[^\w.]+", " ", text).split())
+
+
+def communes_named_in(text, province_codes=None, at=None) -> list[Area]:
+    """The communes of the current boundary version whose name, with its kind
+    ("Phường Bãi Cháy", or "P. Bãi Cháy"), appears as whole words in ``text``; only those
+    of ``province_codes`` when given; the longest names first. A geocoder for the
+    address an Open311 client sends without a position: a street or house number is
+    not found, only the commune."""
+    import re
+
+    folded = f" {fold_text(text)} "
+    if len(folded) < 4:
+        return []
+    version = BoundaryVersion.objects.current(at)
+    if version is None:
+        return []
+    qs = Area.objects.filter(version=version, type__code="commune").select_related("parent").only(
+        "id", "code", "name", "parent__code", "parent__name")
+    if province_codes:
+        qs = qs.filter(parent__code__in=list(province_codes))
+    found = []
+    for area in qs:
+        name = fold_text(area.name)
+        forms = [name]
+        for kind, abbreviations in _COMMUNE_KIND_ABBREVIATIONS.items():
+            if name.startswith(kind + " "):
+                rest = name[len(kind) + 1:]
+                forms += [f"{a} {rest}" for a in abbreviations]
+                forms += [f"{a}{rest}" for a in abbreviations if a.endswith(".")]  # "P.Bãi Cháy"
+        if any(re.search(rf"(?<![\w.]){re.escape(f)}(?!\w)", folded) for f in forms):
+            found.append(area)
+    found.sort(key=lambda a: -len(a.name))
+    return found

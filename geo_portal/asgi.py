@@ -22,7 +22,7 @@ from a2wsgi import WSGIMiddleware  # noqa: E402 (after Django is set up)
 from django.conf import settings  # noqa: E402
 from django.utils.module_loading import import_string  # noqa: E402
 
-web = WSGIMiddleware(django_app, workers=int(os.environ.get("WEB_THREADS", 8)))
+web = WSGIMiddleware(django_app, workers=settings.WEB_THREADS)
 streams = {path: import_string(target) for path, target in settings.ASGI_STREAMS.items()}
 lean = {path: import_string(factory)(web) for path, factory in settings.ASGI_LEAN_PATHS.items()}
 shutdowns = [import_string(target) for target in settings.ASGI_SHUTDOWN]

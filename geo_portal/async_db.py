@@ -89,7 +89,7 @@ def pool() -> AsyncPool:
     loop = asyncio.get_running_loop()
     found = _pools.get(loop)
     if found is None:
-        found = _pools[loop] = AsyncPool(getattr(settings, "ASGI_LEAN_DB_CONNECTIONS", 2))
+        found = _pools[loop] = AsyncPool(settings.ASGI_LEAN_DB_CONNECTIONS)
     return found
 
 

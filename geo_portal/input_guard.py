@@ -65,7 +65,7 @@ def refuse(request, errors, status=400):
     """The 400 (or 411/413) answer: JSON for API clients, plain text for pages; an
     interface with its own error format names its renderer in
     ``settings.INPUT_REFUSAL_RENDERERS`` ({path prefix: dotted path})."""
-    for prefix, renderer in (getattr(settings, "INPUT_REFUSAL_RENDERERS", None) or {}).items():
+    for prefix, renderer in (settings.INPUT_REFUSAL_RENDERERS or {}).items():
         if request.path_info.startswith(prefix):
             from django.utils.module_loading import import_string
 
@@ -136,7 +136,7 @@ def read_chunked(request):
     it, and its length; False when it is larger than allowed. Read in pieces into a
     spooled file (memory up to FILE_UPLOAD_MAX_MEMORY_SIZE, then a temporary file), as
     Django keeps uploads with a length: a chunked body is not held whole in memory."""
-    limit = getattr(settings, "REPORT_MAX_REQUEST_BYTES", 64 * 2**20)
+    limit = settings.REPORT_MAX_REQUEST_BYTES
     source = request.environ["wsgi.input"]
     spool = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE)
     size = 0

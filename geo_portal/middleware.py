@@ -18,7 +18,7 @@ class ChosenLanguageMiddleware(LocaleMiddleware):
         chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
         if chosen not in supported:
             chosen = None
-            if request.path.startswith(tuple(getattr(settings, "ACCEPT_LANGUAGE_PATHS", ("/api/",)))):
+            if request.path.startswith(tuple(settings.ACCEPT_LANGUAGE_PATHS)):
                 chosen = translation.get_language_from_request(request)
         translation.activate(chosen or settings.LANGUAGE_CODE)
         request.LANGUAGE_CODE = translation.get_language()

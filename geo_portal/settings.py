@@ -103,6 +103,8 @@ ASGI_SHUTDOWN = ["heatmaps.live.shutdown", "geo_portal.async_db.close_pools"]
 ASGI_LEAN_PATHS = {"/api/v1/locate": "reports.api_locate_lean.lean_locate_app"} if env_bool("ASGI_LEAN", True) else {}
 # Asynchronous PostgreSQL connections per worker for those paths (geo_portal/async_db.py).
 ASGI_LEAN_DB_CONNECTIONS = int(os.environ.get("ASGI_LEAN_DB_CONNECTIONS", 2))
+# Threads per worker process running Django's (synchronous) views under ASGI.
+WEB_THREADS = int(os.environ.get("WEB_THREADS", 8))
 # A quiet stream sends a comment this often, so that proxies keep it open.
 LIVE_HEARTBEAT_S = float(os.environ.get("LIVE_HEARTBEAT_S", 15))
 
@@ -182,6 +184,11 @@ GEO_PORTAL_BASE_URL = os.environ.get("GEO_PORTAL_BASE_URL", "http://127.0.0.1:80
 WEBPUSH_VAPID_PUBLIC_KEY = os.environ.get("WEBPUSH_VAPID_PUBLIC_KEY", "")
 WEBPUSH_VAPID_PRIVATE_KEY = os.environ.get("WEBPUSH_VAPID_PRIVATE_KEY", "")
 WEBPUSH_VAPID_SUBJECT = os.environ.get("WEBPUSH_VAPID_SUBJECT", "mailto:no-reply@localhost")
+# The largest circle (metres) and drawn area (km²) a subscription may cover.
+ALERT_MAX_RADIUS_M = int(os.environ.get("ALERT_MAX_RADIUS_M", 5000))
+ALERT_MAX_POLYGON_KM2 = float(os.environ.get("ALERT_MAX_POLYGON_KM2", 100))
+# Open311 discovery's contact line (empty: the operations desk's name).
+OPEN311_CONTACT = os.environ.get("OPEN311_CONTACT", "")
 # Agencies' webhooks (agencies/): endpoints on private or loopback addresses are refused
 # unless this is set (an agency on the intranet; the tests). The retry schedule in
 # seconds (default: Standard Webhooks' 0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h) and how

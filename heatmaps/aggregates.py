@@ -45,6 +45,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from boundaries.lookup import placement_sql
 from geo_portal.dates import filter_date_error
 from reports import policy
 
@@ -744,9 +745,11 @@ def area_counts(version_code, type_code, filters: Filters, parent_code=None, wit
     """Report counts per area of one boundary version and type.
 
     Reports routed in that version are counted by what routing stored (commune and
-    district ids; the province by its code); reports routed in another version (or not
-    at all) are placed by their point, in the picked version's areas (ST_Covers on the
-    subdivided parts, placeholders left out). Areas without reports are listed with 0.
+    district ids); reports routed in another version (or not at all) are placed by their
+    point in the picked version's areas by the lookup's rules
+    (``boundaries.lookup.placement_sql``: covering, border, snap; placeholders left
+    out). Provinces count every report by its province code when the version has
+    that province (by the point otherwise). Areas without reports are listed with 0.
     """
     from boundaries.models import AreaType, BoundaryVersion
 
@@ -756,8 +759,18 @@ def area_counts(version_code, type_code, filters: Filters, parent_code=None, wit
         raise FilterError({"version" if version is None else "type": _("Không có phiên bản hoặc loại đơn vị này.")})
     where, params = filters.raw_sql("r")
     stored = {"commune": "r.commune_id = a.id", "district": "r.district_id = a.id"}.get(type_code)
+    # Which reports count by what routing stored, the others by their point.
+    stored_here, stored_params = "r.boundary_version_id = %s", [version.id]
+    placed_here, placed_params = "r.boundary_version_id IS DISTINCT FROM %s", [version.id]
     if type_code == "province":
+        # A report counts in the province whose desk holds it (its province_code, as the
+        # wall and the dashboard count it) whenever that province is in this version —
+        # also one routed under older boundaries whose pin the new layers put elsewhere.
         stored = "r.province_code = a.code"
+        stored_here, stored_params = "TRUE", []
+        placed_here = ("NOT EXISTS (SELECT 1 FROM boundaries_area pa WHERE pa.version_id = %s AND pa.type_id = %s "
+                       "AND pa.code = r.province_code)")
+        placed_params = [version.id, atype.id]
     if type_code == "city-ward":
         stored = "r.commune_id = a.id"
     area_filter = "a.version_id = %s AND a.type_id = %s"
@@ -773,20 +786,21 @@ def area_counts(version_code, type_code, filters: Filters, parent_code=None, wit
             if simplify_m
             else ", ST_AsGeoJSON(a.geom, 5) AS geom"
         )
+    points_sql = (f"SELECT r.id AS key, r.location AS g FROM reports_report r "
+                  f"WHERE {placed_here} AND {where} AND {not_placeholder_sql('r')}")
     sql = f"""
     WITH stored AS (
         SELECT a.id, count(*) AS n, count(*) FILTER (WHERE {policy.overdue_sql('r')}) AS overdue
         FROM boundaries_area a JOIN reports_report r ON {stored}
-        WHERE {area_filter} AND r.boundary_version_id = %s AND {where}
+        WHERE {area_filter} AND {stored_here} AND {where}
         GROUP BY a.id
     ), spatial AS (
-        SELECT p.area_id AS id, count(DISTINCT r.id) AS n,
-               count(DISTINCT r.id) FILTER (WHERE {policy.overdue_sql('r')}) AS overdue
-        FROM reports_report r
-        JOIN boundaries_areapart p ON p.version_id = %s AND p.type_id = %s AND ST_Covers(p.geom, r.location)
-        JOIN boundaries_area a ON a.id = p.area_id
-        WHERE {area_filter} AND r.boundary_version_id IS DISTINCT FROM %s AND {where} AND {not_placeholder_sql('r')}
-        GROUP BY p.area_id
+        SELECT a.id, count(*) AS n, count(*) FILTER (WHERE {policy.overdue_sql('r')}) AS overdue
+        FROM ({placement_sql(points_sql, version.id, atype.id)}) placed
+        JOIN reports_report r ON r.id = placed.key
+        JOIN boundaries_area a ON a.id = placed.area_id
+        WHERE {area_filter}
+        GROUP BY a.id
     )
     SELECT a.id, a.code, a.name, coalesce(s.n, 0) + coalesce(sp.n, 0) AS n,
            coalesce(s.overdue, 0) + coalesce(sp.overdue, 0) AS overdue {geom_sql}
@@ -795,8 +809,8 @@ def area_counts(version_code, type_code, filters: Filters, parent_code=None, wit
     ORDER BY a.code
     """
     all_params = [
-        *area_params, version.id, *params,
-        version.id, atype.id, *area_params, version.id, *params,
+        *area_params, *stored_params, *params,
+        *placed_params, *params, *area_params,
         *area_params,
     ]
     return fetchall(sql, all_params)
@@ -887,10 +901,50 @@ def current_provinces():
 
 
 def vn_versions():
+    return boundary_versions(settings.BOUNDARY_JURISDICTION)
+
+
+def boundary_versions(key):
+    """The boundary versions of a jurisdiction's boundary key ("VN", "US-MA-BOS"), newest first."""
     return fetchall(
         "SELECT code, name FROM boundaries_boundaryversion WHERE jurisdiction = %s ORDER BY valid_from DESC NULLS LAST",
-        [settings.BOUNDARY_JURISDICTION],
+        [key],
     )
+
+
+def foreign_jurisdictions():
+    """The active jurisdictions of other countries that have boundaries (the planners'
+    map offers them beside Vietnam)."""
+    from boundaries import jurisdictions
+
+    return fetchall(
+        """SELECT j.code, j.name FROM boundaries_jurisdiction j
+           WHERE j.active AND j.country <> %s AND j.boundary_key <> ''
+             AND EXISTS (SELECT 1 FROM boundaries_boundaryversion v WHERE v.jurisdiction = j.boundary_key)
+           ORDER BY j.name""",
+        [jurisdictions.HOME_COUNTRY],
+    )
+
+
+def finest_area_type(version_code):
+    rows = fetchall(
+        """SELECT t.code FROM boundaries_areatype t WHERE EXISTS (SELECT 1 FROM boundaries_area a
+           JOIN boundaries_boundaryversion v ON v.id = a.version_id WHERE a.type_id = t.id AND v.code = %s)
+           ORDER BY t.level DESC, t.code LIMIT 1""",
+        [version_code],
+    )
+    return rows[0]["code"] if rows else ""
+
+
+def version_bounds(version_code):
+    """[[south, west], [north, east]] of a boundary version's areas, or None."""
+    ext = fetchall(
+        """SELECT ST_XMin(e) AS w, ST_YMin(e) AS s, ST_XMax(e) AS e, ST_YMax(e) AS n FROM (
+               SELECT ST_Extent(a.geom) AS e FROM boundaries_area a
+               JOIN boundaries_boundaryversion v ON v.id = a.version_id WHERE v.code = %s) x""",
+        [version_code],
+    )[0]
+    return [[ext["s"], ext["w"]], [ext["n"], ext["e"]]] if ext["w"] is not None else None
 
 
 def province_bounds(code=None):

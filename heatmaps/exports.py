@@ -78,6 +78,20 @@ def reports_csv(bbox, filters: Filters):
     return out.getvalue()
 
 
+def _gpkg_datetime(text):
+    """GeoPackage DATETIME: UTC, "2026-12-06T00:36:12.172Z" (a local offset is not
+    conformant: GDAL and QGIS warn on every row)."""
+    import datetime as dt
+
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if moment.tzinfo is None:
+        return text
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
 def reports_gpkg(bbox, filters: Filters):
     """The same rows as a GeoPackage (layer "reports", EPSG:4326) for QGIS and ArcGIS:
     GDAL's ogr2ogr converts the GeoJSON export, so the fields and their order match it."""
@@ -85,9 +99,15 @@ def reports_gpkg(bbox, filters: Filters):
     import tempfile
     from pathlib import Path
 
+    fc = reports_geojson(bbox, filters)
+    for f in fc["features"]:
+        props = f["properties"]
+        for k, v in props.items():
+            if isinstance(v, str) and (k.endswith("_at") or k.endswith("_due")):
+                props[k] = _gpkg_datetime(v)
     with tempfile.TemporaryDirectory(prefix="gp-gpkg-") as tmp:
         src, out = Path(tmp) / "reports.geojson", Path(tmp) / "reports.gpkg"
-        src.write_text(json.dumps(reports_geojson(bbox, filters), ensure_ascii=False), encoding="utf-8")
+        src.write_text(json.dumps(fc, ensure_ascii=False), encoding="utf-8")
         subprocess.run(
             ["ogr2ogr", "-f", "GPKG", str(out), str(src), "-nln", "reports", "-a_srs", "EPSG:4326", "-lco",
              "SPATIAL_INDEX=YES"],

@@ -184,7 +184,10 @@ def read_frame(path, mapping):
     return out
 
 
-def _ensure_categories(names):
+def _ensure_categories(names, jurisdiction=None):
+    """The file's categories (created under the group "imported"); with the records'
+    jurisdiction they are that jurisdiction's own (Boston's "Pothole" is not offered
+    in Vietnam: Category.offered_in)."""
     from reports.models import Category
 
     group, _created = Category.objects.get_or_create(
@@ -199,6 +202,10 @@ def _ensure_categories(names):
     new = [Category(code=c, name=n[:120], parent=group, sort_order=900) for n, c in codes.items() if c not in existing]
     Category.objects.bulk_create(new, ignore_conflicts=True)
     ids = dict(Category.objects.filter(code__in=codes.values()).values_list("code", "id"))
+    if jurisdiction is not None:
+        through = Category.jurisdictions.through
+        through.objects.bulk_create([through(category_id=pk, jurisdiction_id=jurisdiction.pk) for pk in ids.values()],
+                                    ignore_conflicts=True)
     return {n: ids[c] for n, c in codes.items()}, len(new)
 
 
@@ -259,7 +266,7 @@ def import_records(path, mapping, chunk=20000, progress=None, refresh=True):
         is_ph |= ((df["lon"] - lon).abs() < 1e-7) & ((df["lat"] - lat).abs() < 1e-7)
     res.placeholders = int(is_ph.sum())
     with transaction.atomic():
-        cat_ids, res.categories = _ensure_categories(df["category"])
+        cat_ids, res.categories = _ensure_categories(df["category"], juris)
         auth_ids, res.authorities = _ensure_authorities(df["authority"], mapping, prov)
         df["category_id"] = df["category"].map(cat_ids)
         df["authority_id"] = df["authority"].map(auth_ids)

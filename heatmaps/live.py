@@ -445,7 +445,7 @@ def _security_headers():
     from django.conf import settings
 
     headers = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
-    csp = getattr(settings, "CONTENT_SECURITY_POLICY", "")
+    csp = settings.CONTENT_SECURITY_POLICY
     if csp:
         headers.append((b"content-security-policy", csp.encode("latin-1")))
     return headers

@@ -22,6 +22,8 @@ from heatmaps import views
 TAGS = ["heatmaps"]
 STATS = ["statistics"]
 
+JURISDICTION = query("jurisdiction", "Jurisdiction: a province's code (22), a city's slug (boston) or VN; "
+                     "without it (and without province/authority) Vietnam only. Unknown: 400")
 FILTERS = [
     query("start", "First local day, YYYY-MM-DD (1900-01-01 … 2999-12-31)", OpenApiTypes.DATE),
     query("end", "Last local day, YYYY-MM-DD (inclusive)", OpenApiTypes.DATE),
@@ -30,8 +32,7 @@ FILTERS = [
     query("state", "States, comma separated; 'open' = every open state"),
     query("authority", "Authority code"),
     query("province", "Province code, e.g. 22"),
-    query("jurisdiction", "Jurisdiction code: a province's ('22'), a city's ('boston') or a country's ('VN'); "
-                          "without it (and without province/authority) Vietnam only"),
+    JURISDICTION,
 ]
 BBOX = query("bbox", "west,south,east,north in degrees", required=True)
 ZOOM = query("zoom", "Map zoom 0–22", int)
@@ -49,7 +50,8 @@ RANK_ENTRY = obj({
     "on_time_rate": nullable(NUM), "rating_mean": nullable(NUM), "rated": INT, "overdue": INT,
     "score": nullable(NUM), "rank": nullable(INT), "ranked": BOOL,
 })
-LEAGUE = obj({"minimum": INT, "ranked": array(RANK_ENTRY), "unranked": array(RANK_ENTRY)})
+LEAGUE = obj({"minimum": INT, "ranked": array(RANK_ENTRY), "unranked": array(RANK_ENTRY),
+              "unassigned": obj({"received": INT, "overdue": INT})})
 COUNTERS = obj({"today": INT, "open": INT, "overdue": INT, "on_time_rate": nullable(NUM)})
 WALL_REPORT = obj({
     "id": INT, "code": STR, "category": STR, "color": STR, "state": STR, "created_at": nullable(STR),
@@ -82,7 +84,7 @@ hex_view = documented(
 )
 areas_view = documented(
     views.areas_view, tags=TAGS, summary="Choropleth: reports per area (GeoJSON)",
-    parameters=[query("version", "Boundary version, default vn-2025"),
+    parameters=[query("version", "Boundary version, default the current one"),
                 query("type", "Area type: province, commune, district, city-ward…"),
                 query("parent", "Parent area code"), ZOOM, *FILTERS],
     responses={200: feature_collection(
@@ -103,19 +105,18 @@ hotspots_view = documented(
 )
 overdue_view = documented(
     views.overdue_view, tags=TAGS, summary="Open reports past their deadline (staff)",
-    parameters=[query("province", "Province code"), query("limit", "1–5000", int),
-                query("jurisdiction", "Jurisdiction code ('22', 'boston', 'VN')")],
+    parameters=[query("province", "Province code"), JURISDICTION, query("limit", "1–5000", int)],
     responses={200: feature_collection({"id": INT, "code": STR, "category": STR, "state": STR,
                                         "resolve_due": nullable(STR)}), **BAD, **STAFF},
 )
 export_view = documented(
-    views.export_view, tags=TAGS, summary="The map's view as GeoJSON, CSV, a GeoPackage or a standalone HTML map",
+    views.export_view, tags=TAGS, summary="The map's view as GeoJSON, CSV, GeoPackage or a standalone HTML map",
     description="At most 50,000 reports (CSV, GeoJSON, GeoPackage) or 5,000 (HTML): more is a 400 on bbox.",
-    parameters=[OpenApiParameter("fmt", str, OpenApiParameter.PATH, enum=["geojson", "csv", "gpkg", "html"]), BBOX,
+    parameters=[OpenApiParameter("fmt", str, OpenApiParameter.PATH, enum=["geojson", "csv", "html", "gpkg"]), BBOX,
                 *FILTERS],
     responses={(200, "application/geo+json"): feature_collection(),
-               (200, "text/csv"): OpenApiTypes.STR, (200, "application/geopackage+sqlite3"): OpenApiTypes.BINARY,
-               (200, "text/html"): OpenApiTypes.STR, **BAD},
+               (200, "text/csv"): OpenApiTypes.STR, (200, "text/html"): OpenApiTypes.STR,
+               (200, "application/geopackage+sqlite3"): OpenApiTypes.BINARY, **BAD},
 )
 stats_summary_view = documented(
     views.stats_summary_view, tags=STATS, summary="Key figures, national", operation_id="stats_national",
@@ -148,7 +149,7 @@ stats_series_view = documented(
 )
 ioc_state_view = documented(
     views.ioc_state_view, tags=["ioc"], summary="The IOC wall's state: counters, ranking, latest reports (staff)",
-    parameters=[query("province", "Province code"), query("jurisdiction", "Jurisdiction code ('22', 'boston', 'VN')")],
+    parameters=[query("province", "Province code"), JURISDICTION],
     responses={200: obj({"counters": COUNTERS, "ranking": array(RANK_ENTRY), "latest": array(WALL_REPORT),
                          "version": STR}), **BAD, **STAFF},
 )

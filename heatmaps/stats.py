@@ -201,7 +201,8 @@ def min_volume():
 
 
 def league_table(filters: Filters, minimum=None):
-    """The public ranking: ranked units first (rank 1..n), then "not ranked yet"."""
+    """The public ranking: ranked units first (rank 1..n), then "not ranked yet", and
+    the figures of the reports no authority holds yet ("unassigned")."""
     from boundaries.models import Authority
 
     minimum = min_volume() if minimum is None else minimum
@@ -212,8 +213,13 @@ def league_table(filters: Filters, minimum=None):
                                   .values("id", "code", "name", "province_code", "kind")
     }
     ranked, unranked = [], []
+    # Reports no authority holds yet (with the desk, e.g. a commune matter routed under
+    # old boundaries): in no unit's row, shown beside the table so that its figures add
+    # up to the province's (the wall's and the dashboard's "overdue").
+    unassigned = {"received": 0, "overdue": 0}
     for r in rows:
         if not r["key"]:
+            unassigned = {"received": r["received"], "overdue": r["overdue"]}
             continue
         a = names.get(r["key"])
         if a is None:
@@ -243,7 +249,7 @@ def league_table(filters: Filters, minimum=None):
     for e in unranked:
         e.update(score=None, rank=None, ranked=False, note=_("Chưa xếp hạng (dưới %(n)s phản ánh)") % {"n": minimum})
     unranked.sort(key=lambda e: (-e["received"], e["authority"]))
-    return {"minimum": minimum, "ranked": ranked, "unranked": unranked}
+    return {"minimum": minimum, "ranked": ranked, "unranked": unranked, "unassigned": unassigned}
 
 
 def live_counters(province=None, now=None, jurisdiction=None):

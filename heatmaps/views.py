@@ -9,7 +9,7 @@ import json
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse, HttpResponseNotModified, JsonResponse
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseNotModified, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -431,12 +431,29 @@ def _page_context():
 
 @require_GET
 def map_page(request):
-    """The planners' analysis map (/ban-do/)."""
+    """The planners' analysis map (/ban-do/; ?jurisdiction=boston: another country's
+    city, on its own boundaries, every request of the page scoped to it)."""
+    from boundaries import jurisdictions
+
+    try:
+        juris = agg.parse_jurisdiction(request.GET)
+    except FilterError as exc:
+        return HttpResponseBadRequest("; ".join(f"{k}: {v}" for k, v in exc.errors.items()),
+                                      content_type="text/plain; charset=utf-8")
     ctx = _page_context()
-    ctx["versions"] = agg.vn_versions()
-    # Open framed on the province with the most reports: at country zoom a month's bins
-    # are specks; zooming out shows the country.
-    bounds = agg.province_bounds()
+    ctx["foreign"] = agg.foreign_jurisdictions()
+    if juris is not None and juris.country != jurisdictions.HOME_COUNTRY:
+        # Its own boundary versions and finest area type; no provinces to drill into.
+        ctx["versions"] = agg.boundary_versions(juris.boundary_key)
+        ctx["area_type"] = agg.finest_area_type(ctx["versions"][0]["code"]) if ctx["versions"] else ""
+        ctx["provinces"] = []
+        ctx["jurisdiction"] = juris
+        bounds = agg.version_bounds(ctx["versions"][0]["code"]) if ctx["versions"] else None
+    else:
+        ctx["versions"] = agg.vn_versions()
+        # Open framed on the province with the most reports: at country zoom a month's bins
+        # are specks; zooming out shows the country.
+        bounds = agg.province_bounds()
     ctx["start_bounds"] = json.dumps(bounds) if bounds else ""
     return render(request, "heatmaps/map.html", ctx)
 

@@ -60,6 +60,14 @@ class SimplifyPreserveTopology(GeoFunc):
         super().__init__(expression, Value(float(tolerance)), output_field=GeometryField(srid=4326), **extra)
 
 
+class Multi(GeoFunc):
+    """Every area as a MultiPolygon: a layer of one geometry type (GDAL and QGIS type a
+    layer by its features; a mix of Polygon and MultiPolygon makes it "Unknown")."""
+
+    function = "ST_Multi"
+    output_field = GeometryField(srid=4326)
+
+
 def tolerance_for_zoom(zoom):
     """Degrees per pixel of a 256-pixel web map tile at this zoom (at the equator)."""
     return 360.0 / (256 * 2 ** zoom)
@@ -111,7 +119,7 @@ class Collection:
             )
             # Imported records whose location is a known placeholder (Boston's City Hall
             # for "no address") are left out, as on every map.
-            for lon, lat in getattr(settings, "HEATMAP_PLACEHOLDER_POINTS", []):
+            for lon, lat in settings.HEATMAP_PLACEHOLDER_POINTS:
                 qs = qs.exclude(location__dwithin=(Point(float(lon), float(lat), srid=4326), 1e-7))
             if self.jurisdiction is not None:
                 codes_in, codes_not_in = jurisdictions.scope(self.jurisdiction)
@@ -138,7 +146,7 @@ class Collection:
         if self.kind == "reports":
             return qs.annotate(geojson=AsGeoJSON("location", precision=7))
         if self.kind == "areas":
-            return qs.annotate(geojson=AsGeoJSON(SimplifyPreserveTopology(F("geom"), tolerance_for_zoom(zoom)),
+            return qs.annotate(geojson=AsGeoJSON(Multi(SimplifyPreserveTopology(F("geom"), tolerance_for_zoom(zoom))),
                                                  precision=5))
         return qs.annotate(geojson=AsGeoJSON(PointOnSurface("jurisdiction__geom"), precision=6))
 
@@ -167,8 +175,8 @@ class Collection:
                 "category_name": obj.category.name,
                 "state": obj.state,
                 "state_label": str(obj.get_state_display()),
-                "created_at": _iso(obj.created_at),
-                "resolved_at": _iso(obj.resolved_at),
+                "created_at": _iso(obj.created_at, obj.province_code),
+                "resolved_at": _iso(obj.resolved_at, obj.province_code),
                 "authority": obj.authority.code if obj.authority else None,
                 "authority_name": obj.authority.name if obj.authority else None,
                 "province_code": obj.province_code,
@@ -191,8 +199,11 @@ class Collection:
         }
 
 
-def _iso(value):
-    return timezone.localtime(value).isoformat() if value else None
+def _iso(value, province_code=""):
+    """With the offset of the report's jurisdiction (Boston's in New York time)."""
+    from reports import sla
+
+    return value.astimezone(sla.zone_of_province_code(province_code)).isoformat() if value else None
 
 
 REPORT_QUERYABLES = [
@@ -345,8 +356,9 @@ def parse_bbox(raw, crs=None):
     return (w, s, e, n)
 
 
-def _instant(text, end=False):
-    """A date-time with zone (RFC 3339), or a date (its whole day, in our time zone)."""
+def _instant(text, end=False, zone=None):
+    """A date-time with zone (RFC 3339), or a date (its whole day, in ``zone``: the
+    collection's jurisdiction's, default ours)."""
     value = parse_datetime(text) if "T" in text.upper() else None
     if value is not None:
         if timezone.is_naive(value):
@@ -355,11 +367,13 @@ def _instant(text, end=False):
     day = parse_date(text)
     if day is None:
         raise QueryError({"datetime": _("Không hiểu thời điểm “%(v)s” (RFC 3339).") % {"v": text}})
-    start = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
-    return start + dt.timedelta(days=1) if end else start
+    start = timezone.make_aware(dt.datetime.combine(day, dt.time.min), zone)
+    if end:  # the next day's start, in the zone (a day is not always 24 hours)
+        return timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min), zone)
+    return start
 
 
-def parse_datetime_param(raw):
+def parse_datetime_param(raw, zone=None):
     """(start, end, end_inclusive): an instant, a closed interval or a half-bounded
     one ('..' or empty). A date means its whole day (in our time zone): a date's end
     is the next day's start, excluded; date-time bounds are inclusive."""
@@ -368,8 +382,8 @@ def parse_datetime_param(raw):
     try:
         if "/" in raw:
             a, b = raw.split("/", 1)
-            start = None if a in ("", "..") else _instant(a)
-            end = None if b in ("", "..") else _instant(b, end=True)
+            start = None if a in ("", "..") else _instant(a, zone=zone)
+            end = None if b in ("", "..") else _instant(b, end=True, zone=zone)
             if start is None and end is None:
                 raise QueryError({"datetime": _("Khoảng thời gian cần ít nhất một đầu.")})
             if start and end and start > end:
@@ -378,7 +392,7 @@ def parse_datetime_param(raw):
         if "T" in raw.upper():
             t = _instant(raw)
             return (t, t, True)
-        return (_instant(raw), _instant(raw, end=True), False)
+        return (_instant(raw, zone=zone), _instant(raw, end=True, zone=zone), False)
     except QueryError:
         raise
     except (ValueError, OverflowError):
@@ -440,7 +454,13 @@ def filtered(collection, params):
         env = Polygon.from_bbox(bbox)
         env.srid = 4326
         qs = qs.filter(**{f"{collection.geometry_field}__intersects": env})
-    when = parse_datetime_param(params.get("datetime"))
+    zone = None
+    if collection.jurisdiction is not None and collection.jurisdiction.time_zone:
+        try:
+            zone = collection.jurisdiction.tzinfo
+        except (KeyError, ValueError):
+            zone = None
+    when = parse_datetime_param(params.get("datetime"), zone)
     if when is not None and collection.temporal:
         qs = qs.filter(datetime_q(when))
     # Part 1's property filters: ?state=closed on a string queryable (GDAL sends them

@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .models import ApiKey, ServiceAttribute, ServiceRequest
 
@@ -19,7 +20,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         if raw:
             messages.warning(request, _("Khoá API mới (chỉ hiện một lần, hãy lưu lại): %(key)s") % {"key": raw})
 
-    @admin.action(description=_("Cấp khoá mới (khoá cũ hết hiệu lực)"))
+    @admin.action(description=gettext_lazy("Cấp khoá mới (khoá cũ hết hiệu lực)"))
     def rotate(self, request, queryset):
         for key in queryset:
             raw = key.set_new_key()

@@ -228,6 +228,45 @@ def _province_jurisdiction(point):
     return jurisdictions.for_province_code(province.code if province is not None else "")
 
 
+def _commune_jurisdiction(code):
+    from boundaries.lookup import locate_area
+
+    located = locate_area(code, at=timezone.now())
+    if not located.areas:
+        raise Open311Error(400, "address_id: " + (located.message or _("Không có xã/phường này.")))
+    province = located.area_of_type("province")
+    return jurisdictions.for_province_code(province.code if province is not None else "")
+
+
+def commune_of_address(address, jurisdiction=None):
+    """The official code of the one commune ``address`` names ("… phường Bãi Cháy, Hạ
+    Long"), within the jurisdiction when one is given; a province named in the address
+    settles a name that several provinces have. 400 when none or several."""
+    from boundaries.lookup import communes_named_in, fold_text
+
+    if not address:
+        raise Open311Error(400, _("Cần lat và long, hoặc address_id (mã xã/phường), hoặc address_string "
+                                  "có tên xã/phường."))
+    codes_in = jurisdictions.scope(jurisdiction)[0] if jurisdiction is not None else None
+    found = communes_named_in(address, province_codes=codes_in)
+    names = [fold_text(a.name) for a in found]
+    # "Phường Móng Cái 3" also contains a shorter name: keep the longest.
+    found = [a for a, n in zip(found, names, strict=True) if not any(n != m and n in m for m in names)]
+    if len(found) > 1:
+        text = f" {fold_text(address)} "
+        named = [a for a in found if a.parent_id and
+                 f" {fold_text(a.parent.name).removeprefix('tinh ').removeprefix('thanh pho ')} " in text]
+        found = named or found
+    if len(found) == 1:
+        return found[0].code
+    if not found:
+        raise Open311Error(400, _("Không tìm thấy tên xã/phường trong address_string; hãy gửi lat và long "
+                                  "hoặc address_id (mã xã/phường)."))
+    raise Open311Error(400, _("address_string khớp với nhiều xã/phường (%(names)s); hãy ghi thêm tỉnh, "
+                              "hoặc gửi lat và long hoặc address_id.") % {
+        "names": ", ".join(f"{a.name} ({a.code})" for a in found[:5])})
+
+
 def _first_error(exc):
     if hasattr(exc, "message_dict"):
         for field, messages in exc.message_dict.items():
@@ -244,9 +283,6 @@ def create_request(data, files, api_key, jurisdiction, idempotency_key=None):
         raise Open311Error(400, _("Thiếu service_code."))
     category = service(code, jurisdiction)
     lat, lon = _one(data, "lat"), _one(data, "long")
-    if not (lat and lon):
-        # No geocoder: an address alone cannot be routed to the authority responsible.
-        raise Open311Error(400, _("Cần lat và long: chưa hỗ trợ định vị chỉ bằng address_string."))
     description = _one(data, "description")
     if not description:
         # The intake's rule: the answers appended below do not stand for a description.
@@ -254,11 +290,20 @@ def create_request(data, files, api_key, jurisdiction, idempotency_key=None):
     if len(description) > DESCRIPTION_MAX:
         raise Open311Error(400, _("description dài %(n)d ký tự, tối đa %(max)d.") % {"n": len(description),
                                                                                        "max": DESCRIPTION_MAX})
-    try:
-        point = intake.parse_point({"lat": lat, "lon": lon})
-    except ValidationError as exc:
-        raise Open311Error(400, _first_error(exc)) from None
-    where = _province_jurisdiction(point)
+    place = {}
+    if lat or lon:
+        try:
+            point = intake.parse_point({"lat": lat, "lon": lon})
+        except ValidationError as exc:
+            raise Open311Error(400, _first_error(exc)) from None
+        where = _province_jurisdiction(point)
+        place = {"lat": lat, "lon": lon}
+    else:
+        # No position: the commune, by its official code (address_id) or named in
+        # address_string; the report sits inside it (location_precision "commune").
+        commune = _one(data, "address_id") or commune_of_address(_one(data, "address_string"), jurisdiction)
+        where = _commune_jurisdiction(commune)
+        place = {"commune": commune}
     if jurisdiction is not None and where is not None and where.pk != jurisdiction.pk \
             and where.parent_id != jurisdiction.pk:
         raise Open311Error(400, _("Vị trí không thuộc vùng tài phán %(id)s.") % {"id": jurisdiction.code})
@@ -270,7 +315,7 @@ def create_request(data, files, api_key, jurisdiction, idempotency_key=None):
     full_description = description + ("\n\n" + extra if extra else "")
     name = " ".join(v for v in (_one(data, "first_name"), _one(data, "last_name")) if v)
     fields = {
-        "category": category.code, "lat": lat, "lon": lon, "description": full_description,
+        "category": category.code, **place, "description": full_description,
         "address": _one(data, "address_string")[:300], "contact_name": name[:120],
         "contact_phone": _one(data, "phone"), "contact_email": _one(data, "email"),
     }

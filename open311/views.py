@@ -23,7 +23,7 @@ CHANGESET = "2026-12-05T00:00:00Z"
 # A list's element name → the name of each of its items (the spec's XML shapes).
 ITEM_TAGS = {
     "services": "service", "attributes": "attribute", "values": "value", "service_requests": "request",
-    "service_request_updates": "request_update", "errors": "error", "endpoints": "endpoint", "formats": "format",
+    "service_requests_updates": "request_update", "errors": "error", "endpoints": "endpoint", "formats": "format",
     "notes": "note",
 }
 READ_RATE = "600/10m"  # per client IP
@@ -130,7 +130,7 @@ def discovery(request, fmt):
     base = request.build_absolute_uri("/open311/v2/")
     return render(fmt, "discovery", {
         "changeset": CHANGESET,
-        "contact": getattr(settings, "OPEN311_CONTACT", "") or _("Tổ vận hành IOC"),
+        "contact": settings.OPEN311_CONTACT or _("Tổ vận hành IOC"),
         "key_service": _("Xin khoá API từ quản trị viên cổng phản ánh."),
         "endpoints": [{
             "specification": SPEC_URL, "url": base, "changeset": CHANGESET, "type": "production",
@@ -199,4 +199,5 @@ def token(request, fmt, token):
 def request_updates(request, fmt):
     jurisdiction = services.jurisdiction_of(_param(request, "jurisdiction_id"))
     _api_key(request, required=False)
-    return render(fmt, "service_request_updates", services.updates(request.GET, jurisdiction))
+    # The root element as FixMyStreet's tests and mySociety's open311-adapter spell it.
+    return render(fmt, "service_requests_updates", services.updates(request.GET, jurisdiction))

@@ -129,6 +129,14 @@ class ReportListCreate(GenericAPIView):
     @extend_schema(operation_id="reports_list", parameters=[OpenApiParameter("scope", str, enum=["public", "queue"])],
                    responses=ReportFeatureSerializer(many=True))  # a paginated FeatureCollection
     def get(self, request):
+        params = request.query_params
+        if params.get("scope") == "queue" and access.is_staff_member(request.user):
+            # a staff queue of a province or an authority the user does not serve: 403
+            for field, check in (("province", access.require_province), ("authority", access.require_authority)):
+                try:
+                    check(request.user, params.get(field))
+                except PermissionDenied as exc:
+                    return Response({"detail": str(exc), "errors": {field: [str(exc)]}}, status=403)
         try:
             qs = self.filter_queryset(self.get_queryset())
         except ValidationError as exc:
@@ -389,5 +397,22 @@ class CategoryList(ListAPIView):
     pagination_class = None
     filterset_class = None
 
+    @extend_schema(parameters=[OpenApiParameter(
+        "jurisdiction", str, description="The categories a jurisdiction offers (the shared ones and its own): "
+        "22, boston, VN. Unknown: 400")])
+    def get(self, request, *args, **kwargs):
+        try:
+            return super().get(request, *args, **kwargs)
+        except ValidationError as exc:
+            return error_response(exc)
+
     def get_queryset(self):
-        return Category.objects.filter(active=True).select_related("parent")
+        code = (self.request.query_params.get("jurisdiction") or "").strip()
+        if not code:
+            return Category.objects.filter(active=True).select_related("parent")
+        from boundaries import jurisdictions
+
+        found = jurisdictions.get(code)
+        if found is None or not found.active:
+            raise ValidationError({"jurisdiction": [_("Không có vùng tài phán mã %(code)s.") % {"code": code[:60]}]})
+        return Category.offered_in(found).filter(active=True).select_related("parent")

@@ -55,7 +55,7 @@ def _headers(scope) -> dict[bytes, bytes]:
 def _secure(scope, headers) -> bool:
     if scope.get("scheme") == "https":
         return True
-    proxy = getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
+    proxy = settings.SECURE_PROXY_SSL_HEADER
     if proxy:
         name = proxy[0].removeprefix("HTTP_").replace("_", "-").lower().encode("latin-1")
         value = headers.get(name, b"").decode("latin-1").split(",", 1)[0].strip()

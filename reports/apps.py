@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ReportsConfig(AppConfig):
     name = "reports"
-    verbose_name = "Phản ánh hiện trường"
+    verbose_name = _("Phản ánh hiện trường")
 
     def ready(self):
         from django.db.models.signals import post_delete, post_save

@@ -25,7 +25,6 @@ null for the desk's).
 """
 
 import hashlib
-import io
 import subprocess
 import sys
 import tempfile
@@ -53,7 +52,7 @@ class ModelMissing(RuntimeError):
 
 
 def model_path() -> Path:
-    return Path(getattr(settings, "BLUR_MODEL_PATH", None) or settings.BASE_DIR / "var" / "models" / "centerface.onnx")
+    return Path(settings.BLUR_MODEL_PATH)
 
 
 def _sha256(data: bytes) -> str:
@@ -119,7 +118,7 @@ def session():
                     raise ModelMissing(f"{path} is not CenterFace from {MODEL_WHEEL} (sha256 differs)")
                 options = ort.SessionOptions()
                 options.log_severity_level = 3
-                options.intra_op_num_threads = int(getattr(settings, "BLUR_THREADS", 0) or 0)
+                options.intra_op_num_threads = int(settings.BLUR_THREADS or 0)
                 _session["s"] = ort.InferenceSession(_dynamic_model(data), options,
                                                      providers=["CPUExecutionProvider"])
     return _session["s"]
@@ -308,15 +307,3 @@ def apply(img, regions, pad=PAD):
         patch = coarse.resize((bw, bh), Image.NEAREST).filter(ImageFilter.GaussianBlur(radius))
         out.paste(patch, box[:2])
     return out
-
-
-def encode_regions(regions) -> str:
-    import json
-
-    return json.dumps(regions, ensure_ascii=False)
-
-
-def as_jpeg(img, quality=85) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, "JPEG", quality=quality, optimize=True)
-    return buf.getvalue()

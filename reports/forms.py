@@ -79,5 +79,46 @@ class ReportFilterForm(forms.Form):
         return qs
 
 
+def jurisdiction_choices():
+    from boundaries.models import Jurisdiction
+
+    rows = Jurisdiction.objects.filter(active=True).exclude(kind=Jurisdiction.Kind.COUNTRY).order_by("country", "name")
+    return [("", _("Việt Nam"))] + [(j.code, j.name) for j in rows]
+
+
+class PublicFilterForm(ReportFilterForm):
+    """The public list and map: also by jurisdiction; without one, Vietnam only, as on
+    every other map (boundaries.jurisdictions.scope)."""
+
+    jurisdiction = forms.CharField(label=_("Vùng tài phán"), required=False, max_length=60)
+
+    field_order = ["jurisdiction"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["jurisdiction"].widget = forms.Select(choices=jurisdiction_choices())
+
+    def clean_jurisdiction(self):
+        from boundaries import jurisdictions
+
+        code = (self.cleaned_data.get("jurisdiction") or "").strip()
+        if not code:
+            return None
+        found = jurisdictions.get(code)
+        if found is None or not found.active:
+            raise forms.ValidationError(_("Không có vùng tài phán mã %(code)s.") % {"code": code[:60]})
+        return found
+
+    def apply(self, qs):
+        from boundaries import jurisdictions
+
+        qs = super().apply(qs)
+        # A bad code is a field error (400) and scopes nothing beyond the default.
+        codes_in, codes_not_in = jurisdictions.scope(getattr(self, "cleaned_data", {}).get("jurisdiction"))
+        if codes_in is not None:
+            return qs.filter(province_code__in=codes_in)
+        return qs.exclude(province_code__in=codes_not_in) if codes_not_in else qs
+
+
 class QueueFilterForm(ReportFilterForm):
     overdue = forms.BooleanField(label=_("Chỉ quá hạn"), required=False)

@@ -34,9 +34,11 @@ def publish(report, action):
 def insert_notify_sql(returning_alias="r"):
     """A CTE body announcing the "receive" of the row(s) a data-modifying CTE inserted:
     the intake's one-statement insert carries its own NOTIFY (no extra round trip)."""
+    from reports.policy.states import State
+
     a = returning_alias
     return (
         f"SELECT pg_notify('{CHANNEL}', json_build_object('id', {a}.id, 'action', 'receive', "
-        f"'state', 'received', 'province_code', coalesce({a}.province_code, ''), "
+        f"'state', '{State.RECEIVED.value}', 'province_code', coalesce({a}.province_code, ''), "
         f"'authority_id', {a}.authority_id)::text) FROM {a}"
     )

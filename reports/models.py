@@ -48,6 +48,13 @@ class Category(models.Model):
     def __str__(self):
         return self.name
 
+    @property
+    def local_name(self):
+        """The English name on English pages and messages (when it has one)."""
+        from django.utils.translation import get_language
+
+        return self.name_en if self.name_en and (get_language() or "").startswith("en") else self.name
+
     @classmethod
     def offered_in(cls, jurisdiction):
         """The categories a jurisdiction offers: the shared ones and its own (a

@@ -10,8 +10,9 @@ from reports.models import Category, Comment, Media, Report, ReportEvent
 from reports.policy import access
 
 
-def _local_iso(value):
-    return value.astimezone(sla.LOCAL_TZ).isoformat() if value else None
+def _local_iso(value, province_code=""):
+    """ISO 8601 with the offset of the report's jurisdiction (Vietnam's, or Boston's)."""
+    return value.astimezone(sla.zone_of_province_code(province_code)).isoformat() if value else None
 
 
 class CategorySerializer(serializers.ModelSerializer):
@@ -126,16 +127,16 @@ class ReportFeatureSerializer(GeoFeatureModelSerializer):
         return feature
 
     def get_created_at(self, obj) -> str | None:
-        return _local_iso(obj.created_at)
+        return _local_iso(obj.created_at, obj.province_code)
 
     def get_forward_due(self, obj) -> str | None:
-        return _local_iso(obj.forward_due)
+        return _local_iso(obj.forward_due, obj.province_code)
 
     def get_resolve_due(self, obj) -> str | None:
-        return _local_iso(obj.resolve_due)
+        return _local_iso(obj.resolve_due, obj.province_code)
 
     def get_overdue(self, obj) -> bool:
-        return sla.is_overdue(obj)
+        return policy.is_overdue(obj)
 
     def get_result_text(self, obj) -> str | None:
         return obj.result_text if obj.state in policy.RESULT_PUBLIC else None
@@ -203,10 +204,10 @@ def receipt_feature(report, request=None):
         "province_code": report.province_code,
         "authority": authority.code if authority else None,
         "authority_name": authority.name if authority else None,
-        "created_at": _local_iso(report.created_at),
-        "forward_due": _local_iso(report.forward_due),
-        "resolve_due": _local_iso(report.resolve_due),
-        "overdue": sla.is_overdue(report),
+        "created_at": _local_iso(report.created_at, report.province_code),
+        "forward_due": _local_iso(report.forward_due, report.province_code),
+        "resolve_due": _local_iso(report.resolve_due, report.province_code),
+        "overdue": policy.is_overdue(report),
         "result_text": report.result_text if report.state in policy.RESULT_PUBLIC else None,
         "rating_level": report.rating_level,
         "row_version": report.row_version,

@@ -66,6 +66,22 @@ def calendar_of(jurisdiction):
     return jurisdiction.calendar or DEFAULT_CALENDAR, ZoneInfo(jurisdiction.time_zone or "Asia/Ho_Chi_Minh")
 
 
+def zone_of_province_code(province_code):
+    """The time zone a report's times are shown in: its jurisdiction's (Boston's records,
+    "US-MA-BOS": America/New_York), Vietnam's for every Vietnamese province. Kept per
+    process with the jurisdictions' other look-ups (a minute)."""
+    from boundaries import jurisdictions
+
+    code = province_code or ""
+    if code not in jurisdictions.foreign_codes():
+        return LOCAL_TZ
+    found = jurisdictions.for_province_code(code)
+    try:
+        return ZoneInfo(found.time_zone) if found is not None and found.time_zone else LOCAL_TZ
+    except (KeyError, ValueError):
+        return LOCAL_TZ
+
+
 class Calendar:
     """Working days between two dates of one calendar, from one query of the Holiday table."""
 
@@ -163,12 +179,3 @@ def resolve_due(category, forwarded_at, jurisdiction=None):
     """The unit resolves within 5 working days of forwarding (or the category's override)."""
     return add_working_days(forwarded_at, resolve_days(category), jurisdiction)
 
-
-# Which deadline runs in which state and what "overdue" means live in reports.policy
-# (policy.FORWARD_STAGE / RESOLVE_STAGE, policy.overdue_kind / is_overdue / overdue_q /
-# overdue_sql). These names only forward to it for the pages and serializers that have
-# not moved yet; new code imports the policy.
-from reports.policy.deadlines import is_overdue, overdue_kind, overdue_q  # noqa: E402, F401
-from reports.policy.states import RESOLVE_STAGE as _RESOLVE_STAGE  # noqa: E402
-
-RESOLVE_STATES = _RESOLVE_STAGE.values

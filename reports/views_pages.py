@@ -26,8 +26,9 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from reports import notify, policy, sla, workflow
-from reports.forms import QueueFilterForm, ReportFilterForm
+from boundaries.geojson import current_layer_url
+from reports import notify, policy, workflow
+from reports.forms import PublicFilterForm, QueueFilterForm
 from reports.models import Category, Media, Rating, Report, ReportEvent, StaffRole, Subscription
 from reports.policy import access
 
@@ -40,14 +41,6 @@ def _url_or(name, default, **kwargs):
         return reverse(name, kwargs=kwargs or None)
     except NoReverseMatch:
         return default
-
-
-def _current_boundary_url(type_code):
-    """The GeoJSON URL of the current boundary version's areas of ``type_code``."""
-    from boundaries.models import BoundaryVersion
-
-    version = BoundaryVersion.objects.current()
-    return _url_or("boundary-geojson", "", version=version.code, type_code=type_code) if version else ""
 
 
 def _report_or_404(code):
@@ -165,7 +158,7 @@ def _intake_context(request, province, errors=None):
     values = {}
     if request.method == "POST":  # a re-rendered page keeps what the citizen typed
         values = {k: request.POST.get(k, "")[:5000] for k in INTAKE_FIELDS}
-    boundary_url = _current_boundary_url("commune")
+    boundary_url = current_layer_url("commune")
     return {
         # Fetched from the page's head, alongside leaflet.js, not after it (intake.js asks
         # for the same URL): on slow 3G the map draws ~a round trip and a script earlier.
@@ -383,7 +376,7 @@ def public_detail(request, code):
         "result_photos": [m for m in media if m.stage == "result"] if result_public else [],
         "result_public": result_public,
         "comments": comments,
-        "overdue": sla.overdue_kind(report),
+        "overdue": policy.overdue_kind(report),
         "can_rate": can_rate,
         "rating": rating,
         "rating_levels": Rating.Level.choices,
@@ -435,7 +428,7 @@ def _points(qs):
 
 
 def public_list(request):
-    form = ReportFilterForm(request.GET or None, states=list(policy.PUBLIC.values))
+    form = PublicFilterForm(request.GET or None, states=list(policy.PUBLIC.values))
     qs = form.apply(access.public_reports()).select_related("category", "commune", "authority")
     paginator = Paginator(qs.order_by("-created_at"), 20)
     page_obj = paginator.get_page(request.GET.get("page"))
@@ -449,9 +442,13 @@ def public_list(request):
 
 @require_GET
 def public_points(request):
-    """The public map's points (same filters as the list), at most MAP_POINT_LIMIT."""
-    form = ReportFilterForm(request.GET or None, states=list(policy.PUBLIC.values))
+    """The public map's points (same filters as the list), at most MAP_POINT_LIMIT; an
+    unknown jurisdiction is a 400 naming the field (other bad filters are left out, as
+    the list shows them)."""
+    form = PublicFilterForm(request.GET or None, states=list(policy.PUBLIC.values))
     qs = form.apply(access.public_reports()).order_by("-created_at")
+    if "jurisdiction" in form.errors:
+        return JsonResponse({"errors": {"jurisdiction": [str(m) for m in form.errors["jurisdiction"]]}}, status=400)
     return JsonResponse({**_points(qs), "limit": MAP_POINT_LIMIT})
 
 
@@ -471,7 +468,7 @@ def my_reports(request):
 
 def _overdue_first(qs):
     now = timezone.now()
-    return qs.annotate(is_late=Case(When(sla.overdue_q(now), then=Value(True)), default=Value(False),
+    return qs.annotate(is_late=Case(When(policy.overdue_q(now), then=Value(True)), default=Value(False),
                                     output_field=BooleanField()))
 
 
@@ -503,7 +500,7 @@ def desk(request):
     form = QueueFilterForm(request.GET or None)
     qs = form.apply(tabs[tab])
     if getattr(form, "cleaned_data", {}).get("overdue"):
-        qs = qs.filter(sla.overdue_q())
+        qs = qs.filter(policy.overdue_q())
     qs = _overdue_first(qs).select_related("category", "commune", "authority").order_by("-is_late", "created_at")
     page_obj = Paginator(qs, 30).get_page(request.GET.get("page"))
     counts = {k: v.count() for k, v in tabs.items() if k != "all"}
@@ -524,9 +521,9 @@ def queue(request):
     form = QueueFilterForm(request.GET or None)
     qs = form.apply(base)
     if not getattr(form, "cleaned_data", {}).get("state"):
-        qs = qs.filter(policy.RESOLVE_STAGE.q() | Q(state__in=(Report.State.RESOLVED, Report.State.REOPENED)))
+        qs = qs.filter(policy.UNIT_QUEUE.q())
     if getattr(form, "cleaned_data", {}).get("overdue"):
-        qs = qs.filter(sla.overdue_q())
+        qs = qs.filter(policy.overdue_q())
     qs = (_overdue_first(qs).select_related("category", "commune", "authority")
           .order_by("-is_late", "resolve_due", "created_at"))
     page_obj = Paginator(qs, 30).get_page(request.GET.get("page"))
@@ -608,7 +605,7 @@ def staff_report(request, code, area="desk"):
         "blur_strings": {"remove": _("Bỏ"), "face": _("khuôn mặt"), "plate": _("biển số"), "manual": _("vùng thêm tay"),
                          "none": _("Chưa có khung nào: ảnh công khai không bị làm mờ chỗ nào.")},
         "comments": report.comments.select_related("authority"),
-        "overdue": sla.overdue_kind(report),
+        "overdue": policy.overdue_kind(report),
         "reject_reasons": Report.RejectReason.choices,
         "categories": Category.objects.filter(active=True, parent__isnull=False),
         "authorities": authorities,

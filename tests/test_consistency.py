@@ -37,6 +37,9 @@ MIX = [
     ("late-forward-1", BAI_CHAY, 20, [], True),
     ("late-forward-2", HONG_GAI, 15, [], True),
     ("late-forward-3", BAI_CHAY, 9, [], True),
+    # with the desk and no unit (what the router leaves for a commune without a committee,
+    # as in the demo's pre-reform batch): in no authority's row of the ranking
+    ("late-forward-no-unit", HONG_GAI, 12, [], True),
     ("fresh-received", BAI_CHAY, 0, [], False),
     ("late-resolve-forwarded", BAI_CHAY, 20, UNIT_PATH[:1], True),
     ("late-resolve-in-progress", HONG_GAI, 20, UNIT_PATH, True),
@@ -94,6 +97,8 @@ def build_mix(clock, people):
             if who == "officer" and commune == HONG_GAI:
                 actor = people["other_officer"]  # Hồng Gai's own officer
             report = workflow.transition(report.pk, action, actor, DATA.get(action, dict)())
+        if name.endswith("no-unit"):
+            Report.objects.filter(pk=report.pk).update(authority=None)
         made[name] = Report.objects.get(pk=report.pk)
     clock.set(None)
     return made
@@ -130,7 +135,7 @@ def test_every_screen_counts_the_same_overdue_reports(client, monkeypatch):
     expected = overdue_from_events(timezone.now())
     by_hand = {made[name].code for name, *_rest, late in MIX if late}
     # the event trail and the hand-made table agree (and nothing else of the province is late)
-    assert expected == by_hand and len(by_hand) == 6
+    assert expected == by_hand and len(by_hand) == 7
 
     client.force_login(leader)
     # the IOC wall's counter
@@ -141,9 +146,12 @@ def test_every_screen_counts_the_same_overdue_reports(client, monkeypatch):
     assert client.get(f"/api/v1/stats/?province={PROVINCE}").json()["figures"]["overdue"] == len(expected)
     by_province = client.get("/api/v1/stats/by/province/").json()["rows"]
     assert next(r for r in by_province if r["key"] == PROVINCE)["overdue"] == len(expected)
-    # the ranking (every unit, ranked or not yet)
+    # the ranking (every unit, ranked or not yet, and the reports no unit holds yet)
     ranking = client.get(f"/api/v1/stats/ranking/?province={PROVINCE}&min=0").json()
-    assert sum(e["overdue"] for e in ranking["ranked"] + ranking["unranked"]) == len(expected)
+    assert ranking["unassigned"]["overdue"] == 1
+    assert sum(e["overdue"] for e in ranking["ranked"] + ranking["unranked"]) + 1 == len(expected)
+    page = client.get(f"/xep-hang/?province={PROVINCE}").content.decode()
+    assert 'class="unassigned"' in page
     # the overdue layer of the wall: exactly these reports
     layer = client.get(f"/api/v1/heatmaps/overdue/?province={PROVINCE}").json()
     assert {f["properties"]["code"] for f in layer["features"]} == expected

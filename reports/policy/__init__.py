@@ -32,6 +32,7 @@ from reports.policy.states import (  # noqa: F401
     PUBLIC,
     RESOLVE_STAGE,
     RESULT_PUBLIC,
+    UNIT_QUEUE,
     State,
     StateGroup,
     expand,

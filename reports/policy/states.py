@@ -78,6 +78,9 @@ PUBLIC = StateGroup(
 RESULT_PUBLIC = StateGroup("result_public", [State.PUBLISHED, State.RATED, State.REOPENED, State.CLOSED])
 # Ended without a result.
 DISMISSED = StateGroup("dismissed", [State.REJECTED, State.MERGED])
+# What an officer's queue shows unless a state is asked for: the unit's stage, plus its
+# results waiting for the desk (resolved) and its reports reopened after a low rating.
+UNIT_QUEUE = StateGroup("unit_queue", [*RESOLVE_STAGE.values, State.RESOLVED, State.REOPENED])
 
 GROUPS = {g.name: g for g in (OPEN, CLOSED, FORWARD_STAGE, RESOLVE_STAGE, PUBLIC, RESULT_PUBLIC, DISMISSED)}
 

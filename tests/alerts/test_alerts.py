@@ -362,9 +362,36 @@ def test_web_push_is_encrypted_and_signed_with_vapid(make_report, settings, answ
     assert (AreaAlert.objects.get(channel="push").unsubscribed_at is not None) is ended
 
 
-@pytest.mark.parametrize("lang", ["vi", "en"])
-def test_subscribe_page_in_both_languages(db, lang):
+@pytest.mark.parametrize("lang,title,category", [
+    ("vi", "Nhận tin phản ánh theo khu vực", "Chiếu sáng công cộng"),
+    ("en", "Area alerts for field reports", "Street lighting"),
+])
+def test_subscribe_page_in_both_languages(db, lang, title, category):
     c = Client()
     c.cookies["django_language"] = lang
     resp = c.get("/canh-bao/")
-    assert resp.status_code == 200 and f'<html lang="{lang}">' in resp.content.decode()
+    html = resp.content.decode()
+    assert resp.status_code == 200 and f'<html lang="{lang}">' in html
+    assert title in html and category in html
+
+
+@pytest.mark.parametrize("place,expected", [
+    ("polygon", "polygon"),
+    ("radius", "center"),
+    ("area", "area"),
+])
+def test_the_page_keeps_the_place_chosen(db, settings, place, expected):
+    """The page's form carries a commune code, a point and a drawn polygon at once: the
+    radio button decides which one subscribes."""
+    settings.RATELIMIT_ENABLE = False
+    lon, lat = point_in(BAI_CHAY)
+    d = 0.004
+    ring = [[lon - d, lat - d], [lon + d, lat - d], [lon + d, lat + d], [lon - d, lat + d], [lon - d, lat - d]]
+    resp = Client().post("/canh-bao/", {
+        "place": place, "area": BAI_CHAY, "lat": str(lat), "lon": str(lon), "radius_m": "800",
+        "polygon": json.dumps({"type": "Polygon", "coordinates": [ring]}), "email": "chon@example.vn",
+        "want_new": "1", "channel": "email"})
+    assert resp.status_code == 200, resp.content.decode()[:500]
+    sub = AreaAlert.objects.get()
+    held = {"area": sub.area_id is not None, "center": sub.center is not None, "polygon": sub.polygon is not None}
+    assert [k for k, v in held.items() if v] == [expected]

@@ -205,8 +205,14 @@ def test_wall_leaves_boston_out(client, mixed):
         "/api/v1/heatmaps/series/",
         "/api/v1/heatmaps/export.geojson?bbox=-180,-85,180,85",
         "/api/v1/heatmaps/export.csv?bbox=-180,-85,180,85",
+        "/api/v1/heatmaps/export.gpkg?bbox=-180,-85,180,85",
+        "/api/v1/heatmaps/hotspots/?bbox=-71.2,42.2,-70.9,42.45&zoom=12",
+        "/api/v1/stats/province/22/",
         "/tiles/bins/12/1238/1514.pbf",
+        "/tiles/reports/12/1238/1514.pbf",
         "/api/v1/reports",
+        "/api/v1/categories",
+        "/phan-anh/ban-do.json",
     ],
 )
 def test_every_endpoint_takes_a_jurisdiction(client, url, _no_cache):
@@ -288,3 +294,97 @@ def test_ranking_and_dashboard_pages(client, mixed, settings, _no_cache):
     for url in ("/xep-hang/?jurisdiction=atlantis", "/tong-quan/?jurisdiction=atlantis"):
         assert client.get(url).status_code == 400
     assert client.get("/tong-quan/?jurisdiction=boston").status_code == 200
+
+
+def test_a_new_jurisdiction_is_found_at_once(db):
+    # The process cache of boundaries.jurisdictions forgets on save (wired in
+    # BoundariesConfig.ready()): a jurisdiction added in the admin is found without waiting.
+    assert jurisdictions.for_province_code("XX-TEST").code == "VN"  # no such one yet: the country (cached)
+    Jurisdiction.objects.create(code="xx-test", name="Thử", kind="city", country="VN",
+                                parent=Jurisdiction.objects.get(code="VN"), province_code="XX-TEST")
+    assert jurisdictions.for_province_code("XX-TEST").code == "xx-test"
+
+
+def test_public_map_and_list_leave_boston_out_unless_asked(client, mixed):
+    vn, bos = mixed
+    public = "r.state IN ('forwarded','accepted','in_progress','resolved','published','rated','reopened','closed')"
+    national = client.get("/phan-anh/ban-do.json").json()["points"]
+    assert len(national) == sql_count(f"{public} AND r.source <> 'import:boston311'")
+    assert national and all(lon > 100 for _code, _lat, lon, _cat in national)
+    boston = client.get("/phan-anh/ban-do.json?jurisdiction=boston").json()["points"]
+    assert len(boston) == sql_count(f"{public} AND r.source = 'import:boston311'") > 100
+    assert all(-72 < lon < -70 for _code, _lat, lon, _cat in boston)
+    page = client.get("/phan-anh/?jurisdiction=boston")
+    assert page.status_code == 200 and "BOS-" in page.content.decode()
+    assert "BOS-" not in client.get("/phan-anh/").content.decode()
+    bad = client.get("/phan-anh/?jurisdiction=atlantis")
+    assert bad.status_code == 400 and "atlantis" in bad.content.decode()
+
+
+def test_imported_categories_are_the_jurisdictions_own(client, mixed):
+    imported = set(Report.objects.filter(source="import:boston311").values_list("category__code", flat=True))
+    assert imported
+    offered = {c["code"] for c in client.get("/api/v1/categories?jurisdiction=boston").json()}
+    assert imported <= offered and "do-thi-chieu-sang" in offered  # Boston's own and the shared set
+    in_quang_ninh = {c["code"] for c in client.get("/api/v1/categories?jurisdiction=22").json()}
+    assert not imported & in_quang_ninh and "do-thi-chieu-sang" in in_quang_ninh
+    services = {s["service_code"] for s in client.get("/open311/v2/services.json?jurisdiction_id=22").json()}
+    assert not imported & services
+
+
+def test_the_schema_documents_the_jurisdiction_filter(client):
+    schema = client.get("/api/v1/schema/?format=json").json()
+    missing = []
+    for path, item in schema["paths"].items():
+        op = item.get("get")
+        if op is None or not path.startswith(("/api/v1/stats/", "/api/v1/heatmaps/", "/tiles/", "/api/v1/ioc/")):
+            continue
+        if path == "/api/v1/heatmaps/version/":
+            continue  # the data version: nothing to filter
+        if "jurisdiction" not in {p["name"] for p in op.get("parameters", [])}:
+            missing.append(path)
+    for path in ("/api/v1/reports", "/api/v1/categories"):
+        if "jurisdiction" not in {p["name"] for p in schema["paths"][path]["get"].get("parameters", [])}:
+            missing.append(path)
+    assert missing == []
+
+
+def test_planners_map_page_of_boston(client, mixed):
+    page = client.get("/ban-do/?jurisdiction=boston")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert 'data-jurisdiction="boston"' in html and 'data-area-type="city-ward"' in html
+    assert 'value="boston-wards"' in html and 'value="vn-2025"' not in html
+    # Vietnam's map offers Boston beside it, and opens on Vietnam's boundaries
+    national = client.get("/ban-do/").content.decode()
+    assert '<option value="boston"' in national and 'value="vn-2025"' in national
+    assert 'data-jurisdiction=""' in national
+    bad = client.get("/ban-do/?jurisdiction=atlantis")
+    assert bad.status_code == 400 and "atlantis" in bad.content.decode()
+
+
+PUBLIC_SQL = "r.state IN ('forwarded','accepted','in_progress','resolved','published','rated','reopened','closed')"
+
+
+def test_boston_times_are_new_york_times(client, mixed):
+    """Boston's records carry New York's offset in OGC API Features and the REST API, and a
+    date in the datetime filter of Boston's collection is a New York day."""
+    with connection.cursor() as cur:
+        cur.execute(f"""SELECT r.code, to_char(r.created_at AT TIME ZONE 'America/New_York', 'YYYY-MM-DD"T"HH24:MI:SS'),
+                               (r.created_at AT TIME ZONE 'America/New_York')::date
+                        FROM reports_report r WHERE r.source = 'import:boston311' AND {PUBLIC_SQL}
+                          AND NOT (ST_X(r.location) = -71.0587 AND ST_Y(r.location) = 42.3594)
+                        ORDER BY r.created_at DESC LIMIT 1""")
+        code, local, day = cur.fetchone()
+    feature = client.get(f"/ogcapi/collections/reports-boston/items/{code}").json()
+    assert feature["properties"]["created_at"][:19] == local
+    assert feature["properties"]["created_at"][19:] in ("-05:00", "-04:00")
+    api = client.get(f"/api/v1/reports/{code}").json()
+    created = api["properties"]["created_at"]
+    assert created[:19] == local and created[19:] in ("-05:00", "-04:00")
+    vn = client.get("/ogcapi/collections/reports-22/items?limit=1").json()["features"][0]
+    assert vn["properties"]["created_at"].endswith("+07:00")
+    matched = client.get(f"/ogcapi/collections/reports-boston/items?datetime={day.isoformat()}").json()["numberMatched"]
+    assert matched == sql_count(
+        f"r.source = 'import:boston311' AND {PUBLIC_SQL} AND (r.created_at AT TIME ZONE 'America/New_York')::date = %s "
+        "AND NOT (ST_X(r.location) = -71.0587 AND ST_Y(r.location) = 42.3594)", [day]) > 0

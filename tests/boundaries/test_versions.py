@@ -45,3 +45,14 @@ def test_the_pages_boundary_layer_is_the_current_versions(client):
     assert current.status_code == 200 and named.status_code == 200
     codes = sorted(f["properties"]["code"] for f in current.json()["features"])
     assert codes == sorted(f["properties"]["code"] for f in named.json()["features"]) == ["11", "22", "46", "96"]
+
+
+@pytest.mark.parametrize("path", ["/phan-anh/moi/", "/canh-bao/"])
+def test_pages_ask_for_the_current_version_never_a_named_one(client, path):
+    # A newer version becomes current: every map page's layer follows at once (no page
+    # names "vn-2025" itself).
+    BoundaryVersion.objects.create(code="vn-2030", name="Thử", jurisdiction="VN",
+                                   valid_from=timezone.localdate() - dt.timedelta(days=1))
+    body = client.get(path).content.decode()
+    assert "/api/v1/boundaries/vn-2030/commune.geojson" in body
+    assert "vn-2025" not in body

@@ -119,3 +119,27 @@ def test_planners_map_modes_layers_drilldown_hotspots_export(live_url, page):
         info = subprocess.run(["ogrinfo", "-so", gpkg.name, "reports"], capture_output=True, text=True,
                               check=True).stdout
     assert f"Feature Count: {expected}" in info
+
+
+def test_planners_map_of_boston_asks_for_boston_only(live_url, page, tmp_path):
+    """/ban-do/?jurisdiction=boston: Boston's 22 wards as the areas, framed on Boston, and
+    every data request of the page (areas, tiles, hexagons, exports) scoped to Boston."""
+    from heatmaps.importer import import_records, load_mapping
+    from tests.boundaries.test_jurisdictions import _boston_sample
+
+    _frame, path = _boston_sample(tmp_path)
+    import_records(str(path), load_mapping("boston311"))
+    asked = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/v1/" in r.url or "/tiles/" in r.url else None)
+    page.set_default_timeout(60000)
+    page.goto(live_url + "/ban-do/?jurisdiction=boston", wait_until="domcontentloaded")
+    page.check("input[name=mode][value=choropleth]")
+    wards = count("""SELECT count(*) FROM boundaries_area a JOIN boundaries_boundaryversion v ON v.id = a.version_id
+                     WHERE v.code = 'boston-wards'""")
+    expect(page.locator("path.hm-area")).to_have_count(wards, timeout=T)
+    assert page.evaluate("hmMap.getBounds().contains([42.3594, -71.0587])")  # City Hall
+    page.check("input[name=mode][value=hex]")
+    expect(page.locator("path.hm-hex").first).to_be_attached(timeout=T)
+    assert "jurisdiction=boston" in page.get_attribute("#hm-export-gpkg", "href")
+    data = [u for u in asked if "/api/v1/heatmaps/version/" not in u]
+    assert data and all(parse_qs(urlparse(u).query).get("jurisdiction") == ["boston"] for u in data), data

@@ -8,6 +8,7 @@ out by hand.
 """
 
 import json
+import re
 import subprocess
 
 import pytest
@@ -234,7 +235,8 @@ def test_areas_are_simplified_by_zoom(client, db):
                        WHERE v.code = 'vn-2025' AND t.code = 'commune'""")
         assert default.json()["numberMatched"] == cur.fetchone()[0]
     one = default.json()["features"][0]
-    assert one["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    # One geometry type per layer: GDAL and QGIS type the layer MultiPolygon, not "Unknown".
+    assert {f["geometry"]["type"] for f in default.json()["features"]} == {"MultiPolygon"}
     get(client, f"/ogcapi/collections/areas-vn-2025-commune/items/{one['id']}")
 
 
@@ -279,6 +281,15 @@ def test_gpkg_export_holds_the_public_reports_of_the_view(client, reports, tmp_p
     expected = sql_count("ST_Intersects(r.location, ST_MakeEnvelope(%s,%s,%s,%s,4326))", [w, s, e, n])
     assert f"Feature Count: {expected}" in info
     assert "code: String" in info and "contact_phone" not in info
+    # Dates are GeoPackage DATETIMEs (UTC, "…Z"): GDAL reads every row without a warning.
+    rows = subprocess.run(["ogrinfo", "-ro", "-al", str(out)], capture_output=True, text=True, check=True)
+    assert "Non-conformant" not in rows.stderr and "created_at (DateTime)" in rows.stdout
+    with connection.cursor() as cur:
+        cur.execute("""SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') FROM reports_report r
+                       WHERE ST_Intersects(r.location, ST_MakeEnvelope(%s,%s,%s,%s,4326))""", [w, s, e, n])
+        utc = {row[0] for row in cur.fetchall()}
+    shown = re.findall(r"created_at \(DateTime\) = (\d{4}/\d\d/\d\d \d\d:\d\d:\d\d)\S*\+00", rows.stdout)
+    assert len(shown) == expected and {t.replace("/", "-").replace(" ", "T") for t in shown} <= utc
 
 
 def test_gdal_oapif_filters_on_the_server(live_url, reports, tmp_path):
@@ -309,6 +320,24 @@ def test_gdal_oapif_driver_pulls_every_feature_across_pages(live_url, reports, t
     assert f"Feature Count: {reports}" in info
     # QGIS and GDAL read the collection's fields from the first page
     assert "category: String" in info and "contact_phone" not in info
+
+
+def test_gdal_types_an_areas_layer_multipolygon_with_every_area(live_url, db, tmp_path):
+    out = tmp_path / "areas.gpkg"
+    run = subprocess.run(
+        ["ogr2ogr", "-f", "GPKG", str(out), f"OAPIF:{live_url}/ogcapi/", "areas-vn-2025-commune",
+         "-oo", "PAGE_SIZE=1000"], capture_output=True, text=True, timeout=600,
+    )
+    assert run.returncode == 0, run.stderr
+    info = subprocess.run(["ogrinfo", "-so", str(out), "areas-vn-2025-commune"], capture_output=True, text=True,
+                          check=True).stdout
+    with connection.cursor() as cur:
+        cur.execute("""SELECT count(*) FROM boundaries_area a JOIN boundaries_boundaryversion v ON v.id = a.version_id
+                       JOIN boundaries_areatype t ON t.id = a.type_id
+                       WHERE v.code = 'vn-2025' AND t.code = 'commune'""")
+        communes = cur.fetchone()[0]
+    assert "Geometry: Multi Polygon" in info
+    assert f"Feature Count: {communes}" in info
 
 
 def test_english_names_on_english_pages(client, db):

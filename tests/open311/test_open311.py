@@ -174,7 +174,8 @@ def test_post_then_get_round_trip(key, operator, officer):
     assert all(set(u) == UPDATE_FIELDS and ZONED.match(u["updated_datetime"]) for u in updates)
     resp = c.get("/open311/v2/servicerequestupdates.xml")
     root = xml(resp)
-    assert root.tag == "service_request_updates" and {u.tag for u in root} == {"request_update"}
+    # <service_requests_updates>, as FixMyStreet's own tests and open311-adapter write it
+    assert root.tag == "service_requests_updates" and {u.tag for u in root} == {"request_update"}
     assert all({f.tag for f in u} == UPDATE_FIELDS for u in root)
     assert [u.findtext("external_status_code") for u in root if u.findtext("service_request_id") == code] == [
         "received", "forwarded", "accepted", "in_progress", "resolved"]
@@ -219,7 +220,9 @@ def test_media_url_is_never_fetched(key):
 BAD_POSTS = [
     ({"service_code": ""}, "service_code"),
     ({"service_code": "khong-co"}, "khong-co"),  # 404 below
-    ({"lat": None, "long": None, "address_string": "12 Hạ Long"}, "lat"),
+    ({"lat": None, "long": None, "address_string": "12 Hạ Long"}, "address_string"),  # no commune named
+    ({"lat": None, "long": None}, "address_string"),
+    ({"lat": None, "long": None, "address_id": "99999"}, "address_id"),
     ({"lat": "95"}, "lat"),
     ({"description": "x" * 4001}, "4001"),
     ({"description": ""}, "description"),
@@ -416,6 +419,21 @@ def test_admin_pages(db, url):
     assert c.get(url).status_code == 200
 
 
+@pytest.mark.parametrize("lang,texts", [
+    ("vi", ["Cấp khoá mới (khoá cũ hết hiệu lực)", "Địa giới hành chính", "Phản ánh hiện trường"]),
+    ("en", ["Issue a new key (the old one stops working)", "Administrative boundaries", "Field reports"]),
+])
+def test_admin_keys_page_in_both_languages(db, lang, texts):
+    from django.contrib.auth import get_user_model
+
+    c = Client()
+    c.cookies["django_language"] = lang
+    c.force_login(get_user_model().objects.create(username="o311-admin-lang", is_superuser=True, is_staff=True))
+    ApiKey.create("Ứng dụng")  # the actions show with a row to act on
+    html = c.get("/admin/open311/apikey/").content.decode()
+    assert [t for t in texts if t not in html] == []
+
+
 def test_admin_makes_a_key_and_shows_it_once(db):
     from django.contrib.auth import get_user_model
 
@@ -529,3 +547,48 @@ def test_names_follow_accept_language(db, accept, name, group):
     listed = Client().get("/open311/v2/services.json?jurisdiction_id=22", **headers).json()
     light = next(s for s in listed if s["service_code"] == "do-thi-chieu-sang")
     assert light["service_name"] == name and light["group"] == group
+
+
+# A request without a position: the commune by its code (address_id) or named in the
+# address (the spec: lat/long, address_string or address_id). Expected: the commune's code.
+ADDRESSES = [
+    ({"address_id": BAI_CHAY}, BAI_CHAY),
+    ({"address_string": "Số 12 đường Hạ Long, phường Bãi Cháy, tỉnh Quảng Ninh"}, BAI_CHAY),
+    ({"address_string": "12 Hạ Long, P. Bãi Cháy, TP Hạ Long"}, BAI_CHAY),
+    ({"address_string": "trước chợ Hạ Long 1, PHUONG HONG GAI"}, HONG_GAI),
+]
+
+
+@pytest.mark.parametrize("place,commune", ADDRESSES)
+def test_a_request_without_a_position_sits_in_the_commune_it_names(key, place, commune):
+    resp = Client().post("/open311/v2/requests.json", post_form(api_key=key, lat=None, long=None, **place))
+    assert resp.status_code == 201, resp.content
+    report = Report.objects.get(code=resp.json()[0]["service_request_id"])
+    assert (report.commune.code, report.location_precision) == (commune, "commune")
+    assert report.authority is not None and report.authority.code == f"ubnd-{commune}"
+    if "address_string" in place:
+        assert report.address == place["address_string"]
+
+
+def test_an_address_outside_the_jurisdiction_or_naming_several_communes_is_400(db, hue_key):
+    key = ApiKey.create("Mọi nơi")[1]
+    resp = Client().post("/open311/v2/requests.json", post_form(
+        api_key=hue_key, lat=None, long=None, jurisdiction_id="46", address_string="phường Bãi Cháy"))
+    assert resp.status_code == 400 and "address_string" in resp.json()[0]["description"]
+    # A second "Phường Bãi Cháy", in Huế (a Huế commune's real outline under that name).
+    from boundaries.models import Area
+
+    hue = Area.objects.get(code=HUE_COMMUNE, version__code="vn-2025")
+    Area.objects.create(version=hue.version, type=hue.type, parent=hue.parent, code="99001",
+                        name="Phường Bãi Cháy", geom=hue.geom)
+    before = Report.objects.count()
+    resp = Client().post("/open311/v2/requests.json", post_form(api_key=key, lat=None, long=None,
+                                                                 address_string="12 Hạ Long, phường Bãi Cháy"))
+    assert resp.status_code == 400 and BAI_CHAY in resp.json()[0]["description"]
+    assert "99001" in resp.json()[0]["description"]
+    assert Report.objects.count() == before
+    # the province named settles it
+    resp = Client().post("/open311/v2/requests.json", post_form(
+        api_key=key, lat=None, long=None, address_string="12 Hạ Long, phường Bãi Cháy, tỉnh Quảng Ninh"))
+    assert resp.status_code == 201
+    assert Report.objects.get(code=resp.json()[0]["service_request_id"]).commune.code == BAI_CHAY

@@ -258,3 +258,37 @@ def test_the_step_without_the_services_values_is_a_field_error(batch):
     with pytest.raises(ValidationError) as err:
         workflow.transition(batch["gieng-day"], "cutover", None, {}, role="system")
     assert "from_version" in err.value.message_dict
+
+
+def test_before_the_cutover_the_province_map_counts_an_old_report_where_its_desk_holds_it(db):
+    # Off the 2025 coast (in no 2025 area) and late at the desk; and one the 2025 layer
+    # puts in Quảng Ninh while Huế's desk holds it: each province's figures on the map
+    # are its desk's, as on the wall and the dashboard (each is 1 report, 1 overdue).
+    from heatmaps import aggregates as agg
+
+    old_report(*ADRIFT, "do-thi-chieu-sang")
+    old_report(107.08832, 20.95129, "do-thi-chieu-sang", province="46")
+    rows = {r["code"]: (r["n"], r["overdue"]) for r in agg.area_counts("vn-2025", "province", agg.Filters())}
+    assert rows["22"] == (1, 1)
+    assert rows["46"] == (1, 1)
+    assert sum(n for n, _o in rows.values()) == 2
+
+
+def test_the_commune_map_places_an_old_report_by_the_lookups_rules(db):
+    # 39 m off the 2025 Xã Hải Sơn (no 2025 commune covers it, the nearest is within the
+    # 1 km snap tolerance: raw SQL below), in a 2009 commune: the 2025 commune map counts
+    # it in Hải Sơn, as the cut-over would move it — once.
+    point = (107.90914970614669, 21.588958125353198)
+    assert covering("vn-2025", *point) == []
+    with connection.cursor() as cur:
+        cur.execute("SELECT a.code, ST_Distance(a.geom::geography, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography) "
+                    "FROM boundaries_area a JOIN boundaries_boundaryversion v ON v.id = a.version_id "
+                    "JOIN boundaries_areatype t ON t.id = a.type_id WHERE v.code = 'vn-2025' AND t.code = 'commune' "
+                    "ORDER BY 2 LIMIT 1", list(point))
+        code, metres = cur.fetchone()
+    assert code == "06724" and metres < 1000
+    from heatmaps import aggregates as agg
+
+    old_report(*point, "do-thi-chieu-sang")
+    rows = agg.area_counts("vn-2025", "commune", agg.Filters(), parent_code="22")
+    assert {r["code"]: r["n"] for r in rows if r["n"]} == {"06724": 1}

@@ -143,7 +143,7 @@ def test_my_reports_lists_the_citizens_own(client, db, citizen):
 
 def test_demo_generator_puts_70_percent_of_quang_ninh_in_ha_long_with_some_overdue(db):
     from fixtures.reports import HA_LONG_WARDS, generate_demo_reports
-    from reports import sla
+    from reports import policy, sla
 
     made = generate_demo_reports(count=1000)
     assert made == 1000
@@ -151,7 +151,7 @@ def test_demo_generator_puts_70_percent_of_quang_ninh_in_ha_long_with_some_overd
     qn = demo.filter(province_code="22")
     share = qn.filter(commune__code__in=HA_LONG_WARDS).count() / qn.count()
     assert 0.65 <= share <= 0.75, share
-    late = demo.filter(resolved_at__gt=F("resolve_due")).count() + demo.filter(sla.overdue_q()).count()
+    late = demo.filter(resolved_at__gt=F("resolve_due")).count() + demo.filter(policy.overdue_q()).count()
     assert 0.05 * made <= late <= 0.25 * made
     assert demo.filter(authority__isnull=True).count() == 0
     # Codes and ids follow the time received (the wall and the lists read in order).

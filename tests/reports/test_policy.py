@@ -214,14 +214,17 @@ def test_the_three_forms_agree_on_a_mixed_set(clock, operator, officer, citizen)
         ("public", {"forwarded", "accepted", "in_progress", "resolved", "published", "rated", "reopened", "closed"}),
         ("result_public", {"published", "rated", "reopened", "closed"}),
         ("dismissed", {"rejected", "merged"}),
+        # the officer's queue by default (not a filter value of the API)
+        ("unit_queue", {"forwarded", "accepted", "in_progress", "resolved", "reopened"}),
     ],
 )
 def test_state_groups_in_every_form(group, members):
-    g = policy.GROUPS[group]
+    g = policy.GROUPS.get(group) or getattr(policy, group.upper())
     assert set(g.values) == members
     for state in Report.State.values:
         assert (state in g) is (state in members)
-    assert set(policy.expand([group])) == members
+    if group in policy.GROUPS:
+        assert set(policy.expand([group])) == members
     # the SQL fragment selects exactly the members
     with connection.cursor() as cur:
         cur.execute(f"SELECT s.state FROM unnest(%s::text[]) AS s(state) WHERE {g.sql('s')}",
@@ -244,3 +247,63 @@ def test_admin_overdue_filter(client, clock, operator, officer, citizen, param, 
     client.force_login(get_user_model().objects.create_superuser("qt-pol", "qt@example.org", "x-secret-123"))
     page = client.get(f"/admin/reports/report/?overdue={param}&q=PA-").content.decode()
     assert {name for name, r in made.items() if r.code in page} == expected
+
+
+# --- nothing else spells a list of states ----------------------------------------------
+
+STATE_NAMES = {"received", "forwarded", "accepted", "in_progress", "resolved", "published", "rated", "reopened",
+               "rejected", "merged", "closed"}  # by hand
+# Where states may be listed: the policy itself, the model's enum, migrations; and the
+# generators of demo and benchmark data, which pick states for made-up reports.
+SPELLS_STATES = ("reports/policy/states.py", "reports/models.py", "heatmaps/synthetic.py")
+SKIP = {".venv", "node_modules", "tests", "bench", "migrations", "fixtures", "var", ".git"}
+
+
+def state_lists(path):
+    """Lines where a tuple/list/set of two or more states is written: members of the
+    State enum (``S.RECEIVED``, ``Report.State.CLOSED``…) or their names as strings, or an
+    SQL ``IN ('…', '…')`` of state names."""
+    import ast
+    import re
+
+    def is_state(node):
+        if isinstance(node, ast.Attribute) and node.attr.lower() in STATE_NAMES:
+            return ast.unparse(node.value).split(".")[-1] in ("S", "State")
+        return isinstance(node, ast.Constant) and node.value in STATE_NAMES
+
+    names = "|".join(sorted(STATE_NAMES))
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Tuple | ast.List | ast.Set) and len(node.elts) >= 2 \
+                and all(is_state(e) for e in node.elts):
+            out.append(node.lineno)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and re.search(
+                rf"IN\s*\(\s*'({names})'\s*,\s*'({names})'", node.value):
+            out.append(node.lineno)
+    return out
+
+
+def test_no_state_list_is_spelled_outside_the_policy():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root)
+        if SKIP & set(rel.parts[:-1]) or rel.as_posix() in SPELLS_STATES:
+            continue
+        found += [f"{rel.as_posix()}:{line}" for line in state_lists(path)]
+    assert found == [], "state lists outside reports/policy/states.py (use a policy group)"
+
+
+@pytest.mark.parametrize("source, lines", [
+    ("x = qs.filter(state__in=(Report.State.RESOLVED, Report.State.REOPENED))\n", [1]),
+    ("OPEN_STATES = ['received', 'forwarded']\n", [1]),
+    ("sql = \"WHERE r.state IN ('received', 'reopened')\"\n", [1]),
+    ("T = {(S.RECEIVED, 'forward'): 1}\nx = ('received', 'total')\n", []),
+])
+def test_the_state_list_scan(tmp_path, source, lines):
+    f = tmp_path / "m.py"
+    f.write_text(source)
+    assert state_lists(f) == lines

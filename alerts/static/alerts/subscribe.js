@@ -21,6 +21,7 @@
   var area = document.getElementById("id_area"), areaName = document.getElementById("area-name");
   var radius = document.getElementById("id_radius_m");
   var marker = null, circle = null;
+  var form = document.getElementById("alert-form");
   hint.textContent = T.pick || "";
 
   function draw() {
@@ -42,8 +43,48 @@
         else { areaName.textContent = T.outside || ""; }
       }).catch(function () {});
   }
-  map.on("click", function (e) { pick(e.latlng); });
-  communes.on("click", function (e) { pick(e.latlng); });
+  // A drawn area: each click in "polygon" mode adds a vertex; the hidden field holds
+  // the GeoJSON Polygon once there are three.
+  var polygonField = document.getElementById("id_polygon");
+  var polygonInfo = document.getElementById("polygon-info");
+  var verts = [], shape = null;
+  function mode() {
+    var checked = form.querySelector("input[name=place]:checked");
+    return checked ? checked.value : "area";
+  }
+  function drawPolygon() {
+    if (shape) { map.removeLayer(shape); shape = null; }
+    if (verts.length) shape = L.polygon(verts, { color: "#8e44ad" }).addTo(map);
+    if (verts.length >= 3) {
+      var ring = verts.map(function (v) { return [+v[1].toFixed(6), +v[0].toFixed(6)]; });
+      ring.push(ring[0]);
+      polygonField.value = JSON.stringify({ type: "Polygon", coordinates: [ring] });
+    } else {
+      polygonField.value = "";
+    }
+    polygonInfo.textContent = verts.length ? (T.drawn || "").replace("%(n)s", verts.length) : "";
+  }
+  if (polygonField.value) {  // the form came back with an error: show what was drawn
+    try {
+      verts = JSON.parse(polygonField.value).coordinates[0].slice(0, -1).map(function (c) { return [c[1], c[0]]; });
+    } catch (err) { verts = []; }
+    drawPolygon();
+  }
+  document.getElementById("polygon-clear").addEventListener("click", function () { verts = []; drawPolygon(); });
+  var lastClick = null;
+  function clicked(e) {
+    // A click on a commune reaches both the layer and the map: count it once.
+    if (e.originalEvent && e.originalEvent === lastClick) return;
+    lastClick = e.originalEvent;
+    if (mode() === "polygon") { verts.push([e.latlng.lat, e.latlng.lng]); drawPolygon(); return; }
+    pick(e.latlng);
+  }
+  map.on("click", clicked);
+  communes.on("click", clicked);
+  Array.prototype.forEach.call(form.querySelectorAll("input[name=place]"), function (r) {
+    r.addEventListener("change", function () { hint.textContent = mode() === "polygon" ? (T.draw || "") : (T.pick || ""); });
+  });
+  if (mode() === "polygon") hint.textContent = T.draw || "";
   radius.addEventListener("input", draw);
   draw();
 
@@ -55,7 +96,6 @@
     return out;
   }
 
-  var form = document.getElementById("alert-form");
   form.addEventListener("submit", function (e) {
     var channel = form.querySelector("input[name=channel]:checked");
     if (!channel || channel.value !== "push" || document.getElementById("id_push_subscription").value) return;

@@ -19,7 +19,13 @@
   // Clicks: on the areas (drill-down) while bins show, on the points (popups) once they do.
   function tilesClickable() { tilesPane.classList.toggle("hm-passive", map.getZoom() < POINTS_ZOOM); }
   map.on("zoomend", tilesClickable);
-  var state = { mode: "points", version: document.getElementById("hm-version").value || "", province: "", drill: null };
+  // Another country's city (?jurisdiction=boston): its own areas, every request scoped to it.
+  var state = { mode: "points", version: document.getElementById("hm-version").value || "", province: "", drill: null,
+                jurisdiction: el.dataset.jurisdiction || "", areaType: el.dataset.areaType || "" };
+  var jurisdictionSelect = document.getElementById("hm-jurisdiction");
+  if (jurisdictionSelect) {
+    jurisdictionSelect.addEventListener("change", function () { document.getElementById("hm-jurisdiction-form").submit(); });
+  }
   var layers = { base: null, data: null, hot: null };
   var statusEl = document.getElementById("hm-status");
 
@@ -47,6 +53,7 @@
     var total = document.querySelectorAll("input[name=category]").length;
     if (cats.length < total) p.set("category", cats.length ? cats.join(",") : "__none__");
     if (state.province) p.set("province", state.province);
+    if (state.jurisdiction) p.set("jurisdiction", state.jurisdiction);
     Object.keys(extra || {}).forEach(function (k) { p.set(k, extra[k]); });
     return p;
   }
@@ -70,7 +77,7 @@
 
   // --- base: the areas (also the choropleth) -----------------------------------------
   function loadAreas(choropleth) {
-    var type = state.drill ? "commune" : "province";
+    var type = state.areaType || (state.drill ? "commune" : "province");
     var p = params({ version: state.version, type: type, zoom: map.getZoom() });
     if (state.drill) p.set("parent", state.drill);
     if (!choropleth) { p.set("month", "1900-01"); }
@@ -234,7 +241,7 @@
       if (j.version !== (state.dataVersion || el.dataset.version)) { state.dataVersion = j.version; if (state.mode === "points") refresh(); }
     }).catch(function () {});
   }, 60000);
-  setStatus(T.clickProvince);
+  if (!state.jurisdiction) setStatus(T.clickProvince);
   tilesClickable();
   refresh();
 })();
