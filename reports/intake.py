@@ -138,9 +138,14 @@ def normalise_phone(raw):
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+TEXT_FIELDS = ("category", "description", "title", "address", "contact_name", "contact_phone", "contact_email",
+               "commune")
+
+
 def validate(data, files):
     """All field checks, no database writes. Returns (cleaned dict, checked uploads)."""
-    errors = {}
+    errors = {key: [_("Phải là chữ, không phải true/false.")] for key in TEXT_FIELDS
+              if isinstance(_get(data, key), bool)}  # JSON true/false: not stored as "True"
     cleaned = {}
     cleaned["category"] = get_category(_get(data, "category"), errors)
     cleaned["location"], cleaned["commune_code"] = parse_place(data, errors)

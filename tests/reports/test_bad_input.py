@@ -187,6 +187,7 @@ def test_a_json_body_that_is_not_an_object_is_a_400(published, citizen, officer,
     ({"text": "trước\x00sau"}, "text"),
     ({"text": "lone \ud800 surrogate"}, "text"),
     ({"te\x00xt": "ok"}, "text"),
+    ({"text": True}, "text"),  # was stored as the text "True"
 ])
 def test_a_comment_field_of_the_wrong_kind_is_refused_not_stored(published, citizen, payload, field):
     resp = client_for(citizen).post(f"/api/v1/reports/{published.code}/comments",
@@ -209,6 +210,16 @@ def test_nul_in_an_action_field_is_a_400_naming_it(published, officer, operator,
     assert field in errors_of(resp)
     published.refresh_from_db()
     assert published.extension_requested_until is None and published.row_version == 3
+
+
+@pytest.mark.parametrize("field", ["description", "address", "contact_name"])
+def test_true_or_false_where_text_belongs_is_a_400_on_the_field(api, published, officer, field):
+    resp = api.post("/api/v1/reports", {**report_data(), field: True}, format="json")
+    assert resp.status_code == 400 and field in errors_of(resp)
+    assert not Report.objects.filter(description="True").exists()
+    resp = client_for(officer).post(f"/api/v1/reports/{published.code}/actions/request_extension",
+                                    {"reason": False, "until": "2030-01-01"}, format="json")
+    assert resp.status_code == 400 and "reason" in errors_of(resp)
 
 
 def test_nul_in_the_idempotency_key_or_a_create_field_is_a_400(api):
