@@ -52,6 +52,7 @@ def verify(secrets, msg_id, timestamp, signature_header_value, body: bytes, now=
     given = [p.split(",", 1)[1] for p in signature_header_value.split() if p.startswith("v1,")]
     for secret in secrets:
         expected = sign(secret, msg_id, ts, body).split(",", 1)[1]
-        if any(hmac.compare_digest(expected, g) for g in given):
+        # as bytes: a header may carry any character, and compare_digest refuses non-ASCII text
+        if any(hmac.compare_digest(expected.encode(), g.encode("utf-8", "surrogateescape")) for g in given):
             return
     raise InvalidSignature("no matching signature")

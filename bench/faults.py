@@ -51,9 +51,11 @@ PGDATA = HERE / "pgdata"
 PG_MAJOR = sorted(os.listdir("/usr/lib/postgresql"), key=int)[-1] if Path("/usr/lib/postgresql").is_dir() else "15"
 PGBIN = Path(f"/usr/lib/postgresql/{PG_MAJOR}/bin")
 DB_NAME = "geo_portal_faults"
-# scripts/run's server: gunicorn, 3 workers x 8 threads.
-SERVE = [PY, "-m", "gunicorn", "geo_portal.wsgi", "-w", "3", "-k", "gthread", "--threads", "8", "--timeout", "120",
-         "--log-level", "warning"]
+# scripts/run's server: gunicorn with its uvicorn workers (geo_portal/asgi.py: WEB_THREADS
+# threads each for Django, the live stream and the lean locate on the event loop), 3 of
+# them; no control socket (gunicorn's default path is shared by every server on the machine).
+SERVE = [PY, "-m", "gunicorn", "geo_portal.asgi:application", "-k", "geo_portal.uvicorn_worker.Worker", "-w", "3",
+         "--timeout", "120", "--graceful-timeout", "10", "--no-control-socket", "--log-level", "warning"]
 
 
 def free_port():

@@ -220,7 +220,7 @@ def start_server(workers, serving="asgi-router", env=None):
         env["SECRET_KEY"] = secrets.token_urlsafe(50)
     cmd = [str(ROOT / ".venv/bin/gunicorn"), *SERVINGS[serving],
            "-b", f"127.0.0.1:{port}", "-w", str(workers), "--timeout", "120", "--graceful-timeout", "5",
-           "--log-level", "warning"]
+           "--no-control-socket", "--log-level", "warning"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):

@@ -94,6 +94,26 @@ def make_cases(tmp):
     smooth = Image.linear_gradient("L").resize((6000, 6000))
     rgba = Image.merge("RGBA", (smooth, smooth.transpose(Image.Transpose.ROTATE_90), smooth, smooth))
     save("PNG 6000×6000 RGBA (36 MP)", rgba, "PNG", "36mp.png", compress_level=9)
+    # Resized in one pass (longest side under twice 2560): alpha premultiplied at full
+    # size and the resampling's half-way image (25 MP with alpha cost ~280 MB before).
+    def smooth_rgba(w, h):
+        s = Image.linear_gradient("L").resize((w, h))
+        return Image.merge("RGBA", (s, s.transpose(Image.Transpose.FLIP_LEFT_RIGHT), s, s))
+
+    save("PNG 5000×5000 RGBA (25 MP)", smooth_rgba(5000, 5000), "PNG", "25mp-rgba.png", compress_level=9)
+    save("PNG 3400×3400 RGBA (11.6 MP)", smooth_rgba(3400, 3400), "PNG", "12mp-rgba.png", compress_level=9)
+    save("PNG 5119×5119 RGB (26 MP)", smooth_rgba(5119, 5119).convert("RGB"), "PNG", "26mp.png", compress_level=9)
+    # WebP and HEIC decoders hold extra full-size copies (reports.media.DECODER_COPIES).
+    save("WebP 4000×4000 (16 MP)", gradient(4000, 4000), "WEBP", "16mp.webp", quality=80)
+    save("WebP 3000×2600 (7.8 MP)", gradient(3000, 2600), "WEBP", "8mp.webp", quality=80)
+    try:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+        save("HEIC 6000×5000 (30 MP)", gradient(6000, 5000), "HEIF", "30mp.heic", quality=50)
+        save("HEIC 4000×3000 (12 MP)", gradient(4000, 3000), "HEIF", "12mp.heic", quality=50)
+    except (ImportError, OSError, KeyError):  # no HEIF encoder here
+        pass
     return cases
 
 

@@ -12,8 +12,7 @@ categories, and boundaries knows nothing of reports.
 
 import math
 
-from django.http import HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404
+from django.http import Http404, HttpResponse, JsonResponse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.gzip import gzip_page
@@ -137,7 +136,10 @@ def _area_qs():
 
 @require_GET
 def area_detail(request, pk):
-    return JsonResponse(area_json(get_object_or_404(_area_qs(), pk=pk)))
+    area = _area_qs().filter(pk=pk).first()
+    if area is None:
+        raise Http404(_("Không tìm thấy đơn vị hành chính này."))
+    return JsonResponse(area_json(area))
 
 
 @require_GET

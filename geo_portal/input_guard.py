@@ -8,16 +8,18 @@ here, once, gives every endpoint — API and pages — the same clear, translate
 names the field, and the views only ever see well-formed values.
 
     path       a NUL byte in a path segment → 400 naming the URL's argument (``code`` …)
-    query      a NUL byte in a parameter's name or value → 400 naming the parameter
+    query      a NUL byte in a parameter's name or value → 400 naming the parameter;
+               more parameters than DATA_UPLOAD_MAX_NUMBER_FIELDS → 400 on "query"
     headers    the same in Idempotency-Key, If-Match, Last-Event-ID, Authorization
     body       form / multipart fields: the same; JSON: must be an object whose values are
                single values (text, number, true/false, null) — 400 naming the field
     chunked    Transfer-Encoding: chunked without Content-Length → read (up to
-               REPORT_MAX_REQUEST_BYTES, else 413) so the view sees the body
+               REPORT_MAX_REQUEST_BYTES, else 413; into a spooled temporary file, not
+               memory) so the view sees the body
 """
 
-import io
 import json
+import tempfile
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
@@ -28,6 +30,7 @@ from django.urls import Resolver404, resolve
 from django.utils.translation import gettext as _
 
 BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+CHUNK = 64 * 1024
 MAX_DEPTH_NAME = 60  # a field name echoed back is cut to this
 
 
@@ -130,14 +133,26 @@ def json_errors(body):
 
 def read_chunked(request):
     """Give a chunked request (no Content-Length) its body, as the WSGI server de-chunked
-    it; None when it is larger than allowed."""
+    it, and its length; False when it is larger than allowed. Read in pieces into a
+    spooled file (memory up to FILE_UPLOAD_MAX_MEMORY_SIZE, then a temporary file), as
+    Django keeps uploads with a length: a chunked body is not held whole in memory."""
     limit = settings.REPORT_MAX_REQUEST_BYTES
-    body = request.environ["wsgi.input"].read(limit + 1)
-    if len(body) > limit:
-        return None
-    request._stream = LimitedStream(io.BytesIO(body), len(body))
-    request.META["CONTENT_LENGTH"] = str(len(body))
-    return body
+    source = request.environ["wsgi.input"]
+    spool = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE)
+    size = 0
+    while size <= limit:
+        piece = source.read(min(CHUNK, limit + 1 - size))
+        if not piece:
+            break
+        spool.write(piece)
+        size += len(piece)
+    if size > limit:
+        spool.close()
+        return False
+    spool.seek(0)
+    request._stream = LimitedStream(spool, size)
+    request.META["CONTENT_LENGTH"] = str(size)
+    return True
 
 
 class InputGuardMiddleware:
@@ -149,7 +164,11 @@ class InputGuardMiddleware:
         return response if response is not None else self.get_response(request)
 
     def check(self, request):
-        errors = path_errors(request) or multidict_errors(request.GET) or header_errors(request)
+        try:
+            errors = path_errors(request) or multidict_errors(request.GET) or header_errors(request)
+        except TooManyFieldsSent:
+            return refuse(request, {"query": [_("Quá nhiều tham số trong địa chỉ (tối đa %(n)d).")
+                                              % {"n": settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}]})
         if errors:
             return refuse(request, errors)
         if request.method not in BODY_METHODS:
@@ -160,7 +179,7 @@ class InputGuardMiddleware:
         if chunked and not request.META.get("CONTENT_LENGTH") and isinstance(request, WSGIRequest):
             if "wsgi.input" not in request.environ:
                 return refuse(request, {"body": [_("Hãy gửi kèm độ dài dữ liệu (Content-Length).")]}, status=411)
-            if read_chunked(request) is None:
+            if not read_chunked(request):
                 return refuse(request, {"body": [_("Dữ liệu gửi lên quá lớn.")]}, status=413)
         ctype = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
         try:

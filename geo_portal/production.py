@@ -1,5 +1,6 @@
 """Production safety: security headers, private answers never cached, and a clear 503
-while the database is down (JSON with Retry-After for the API, a plain page otherwise).
+while the database is down or a costly step has no room (``Busy``): JSON with
+Retry-After for the API, a plain page otherwise.
 
 A page rendered during an outage must not touch the database itself, so the outage
 page is a fixed HTML string (no base template: its user menu reads the session).
@@ -10,6 +11,7 @@ import sys
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.http import HttpResponse, JsonResponse
 from django.utils.cache import patch_cache_control
@@ -26,14 +28,29 @@ UNAVAILABLE = (OperationalError, InterfaceError)
 
 
 def _is_api(request):
-    return request.path.startswith("/api/") or "application/json" in request.META.get("HTTP_ACCEPT", "")
+    """JSON for machine clients (settings.MACHINE_PATHS: the API, tiles, Open311, OGC
+    API) unless they ask for a page (?f=html, Accept: text/html first), and for anyone
+    who accepts JSON; a plain page otherwise."""
+    accept = request.META.get("HTTP_ACCEPT", "")
+    if request.path.startswith(tuple(settings.MACHINE_PATHS)):
+        return request.GET.get("f") != "html" and not accept.lstrip().startswith("text/html")
+    return "application/json" in accept
 
 
-def unavailable_response(request):
-    retry = str(settings.DATABASE_UNAVAILABLE_RETRY_AFTER)
-    message = _("Hệ thống tạm thời không truy cập được cơ sở dữ liệu. Vui lòng thử lại sau ít phút.")
+class Busy(Exception):
+    """Raised where a costly step has no room now (e.g. reports.media's image decoding
+    slots): answered 503 with Retry-After, as an outage is, so clients retry."""
+
+    def __init__(self, message, retry_after=5):
+        super().__init__(message)
+        self.message, self.retry_after = str(message), max(1, int(retry_after))
+
+
+def unavailable_response(request, message=None, code="database_unavailable", retry_after=None):
+    retry = str(retry_after or settings.DATABASE_UNAVAILABLE_RETRY_AFTER)
+    message = message or _("Hệ thống tạm thời không truy cập được cơ sở dữ liệu. Vui lòng thử lại sau ít phút.")
     if _is_api(request):
-        response = JsonResponse({"detail": message, "code": "database_unavailable"}, status=503)
+        response = JsonResponse({"detail": message, "code": code}, status=503)
     else:
         title = _("Tạm thời gián đoạn")
         response = HttpResponse(
@@ -73,6 +90,9 @@ class DatabaseUnavailableMiddleware(_HybridMiddleware):
         if isinstance(exception, UNAVAILABLE):
             log.warning("database unavailable on %s %s: %s", request.method, request.path, exception)
             return unavailable_response(request)
+        if isinstance(exception, Busy):
+            log.warning("busy on %s %s: %s", request.method, request.path, exception)
+            return unavailable_response(request, exception.message, "busy", exception.retry_after)
         return None
 
 
@@ -81,6 +101,8 @@ def server_error(request):
     exc = sys.exc_info()[1]
     if isinstance(exc, UNAVAILABLE):
         return unavailable_response(request)
+    if isinstance(exc, Busy):
+        return unavailable_response(request, exc.message, "busy", exc.retry_after)
     message = _("Đã có lỗi xảy ra phía máy chủ. Vui lòng thử lại sau.")
     if _is_api(request):
         return JsonResponse({"detail": message}, status=500)
@@ -116,8 +138,8 @@ def livez(request):
 
 class SecurityHeadersMiddleware(_HybridMiddleware):
     """Content-Security-Policy on every answer (a view that sets its own keeps it), and
-    ``Cache-Control: private, no-store`` on anything answered to a signed-in user or an
-    API token: a shared cache or the browser's back button must not keep it. An answer
+    ``Cache-Control: private, no-store`` on anything answered to a signed-in user, an
+    API token or the holder of a receipt token: a shared cache or the browser's back button must not keep it. An answer
     marked ``shared_public`` (the basemap archive: the same bytes for all) keeps its caching."""
 
     def __call__(self, request):
@@ -146,8 +168,18 @@ class SecurityHeadersMiddleware(_HybridMiddleware):
     def _maybe_private(request):
         """True/False when the request tells; None when the session must say."""
         # Token clients send Authorization; a browser without a session cookie is
-        # anonymous (no need to load the session to know it).
+        # anonymous (no need to load the session to know it). A request carrying a
+        # capability (the reporter's receipt token, settings.PRIVATE_REQUEST_MARKERS) may be
+        # answered what only its holder may see.
         if request.META.get("HTTP_AUTHORIZATION"):
+            return True
+        params, headers = settings.PRIVATE_REQUEST_MARKERS
+        if any(request.headers.get(h) for h in headers):
+            return True
+        try:
+            if any(request.GET.get(p) for p in params):
+                return True
+        except SuspiciousOperation:  # too many parameters: answered 400 by the input guard
             return True
         if not request.COOKIES.get(settings.SESSION_COOKIE_NAME) or not hasattr(request, "user"):
             return False

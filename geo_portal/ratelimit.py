@@ -22,6 +22,7 @@ Answers: ``json_429`` (the API) and ``retry_after_header`` (pages add the header
 the page they render with status 429).
 """
 
+import contextlib
 import hashlib
 import math
 import re
@@ -174,6 +175,21 @@ class Lockout:
         """Everything about the ident, the doubling included (an administrator's unlock)."""
         for kind in ("fail", "strike", "lock"):
             cache.delete(_key(kind, self.name, ident))
+
+
+@contextlib.contextmanager
+def one_at_a_time(name, ident, longest=30):
+    """True while this caller is the only one holding (name, ident), False when another
+    holds it (an atomic SET NX with a TTL: a crashed holder frees it after `longest`
+    seconds). Makes a check-then-count (a lockout) atomic per ident: N concurrent wrong
+    passwords cannot all pass the check before the first is counted."""
+    key = _key("busy", name, ident)
+    held = cache.add(key, 1, timeout=longest)
+    try:
+        yield held
+    finally:
+        if held:
+            cache.delete(key)
 
 
 def client_ip(request):

@@ -86,6 +86,8 @@ MIDDLEWARE = [
 # Machine interfaces: their clients may ask for English with Accept-Language (pages
 # follow the language switcher only; geo_portal/middleware.py).
 ACCEPT_LANGUAGE_PATHS = ("/api/", "/open311/")
+# Machine interfaces: during a database outage they answer JSON 503 (geo_portal/production.py).
+MACHINE_PATHS = ("/api/", "/accounts/api/", "/tiles/", "/open311/", "/ogcapi/")
 # Interfaces whose clients expect their own error format from the input guard's 400.
 INPUT_REFUSAL_RENDERERS = {"/open311/": "open311.views.refused_input"}
 
@@ -274,6 +276,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # DRF's own refusals (bad token, media type…) in the portal's language
+    "EXCEPTION_HANDLER": "geo_portal.api_errors.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
 }
@@ -317,6 +321,10 @@ BLUR_THREADS = int(os.environ.get("BLUR_THREADS", 0))
 REPORT_IMAGE_MAX_PIXELS = int(os.environ.get("REPORT_IMAGE_MAX_PIXELS", 40_000_000))
 # Memory one image's decoding may take (bytes); a costlier photo is refused.
 REPORT_IMAGE_DECODE_MAX_BYTES = int(os.environ.get("REPORT_IMAGE_DECODE_MAX_BYTES", 128 * 1024 * 1024))
+# Photos one process decodes at once; a request that finds none free within the wait
+# (seconds) is answered 503 with Retry-After (reports.media.decode_slot).
+REPORT_IMAGE_DECODE_SLOTS = int(os.environ.get("REPORT_IMAGE_DECODE_SLOTS", 2))
+REPORT_IMAGE_DECODE_WAIT_S = float(os.environ.get("REPORT_IMAGE_DECODE_WAIT_S", 3))
 # A whole submission (5 photos + 1 video + fields) above this is refused with 413
 # before its body is read.
 REPORT_MAX_REQUEST_BYTES = 5 * REPORT_PHOTO_MAX_BYTES + REPORT_VIDEO_MAX_BYTES + 1024 * 1024
@@ -360,12 +368,18 @@ SECRET_KEY = os.environ.get("SECRET_KEY", "").strip()
 if not SECRET_KEY and _secret_key_file.is_file():
     # Generated once by scripts/setup.sh (mode 600), so `bash scripts/run` just works.
     SECRET_KEY = _secret_key_file.read_text().strip()
+_KNOWN_KEYS = ("dev-only-insecure-key-change-me-in-production", "test-only-insecure-key-never-in-production")
+if SECRET_KEY in _KNOWN_KEYS and not DEBUG and not os.environ.get("PYTEST_VERSION"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("SECRET_KEY is one of the keys committed in geo_portal/settings.py and DEBUG is off: "
+                               "set a secret one (or leave it unset and let `bash scripts/run` generate one).")
 if not SECRET_KEY:
     if DEBUG:
-        SECRET_KEY = "dev-only-insecure-key-change-me-in-production"
+        SECRET_KEY = _KNOWN_KEYS[0]
     elif os.environ.get("PYTEST_VERSION"):
         # pytest sets PYTEST_VERSION for its session: tests need no configuration.
-        SECRET_KEY = "test-only-insecure-key-never-in-production"
+        SECRET_KEY = _KNOWN_KEYS[1]
     elif Path(sys.argv[0]).name == "manage.py" and sys.argv[1:2] and sys.argv[1] in _KEYLESS_COMMANDS:
         pass  # left empty: Django itself refuses any use of an empty SECRET_KEY
     else:
@@ -427,6 +441,9 @@ CONTENT_SECURITY_POLICY = os.environ.get("CONTENT_SECURITY_POLICY") or "; ".join
     "form-action 'self'",
     "frame-ancestors 'none'",
 ])
+# Query parameters and headers that make an answer private (Cache-Control: private,
+# no-store) like a session or an API token: the reporter's receipt token (reports).
+PRIVATE_REQUEST_MARKERS = (("t",), ("X-Receipt-Token",))
 # Seconds a client is told to wait (Retry-After) when the database does not answer.
 DATABASE_UNAVAILABLE_RETRY_AFTER = int(os.environ.get("DATABASE_UNAVAILABLE_RETRY_AFTER", 15))
 

@@ -29,15 +29,45 @@ urlpatterns = [
 ]
 
 
+def _machine(request):
+    return request.path.startswith(("/api/", "/tiles/", "/accounts/api/"))
+
+
 def not_found(request, exception=None):
     """API clients get JSON for an unknown URL too (pages keep the HTML one)."""
     from django.http import JsonResponse
     from django.utils.translation import gettext as _
     from django.views.defaults import page_not_found
 
-    if request.path.startswith(("/api/", "/tiles/", "/accounts/api/")):
+    if _machine(request):
         return JsonResponse({"detail": _("Không tìm thấy.")}, status=404, json_dumps_params={"ensure_ascii": False})
     return page_not_found(request, exception)
 
 
+def bad_request(request, exception=None):
+    """A request Django itself refused (too many parameters, a host not allowed): JSON
+    for API clients, the translated page (templates/400.html) for the others."""
+    from django.http import JsonResponse
+    from django.utils.translation import gettext as _
+    from django.views.defaults import bad_request as page
+
+    if _machine(request):
+        return JsonResponse({"detail": _("Yêu cầu không hợp lệ.")}, status=400,
+                            json_dumps_params={"ensure_ascii": False})
+    return page(request, exception)
+
+
+def forbidden(request, exception=None):
+    from django.http import JsonResponse
+    from django.utils.translation import gettext as _
+    from django.views.defaults import permission_denied
+
+    if _machine(request):
+        return JsonResponse({"detail": _("Bạn không có quyền thực hiện thao tác này.")}, status=403,
+                            json_dumps_params={"ensure_ascii": False})
+    return permission_denied(request, exception)
+
+
 handler404 = not_found
+handler400 = bad_request
+handler403 = forbidden

@@ -122,6 +122,9 @@ class Filters:
         self.codes_in, self.codes_not_in = jurisdictions.scope(jurisdiction)
         return self
 
+    # The query parameters from_params reads (the heatmaps' response cache keys on these).
+    PARAMS = ("start", "end", "month", "category", "state", "authority", "province", "jurisdiction")
+
     @classmethod
     def from_params(cls, params):
         """From query parameters: start, end (YYYY-MM-DD), month (YYYY-MM),

@@ -111,6 +111,7 @@ overdue_view = documented(
 )
 export_view = documented(
     views.export_view, tags=TAGS, summary="The map's view as GeoJSON, CSV, GeoPackage or a standalone HTML map",
+    description="At most 50,000 reports (CSV, GeoJSON, GeoPackage) or 5,000 (HTML): more is a 400 on bbox.",
     parameters=[OpenApiParameter("fmt", str, OpenApiParameter.PATH, enum=["geojson", "csv", "html", "gpkg"]), BBOX,
                 *FILTERS],
     responses={(200, "application/geo+json"): feature_collection(),

@@ -94,19 +94,26 @@ def jsonify(data, status=200, headers=None):
     return resp
 
 
-def normalised(request, **overrides):
-    """The request's path and parameters in a canonical order (the clamped values put
-    in by the view): two URLs that ask the same thing share one cache entry."""
-    params = {k: request.GET.getlist(k) for k in sorted(request.GET)} | {k: [str(v)] for k, v in overrides.items()}
-    return request.path + "?" + "&".join(f"{k}={v}" for k, vs in sorted(params.items()) for v in vs)
+def normalised(request, params=(), **overrides):
+    """The request's path and the parameters the view reads (the filters' and
+    ``params``) in a canonical order, with the clamped values the view put in
+    (``overrides``): two URLs that ask the same thing share one cache entry, and a
+    parameter nothing reads (``?x=<random>``) cannot make an anonymous caller's every
+    request a new, uncached computation."""
+    names = set(Filters.PARAMS) | set(params)
+    values = {k: request.GET.getlist(k) for k in names if k in request.GET}
+    values |= {k: [str(v)] for k, v in overrides.items()}
+    return request.path + "?" + "&".join(f"{k}={v}" for k, vs in sorted(values.items()) for v in vs)
 
 
-def cached(request, compute, timeout=600, **overrides):
+def cached(request, compute, params=(), timeout=600, **overrides):
     """A body computed once per heatmaps data version and normalised parameters
-    (Redis); computed directly when the cache is unavailable."""
+    (Redis; ``params``: the view's own parameters beside the filters); computed directly
+    when the cache is unavailable."""
     from django.core.cache import cache
 
-    key = "heatmaps:" + hashlib.sha1(f"{agg.data_version()}|{normalised(request, **overrides)}".encode()).hexdigest()
+    key = "heatmaps:" + hashlib.sha1(
+        f"{agg.data_version()}|{normalised(request, params, **overrides)}".encode()).hexdigest()
     try:
         hit = cache.get(key)
     except Exception:  # noqa: BLE001 - a cache outage must not break the map
@@ -281,7 +288,7 @@ def areas_view(request):
 
     # The finished body is cached: decoding and re-encoding a province's outlines cost
     # ~0.5 s a request even with the rows cached.
-    body = cached(request, compute, zoom=zoom, form="json")
+    body = cached(request, compute, ("version", "type", "parent"), zoom=zoom, form="json")
     return HttpResponse(body, content_type="application/json")
 
 
@@ -303,7 +310,8 @@ def hotspots_view(request):
     province = request.GET.get("province") or None
     bbox = None if province else parse_bbox(request.GET)
     fc = cached(request, lambda: hotspots.hotspots_geojson(filters, province=province, bbox=bbox,
-                                                           significant_only=request.GET.get("all") != "1"))
+                                                           significant_only=request.GET.get("all") != "1"),
+                ("bbox", "all"))
     return jsonify(fc)
 
 
@@ -353,7 +361,7 @@ def export_view(request, fmt):
         ctype = "text/html; charset=utf-8"
     # Anonymous answers are the same for everyone: computed once per data version and
     # parameters. Staff see every state: not shared.
-    body = compute() if staff else cached(request, compute, lang=translation.get_language())
+    body = compute() if staff else cached(request, compute, ("bbox",), lang=translation.get_language())
     resp = HttpResponse(body, content_type=ctype)
     resp["Content-Disposition"] = f'attachment; filename="phan-anh-{stamp}.{fmt}"'
     return resp

@@ -138,9 +138,14 @@ def normalise_phone(raw):
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+TEXT_FIELDS = ("category", "description", "title", "address", "contact_name", "contact_phone", "contact_email",
+               "commune")
+
+
 def validate(data, files):
     """All field checks, no database writes. Returns (cleaned dict, checked uploads)."""
-    errors = {}
+    errors = {key: [_("Phải là chữ, không phải true/false.")] for key in TEXT_FIELDS
+              if isinstance(_get(data, key), bool)}  # JSON true/false: not stored as "True"
     cleaned = {}
     cleaned["category"] = get_category(_get(data, "category"), errors)
     cleaned["location"], cleaned["commune_code"] = parse_place(data, errors)
@@ -296,10 +301,23 @@ def replayed_report(key, scope="", fingerprint=""):
     return report
 
 
+IDEMPOTENCY_KEY_MAX = 80  # Report.idempotency_key's length
+
+
+def stored_key(idempotency_key):
+    """The key as stored: itself up to IDEMPOTENCY_KEY_MAX characters, a longer one by its
+    SHA-256 (cut to that length, two long keys sharing their first 80 characters were one
+    key: the second caller got the first one's report, or a 422)."""
+    key = str(idempotency_key or "").strip()
+    if len(key) > IDEMPOTENCY_KEY_MAX:
+        key = "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return key or None
+
+
 def create_report(data, files=None, user=None, idempotency_key=None, *, source="web", now=None, scope=None):
     """``scope``: whose key it is (``idempotency_scope(request)``); by default the
     signed-in user's, else the scope shared by callers that give none."""
-    key = str(idempotency_key or "").strip()[:80] or None
+    key = stored_key(idempotency_key)
     if scope is None:
         scope = f"user:{user.pk}" if getattr(user, "is_authenticated", False) else ""
     fingerprint = body_hash(data, files) if key else ""

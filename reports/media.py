@@ -23,8 +23,10 @@ not blurred: one stays staff-only until the desk has watched it and marked it re
 (the "review_video" action; policy.access.can_view_media).
 """
 
+import contextlib
 import io
 import tempfile
+import threading
 import uuid
 import warnings
 from dataclasses import dataclass, field
@@ -185,15 +187,44 @@ def decode_max_bytes():
     return settings.REPORT_IMAGE_DECODE_MAX_BYTES
 
 
-def _decode_cost(img, reduce):
+# Full-size copies of the pixels a decoder holds at once: Pillow's WebP plugin takes the
+# frame from libwebp's own canvas as bytes and unpacks those into the image (three);
+# pillow_heif decodes into libheif's buffer, then into the image (two).
+DECODER_COPIES = {"WEBP": 3, "HEIF": 2}
+
+
+def _has_alpha(img):
+    return "A" in img.mode or "transparency" in img.info
+
+
+def _decode_cost(img, side):
     """Bytes Pillow holds at the peak of decoding `img` (at its current, possibly
-    drafted, size): 4 per pixel for colour, 1 for grey or palette; reducing an image
-    with alpha (premultiplied first) or in a mode reduce cannot take (converted first)
-    holds a second full-size copy."""
+    drafted, size) and bringing it to `side` (see _decode_reduced and check_photo):
+
+    - the pixels: 4 bytes each for colour, 1 for grey or palette, times the decoder's
+      full-size copies (DECODER_COPIES);
+    - reduced by an integer factor (twice `side` or more): an image in a mode reduce
+      cannot take is converted first (a full-size copy), and one with alpha is
+      premultiplied first (another);
+    - resized in one pass (less than twice `side`; a palette image takes the nearest
+      pixel, no copy): alpha premultiplied first, and the half-way image of the two-pass
+      resampling, the new width by the full height.
+    """
     pixels = img.width * img.height
-    cost = pixels * (1 if img.mode in ("1", "L", "P") else 4)
-    if reduce and img.mode not in ("L", "RGB"):
-        cost += pixels * 4
+    grey_or_palette = img.mode in ("1", "L", "P")
+    cost = pixels * (1 if grey_or_palette else 4) * DECODER_COPIES.get(img.format, 1)
+    longest = max(img.size)
+    if longest <= side:
+        return cost
+    if longest >= 2 * side:
+        if img.mode not in ("L", "RGB", "RGBA", "LA"):
+            cost += pixels * 4
+        if _has_alpha(img):
+            cost += pixels * 4
+    elif img.mode not in ("1", "P"):
+        if img.mode not in ("L", "RGB"):
+            cost += pixels * 4
+        cost += pixels * (1 if img.mode == "L" else 4) * side // longest
     return cost
 
 
@@ -208,12 +239,12 @@ def _decode_reduced(img, side):
         w, h = img.size
         img.draft(img.mode, (max(1, w * side // longest), max(1, h * side // longest)))
     factor = max(img.size) // side
-    if _decode_cost(img, factor >= 2) > decode_max_bytes():
+    if _decode_cost(img, side) > decode_max_bytes():
         raise TooCostly
     img.load()
     if factor >= 2:
         if img.mode not in ("L", "RGB", "RGBA", "LA"):
-            img = img.convert("RGBA" if "transparency" in img.info or "A" in img.mode else "RGB")
+            img = img.convert("RGBA" if _has_alpha(img) else "RGB")
         reduced = img.reduce(factor)
         reduced.info, reduced.format = img.info, img.format  # the EXIF orientation goes along
         img.close()
@@ -235,6 +266,31 @@ def _check_size_and_content(f, max_bytes, mimes, too_big, bad_type):
     return name, size, kind
 
 
+_slots = (0, None)  # (size, the process's semaphore)
+
+
+@contextlib.contextmanager
+def decode_slot():
+    """One of the process's REPORT_IMAGE_DECODE_SLOTS for decoding a photo: with the
+    decoding budget, what photos cost a process at once is bounded (2 × ~170 MB), however
+    many requests send one. None free within REPORT_IMAGE_DECODE_WAIT_S: Busy (503 with
+    Retry-After; apps and the offline outbox send again), so waiting requests do not hold
+    the server's threads."""
+    global _slots
+    size = settings.REPORT_IMAGE_DECODE_SLOTS
+    if _slots[0] != size:
+        _slots = (size, threading.BoundedSemaphore(size))
+    slots = _slots[1]
+    if not slots.acquire(timeout=settings.REPORT_IMAGE_DECODE_WAIT_S):
+        from geo_portal.production import Busy
+
+        raise Busy(_("Máy chủ đang xử lý nhiều ảnh cùng lúc. Vui lòng gửi lại sau ít giây."), retry_after=5)
+    try:
+        yield
+    finally:
+        slots.release()
+
+
 def check_photo(f, blur=True) -> Checked:
     """Check, decode reduced and re-encode a photo; with ``blur`` (uploads that are
     stored), faces and plates are blurred on the public copy and thumbnail."""
@@ -243,6 +299,11 @@ def check_photo(f, blur=True) -> Checked:
         _("Ảnh %(name)s lớn quá %(max)s."),
         _("Tệp %(name)s không phải ảnh JPEG, PNG, WebP hay HEIC (nội dung: %(kind)s)."),
     )
+    with decode_slot():
+        return _decoded_photo(f, name, kind, blur)
+
+
+def _decoded_photo(f, name, kind, blur):
     data = f.read()
     f.seek(0)
     try:

@@ -43,7 +43,9 @@ class MediaSerializer(serializers.ModelSerializer):
         if not f:
             return None
         request = self.context.get("request")
-        return request.build_absolute_uri(f.url) if request else f.url
+        # "?t=…" for the reporter who holds only the receipt token (policy.access.media_query)
+        url = f.url + self.context.get("media_query", "")
+        return request.build_absolute_uri(url) if request else url
 
     def get_url(self, obj) -> str | None:
         return self._abs(obj.file)
@@ -162,7 +164,14 @@ class ReportReceiptSerializer(ReportFeatureSerializer):
         items = getattr(obj, "stored_media", None)
         if items is None:
             items = obj.media.all()
-        return MediaSerializer(items, many=True, context=self.context).data
+        return MediaSerializer(items, many=True, context={**self.context, "media_query": _receipt_media_query(
+            obj, self.context.get("request"))}).data
+
+
+def _receipt_media_query(report, request):
+    """The receipt's media URLs carry its token: its sender may not be signed in."""
+    user = getattr(request, "user", None) or AnonymousUser()
+    return access.media_query(user, report, report.receipt_token)
 
 
 def receipt_url(report, request=None):
@@ -204,7 +213,8 @@ def receipt_feature(report, request=None):
         "row_version": report.row_version,
         "address": report.address,
         "routing_explanation": report.routing_explanation,
-        "media": MediaSerializer(items, many=True, context={"request": request}).data if items else [],
+        "media": MediaSerializer(items, many=True, context={
+            "request": request, "media_query": _receipt_media_query(report, request)}).data if items else [],
         "receipt_token": report.receipt_token,
         "receipt_url": receipt_url(report, request),
     }
@@ -245,8 +255,10 @@ class ReportDetailSerializer(ReportFeatureSerializer):
 
     def get_media(self, obj) -> list:
         request = self.context.get("request")
-        items = access.visible_media(request.user if request else AnonymousUser(), obj)
-        return MediaSerializer(items, many=True, context=self.context).data
+        user = request.user if request else AnonymousUser()
+        items = access.visible_media(user, obj)
+        query = access.media_query(user, obj, access.receipt_token_of(request)) if request else ""
+        return MediaSerializer(items, many=True, context={**self.context, "media_query": query}).data
 
     def get_comments(self, obj) -> list:
         comments = obj.comments.filter(is_hidden=False).select_related("authority", "author")

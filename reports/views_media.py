@@ -34,17 +34,36 @@ def _file_path(name):
     return full
 
 
+def _viewer(request):
+    """The signed-in user, or the owner of an API token (``Authorization: Token …``): the
+    API's answers list media URLs that its token clients must be able to fetch."""
+    if request.user.is_authenticated:
+        return request.user
+    from rest_framework.authentication import TokenAuthentication, get_authorization_header
+    from rest_framework.exceptions import AuthenticationFailed
+
+    parts = get_authorization_header(request).split()
+    if len(parts) == 2 and parts[0].lower() == b"token":
+        try:
+            return TokenAuthentication().authenticate_credentials(parts[1].decode("latin-1"))[0]
+        except AuthenticationFailed:
+            pass
+    return request.user
+
+
 def serve_media(request, path):
     full = _file_path(path)
     media = (Media.objects.filter(Q(file=path) | Q(thumbnail=path) | Q(original=path))
              .select_related("report").first())
     is_original = media is not None and media.original.name == path
+    user = _viewer(request)
     if media is None:
-        allowed = access.can_view_unlisted_media(request.user)
+        allowed = access.can_view_unlisted_media(user)
     elif is_original:
-        allowed = access.can_view_original(request.user, media)
+        allowed = access.can_view_original(user, media)
     else:
-        allowed = access.can_view_media(request.user, media)
+        # its reporter's receipt link (?t=…) too, before the report is public
+        allowed = access.can_view_media(user, media, access.receipt_token_of(request))
     if not allowed:
         # 404, not 403: the file's existence is not disclosed.
         raise Http404(_("Không tìm thấy tệp."))

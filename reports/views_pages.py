@@ -243,7 +243,7 @@ def _intake_post(request):
 
         return refuse(_("Bạn gửi quá nhiều phản ánh trong thời gian ngắn. Hãy thử lại sau %(wait)s.")
                       % {"wait": wait_text(limited.retry_after)}, 429, limited.retry_after)
-    key = (request.POST.get("idempotency_key") or request.headers.get("Idempotency-Key") or "").strip()[:80] or None
+    key = request.POST.get("idempotency_key") or request.headers.get("Idempotency-Key")  # intake.stored_key
     user = request.user if request.user.is_authenticated else None
     try:
         report = intake_service.create_report(request.POST, request.FILES, user, key,
@@ -363,7 +363,7 @@ def public_detail(request, code):
     result_public = report.state in policy.RESULT_PUBLIC
     media = list(Media.objects.filter(report=report))
     for m in media:
-        m.shown = access.can_view_media(request.user, m)  # a video not reviewed yet: a notice instead
+        m.shown = access.can_view_media(request.user, m, token)  # a video not reviewed yet: a notice instead
     comments = list(report.comments.filter(is_hidden=False).select_related("authority", "author"))
     for c in comments:
         c.shown_as = access.comment_author_label(c)
@@ -383,6 +383,7 @@ def public_detail(request, code):
         "form_errors": form_errors,
         "is_reporter": is_reporter,
         "token": token,
+        "media_query": access.media_query(request.user, report, token),
         "in_forward_stage": report.state in policy.FORWARD_STAGE,
         "rate_after_sign_in": report.state == Report.State.PUBLISHED and not request.user.is_authenticated,
         "staff_url": _staff_url(request.user, report) if private else "",

@@ -217,6 +217,8 @@ class Values:
 def _text(data, *keys):
     for key in keys:
         value = data.get(key)
+        if isinstance(value, bool):  # JSON true/false where text belongs: not stored as "True"
+            raise _field_error(key, _("Phải là chữ, không phải true/false."))
         if value:
             return str(value).strip()
     return ""
@@ -906,6 +908,8 @@ def insert_received(report, actor):
 def add_comment(report, user, text, show_name=False):
     """A comment on the public timeline. An official's comment is posted as their
     authority (the officer's unit, or the desk of the province for an operator)."""
+    if isinstance(text, bool):
+        raise _field_error("text", _("Phải là chữ, không phải true/false."))
     text = str(text or "").strip()
     if not text:
         raise _field_error("text", _("Hãy nhập nội dung bình luận."))

@@ -9,6 +9,7 @@ import time
 import uuid
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
@@ -146,6 +147,33 @@ def test_wrong_passwords_lock_the_username_even_for_the_right_one(where, operato
                                            "password": "demo12345"}).status_code == 429
 
 
+def test_concurrent_wrong_passwords_cannot_pass_the_lockout_together(operator):
+    """20 guesses at once for one username: at most 5 are tried against the password
+    (the lockout's limit), the others are refused untried (and count); then the right
+    one is refused too, as after 20 guesses in a row."""
+    from django.test import RequestFactory
+
+    from geo_portal.accounts import passwords
+
+    username = "+84900000001"
+    passwords.BY_USERNAME.forget(username.casefold())
+
+    def guess(i):
+        request = RequestFactory().post("/accounts/api/token", REMOTE_ADDR=f"10.77.{i}.{uuid.uuid4().int % 250}")
+        return passwords.sign_in(request, username, f"sai-{i}")
+
+    try:
+        results = run_in_threads(*[lambda i=i: guess(i) for i in range(20)])
+        wrong = [r for r in results if isinstance(r, ValidationError) and not isinstance(r, otp.RateLimited)]
+        refused = [r for r in results if isinstance(r, otp.RateLimited)]
+        assert len(wrong) <= 5 and len(wrong) + len(refused) == 20, results
+        right = RequestFactory().post("/accounts/api/token", REMOTE_ADDR=own_ip())
+        with pytest.raises(otp.RateLimited):
+            passwords.sign_in(right, username, "demo12345")
+    finally:
+        passwords.BY_USERNAME.forget(username.casefold())
+
+
 def test_many_usernames_from_one_ip_lock_the_ip(db):
     c = Client(REMOTE_ADDR=own_ip())
     statuses = [c.post("/accounts/login/", {"action": "password", "username": f"khong-co-{i}",
@@ -212,30 +240,70 @@ def test_repeated_wrong_codes_lock_the_phone_for_an_hour():
 # --- images: a decoding budget -----------------------------------------------------------
 
 
-def _png(size, mode="RGB"):
+def _image(size, mode="RGB", fmt="PNG"):
     out = io.BytesIO()
-    Image.new(mode, size).save(out, "PNG")
+    if fmt == "HEIF":
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+    Image.new(mode, size).save(out, fmt)
     return out.getvalue()
 
 
+def _png(size, mode="RGB"):
+    return _image(size, mode)
+
+
+# The budget (REPORT_IMAGE_DECODE_MAX_BYTES, 128 MB) keeps every accepted photo's peak
+# under 200 MB (bench/upload_memory.py measures it per case).
 @pytest.mark.parametrize(
-    "data, ok",
+    "data, name, ok",
     [
-        (_png((7000, 7000)), False),  # 49 MP in ~150 KB: refused from the header
-        (_png((6400, 6400)), False),  # 41 MP
-        (_png((6000, 6000), "RGBA"), False),  # 36 MP with alpha: over the memory budget
-        (_png((3000, 2000)), True),
+        (_png((7000, 7000)), "p.png", False),  # 49 MP in ~150 KB: refused from the header
+        (_png((6400, 6400)), "p.png", False),  # 41 MP
+        (_png((6000, 6000), "RGBA"), "p.png", False),  # 36 MP with alpha: over the memory budget
+        # 25 MP with alpha, resized in one pass: premultiplied + half-way image (~280 MB before)
+        (_png((5000, 5000), "RGBA"), "p.png", False),
+        (_png((5119, 5119)), "p.png", False),  # 26 MP: the one-pass resize's half-way image
+        (_image((4000, 4000), fmt="WEBP"), "p.webp", False),  # 16 MP WebP: three copies (~260 MB before)
+        (_image((5000, 3500), fmt="HEIF"), "p.heic", False),  # 17.5 MP HEIC: two copies
+        (_png((3000, 2000)), "p.png", True),
+        (_png((3400, 3400), "RGBA"), "p.png", True),
+        (_image((3000, 2600), fmt="WEBP"), "p.webp", True),
+        (_image((4000, 3000), fmt="HEIF"), "p.heic", True),  # a 12 MP phone photo
     ],
-    ids=["png-49mp", "png-41mp", "png-36mp-rgba", "png-6mp"],
+    ids=["png-49mp", "png-41mp", "png-36mp-rgba", "png-25mp-rgba", "png-26mp", "webp-16mp", "heic-17mp",
+         "png-6mp", "png-12mp-rgba", "webp-8mp", "heic-12mp"],
 )
-def test_photo_hint_refuses_oversized_images_with_a_field_error(data, ok):
+def test_photo_hint_refuses_oversized_images_with_a_field_error(data, name, ok):
     c = Client(REMOTE_ADDR=own_ip())
-    resp = c.post("/api/v1/reports/photo-hint", {"photo": SimpleUploadedFile("p.png", data)})
+    resp = c.post("/api/v1/reports/photo-hint", {"photo": SimpleUploadedFile(name, data)})
     if ok:
         assert resp.status_code == 200
     else:
         assert resp.status_code == 400
         assert "điểm ảnh" in resp.json()["errors"]["photo"][0]
+
+
+def test_photos_decoded_at_once_are_bounded_per_process_and_more_are_503_to_retry(settings):
+    """While the process's decoding slots are taken (other requests decoding photos),
+    a photo waits REPORT_IMAGE_DECODE_WAIT_S, then gets 503 + Retry-After (not a
+    thread held for ever, not a 500); nothing is stored; a free slot serves it."""
+    from reports import media
+
+    settings.REPORT_IMAGE_DECODE_SLOTS, settings.REPORT_IMAGE_DECODE_WAIT_S = 1, 0.2
+    c = Client(REMOTE_ADDR=own_ip())
+    with media.decode_slot():  # another request decoding a photo
+        hint = c.post("/api/v1/reports/photo-hint", {"photo": photo()})
+        create = c.post("/api/v1/reports", {**report_data(description="Ảnh lúc bận"), "photos": [photo()]},
+                        HTTP_IDEMPOTENCY_KEY=new_key())
+        page = c.post("/phan-anh/moi/", {**report_data(description="Ảnh lúc bận"), "photos": [photo()]})
+    for resp in (hint, create):
+        assert resp.status_code == 503 and int(resp["Retry-After"]) > 0
+        assert resp.json()["code"] == "busy" and "ảnh" in resp.json()["detail"]
+    assert page.status_code == 503 and "Retry-After" in page
+    assert not Report.objects.filter(description="Ảnh lúc bận").exists()
+    assert c.post("/api/v1/reports/photo-hint", {"photo": photo()}).status_code == 200
 
 
 def test_large_jpeg_is_decoded_reduced_and_keeps_its_gps():
@@ -288,6 +356,44 @@ def test_areas_zoom_is_clamped_and_capped(monkeypatch):
     monkeypatch.setattr(views, "AREAS_MAX_DETAILED", 60)
     resp = c.get("/api/v1/heatmaps/areas/?type=commune&zoom=12")
     assert resp.status_code == 400 and "parent" in resp.json()["errors"]
+
+
+@pytest.mark.parametrize("url", [
+    "/api/v1/heatmaps/areas/?type=commune&parent=22&zoom=22",
+    "/api/v1/heatmaps/export.html?bbox=106.9,20.9,107.2,21.1",
+    "/api/v1/heatmaps/hotspots/?province=22&all=1",
+])
+def test_a_parameter_nothing_reads_cannot_bypass_the_cache_of_heavy_reads(url):
+    from django.core.cache import cache
+    from django.test.utils import CaptureQueriesContext
+
+    cache.clear()
+    c = Client()
+    with CaptureQueriesContext(connection) as computed:
+        first = c.get(url + "&x=1")
+    assert first.status_code == 200, first.content[:300]
+    with CaptureQueriesContext(connection) as queries:
+        again = c.get(url + f"&x={uuid.uuid4().hex}&_={time.time()}")
+    assert again.status_code == 200 and again.content == first.content
+    # Served from the cache: the parameters' and version checks only, not the body's queries.
+    assert len(queries.captured_queries) < len(computed.captured_queries)
+    assert not [q["sql"] for q in queries.captured_queries if "ST_AsGeoJSON" in q["sql"]]
+    with CaptureQueriesContext(connection) as recomputed:  # a parameter that is read: its own entry
+        other = c.get(url + "&month=2026-01")
+    assert other.status_code == 200 and len(recomputed.captured_queries) > len(queries.captured_queries)
+
+
+def test_the_report_list_page_size_is_capped(monkeypatch):
+    from reports.api import ReportPagination
+
+    assert ReportPagination.max_page_size == 1000
+    monkeypatch.setattr(ReportPagination, "max_page_size", 2)
+    for i in range(3):
+        intake.create_report(report_data(description=f"Điểm {i}"), None, None, new_key())
+    c = APIClient()
+    c.force_authenticate(user("+84900000001"))  # the desk: sees the new (unpublished) reports
+    body = c.get("/api/v1/reports?scope=queue&page_size=100000").json()
+    assert body["count"] >= 3 and len(body["features"]) == 2 and body["next"]
 
 
 @pytest.mark.parametrize("fmt", ["html", "csv", "geojson"])
@@ -362,6 +468,17 @@ def test_anonymous_keys_are_scoped_to_the_device(headers_a, headers_b, same):
     assert first.status_code == 201
     assert second.status_code == (200 if same else 201)
     assert (first.json()["properties"]["code"] == second.json()["properties"]["code"]) is same
+
+
+def test_long_keys_that_share_their_first_80_characters_are_two_keys():
+    prefix = "k" * 80 + new_key()
+    c = Client(REMOTE_ADDR=own_ip())
+    first = c.post("/api/v1/reports", report_data(), HTTP_IDEMPOTENCY_KEY=prefix + "-a")
+    second = c.post("/api/v1/reports", report_data(), HTTP_IDEMPOTENCY_KEY=prefix + "-b")
+    retry = c.post("/api/v1/reports", report_data(), HTTP_IDEMPOTENCY_KEY=prefix + "-a")
+    assert (first.status_code, second.status_code, retry.status_code) == (201, 201, 200)
+    codes = [r.json()["properties"]["code"] for r in (first, second, retry)]
+    assert codes[0] != codes[1] and codes[2] == codes[0]
 
 
 def test_same_user_different_body_under_a_used_key_is_422(citizen):

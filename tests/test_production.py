@@ -53,6 +53,11 @@ def test_without_secret_key_and_debug_off_the_portal_refuses_to_start():
     assert "ImproperlyConfigured" in proc.stderr and "SECRET_KEY is not set" in proc.stderr
 
 
+def test_with_a_committed_key_and_debug_off_the_portal_refuses_to_start():
+    run = manage("check", env=bare_env(SECRET_KEY="dev-only-insecure-key-change-me-in-production"))
+    assert run.returncode != 0 and "committed" in run.stderr
+
+
 @pytest.mark.parametrize("extra", [{"DEBUG": "1"}, {"SECRET_KEY": STRONG_KEY}])
 def test_with_debug_or_a_key_it_starts(extra):
     proc = manage("check", env=bare_env(**extra))
@@ -227,6 +232,48 @@ def test_uploaded_photos_answer_200_with_debug_off_and_result_photos_wait_for_pu
 
 
 @pytest.mark.django_db
+def test_before_publication_the_reporter_s_link_and_the_staff_s_token_fetch_the_photos(client, operator):  # noqa: F811
+    """The API lists the photos of a report its caller may read: each URL must answer
+    that caller, with DEBUG off: the staff's API token, and the anonymous reporter's
+    receipt link (the URLs it was given carry ?t=); nobody else."""
+    created = APIClient().post("/api/v1/reports", {**report_data(), "photos": [photo()]}, format="multipart").json()
+    code, token = created["properties"]["code"], created["properties"]["receipt_token"]
+    receipt_url = created["properties"]["media"][0]["url"]
+    shot = Media.objects.get(report__code=code)
+    assert Report.objects.get(code=code).state == "received"  # not public yet
+    assert receipt_url.endswith(f"{shot.file.name}?t={token}")
+    # the reporter, not signed in: the receipt's own URL, the detail API's and the page's
+    detail = APIClient().get(f"/api/v1/reports/{code}", HTTP_X_RECEIPT_TOKEN=token).json()
+    page = client.get(f"/phan-anh/{code}/?t={token}").content.decode()
+    assert f"{shot.thumbnail.name}?t={token}" in page
+    for url in (receipt_url, detail["properties"]["media"][0]["thumbnail_url"]):
+        resp = client.get(url.removeprefix("http://testserver"))
+        assert resp.status_code == 200 and _directives(resp) >= {"private", "no-store"}, url
+    assert client.get(f"{shot.file.url}?t=wrong-token").status_code == 404
+    assert client.get(shot.file.url).status_code == 404
+    # the desk's app with its token: the URLs without ?t=
+    staff_token = Token.objects.create(user=operator).key
+    private = APIClient(HTTP_AUTHORIZATION=f"Token {staff_token}").get(f"/api/v1/reports/{code}").json()
+    assert "?t=" not in private["properties"]["media"][0]["url"]
+    resp = client.get(shot.file.url, HTTP_AUTHORIZATION=f"Token {staff_token}")
+    assert resp.status_code == 200 and _directives(resp) >= {"private", "no-store"}
+    assert client.get(shot.file.url, HTTP_AUTHORIZATION="Token not-a-token").status_code == 404
+    # the unblurred original: never by the receipt link
+    assert client.get(f"{shot.original.url}?t={token}").status_code == 404
+
+
+@pytest.mark.django_db
+def test_answers_opened_by_the_receipt_token_are_private_no_store(client):
+    created = APIClient().post("/api/v1/reports", report_data(), format="multipart").json()
+    code, token = created["properties"]["code"], created["properties"]["receipt_token"]
+    for resp in (APIClient().get(f"/api/v1/reports/{code}", HTTP_X_RECEIPT_TOKEN=token),
+                 APIClient().get(f"/api/v1/reports/{code}?t={token}"),
+                 client.get(f"/phan-anh/{code}/?t={token}"),
+                 client.get(f"/phan-anh/{code}/da-gui/?t={token}")):
+        assert resp.status_code == 200 and _directives(resp) >= {"private", "no-store"}
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("path", ["/media/../settings.py", "/media/%2e%2e/%2e%2e/etc/passwd", "/media/a%00b.jpg",
                                   "/media/reports/none.jpg", "/media//etc/passwd"])
 def test_media_paths_outside_or_unknown_are_404(client, path):
@@ -272,14 +319,16 @@ def database_down(db):
         connections["default"] = own
 
 
-@pytest.mark.parametrize("url", ["/api/v1/reports", "/api/v1/categories", "/api/v1/stats/"])
+@pytest.mark.parametrize("url", ["/api/v1/reports", "/api/v1/categories", "/api/v1/stats/",
+                                 "/tiles/reports/12/3264/1808.pbf", "/open311/v2/requests.json",
+                                 "/ogcapi/collections/reports-22/items"])
 def test_during_an_outage_the_api_answers_json_503_with_retry_after(database_down, url):
     resp = APIClient().get(url)
     assert resp.status_code == 503 and int(resp["Retry-After"]) > 0
     assert resp["Content-Type"].startswith("application/json") and resp.json()["code"] == "database_unavailable"
 
 
-@pytest.mark.parametrize("url", ["/phan-anh/", "/tong-quan/", "/"])
+@pytest.mark.parametrize("url", ["/phan-anh/", "/tong-quan/", "/", "/ogcapi/collections/reports-22/items?f=html"])
 def test_during_an_outage_pages_answer_a_plain_503_page(database_down, client, url):
     resp = client.get(url)
     assert resp.status_code == 503 and resp["Content-Type"].startswith("text/html")

@@ -257,3 +257,17 @@ def test_every_api_url_is_in_the_schema():
     assert {"/api/v1/heatmaps/areas/", "/api/v1/stats/", "/api/v1/locate", "/api/v1/ioc/state/",
             "/api/v1/boundaries/{version}/{type_code}.geojson", "/api/v1/areas/{id}",
             "/open311/v2/requests.{fmt}", "/ogcapi/collections/{cid}/items"} <= documented
+
+
+def test_every_filtered_endpoint_documents_every_filter():
+    """The maps, statistics and tiles read the same filters (heatmaps.aggregates.Filters):
+    each one's schema lists all of them, ?jurisdiction= included."""
+    from heatmaps.aggregates import Filters
+
+    paths = full_schema.raw_schema["paths"]
+    filtered = [p for p in paths if p.startswith(("/api/v1/heatmaps/", "/api/v1/stats/", "/tiles/"))
+                and p not in ("/api/v1/heatmaps/version/", "/api/v1/heatmaps/overdue/")]
+    assert len(filtered) >= 12
+    for path in filtered:
+        names = {p["name"] for p in paths[path]["get"].get("parameters", []) if p["in"] == "query"}
+        assert set(Filters.PARAMS) <= names, (path, set(Filters.PARAMS) - names)

@@ -249,7 +249,19 @@ def is_reporter(user, report) -> bool:
 
 
 def holds_token(report, token) -> bool:
-    return bool(token) and bool(report.receipt_token) and secrets.compare_digest(str(token), report.receipt_token)
+    """Does ``token`` (from the receipt link's ?t= or the X-Receipt-Token header: any
+    text a caller sends) open this report? Compared as bytes: compare_digest refuses
+    text with non-ASCII characters (a 500 before)."""
+    if not token or not report.receipt_token:
+        return False
+    return secrets.compare_digest(str(token).encode("utf-8", "surrogatepass"), report.receipt_token.encode())
+
+
+def receipt_token_of(request) -> str:
+    """The receipt token a request carries: the reporter's link's ?t=…, or the
+    X-Receipt-Token header (apps)."""
+    request = getattr(request, "_request", request)  # a DRF Request wraps Django's
+    return request.GET.get("t") or request.headers.get("X-Receipt-Token") or ""
 
 
 def can_view_public(report) -> bool:
@@ -289,10 +301,11 @@ def can_act(user, report) -> bool:
     return bool(acting_roles(user, report) - {"reporter"})
 
 
-def can_view_media(user, media) -> bool:
-    """May the user fetch this stored photo/video (its public copy)? Those of a report
-    they may read (its result photos once the result is public); a video only once the
-    desk has reviewed it (videos are not blurred); anything else only to its staff."""
+def can_view_media(user, media, token=None) -> bool:
+    """May the user (or the holder of the report's receipt ``token``) fetch this stored
+    photo/video (its public copy)? Those of a report they may read (its result photos
+    once the result is public); a video only once the desk has reviewed it (videos are
+    not blurred); anything else only to its staff."""
     report = media.report
     if can_view_private(user, report):
         return True
@@ -300,7 +313,19 @@ def can_view_media(user, media) -> bool:
         return False
     if media.kind == "video" and not media.reviewed:
         return False
-    return can_view_public(report) or is_reporter(user, report)
+    return can_view_public(report) or is_reporter(user, report) or holds_token(report, token)
+
+
+def media_query(user, report, token) -> str:
+    """What the URLs of a report's media need for this viewer: "?t=<token>" when only the
+    receipt token opens the report (its reporter, not signed in, before it is public),
+    else nothing (a public copy's URL is the same for everyone)."""
+    if (can_view_public(report) or can_view_private(user, report) or is_reporter(user, report)
+            or not holds_token(report, token)):
+        return ""
+    from django.utils.http import urlencode
+
+    return "?" + urlencode({"t": token})
 
 
 def visible_media(user, report):

@@ -116,6 +116,48 @@ def test_a_date_inside_the_range_still_filters(api, published):
     assert published.code in codes
 
 
+@pytest.mark.parametrize("token", ["😀", "é", "１２", "\u202e", "x" * 5000])
+def test_an_odd_receipt_token_is_a_404_not_a_500(api, token):
+    unpublished = intake.create_report(report_data(), None, None, new_key())
+    for url, headers in [
+        (f"/api/v1/reports/{unpublished.code}", {"t": token}),
+        (f"/api/v1/reports/{unpublished.code}/comments", {"t": token}),
+        (f"/phan-anh/{unpublished.code}/", {"t": token}),
+        (f"/phan-anh/{unpublished.code}/da-gui/", {"t": token}),
+    ]:
+        assert api.get(url, headers).status_code == 404, url
+    # as a header too (a header's bytes arrive as Latin-1 text)
+    header = token.encode("utf-8").decode("latin-1")
+    resp = api.get(f"/api/v1/reports/{unpublished.code}", HTTP_X_RECEIPT_TOKEN=header)
+    assert resp.status_code == 404
+    assert api.get(f"/api/v1/reports/{unpublished.code}", {"t": unpublished.receipt_token}).status_code == 200
+
+
+def test_an_unknown_code_and_an_unpublished_report_get_one_translated_404(api):
+    unpublished = intake.create_report(report_data(), None, None, new_key())
+    year = unpublished.code.split("-")[1]
+    for suffix in ("", "/comments"):
+        hidden = api.get(f"/api/v1/reports/{unpublished.code}{suffix}")
+        missing = api.get(f"/api/v1/reports/PA-{year}-999999{suffix}")
+        assert hidden.status_code == missing.status_code == 404
+        # the same words (the code aside): "No Report matches the given query." told them apart
+        assert hidden.json()["detail"].replace(unpublished.code, "X") == missing.json()["detail"].replace(
+            f"PA-{year}-999999", "X")
+        assert "Không tìm thấy phản ánh" in missing.json()["detail"]
+    area = api.get("/api/v1/areas/999999999")
+    assert area.status_code == 404 and "Không tìm thấy" in area.json()["detail"]
+
+
+def test_too_many_parameters_is_a_400_naming_the_query(api):
+    many = "&".join(["a=1"] * 1200)
+    resp = api.get(f"/api/v1/reports?{many}")
+    assert resp.status_code == 400 and "1000" in errors_of(resp)["query"][0]
+    page = Client().get(f"/phan-anh/?{many}")
+    assert page.status_code == 400 and "query" in page.content.decode()
+    wrong_host = api.get("/api/v1/reports", HTTP_HOST="evil.example")
+    assert wrong_host.status_code == 400 and wrong_host["Content-Type"].startswith("application/json")
+
+
 # --- write bodies ------------------------------------------------------------------------
 
 def _endpoints(code):
@@ -145,6 +187,7 @@ def test_a_json_body_that_is_not_an_object_is_a_400(published, citizen, officer,
     ({"text": "trước\x00sau"}, "text"),
     ({"text": "lone \ud800 surrogate"}, "text"),
     ({"te\x00xt": "ok"}, "text"),
+    ({"text": True}, "text"),  # was stored as the text "True"
 ])
 def test_a_comment_field_of_the_wrong_kind_is_refused_not_stored(published, citizen, payload, field):
     resp = client_for(citizen).post(f"/api/v1/reports/{published.code}/comments",
@@ -167,6 +210,16 @@ def test_nul_in_an_action_field_is_a_400_naming_it(published, officer, operator,
     assert field in errors_of(resp)
     published.refresh_from_db()
     assert published.extension_requested_until is None and published.row_version == 3
+
+
+@pytest.mark.parametrize("field", ["description", "address", "contact_name"])
+def test_true_or_false_where_text_belongs_is_a_400_on_the_field(api, published, officer, field):
+    resp = api.post("/api/v1/reports", {**report_data(), field: True}, format="json")
+    assert resp.status_code == 400 and field in errors_of(resp)
+    assert not Report.objects.filter(description="True").exists()
+    resp = client_for(officer).post(f"/api/v1/reports/{published.code}/actions/request_extension",
+                                    {"reason": False, "until": "2030-01-01"}, format="json")
+    assert resp.status_code == 400 and "reason" in errors_of(resp)
 
 
 def test_nul_in_the_idempotency_key_or_a_create_field_is_a_400(api):
@@ -196,6 +249,22 @@ def test_a_chunked_body_is_read(published, citizen):
     )
     assert resp.status_code == 201, resp.content
     assert Comment.objects.get(report=published).text == "Gửi theo từng khúc"
+
+
+def test_a_chunked_upload_larger_than_memory_keeps_its_photo(api, settings, tmp_path):
+    from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
+
+    from tests.reports.conftest import photo
+
+    settings.MEDIA_ROOT = tmp_path
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 512  # the body goes to a temporary file, not memory
+    body = encode_multipart(BOUNDARY, {**report_data(description="Gửi ảnh theo từng khúc"), "photos": [photo()]})
+    assert len(body) > 2 * settings.FILE_UPLOAD_MAX_MEMORY_SIZE
+    resp = api.generic("POST", "/api/v1/reports", b"", content_type=MULTIPART_CONTENT, CONTENT_LENGTH="",
+                       HTTP_TRANSFER_ENCODING="chunked", **{"wsgi.input": io.BytesIO(body)})
+    assert resp.status_code == 201, resp.content
+    report = Report.objects.get(code=resp.json()["properties"]["code"])
+    assert report.description == "Gửi ảnh theo từng khúc" and report.media.filter(kind="photo").count() == 1
 
 
 def test_a_chunked_body_over_the_limit_is_a_413(published, citizen, settings):
