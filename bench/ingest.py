@@ -48,24 +48,13 @@ PY = sys.executable
 sys.path.insert(0, str(ROOT))
 
 from bench import live  # noqa: E402
-from bench.peers import WRK_DONE, ensure_wrk, wrk_run  # noqa: E402
+from bench.peers import WRK_DONE, WRK_LINES, ensure_wrk, wrk_run  # noqa: E402
 
 DESCRIPTION = "Phản ánh thử tải: đèn đường hỏng, rác chưa thu gom."
 
 # wrk's POSTs: one report a request, a point and a category from the lines of args[1]
 # ("lon lat category"), a fresh Idempotency-Key each (the run's nonce, thread, counter).
-CREATE_LUA = r"""
-local threads_started = 0
-function setup(thread)
-  thread:set("tid", threads_started)
-  threads_started = threads_started + 1
-end
-local lines = {}
-local i = 0
-function init(args)
-  for line in io.lines(args[1]) do lines[#lines + 1] = line end
-  i = (tid or 0) * 7919
-end
+CREATE_LUA = WRK_LINES + r"""
 function request()
   i = i + 1
   local lon, lat, cat = lines[(i % #lines) + 1]:match("(%S+) (%S+) (%S+)")

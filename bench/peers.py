@@ -199,22 +199,26 @@ function done(summary, latency, requests)
 end
 """
 
-_WRK_LUA = r"""
--- Paths from the file args[1], one a line; each thread walks them from its own offset.
+WRK_LINES = r"""
+-- The lines of the file args[1]; each wrk thread walks them from its own offset (tid).
 local threads_started = 0
 function setup(thread)
   thread:set("tid", threads_started)
   threads_started = threads_started + 1
 end
-local paths = {}
+local lines = {}
 local i = 0
 function init(args)
-  for line in io.lines(args[1]) do paths[#paths + 1] = line end
+  for line in io.lines(args[1]) do lines[#lines + 1] = line end
   i = (tid or 0) * 7919
 end
+"""
+
+# GETs of the paths given as the lines.
+_WRK_LUA = WRK_LINES + r"""
 function request()
   i = i + 1
-  return wrk.format(nil, paths[(i % #paths) + 1])
+  return wrk.format(nil, lines[(i % #lines) + 1])
 end
 """ + WRK_DONE
 
