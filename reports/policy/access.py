@@ -420,9 +420,13 @@ def check_assignable(actor, report, authority, field="authority"):
 
 
 def check_mergeable(actor, report, target, field="into"):
-    """A report is merged only into a report of the same province (admins anywhere)."""
+    """A report is merged only into a report of the same province (admins anywhere). A
+    target the actor may not see is answered as one that does not exist (the workflow's
+    own message), so that the refusal does not tell that an unpublished code exists."""
     if is_admin(actor):
         return
+    if not can_view_report(actor, target):
+        raise ValidationError({field: [_("Không tìm thấy phản ánh %(code)s để gộp vào.") % {"code": target.code}]})
     if target.province_code != report.province_code:
         raise ValidationError({field: [
             _("Không thể gộp vào %(code)s: phản ánh đó thuộc tỉnh/thành phố khác.") % {"code": target.code}

@@ -166,6 +166,8 @@ def test_a_point_in_no_new_unit_is_listed_and_left_for_the_desk(db):
     assert not cutover_events(report)
     text = out.getvalue()
     assert "Để Tổ vận hành xem xét" in text and report.code in text
+    listed = next(x for x in text.splitlines() if report.code in x)
+    assert "Đã tiếp nhận" in listed and "received" not in listed  # the state's name, not its code
 
 
 def test_a_point_the_new_layers_put_in_another_province_is_left_for_the_desk(db):

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from tqdm import tqdm
 
 from reports import cutover
+from reports.models import Report
 
 
 class Command(BaseCommand):
@@ -72,6 +73,6 @@ class Command(BaseCommand):
             if items:
                 w(f"{title}:")
                 for m in items:
-                    w(f"  {m.code}  {m.state}  {m.old.label()}  — {m.reason}")
+                    w(f"  {m.code}  {Report.State(m.state).label}  {m.old.label()}  — {m.reason}")
         if not result.commit:
             w(_("Chạy thử: chưa thay đổi gì. Thêm --commit để thực hiện."))
