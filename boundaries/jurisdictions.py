@@ -10,6 +10,7 @@ Vietnamese province without a Jurisdiction row of its own still counts nationall
 import time
 
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from boundaries.models import Area, Jurisdiction
 
@@ -55,6 +56,19 @@ def get(code):
         Jurisdiction.objects.filter(Q(code__iexact=code) | Q(province_code__iexact=code))
         .select_related("parent").order_by("kind").first()
     )
+
+
+class UnknownJurisdiction(ValueError):
+    """A client named a jurisdiction there is none of; the text is the field's message."""
+
+
+def require(code, active_only=False):
+    """get(code), or UnknownJurisdiction with the translated message every filter shows
+    (``active_only``: a jurisdiction switched off counts as unknown)."""
+    found = get(code)
+    if found is None or (active_only and not found.active):
+        raise UnknownJurisdiction(_("Không có vùng tài phán mã %(code)s.") % {"code": str(code or "").strip()[:60]})
+    return found
 
 
 _cache = {"at": 0.0, "rows": {}}

@@ -204,9 +204,10 @@ class Filters:
         if jcode:
             from boundaries import jurisdictions
 
-            j = jurisdictions.get(jcode)
-            if j is None:
-                errors["jurisdiction"] = _("Không có vùng tài phán mã %(code)s.") % {"code": jcode[:60]}
+            try:
+                j = jurisdictions.require(jcode)
+            except jurisdictions.UnknownJurisdiction as exc:
+                errors["jurisdiction"] = str(exc)
         if errors:
             raise FilterError(errors)
         if j is not None or not (prov or auth):
@@ -291,10 +292,10 @@ def parse_jurisdiction(params):
     jcode = params.get("jurisdiction")
     if not jcode:
         return None
-    j = jurisdictions.get(jcode)
-    if j is None:
-        raise FilterError({"jurisdiction": _("Không có vùng tài phán mã %(code)s.") % {"code": jcode[:60]}})
-    return j
+    try:
+        return jurisdictions.require(jcode)
+    except jurisdictions.UnknownJurisdiction as exc:
+        raise FilterError({"jurisdiction": str(exc)}) from None
 
 
 def place_sql(alias="r", province=None, jurisdiction=None):

@@ -412,7 +412,8 @@ class CategoryList(ListAPIView):
             return Category.objects.filter(active=True).select_related("parent")
         from boundaries import jurisdictions
 
-        found = jurisdictions.get(code)
-        if found is None or not found.active:
-            raise ValidationError({"jurisdiction": [_("Không có vùng tài phán mã %(code)s.") % {"code": code[:60]}]})
+        try:
+            found = jurisdictions.require(code, active_only=True)
+        except jurisdictions.UnknownJurisdiction as exc:
+            raise ValidationError({"jurisdiction": [str(exc)]}) from None
         return Category.offered_in(found).filter(active=True).select_related("parent")

@@ -55,9 +55,10 @@ class ReportFilter(django_filters.FilterSet):
         return qs.filter(location__intersects=Polygon.from_bbox((x0, y0, x1, y1)))
 
     def filter_jurisdiction(self, qs, name, value):
-        j = jurisdictions.get(value)
-        if j is None:
-            raise ValidationError({"jurisdiction": [_("Không có vùng tài phán mã %(code)s.") % {"code": value[:60]}]})
+        try:
+            j = jurisdictions.require(value)
+        except jurisdictions.UnknownJurisdiction as exc:
+            raise ValidationError({"jurisdiction": [str(exc)]}) from None
         # On province_code, like the maps and statistics (boundaries.jurisdictions.scope):
         # a province or a city is its code; Vietnam is every code but other countries'.
         codes_in, codes_not_in = jurisdictions.scope(j)

@@ -104,10 +104,10 @@ class PublicFilterForm(ReportFilterForm):
         code = (self.cleaned_data.get("jurisdiction") or "").strip()
         if not code:
             return None
-        found = jurisdictions.get(code)
-        if found is None or not found.active:
-            raise forms.ValidationError(_("Không có vùng tài phán mã %(code)s.") % {"code": code[:60]})
-        return found
+        try:
+            return jurisdictions.require(code, active_only=True)
+        except jurisdictions.UnknownJurisdiction as exc:
+            raise forms.ValidationError(str(exc)) from None
 
     def apply(self, qs):
         from boundaries import jurisdictions

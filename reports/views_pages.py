@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from boundaries.geojson import current_layer_url
+from boundaries.lookup import fold_text
 from reports import notify, policy, workflow
 from reports.forms import PublicFilterForm, QueueFilterForm
 from reports.models import Category, Media, Rating, Report, ReportEvent, StaffRole, Subscription
@@ -115,13 +116,6 @@ INTAKE_FIELDS = ("lat", "lon", "commune", "address", "category", "description", 
 _COMMUNE_KINDS = ("Phường", "Xã", "Thị trấn", "Đặc khu")
 
 
-def _fold(text):
-    import unicodedata
-
-    text = text.replace("Đ", "D").replace("đ", "d")
-    return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c)).lower()
-
-
 def _communes_by_province(province_codes):
     """[(province name, [(code, label), …]), …]: the communes of the current boundary
     version in these provinces (in this order), by name; the page's way to choose a
@@ -135,14 +129,15 @@ def _communes_by_province(province_codes):
     rows = (Area.objects.filter(version=version, type__code="commune", parent__code__in=province_codes)
             .values_list("code", "name", "parent__code", "parent__name"))
     for code, name, province_code, province_name in rows:
-        label = name
+        label, order = name, (fold_text(name), "")
         for kind in _COMMUNE_KINDS:
             if name.startswith(kind + " "):
-                label = f"{name[len(kind) + 1:]} ({kind.lower()})"
+                rest = name[len(kind) + 1:]
+                label, order = f"{rest} ({kind.lower()})", (fold_text(rest), fold_text(kind))
                 break
         names[province_code] = province_name
-        items[province_code].append((code, label))
-    return [(names[pc], sorted(items[pc], key=lambda item: (_fold(item[1]), item[0])))
+        items[province_code].append((order, code, label))
+    return [(names[pc], [(code, label) for _order, code, label in sorted(items[pc])])
             for pc in province_codes if items[pc]]
 
 
