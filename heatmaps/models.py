@@ -10,6 +10,7 @@ report changes state, category or authority.
 
 from django.contrib.gis.db import models
 from django.contrib.postgres.fields import ArrayField
+from django.db.models import Func
 
 
 class GridRollup(models.Model):
@@ -145,6 +146,13 @@ class ReportPoint(models.Model):
     month = models.DateField()
     created_at = models.DateTimeField()
     geom = models.PointField(srid=3857, spatial_index=False)
+    # The point's coordinates as plain numbers, written by PostgreSQL from geom: a tile
+    # tests every point against its exact bounds, and ST_X / ST_Y read the geometry
+    # again for each test (heatmaps.tiles.point_tile_sql).
+    x = models.GeneratedField(expression=Func("geom", function="ST_X", output_field=models.FloatField()),
+                              output_field=models.FloatField(), db_persist=True)
+    y = models.GeneratedField(expression=Func("geom", function="ST_Y", output_field=models.FloatField()),
+                              output_field=models.FloatField(), db_persist=True)
     code = models.CharField(max_length=32)
     category = models.CharField(max_length=60)
     category_id = models.BigIntegerField()

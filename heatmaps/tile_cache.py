@@ -173,8 +173,10 @@ def put(cache_key, entry):
 
 def render(layer, z, x, y, filters):
     t = tiles.tile(layer, z, x, y, filters)
-    # mtime=0: the same bytes give the same gzip
-    gz = gzip.compress(t.data, compresslevel=6, mtime=0) if t.data else b""
+    # mtime=0: the same bytes give the same gzip. Level 4: on a capped z10 tile (420 KB)
+    # 16 ms and 158 KB against level 6's 42 ms and 153 KB — a third of a rendered
+    # tile's time went to level 6 once the query got faster.
+    gz = gzip.compress(t.data, compresslevel=4, mtime=0) if t.data else b""
     etag = hashlib.blake2b(t.data, digest_size=10).hexdigest()
     return CachedTile(gz, etag, t.layer, t.count, t.capped)
 
