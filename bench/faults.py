@@ -54,8 +54,8 @@ DB_NAME = "geo_portal_faults"
 # scripts/run's server: gunicorn with its uvicorn workers (geo_portal/asgi.py: WEB_THREADS
 # threads each for Django, the live stream and the lean locate on the event loop), 3 of
 # them; no control socket (gunicorn's default path is shared by every server on the machine).
-SERVE = [PY, "-m", "gunicorn", "geo_portal.asgi:application", "-k", "geo_portal.uvicorn_worker.Worker", "-w", "3",
-         "--timeout", "120", "--graceful-timeout", "10", "--no-control-socket", "--log-level", "warning"]
+SERVE = [PY, "-m", "gunicorn", "-c", "geo_portal/gunicorn_conf.py", "geo_portal.asgi:application", "-w", "3",
+         "--no-control-socket", "--log-level", "warning", "--access-logfile", "/dev/null"]
 
 
 def free_port():

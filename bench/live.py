@@ -202,7 +202,8 @@ def free_port():
 # as before (WSGI, gthread 8 threads), and Django's own ASGI handler (sync views on
 # its thread-sensitive executor) — compared by --compare.
 SERVINGS = {
-    "asgi-router": ["geo_portal.asgi:application", "-k", "geo_portal.uvicorn_worker.Worker"],
+    "asgi-router": ["-c", "geo_portal/gunicorn_conf.py", "geo_portal.asgi:application", "--access-logfile",
+                    "/dev/null"],
     "wsgi-gthread": ["geo_portal.wsgi:application", "-k", "gthread", "--threads", "8"],
     "django-asgi": ["django.core.asgi:get_asgi_application()", "-k", "uvicorn_worker.UvicornWorker"],
 }

@@ -265,7 +265,7 @@ def grow_to(target, batch, workers=2):
         while left > 0:
             sizes.append(min(batch, left))
             left -= sizes[-1]
-        first_seed = have // batch + 1
+        first_seed = -(-have // batch) + 1  # after the seeds of the batches already there
         with ThreadPoolExecutor(workers) as pool:
             jobs = [pool.submit(_generate_batch, n, (first_seed + i) / 1000) for i, n in enumerate(sizes)]
             for job in jobs:
@@ -403,9 +403,10 @@ def measure(user, tiles_by_zoom, repeat, day_reports):
         ts, ns = [], []
         for x, y in tiles_by_zoom[str(z)]:
             t = time.perf_counter()
-            _data, n, _layer = tiles.tile("reports", z, x, y, month)
+            served = tiles.tile("reports", z, x, y, month)
             ts.append((time.perf_counter() - t) * 1000)
-            ns.append(n)
+            ns.append(served.count)
+            _layer = served.layer
         res["tiles"][str(z)] = {"p50_ms": pct(ts, 50), "p95_ms": pct(ts, 95), "median_n": statistics.median(ns),
                                 "layer": _layer}
         say(f"  tiles z{z:<2} ({_layer:<7}) {len(ts)} tiles, median {statistics.median(ns):>7,.0f} "

@@ -306,10 +306,8 @@ def main():
     ours_port, tipg_port = free_port(), free_port()
     env = dict(os.environ, DEBUG="0", SECRET_KEY=os.environ.get("SECRET_KEY", "bench-only-" + "x" * 40),
                RATELIMIT_ENABLE="0", ALLOWED_HOSTS="127.0.0.1,localhost")
-    ours = start([str(ROOT / ".venv/bin/gunicorn"), "geo_portal.asgi:application",
-                  "-k", "geo_portal.uvicorn_worker.Worker", "-b", f"127.0.0.1:{ours_port}",
-                  "-w", str(args.workers), "--timeout", "120",
-                  "--access-logfile", "-"], env, "ours-tiles")
+    ours = start([str(ROOT / ".venv/bin/gunicorn"), "-c", "geo_portal/gunicorn_conf.py", "geo_portal.asgi:application",
+                  "-b", f"127.0.0.1:{ours_port}", "-w", str(args.workers), "--no-control-socket"], env, "ours-tiles")
     tenv = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "DATABASE"))}
     tenv.update(DATABASE_URL=f"postgresql://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
                 TIPG_CATALOG_TTL="0", TIPG_DB_SCHEMAS='["public"]', TIPG_DB_TABLES=f'["public.{VIEW}"]',

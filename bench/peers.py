@@ -177,9 +177,8 @@ def serve_portal(database: str, workers: int = 3, extra_env: dict | None = None)
            "WEB_WORKERS": str(workers), **(extra_env or {})}
     if not env.get("SECRET_KEY") and not (ROOT / "var" / "secret_key").is_file():
         env["SECRET_KEY"] = secrets.token_urlsafe(50)
-    cmd = [str(ROOT / ".venv/bin/gunicorn"), "geo_portal.asgi:application", "-k", "geo_portal.uvicorn_worker.Worker",
-           "-b", f"127.0.0.1:{port}", "-w", str(workers), "--timeout", "120", "--graceful-timeout", "10",
-           "--access-logfile", "-"]
+    cmd = [str(ROOT / ".venv/bin/gunicorn"), "-c", "geo_portal/gunicorn_conf.py", "geo_portal.asgi:application",
+           "-b", f"127.0.0.1:{port}", "--no-control-socket"]
     PEERS_DIR.mkdir(parents=True, exist_ok=True)
     return Server("portal", cmd, port=port, env=env, cwd=ROOT, ready_path="/livez", log=PEERS_DIR / "portal.log",
                   database=database)

@@ -1,0 +1,35 @@
+"""How the portal is served (scripts/run, and the benchmarks that serve it as scripts/run
+does): ``gunicorn -c geo_portal/gunicorn_conf.py -b HOST:PORT geo_portal.asgi:application``.
+One place for the worker class, the worker count and the time limits."""
+
+import os
+import socket
+
+worker_class = "geo_portal.uvicorn_worker.Worker"
+workers = int(os.environ.get("WEB_WORKERS", 3))
+# Each worker binds a listening socket of its own (SO_REUSEPORT; gunicorn then binds
+# none in the master) and the kernel spreads new connections over them by their
+# addresses. On one shared socket the first worker to wake accepted every connection
+# waiting: 7 of 8 keep-alive connections of a burst were seen on one worker of three
+# (`ss -tnp`), its event loop queueing them while the others idled.
+reuse_port = True
+timeout = 120
+graceful_timeout = 10
+accesslog = "-"
+
+
+def on_starting(server):
+    """Refuse an address another server listens on. With SO_REUSEPORT a second portal
+    started on the same port (another database, say) would bind too, and the kernel
+    would share the connections between the two; without it the bind fails, as it did
+    before. A probe bound without the option tells."""
+    for address in server.cfg.address:
+        if not isinstance(address, tuple):
+            continue  # a Unix socket: gunicorn itself refuses one in use
+        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is no server
+            try:
+                probe.bind(address[:2])
+            except OSError as exc:
+                raise SystemExit(f"{address[0]}:{address[1]} is in use by another server ({exc.strerror})") from None
