@@ -262,12 +262,15 @@ def live_counters(province=None, now=None, jurisdiction=None):
     now = now or timezone.now()
     today = timezone.localtime(now).date()
     where, params = agg.place_sql("r", province, jurisdiction)
+    # overdue: one count per stage, each a range of that stage's deadline index
+    stages = policy.overdue_by_stage_sql("r", "%s")
+    overdue = " + ".join(f"(SELECT count(*) FROM reports_report r WHERE {where} AND {part})" for part in stages)
     row = fetchall(
         f"""SELECT
               (SELECT count(*) FROM reports_report r WHERE {where} AND r.created_at >= %s) AS today,
               (SELECT count(*) FROM reports_report r WHERE {where} AND {policy.OPEN.sql('r')}) AS open,
-              (SELECT count(*) FROM reports_report r WHERE {where} AND {policy.overdue_sql('r', '%s')}) AS overdue""",
-        [*params, agg.local_midnight(today), *params, *params, *[now] * len(policy.STAGES)],
+              {overdue} AS overdue""",
+        [*params, agg.local_midnight(today), *params, *[*params, now] * len(stages)],
     )[0]
     month = Filters(start=today - dt.timedelta(days=30), end=today, province=province)
     if not province:

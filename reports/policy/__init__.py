@@ -17,6 +17,7 @@ from reports.policy.deadlines import (  # noqa: F401
     due_passed_sql,
     due_sql,
     is_overdue,
+    overdue_by_stage_sql,
     overdue_kind,
     overdue_kind_sql,
     overdue_q,

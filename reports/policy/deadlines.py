@@ -61,9 +61,16 @@ def overdue_q(now=None, prefix="") -> Q:
 def overdue_sql(alias="r", now="now()") -> str:
     """SQL fragment: overdue reports of the table aliased ``alias``; ``now`` is an SQL
     expression (``now()``, or a placeholder such as ``%(now)s`` the caller binds)."""
+    return "(" + " OR ".join(overdue_by_stage_sql(alias, now)) + ")"
+
+
+def overdue_by_stage_sql(alias="r", now="now()") -> list[str]:
+    """The parts of ``overdue_sql``, one per stage (disjoint: a report is in one stage).
+    A count of each part alone is a range of the stage's partial deadline index
+    (heatmaps migration 0008); the OR of them made the planner read every open report
+    of the country through the state index (the IOC wall at 10 M reports: 145 ms)."""
     col = (lambda c: f"{alias}.{c}") if alias else (lambda c: c)
-    parts = [f"({stage.sql(alias)} AND {col(column)} < {now})" for _kind, stage, column in STAGES]
-    return "(" + " OR ".join(parts) + ")"
+    return [f"({stage.sql(alias)} AND {col(column)} < {now})" for _kind, stage, column in STAGES]
 
 
 def due_sql(alias="r") -> str:
