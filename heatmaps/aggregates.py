@@ -260,12 +260,20 @@ class Filters:
     # -- SQL for the roll-ups (alias g): periods rounded to whole months --------------
     def rollup_sql(self, alias="g", with_state=True, with_authority=True):
         where, params = [], []
-        if self.start:
-            where.append(f"{alias}.month >= %s")
+        if self.start and self.end and self.start.replace(day=1) == self.end.replace(day=1):
+            # One month (the map's default) as an equality: the grid's (level, month, cx,
+            # cy) index then bounds the cells too. As ">= m AND <= m" the planner took
+            # the (level, cx, cy, month) index and read every month of the tile's cells
+            # (a z9 bin tile at 10 M reports: 2,342 pages for 538 rows, 32 ms).
+            where.append(f"{alias}.month = %s")
             params.append(self.start.replace(day=1))
-        if self.end:
-            where.append(f"{alias}.month <= %s")
-            params.append(self.end.replace(day=1))
+        else:
+            if self.start:
+                where.append(f"{alias}.month >= %s")
+                params.append(self.start.replace(day=1))
+            if self.end:
+                where.append(f"{alias}.month <= %s")
+                params.append(self.end.replace(day=1))
         if self.category_ids is not None:
             where.append(f"{alias}.category_id = ANY(%s)")
             params.append(self.category_ids)
