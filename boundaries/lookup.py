@@ -240,13 +240,26 @@ async def alocate(point, at=None, jurisdiction=None) -> LocateResult:
     """locate() on the event loop (the lean ASGI path of /api/v1/locate): the same
     query, parameters and rules, on a connection of geo_portal.async_db's pool instead
     of Django's connection (it sees what is committed)."""
+    rows, day, tol = await alocate_rows(point, at, jurisdiction)
+    return locate_result(rows, day, tol)
+
+
+async def alocate_rows(point, at=None, jurisdiction=None):
+    """The lookup query's rows for a point, with the day and the tolerance they were
+    asked for: ``locate_result(rows, day, tol)`` makes the LocateResult. Apart so that a
+    caller can keep what it made of the same rows (the lean path keeps its answers)."""
     lon, lat = _coords(point)
     day = _day(at)
     params = locate_params(lon, lat, day, jurisdiction)
     async with async_db.pool().connection() as conn:
         cur = await conn.execute(LOCATE_SQL, params, prepare=True)
         rows = await cur.fetchall()
-    return _result(rows, day, params["tol"], db=DEFAULT_DB_ALIAS)
+    return rows, day, params["tol"]
+
+
+def locate_result(rows, day, tol) -> LocateResult:
+    """The LocateResult of the lookup query's rows (alocate_rows)."""
+    return _result(rows, day, tol, db=DEFAULT_DB_ALIAS)
 
 
 def _result(rows, day, tol, db=None) -> LocateResult:

@@ -127,6 +127,34 @@ def test_the_lean_path_answers_as_django_does_on_a_table_of_requests(client):
     assert mismatches == []
 
 
+def test_kept_answers_are_the_answers_of_their_own_point_day_and_language(client):
+    # The lean path keeps each answer by the query's rows, day and language: the table
+    # asked twice in one worker gives the same answers the second time (from what was
+    # kept: Vietnamese and English of the same pin, the same pin before and after the
+    # reform), and a second point of each commune gets exactly what Django gives it.
+    requests = table()
+    twice = lean_answers(requests + requests)
+    first, second = twice[: len(requests)], twice[len(requests):]
+    for (query, _headers), a, b in zip(requests, first, second, strict=True):
+        assert (a.status_code, a.content, comparable_headers(a.headers.multi_items())) == (
+            b.status_code, b.content, comparable_headers(b.headers.multi_items())), query
+    others = []
+    for code in COMMUNES:
+        lon, lat = interior_point(code)
+        for dlon, dlat in ((1e-5, 0), (0, 1e-5)):
+            others.append(({"lat": repr(lat + dlat), "lon": repr(lon + dlon)}, {"Accept-Language": "en"}))
+            others.append(({"lat": repr(lat + dlat), "lon": repr(lon + dlon)}, {}))
+    lean = lean_answers(others)
+    codes = set()
+    for (query, headers), fast in zip(others, lean, strict=True):
+        full = client.get("/api/v1/locate", query, headers=headers)
+        assert fast.status_code == full.status_code == 200
+        assert fast.content == full.content, query
+        assert fast.headers["content-language"] == full.headers["content-language"]
+        codes.add(fast.json()["areas"][-1]["code"])
+    assert codes == set(COMMUNES)
+
+
 def test_what_a_user_sees_on_the_lean_path():
     # Expected values from the data itself (SQL), not from the lookup code.
     lon, lat = interior_point("06673")
