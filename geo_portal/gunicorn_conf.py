@@ -5,8 +5,11 @@ One place for the worker class, the worker count and the time limits."""
 import os
 import socket
 
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geo_portal.settings")
+from django.conf import settings  # noqa: E402 (the settings module only, not the apps)
+
 worker_class = "geo_portal.uvicorn_worker.Worker"
-workers = int(os.environ.get("WEB_WORKERS", 3))
+workers = settings.WEB_WORKERS
 # Each worker binds a listening socket of its own (SO_REUSEPORT; gunicorn then binds
 # none in the master) and the kernel spreads new connections over them by their
 # addresses. On one shared socket the first worker to wake accepted every connection

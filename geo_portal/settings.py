@@ -105,6 +105,8 @@ ASGI_LEAN_PATHS = {"/api/v1/locate": "reports.api_locate_lean.lean_locate_app"} 
 ASGI_LEAN_DB_CONNECTIONS = int(os.environ.get("ASGI_LEAN_DB_CONNECTIONS", 2))
 # Threads per worker process running Django's (synchronous) views under ASGI.
 WEB_THREADS = int(os.environ.get("WEB_THREADS", 8))
+# Worker processes of scripts/run's gunicorn (geo_portal/gunicorn_conf.py reads it).
+WEB_WORKERS = int(os.environ.get("WEB_WORKERS", 3))
 # A quiet stream sends a comment this often, so that proxies keep it open.
 LIVE_HEARTBEAT_S = float(os.environ.get("LIVE_HEARTBEAT_S", 15))
 
