@@ -111,11 +111,12 @@ def point_tile_sql(z, x, y, filters: Filters):
         WHERE p.geom && t.e AND {is_inside} AND {where}
         ORDER BY p.created_at DESC LIMIT {limit}
     ),
+    shown AS MATERIALIZED (SELECT count(*) AS n FROM inside),
     rim AS (
         SELECT {columns} FROM heatmaps_reportpoint p, t
         WHERE (p.geom && t.west OR p.geom && t.east OR p.geom && t.south OR p.geom && t.north)
           AND {in_box} AND NOT ({is_inside}) AND {where}
-        ORDER BY p.created_at DESC LIMIT {limit} - (SELECT count(*) FROM inside)
+        ORDER BY p.created_at DESC LIMIT {limit} - (SELECT n FROM shown)
     ),
     kept AS (SELECT * FROM inside UNION ALL SELECT * FROM rim),
     mvt AS (
@@ -125,7 +126,7 @@ def point_tile_sql(z, x, y, filters: Filters):
         FROM kept k, t
     )
     SELECT ST_AsMVT(mvt, 'reports', {EXTENT}, 'geom', 'id'), count(*),
-           CASE WHEN (SELECT count(*) FROM inside) < {limit} THEN (SELECT count(*) FROM inside)
+           CASE WHEN (SELECT n FROM shown) < {limit} THEN (SELECT n FROM shown)
                 ELSE (SELECT count(*) FROM heatmaps_reportpoint p, t WHERE p.geom && t.e AND {is_inside} AND {where})
            END
     FROM mvt

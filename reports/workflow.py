@@ -186,6 +186,12 @@ def _field_error(field, message):
     return ValidationError({field: [message]})
 
 
+def not_text_error(value):
+    """The field's message when a JSON true/false stands where text belongs (str() would
+    store "True"), else None. Intake, the workflow's text fields and comments ask it."""
+    return _("Phải là chữ, không phải true/false.") if isinstance(value, bool) else None
+
+
 # --- 1. the request's data → clean, typed values (before the row is locked) -----------
 
 
@@ -217,8 +223,8 @@ class Values:
 def _text(data, *keys):
     for key in keys:
         value = data.get(key)
-        if isinstance(value, bool):  # JSON true/false where text belongs: not stored as "True"
-            raise _field_error(key, _("Phải là chữ, không phải true/false."))
+        if not_text_error(value):
+            raise _field_error(key, not_text_error(value))
         if value:
             return str(value).strip()
     return ""
@@ -908,8 +914,8 @@ def insert_received(report, actor):
 def add_comment(report, user, text, show_name=False):
     """A comment on the public timeline. An official's comment is posted as their
     authority (the officer's unit, or the desk of the province for an operator)."""
-    if isinstance(text, bool):
-        raise _field_error("text", _("Phải là chữ, không phải true/false."))
+    if not_text_error(text):
+        raise _field_error("text", not_text_error(text))
     text = str(text or "").strip()
     if not text:
         raise _field_error("text", _("Hãy nhập nội dung bình luận."))
