@@ -436,6 +436,9 @@ SUMMARY_ROLLUPS = {
     "heatmaps_provincerollup": ("category_id", "month", "province_code"),
     "heatmaps_authoritymonthrollup": ("authority_id", "month", "province_code"),
 }
+# Everything a refresh writes (refresh_all empties them all first).
+ROLLUP_TABLES = ("heatmaps_gridrollup", "heatmaps_authorityrollup", "heatmaps_reportpoint", *SUMMARY_ROLLUPS,
+                 "heatmaps_bintile")
 
 
 def _summary_insert_sql(table):
@@ -495,7 +498,17 @@ def refresh_months(months, now=None, everything=False):
         "tz": settings.TIME_ZONE,
     }
     keys = "(month, province_code) IN (SELECT * FROM unnest(%s::date[], %s::text[]))"
+    from heatmaps import tiles
+
+    # The grid rows of these pairs: their stored bin tiles are rendered again (the
+    # months alone first, an index range: the pairs' IN alone was a scan of every row).
+    grid_rows = ("g.month = ANY(%s::date[]) AND (g.month, g.province_code) IN "
+                 "(SELECT * FROM unnest(%s::date[], %s::text[]))")
+    bin_tiles_args = ((params["months"], params["provinces"]), whole, grid_rows,
+                      [sorted(set(params["months"])), params["months"], params["provinces"]])
     with transaction.atomic(), connection.cursor() as cur:
+        if not everything:
+            tiles.store_bin_tiles(cur, "before", *bin_tiles_args)
         for table in ("heatmaps_gridrollup", "heatmaps_authorityrollup", *SUMMARY_ROLLUPS, "heatmaps_reportpoint"):
             if whole:
                 cur.execute(f"DELETE FROM {table} WHERE month = ANY(%s::date[])", [whole])
@@ -506,6 +519,8 @@ def refresh_months(months, now=None, everything=False):
             for table in SUMMARY_ROLLUPS:
                 cur.execute(_summary_insert_sql(table), params)
             cur.execute(_points_insert_sql(everything), params)
+        if not everything:  # refresh_all renders them all at the end
+            tiles.store_bin_tiles(cur, "after", *bin_tiles_args)
         _bump_version(now)
     return len(pairs)
 
@@ -572,15 +587,16 @@ def refresh_incremental(now=None):
 
 def refresh_all(now=None):
     """Rebuild both roll-ups from scratch (demo load, after deletions, after migrations)."""
+    from heatmaps import tiles
     from heatmaps.models import RefreshState
 
     now = now or timezone.now()
     with transaction.atomic():
         with connection.cursor() as cur:
-            cur.execute("TRUNCATE heatmaps_gridrollup, heatmaps_authorityrollup, heatmaps_reportpoint, "
-                        + ", ".join(SUMMARY_ROLLUPS))
+            cur.execute("TRUNCATE " + ", ".join(ROLLUP_TABLES))
         months = _pairs_of("TRUE", [])
         refresh_months(months, now=now, everything=True)
+        tiles.store_all_bin_tiles()
         _state()
         lag = dt.timedelta(seconds=conf("HEATMAP_REFRESH_LAG_S"))
         RefreshState.objects.filter(name="default").update(updated_watermark=now - lag, due_watermark=now)

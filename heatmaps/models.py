@@ -44,6 +44,32 @@ class GridRollup(models.Model):
         ]
 
 
+class BinTile(models.Model):
+    """The "bins" vector tile of one month, z = level, as the map asks for it with no
+    other filter (its default view): rendered by the roll-up refresh from the grid
+    roll-up (all categories, states and provinces summed per cell) and served as stored.
+
+    Why stored: a tile rendered at request time reads every (cell, category, state,
+    province) row of its month, and that grows with the reports — from 1 M to 10 M
+    reports nationally a z9 tile's time grew 3.4x (bench/national.py). The refresh
+    renders again only the tiles whose cells belong to the (month, province) pairs it
+    refreshed (heatmaps.tiles.store_bin_tiles), so a stored tile is as fresh as the grid
+    roll-up it comes from. No row: the tile is empty. ``provinces``: the province codes
+    of its cells, so that a view limited to provinces (a jurisdiction, a province) uses
+    the stored tile only when nothing else is in it."""
+
+    level = models.SmallIntegerField()
+    month = models.DateField()
+    x = models.IntegerField()
+    y = models.IntegerField()  # XYZ scheme: 0 at the north
+    data = models.BinaryField()
+    n = models.IntegerField()
+    provinces = ArrayField(models.CharField(max_length=10))
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["month", "level", "x", "y"], name="heat_bintile_key")]
+
+
 class RollupSums(models.Model):
     """The sums the dashboards and the ranking need. Rates are ratios of these sums, so
     any set of rows adds up exactly."""

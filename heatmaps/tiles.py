@@ -147,6 +147,17 @@ def capped_layer(shown, total, z, x, y):
         return bytes(cur.fetchone()[0])
 
 
+def aligned_cell_geom_sql(cx0, cy1):
+    """A cell of level z in tile z/x/y as a polygon in tile coordinates: each cell is a
+    square of EXTENT / B tile units, written directly (y down; ST_Reverse makes the
+    exterior ring clockwise as MVT wants): no ST_AsMVTGeom clipping, ~4x cheaper.
+    ``cx0`` / ``cy1``: SQL for the tile's first cx and last cy (numbers or columns); the
+    row's own ``cx`` and ``cy`` are read."""
+    px = EXTENT // agg.conf("HEATMAP_BINS_PER_TILE")
+    return (f"ST_Reverse(ST_MakeEnvelope((cx - {cx0}) * {px}, ({cy1} - cy) * {px}, "
+            f"(cx - {cx0} + 1) * {px}, ({cy1} - cy + 1) * {px}))")
+
+
 def bin_tile(z, x, y, filters: Filters):
     level = agg.level_for_zoom(z)
     cx0, cx1, cy0, cy1 = agg.cell_range_for_tile(z, x, y, level)
@@ -154,12 +165,7 @@ def bin_tile(z, x, y, filters: Filters):
     o = agg.ORIGIN
     cells_sql, cells_params = agg.cells_query(level, cx0, cx1, cy0, cy1, filters)
     if level == z:
-        # The cells are aligned to the tile: each is a square of EXTENT / B tile units.
-        # Written directly in tile coordinates (y down; ST_Reverse makes the exterior
-        # ring clockwise as MVT wants): no ST_AsMVTGeom clipping, ~4x cheaper.
-        px = EXTENT // agg.conf("HEATMAP_BINS_PER_TILE")
-        geom = (f"ST_Reverse(ST_MakeEnvelope((cx - {cx0}) * {px}, ({cy1} - cy) * {px}, "
-                f"(cx - {cx0} + 1) * {px}, ({cy1} - cy + 1) * {px}))")
+        geom = aligned_cell_geom_sql(cx0, cy1)
         env_params = []
     else:
         geom = (f"ST_AsMVTGeom(ST_MakeEnvelope({o!r} + cx * {s!r}, {o!r} + cy * {s!r}, {o!r} + (cx + 1) * {s!r}, "
@@ -176,6 +182,127 @@ def bin_tile(z, x, y, filters: Filters):
     return bytes(data or b""), int(n)
 
 
+# --- stored bin tiles (heatmaps.models.BinTile) --------------------------------------
+
+
+def stored_month(z, filters: Filters):
+    """The month whose stored bin tile answers ``filters`` at zoom ``z``, or None: z is a
+    bin level (cells aligned to the tile), the period is within one month (the roll-ups
+    round periods to months) and nothing else is filtered but provinces (checked against
+    the tile's own provinces by stored_bin_tile)."""
+    if z not in agg.bin_levels() or not (filters.start and filters.end):
+        return None
+    if filters.start.replace(day=1) != filters.end.replace(day=1):
+        return None
+    if filters.category_ids is not None or filters.states is not None or filters.authority_id is not None:
+        return None
+    return filters.start.replace(day=1)
+
+
+def _provinces_allowed(provinces, filters: Filters):
+    """Every province of a stored tile is one the view counts (its province filter and
+    jurisdiction scope, Filters.rollup_sql's conditions on province_code)."""
+    for code in provinces:
+        if filters.province and code != filters.province:
+            return False
+        if filters.codes_in is not None and code not in filters.codes_in:
+            return False
+        if filters.codes_not_in and code in filters.codes_not_in:
+            return False
+    return True
+
+
+def stored_bin_tile(z, x, y, filters: Filters):
+    """(MVT bytes, reports counted) from the stored tiles, or None when the view is not
+    one they answer (stored_month) or the tile holds a province the view leaves out."""
+    month = stored_month(z, filters)
+    if month is None:
+        return None
+    with connection.cursor() as cur:
+        cur.execute("SELECT data, n, provinces FROM heatmaps_bintile WHERE level = %s AND month = %s AND x = %s "
+                    "AND y = %s", [z, month, x, y])
+        row = cur.fetchone()
+    if row is None:
+        return b"", 0
+    data, n, provinces = row
+    if not _provinces_allowed(provinces, filters):
+        return None
+    return bytes(data), int(n)
+
+
+def _render_bin_tiles_sql(tiles_join=""):
+    """INSERT of the stored tiles; ``tiles_join`` limits it to the tiles of a work table
+    ``a`` (level, month, tx, tcy: the tile's column and row of cells, counted from the
+    south as cy is). The cells of each tile summed over categories, states and provinces,
+    then one ST_AsMVT per tile (GROUP BY: the row type heatmaps_bin_feature gives the
+    layer exactly bin_tile's attributes)."""
+    B = agg.conf("HEATMAP_BINS_PER_TILE")
+    geom = aligned_cell_geom_sql(f"tx * {B}", f"(tcy * {B} + {B - 1})")
+    return f"""
+    INSERT INTO heatmaps_bintile (level, month, x, y, data, n, provinces)
+    SELECT level, month, tx, (1 << level) - 1 - tcy,
+           ST_AsMVT(ROW({geom}, n, overdue)::heatmaps_bin_feature, 'bins', {EXTENT}, 'geom'), sum(n),
+           ARRAY(SELECT DISTINCT p FROM unnest(regexp_split_to_array(string_agg(provinces, ','), ',')) p ORDER BY p)
+    FROM (SELECT g.level, g.month, g.cx, g.cy, div(g.cx, {B}) AS tx, div(g.cy, {B}) AS tcy,
+                 sum(g.n)::int AS n, sum(g.overdue)::int AS overdue,
+                 string_agg(DISTINCT g.province_code, ',') AS provinces
+          FROM heatmaps_gridrollup g {tiles_join}
+          WHERE g.level = ANY(%(levels)s)
+          GROUP BY g.level, g.month, g.cx, g.cy) cells
+    GROUP BY level, month, tx, tcy
+    """
+
+
+def store_all_bin_tiles():
+    """Render every stored tile again from the grid roll-up (refresh_all)."""
+    with connection.cursor() as cur:
+        cur.execute("TRUNCATE heatmaps_bintile")
+        cur.execute(_render_bin_tiles_sql(), {"levels": agg.bin_levels()})
+
+
+def store_bin_tiles(cur, stage, pairs, whole, grid_rows, grid_params):
+    """Within a refresh of (month, province) pairs (aggregates.refresh_months, its cursor
+    and transaction): ``stage`` "before" notes the stored tiles that hold a province of
+    the pairs in its month (their ``provinces``), or any province in a ``whole`` month;
+    "after" adds the tiles of the pairs' grid rows just inserted (``grid_rows``, a
+    condition on g, with ``grid_params``), deletes the noted tiles and renders them again
+    from every province's cells. ``pairs``: (months, provinces), two lists.
+
+    One refresh at a time renders (a transaction-scoped advisory lock): two refreshes of
+    neighbouring provinces may share a tile, and after the lock the render sees the
+    other's committed cells."""
+    B = agg.conf("HEATMAP_BINS_PER_TILE")
+    if stage == "before":
+        cur.execute("DROP TABLE IF EXISTS _bin_tiles_to_render")
+        cur.execute("CREATE TEMP TABLE _bin_tiles_to_render (level smallint, month date, tx int, tcy int) "
+                    "ON COMMIT DROP")
+        cur.execute(
+            """INSERT INTO _bin_tiles_to_render
+               SELECT b.level, b.month, b.x, (1 << b.level) - 1 - b.y FROM heatmaps_bintile b
+               WHERE b.month = ANY(%s::date[])
+                 AND (b.month = ANY(%s::date[])
+                      OR EXISTS (SELECT 1 FROM unnest(%s::date[], %s::text[]) p(month, province)
+                                 WHERE p.month = b.month AND p.province = ANY(b.provinces)))""",
+            [sorted({*pairs[0], *whole}), whole, *pairs],
+        )
+        return
+    cur.execute(f"""INSERT INTO _bin_tiles_to_render
+                    SELECT DISTINCT g.level, g.month, div(g.cx, {B}), div(g.cy, {B})
+                    FROM heatmaps_gridrollup g WHERE g.level = ANY(%s) AND {grid_rows}""",
+                [agg.bin_levels(), *grid_params])
+    cur.execute("SELECT pg_advisory_xact_lock(hashtext('heatmaps_bintile'))")
+    cur.execute("""CREATE TEMP TABLE _bin_tiles_distinct ON COMMIT DROP AS
+                   SELECT DISTINCT level, month, tx, tcy FROM _bin_tiles_to_render""")
+    cur.execute("""DELETE FROM heatmaps_bintile b USING _bin_tiles_distinct a
+                   WHERE b.level = a.level AND b.month = a.month AND b.x = a.tx
+                     AND b.y = (1 << a.level) - 1 - a.tcy""")
+    join = (f"JOIN _bin_tiles_distinct a ON a.level = g.level AND a.month = g.month "
+            f"AND g.cx BETWEEN a.tx * {B} AND a.tx * {B} + {B - 1} "
+            f"AND g.cy BETWEEN a.tcy * {B} AND a.tcy * {B} + {B - 1}")
+    cur.execute(_render_bin_tiles_sql(join), {"levels": agg.bin_levels()})
+    cur.execute("DROP TABLE _bin_tiles_to_render, _bin_tiles_distinct")
+
+
 class Tile(NamedTuple):
     data: bytes
     count: int  # features (points), or reports counted in the bins
@@ -188,5 +315,6 @@ def tile(layer, z, x, y, filters: Filters) -> Tile:
         data, n, inside = point_tile(z, x, y, filters)
         limit = int(agg.conf("HEATMAP_TILE_MAX_POINTS"))
         return Tile(data, n, "reports", (limit, inside) if inside > limit else None)
-    data, n = bin_tile(z, x, y, filters)
+    stored = stored_bin_tile(z, x, y, filters)
+    data, n = stored if stored is not None else bin_tile(z, x, y, filters)
     return Tile(data, n, "bins")
