@@ -15,7 +15,10 @@ Layers
         view says ``X-Tile-Capped: 10000 of 12041``. The map asks for a period (the
         time slider's month) or all time.
     bins — at z < 10, the grid roll-up's cells of level z (64 per tile side): n and
-        overdue per cell. Never reads raw reports.
+        overdue per cell. Never reads raw reports. The map's default view (one month, no
+        other filter) at z3-z9 is served as the refresh stored it (heatmaps.models.BinTile,
+        store_bin_tiles): its time does not grow with the reports; other views are
+        rendered from the grid roll-up at request time.
 At z >= 10 the "bins" layer still answers (finest level cells), and "reports" at z < 10
 returns bins under the name "bins": a client asking for the wrong layer still gets the
 right kind of data for the zoom.
