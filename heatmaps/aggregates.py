@@ -214,6 +214,22 @@ class Filters:
             f.scope_to(j)
         return f
 
+    def one_month(self):
+        """The month of a period within one month (the roll-ups round periods to whole
+        months), else None."""
+        if self.start and self.end and self.start.replace(day=1) == self.end.replace(day=1):
+            return self.start.replace(day=1)
+        return None
+
+    def counts_province(self, code):
+        """Whether reports of province ``code`` are in this view: the province filter and
+        the jurisdiction scope (the province_code conditions of raw_sql / rollup_sql)."""
+        if self.province and code != self.province:
+            return False
+        if self.codes_in is not None:
+            return code in self.codes_in
+        return not (self.codes_not_in and code in self.codes_not_in)
+
     def _scope_sql(self, alias):
         if self.codes_in is not None:
             return [f"{alias}.province_code = ANY(%s)"], [list(self.codes_in)]
@@ -260,13 +276,13 @@ class Filters:
     # -- SQL for the roll-ups (alias g): periods rounded to whole months --------------
     def rollup_sql(self, alias="g", with_state=True, with_authority=True):
         where, params = [], []
-        if self.start and self.end and self.start.replace(day=1) == self.end.replace(day=1):
+        if self.one_month():
             # One month (the map's default) as an equality: the grid's (level, month, cx,
             # cy) index then bounds the cells too. As ">= m AND <= m" the planner took
             # the (level, cx, cy, month) index and read every month of the tile's cells
             # (a z9 bin tile at 10 M reports: 2,342 pages for 538 rows, 32 ms).
             where.append(f"{alias}.month = %s")
-            params.append(self.start.replace(day=1))
+            params.append(self.one_month())
         else:
             if self.start:
                 where.append(f"{alias}.month >= %s")
@@ -500,12 +516,7 @@ def refresh_months(months, now=None, everything=False):
     keys = "(month, province_code) IN (SELECT * FROM unnest(%s::date[], %s::text[]))"
     from heatmaps import tiles
 
-    # The grid rows of these pairs: their stored bin tiles are rendered again (the
-    # months alone first, an index range: the pairs' IN alone was a scan of every row).
-    grid_rows = ("g.month = ANY(%s::date[]) AND (g.month, g.province_code) IN "
-                 "(SELECT * FROM unnest(%s::date[], %s::text[]))")
-    bin_tiles_args = ((params["months"], params["provinces"]), whole, grid_rows,
-                      [sorted(set(params["months"])), params["months"], params["provinces"]])
+    bin_tiles_args = (params["months"], params["provinces"], whole)
     with transaction.atomic(), connection.cursor() as cur:
         if not everything:
             tiles.store_bin_tiles(cur, "before", *bin_tiles_args)

@@ -190,29 +190,14 @@ def bin_tile(z, x, y, filters: Filters):
 
 def stored_month(z, filters: Filters):
     """The month whose stored bin tile answers ``filters`` at zoom ``z``, or None: z is a
-    bin level (cells aligned to the tile), the period is within one month (the roll-ups
-    round periods to months) and nothing else is filtered but provinces (checked against
-    the tile's own provinces by stored_bin_tile)."""
-    if z not in agg.bin_levels() or not (filters.start and filters.end):
-        return None
-    if filters.start.replace(day=1) != filters.end.replace(day=1):
+    bin level (cells aligned to the tile), the period is within one month and nothing
+    else is filtered but provinces (checked against the tile's own provinces by
+    stored_bin_tile)."""
+    if z not in agg.bin_levels():
         return None
     if filters.category_ids is not None or filters.states is not None or filters.authority_id is not None:
         return None
-    return filters.start.replace(day=1)
-
-
-def _provinces_allowed(provinces, filters: Filters):
-    """Every province of a stored tile is one the view counts (its province filter and
-    jurisdiction scope, Filters.rollup_sql's conditions on province_code)."""
-    for code in provinces:
-        if filters.province and code != filters.province:
-            return False
-        if filters.codes_in is not None and code not in filters.codes_in:
-            return False
-        if filters.codes_not_in and code in filters.codes_not_in:
-            return False
-    return True
+    return filters.one_month()
 
 
 def stored_bin_tile(z, x, y, filters: Filters):
@@ -228,7 +213,7 @@ def stored_bin_tile(z, x, y, filters: Filters):
     if row is None:
         return b"", 0
     data, n, provinces = row
-    if not _provinces_allowed(provinces, filters):
+    if not all(filters.counts_province(code) for code in provinces):
         return None
     return bytes(data), int(n)
 
@@ -245,6 +230,8 @@ def _render_bin_tiles_sql(tiles_join=""):
     INSERT INTO heatmaps_bintile (level, month, x, y, data, n, provinces)
     SELECT level, month, tx, (1 << level) - 1 - tcy,
            ST_AsMVT(ROW({geom}, n, overdue)::heatmaps_bin_feature, 'bins', {EXTENT}, 'geom'), sum(n),
+           -- the cells' province lists joined and split again: arrays of unequal length
+           -- cannot be aggregated; regexp_split keeps a blank code ('' splits to {''})
            ARRAY(SELECT DISTINCT p FROM unnest(regexp_split_to_array(string_agg(provinces, ','), ',')) p ORDER BY p)
     FROM (SELECT g.level, g.month, g.cx, g.cy, div(g.cx, {B}) AS tx, div(g.cy, {B}) AS tcy,
                  sum(g.n)::int AS n, sum(g.overdue)::int AS overdue,
@@ -263,13 +250,13 @@ def store_all_bin_tiles():
         cur.execute(_render_bin_tiles_sql(), {"levels": agg.bin_levels()})
 
 
-def store_bin_tiles(cur, stage, pairs, whole, grid_rows, grid_params):
+def store_bin_tiles(cur, stage, months, provinces, whole):
     """Within a refresh of (month, province) pairs (aggregates.refresh_months, its cursor
-    and transaction): ``stage`` "before" notes the stored tiles that hold a province of
-    the pairs in its month (their ``provinces``), or any province in a ``whole`` month;
-    "after" adds the tiles of the pairs' grid rows just inserted (``grid_rows``, a
-    condition on g, with ``grid_params``), deletes the noted tiles and renders them again
-    from every province's cells. ``pairs``: (months, provinces), two lists.
+    and transaction; ``months`` and ``provinces`` two lists, ``whole`` months of every
+    province): ``stage`` "before" notes the stored tiles that hold a province of the pairs
+    in its month (their ``provinces``), or any province in a whole month; "after" adds
+    the tiles of the pairs' grid rows just inserted, deletes the noted tiles and renders
+    them again from every province's cells.
 
     One refresh at a time renders (a transaction-scoped advisory lock): two refreshes of
     neighbouring provinces may share a tile, and after the lock the render sees the
@@ -277,8 +264,8 @@ def store_bin_tiles(cur, stage, pairs, whole, grid_rows, grid_params):
     B = agg.conf("HEATMAP_BINS_PER_TILE")
     if stage == "before":
         cur.execute("DROP TABLE IF EXISTS _bin_tiles_to_render")
-        cur.execute("CREATE TEMP TABLE _bin_tiles_to_render (level smallint, month date, tx int, tcy int) "
-                    "ON COMMIT DROP")
+        cur.execute("CREATE TEMP TABLE _bin_tiles_to_render (level smallint, month date, tx int, tcy int, "
+                    "PRIMARY KEY (level, month, tx, tcy)) ON COMMIT DROP")
         cur.execute(
             """INSERT INTO _bin_tiles_to_render
                SELECT b.level, b.month, b.x, (1 << b.level) - 1 - b.y FROM heatmaps_bintile b
@@ -286,24 +273,26 @@ def store_bin_tiles(cur, stage, pairs, whole, grid_rows, grid_params):
                  AND (b.month = ANY(%s::date[])
                       OR EXISTS (SELECT 1 FROM unnest(%s::date[], %s::text[]) p(month, province)
                                  WHERE p.month = b.month AND p.province = ANY(b.provinces)))""",
-            [sorted({*pairs[0], *whole}), whole, *pairs],
+            [sorted({*months, *whole}), whole, months, provinces],
         )
         return
+    # The pairs' grid rows (the months alone first, an index range: the pairs' IN alone
+    # was a scan of every row).
     cur.execute(f"""INSERT INTO _bin_tiles_to_render
-                    SELECT DISTINCT g.level, g.month, div(g.cx, {B}), div(g.cy, {B})
-                    FROM heatmaps_gridrollup g WHERE g.level = ANY(%s) AND {grid_rows}""",
-                [agg.bin_levels(), *grid_params])
+                    SELECT DISTINCT g.level, g.month, div(g.cx, {B}), div(g.cy, {B}) FROM heatmaps_gridrollup g
+                    WHERE g.level = ANY(%s) AND g.month = ANY(%s::date[])
+                      AND (g.month, g.province_code) IN (SELECT * FROM unnest(%s::date[], %s::text[]))
+                    ON CONFLICT DO NOTHING""",
+                [agg.bin_levels(), sorted(set(months)), months, provinces])
     cur.execute("SELECT pg_advisory_xact_lock(hashtext('heatmaps_bintile'))")
-    cur.execute("""CREATE TEMP TABLE _bin_tiles_distinct ON COMMIT DROP AS
-                   SELECT DISTINCT level, month, tx, tcy FROM _bin_tiles_to_render""")
-    cur.execute("""DELETE FROM heatmaps_bintile b USING _bin_tiles_distinct a
+    cur.execute("""DELETE FROM heatmaps_bintile b USING _bin_tiles_to_render a
                    WHERE b.level = a.level AND b.month = a.month AND b.x = a.tx
                      AND b.y = (1 << a.level) - 1 - a.tcy""")
-    join = (f"JOIN _bin_tiles_distinct a ON a.level = g.level AND a.month = g.month "
+    join = (f"JOIN _bin_tiles_to_render a ON a.level = g.level AND a.month = g.month "
             f"AND g.cx BETWEEN a.tx * {B} AND a.tx * {B} + {B - 1} "
             f"AND g.cy BETWEEN a.tcy * {B} AND a.tcy * {B} + {B - 1}")
     cur.execute(_render_bin_tiles_sql(join), {"levels": agg.bin_levels()})
-    cur.execute("DROP TABLE _bin_tiles_to_render, _bin_tiles_distinct")
+    cur.execute("DROP TABLE _bin_tiles_to_render")
 
 
 class Tile(NamedTuple):

@@ -144,8 +144,7 @@ TEXT_FIELDS = ("category", "description", "title", "address", "contact_name", "c
 
 def validate(data, files):
     """All field checks, no database writes. Returns (cleaned dict, checked uploads)."""
-    errors = {key: [workflow.not_text_error(_get(data, key))] for key in TEXT_FIELDS
-              if workflow.not_text_error(_get(data, key))}
+    errors = {key: [message] for key in TEXT_FIELDS if (message := workflow.not_text_error(_get(data, key)))}
     cleaned = {}
     cleaned["category"] = get_category(_get(data, "category"), errors)
     cleaned["location"], cleaned["commune_code"] = parse_place(data, errors)

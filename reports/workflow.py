@@ -223,8 +223,8 @@ class Values:
 def _text(data, *keys):
     for key in keys:
         value = data.get(key)
-        if not_text_error(value):
-            raise _field_error(key, not_text_error(value))
+        if message := not_text_error(value):
+            raise _field_error(key, message)
         if value:
             return str(value).strip()
     return ""
@@ -914,8 +914,8 @@ def insert_received(report, actor):
 def add_comment(report, user, text, show_name=False):
     """A comment on the public timeline. An official's comment is posted as their
     authority (the officer's unit, or the desk of the province for an operator)."""
-    if not_text_error(text):
-        raise _field_error("text", not_text_error(text))
+    if message := not_text_error(text):
+        raise _field_error("text", message)
     text = str(text or "").strip()
     if not text:
         raise _field_error("text", _("Hãy nhập nội dung bình luận."))
