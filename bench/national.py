@@ -24,7 +24,9 @@ is printed with every block):
   * map tiles z6-z14 of the map's default month, through heatmaps.tiles.tile as it is on
     this branch (cold: no tile cache; z6-z9 bins: the stored tile of the month
     (heatmaps.models.BinTile), and beside it the same tile rendered from the grid
-    roll-up as a filtered view is; z10+ points),
+    roll-up as a filtered view is; z10+ points: at HEATMAP_STORED_POINT_ZOOMS the stored
+    tile (heatmaps.models.PointTile), and beside it the tile rendered from the point
+    projection as a filtered view is),
   * roll-up refresh of one day's reports (total / (5 x 365)) and of a busy day (x5):
     inserted with created_at in the last day, then refresh_incremental() timed (the
     beat's job); the inserted reports are deleted again afterwards,
@@ -215,7 +217,8 @@ def _refresh_pairs(pairs, now):
 def parallel_refresh_all(workers=2):
     """heatmaps.aggregates.refresh_all() with its (month, province) pairs split by
     province over ``workers`` connections (INSERT … SELECT runs on one core in
-    PostgreSQL 15): the same rows, the same watermarks."""
+    PostgreSQL 15): the same rows, the same watermarks. The stored tiles are left to
+    the caller (grow_to renders them once the indexes are back)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from django.db import connection
@@ -232,9 +235,6 @@ def parallel_refresh_all(workers=2):
     groups = [[pair for pair in pairs if provinces.index(pair[1]) % workers == i] for i in range(workers)]
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(_refresh_pairs, groups, [now] * workers))
-    from heatmaps import tiles
-
-    tiles.store_all_bin_tiles()  # a tile may hold cells of provinces of both workers
     agg._state()
     # Every batch has committed and this is the only writer: the roll-ups hold every
     # report there is. The beat's lag (HEATMAP_REFRESH_LAG_S, for transactions still
@@ -299,12 +299,27 @@ def grow_to(target, batch, workers=2):
         for table in BULK_TABLES:
             cur.execute(f"VACUUM (ANALYZE) {table}")
     say(f"  indexes built again in {reindex_s:.0f} s")
-    return gen_s, reindex_s, refresh_s
+    # The stored tiles (refresh_all's last step) once the indexes are back: a stored
+    # point tile reads its points through the point projection's GiST index, and a
+    # tile may hold cells or points of provinces of both workers.
+    from heatmaps import tiles
+
+    t = time.perf_counter()
+    tiles.store_all_tiles()
+    tiles_s = time.perf_counter() - t
+    with connection.cursor() as cur:
+        cur.execute("SELECT (SELECT count(*) FROM heatmaps_bintile), (SELECT count(*) FROM heatmaps_pointtile), "
+                    "pg_total_relation_size('heatmaps_bintile'), pg_total_relation_size('heatmaps_pointtile')")
+        bins, points, bins_b, points_b = cur.fetchone()
+    say(f"  stored tiles rendered in {tiles_s:.0f} s: {bins:,} bin tiles ({bins_b / 2**20:.0f} MB), {points:,} point "
+        f"tiles ({points_b / 2**20:.0f} MB)")
+    return gen_s, reindex_s, refresh_s + tiles_s
 
 
 def disk_use():
     tables = ["reports_report", "reports_reportevent", "heatmaps_reportpoint", "heatmaps_gridrollup",
-              "heatmaps_authorityrollup", "heatmaps_provincerollup", "heatmaps_authoritymonthrollup"]
+              "heatmaps_authorityrollup", "heatmaps_provincerollup", "heatmaps_authoritymonthrollup",
+              "heatmaps_bintile", "heatmaps_pointtile"]
     out = {}
     for tname in tables:
         out[tname] = {
@@ -433,6 +448,18 @@ def measure(user, tiles_by_zoom, repeat, day_reports):
         say(f"  tiles z{z:<2} ({_layer:<7}) {len(ts)} tiles, median {statistics.median(ns):>7,.0f} "
             f"reports/tile, p50 {pct(ts, 50):7.1f} ms  p95 {pct(ts, 95):7.1f} ms   (first read: p50 "
             f"{pct(first, 50):7.1f} ms  p95 {pct(first, 95):7.1f} ms)")
+        if _layer == "reports" and tiles.stored_point_month(z, month) is not None:
+            # Beside the stored tile served above, the same tiles rendered from the point
+            # projection at request time, as a filtered view (a category, a state) is.
+            rendered = []
+            for x, y in tiles_by_zoom[str(z)]:
+                tiles.point_tile(z, x, y, month)
+                t = time.perf_counter()
+                tiles.point_tile(z, x, y, month)
+                rendered.append((time.perf_counter() - t) * 1000)
+            res["tiles"][str(z)].update(rendered_p50_ms=pct(rendered, 50), rendered_p95_ms=pct(rendered, 95))
+            say(f"        rendered from the point projection instead of stored: p50 {pct(rendered, 50):7.1f} ms  "
+                f"p95 {pct(rendered, 95):7.1f} ms")
         if _layer == "bins" and tiles.stored_month(z, month) is not None:
             # The same tiles rendered from the grid roll-up at request time, as a view
             # the stored tiles do not answer (a category or state filter) is: beside
@@ -487,7 +514,7 @@ def print_comparison(results):
         say(f"   {name:<26} {x:9.1f} ms  {y:9.1f} ms   growth {y / x:5.2f}x")
     say(f"   worst per-request growth {worst:.2f}x (target <= 2x)")
     for name, x, y in rendered:
-        say(f"   {name:<26} {x:9.1f} ms  {y:9.1f} ms   growth {y / x:5.2f}x (a filtered view's bins)")
+        say(f"   {name:<26} {x:9.1f} ms  {y:9.1f} ms   growth {y / x:5.2f}x (a filtered view's tile)")
     for key in ("refresh_day", "refresh_busy_day"):
         ra, rb = a[key], b[key]
         say(f"   {key:<26} {ra['reports']:,} reports {ra['refresh_s']:6.1f} s   {rb['reports']:,} reports "

@@ -221,6 +221,15 @@ class Filters:
             return self.start.replace(day=1)
         return None
 
+    def whole_month(self):
+        """The month of a period that is exactly one calendar month (the map's month
+        slider), else None: what the stored point tiles answer (raw reports are counted
+        by day, not rounded to months as the roll-ups are)."""
+        month = self.one_month()
+        if month and self.start == month and self.end == next_month(month) - dt.timedelta(days=1):
+            return month
+        return None
+
     def counts_province(self, code):
         """Whether reports of province ``code`` are in this view: the province filter and
         the jurisdiction scope (the province_code conditions of raw_sql / rollup_sql)."""
@@ -454,7 +463,7 @@ SUMMARY_ROLLUPS = {
 }
 # Everything a refresh writes (refresh_all empties them all first).
 ROLLUP_TABLES = ("heatmaps_gridrollup", "heatmaps_authorityrollup", "heatmaps_reportpoint", *SUMMARY_ROLLUPS,
-                 "heatmaps_bintile")
+                 "heatmaps_bintile", "heatmaps_pointtile")
 
 
 def _summary_insert_sql(table):
@@ -516,10 +525,10 @@ def refresh_months(months, now=None, everything=False):
     keys = "(month, province_code) IN (SELECT * FROM unnest(%s::date[], %s::text[]))"
     from heatmaps import tiles
 
-    bin_tiles_args = (params["months"], params["provinces"], whole)
+    stored_tiles_args = (params["months"], params["provinces"], whole, now)
     with transaction.atomic(), connection.cursor() as cur:
         if not everything:
-            tiles.store_bin_tiles(cur, "before", *bin_tiles_args)
+            tiles.store_tiles(cur, "before", *stored_tiles_args)
         for table in ("heatmaps_gridrollup", "heatmaps_authorityrollup", *SUMMARY_ROLLUPS, "heatmaps_reportpoint"):
             if whole:
                 cur.execute(f"DELETE FROM {table} WHERE month = ANY(%s::date[])", [whole])
@@ -531,7 +540,7 @@ def refresh_months(months, now=None, everything=False):
                 cur.execute(_summary_insert_sql(table), params)
             cur.execute(_points_insert_sql(everything), params)
         if not everything:  # refresh_all renders them all at the end
-            tiles.store_bin_tiles(cur, "after", *bin_tiles_args)
+            tiles.store_tiles(cur, "after", *stored_tiles_args)
         _bump_version(now)
     return len(pairs)
 
@@ -607,7 +616,7 @@ def refresh_all(now=None):
             cur.execute("TRUNCATE " + ", ".join(ROLLUP_TABLES))
         months = _pairs_of("TRUE", [])
         refresh_months(months, now=now, everything=True)
-        tiles.store_all_bin_tiles()
+        tiles.store_all_tiles(now)
         _state()
         lag = dt.timedelta(seconds=conf("HEATMAP_REFRESH_LAG_S"))
         RefreshState.objects.filter(name="default").update(updated_watermark=now - lag, due_watermark=now)

@@ -70,6 +70,38 @@ class BinTile(models.Model):
         constraints = [models.UniqueConstraint(fields=["month", "level", "x", "y"], name="heat_bintile_key")]
 
 
+class PointTile(models.Model):
+    """The "reports" (points) vector tile of one month at zoom z, as the map asks for it
+    with no other filter (a month of its slider), for one audience: "all" (staff who see
+    every report, and the tile renders of the refresh itself) or "public" (anyone: the
+    public states only, reports.policy.access). Rendered by the roll-up refresh from the
+    point projection, exactly as heatmaps.tiles.point_tile renders it at request time
+    (the cap, inside first, the buffer), with overdue as of the refresh; served as stored
+    at the zooms of HEATMAP_STORED_POINT_ZOOMS.
+
+    Why stored: a point tile's time is its points (the GiST read, the MVT encoding): from
+    1 M to 10 M reports nationally the median z10 tile of a month went from 167 to 1,668
+    points and its render from 2.2 to 8.6 ms (bench/national.py). The refresh renders
+    again the tiles that hold a point of the (month, province) pairs it refreshed, before
+    or after (heatmaps.tiles.store_point_tiles). No row: the tile is empty. ``inside``:
+    the points inside the tile (over the cap, the map says "capped"); ``provinces``: the
+    province codes of every point in the tile or its buffer, so that a view limited to
+    provinces uses the stored tile only when nothing else is in it."""
+
+    audience = models.CharField(max_length=6)  # "all" or "public"
+    z = models.SmallIntegerField()
+    month = models.DateField()
+    x = models.IntegerField()
+    y = models.IntegerField()  # XYZ scheme: 0 at the north
+    data = models.BinaryField()
+    n = models.IntegerField()  # features in the tile (the cap and the buffer included)
+    inside = models.IntegerField()
+    provinces = ArrayField(models.CharField(max_length=10))
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["month", "z", "x", "y", "audience"], name="heat_pointtile_key")]
+
+
 class RollupSums(models.Model):
     """The sums the dashboards and the ranking need. Rates are ratios of these sums, so
     any set of rows adds up exactly."""

@@ -55,7 +55,8 @@ def point_tile(z, x, y, filters: Filters):
     """(MVT bytes, features, points inside the tile) of the "reports" layer.
 
     The points of the tile and of its buffer (BUFFER tile units around it) that match
-    the filters; inside the tile first, newest first, at most HEATMAP_TILE_MAX_POINTS;
+    the filters; inside the tile first, newest first (then the higher report id), at most
+    HEATMAP_TILE_MAX_POINTS;
     then the buffer's, newest first, as many as the cap leaves room for. "Inside" is
     half-open (x in [xmin, xmax), y in (ymin, ymax]) so that a point on a shared edge
     belongs to exactly one tile. When the tile holds more points than the cap, a second
@@ -69,12 +70,14 @@ def point_tile(z, x, y, filters: Filters):
         cur.execute(f"SET LOCAL work_mem = '{TILE_WORK_MEM}'")
         cur.execute(sql, params)
         data, n, inside = cur.fetchone()
-    data = bytes(data or b"")
-    inside = int(inside or 0)
+    return with_capped_layer(bytes(data or b""), int(inside or 0), z, x, y), n, int(inside or 0)
+
+
+def with_capped_layer(data, inside, z, x, y):
+    """The tile's bytes, with the "capped" layer added when more points are inside the
+    tile than the cap lets it show (rendered or stored alike)."""
     limit = int(agg.conf("HEATMAP_TILE_MAX_POINTS"))
-    if inside > limit:
-        data += capped_layer(limit, inside, z, x, y)
-    return data, n, inside
+    return data + capped_layer(limit, inside, z, x, y) if inside > limit else data
 
 
 def point_tile_sql(z, x, y, filters: Filters):
@@ -93,10 +96,7 @@ def point_tile_sql(z, x, y, filters: Filters):
     same affine map rounded to the integer grid): 0.31 s for that tile."""
     where, params = filters.raw_sql("p")
     limit = int(agg.conf("HEATMAP_TILE_MAX_POINTS"))
-    # && alone compares float4 boxes (a point up to ~1 m outside passes): the exact
-    # bounds make "beyond the buffer" never, and "inside" exact.
-    is_inside = "p.x >= t.x0 AND p.x < t.x1 AND p.y > t.y0 AND p.y <= t.y1"
-    in_box = "p.x BETWEEN t.bx0 AND t.bx1 AND p.y BETWEEN t.by0 AND t.by1"
+    is_inside, in_box = inside_sql("p", "t"), in_box_sql("p", "t")
     columns = ("p.report_id, p.code, p.category, p.state, p.x, p.y, p.created_at, p.forward_due, "
                "p.resolve_due")
     sql = f"""
@@ -104,27 +104,23 @@ def point_tile_sql(z, x, y, filters: Filters):
         SELECT *,
                ST_MakeEnvelope(bx0, by0, x0, by1, 3857) AS west, ST_MakeEnvelope(x1, by0, bx1, by1, 3857) AS east,
                ST_MakeEnvelope(x0, by0, x1, y0, 3857) AS south, ST_MakeEnvelope(x0, y1, x1, by1, 3857) AS north
-        FROM (SELECT e, ST_XMin(e) AS x0, ST_XMax(e) AS x1, ST_YMin(e) AS y0, ST_YMax(e) AS y1,
-                     ST_XMin(b) AS bx0, ST_XMax(b) AS bx1, ST_YMin(b) AS by0, ST_YMax(b) AS by1
-              FROM (SELECT ST_TileEnvelope(%s, %s, %s) AS e,
-                           ST_TileEnvelope(%s, %s, %s, margin => %s) AS b) env) bounds
+        FROM ({tile_bounds_sql("%s", "%s", "%s")}) bounds
     ),
     inside AS MATERIALIZED (
         SELECT {columns} FROM heatmaps_reportpoint p, t
         WHERE p.geom && t.e AND {is_inside} AND {where}
-        ORDER BY p.created_at DESC LIMIT {limit}
+        ORDER BY p.created_at DESC, p.report_id DESC LIMIT {limit}
     ),
     shown AS MATERIALIZED (SELECT count(*) AS n FROM inside),
     rim AS (
         SELECT {columns} FROM heatmaps_reportpoint p, t
         WHERE (p.geom && t.west OR p.geom && t.east OR p.geom && t.south OR p.geom && t.north)
           AND {in_box} AND NOT ({is_inside}) AND {where}
-        ORDER BY p.created_at DESC LIMIT {limit} - (SELECT n FROM shown)
+        ORDER BY p.created_at DESC, p.report_id DESC LIMIT {limit} - (SELECT n FROM shown)
     ),
     kept AS (SELECT * FROM inside UNION ALL SELECT * FROM rim),
     mvt AS (
-        SELECT ST_Point(round((k.x - t.x0) * {EXTENT} / (t.x1 - t.x0)),
-                        round((t.y1 - k.y) * {EXTENT} / (t.y1 - t.y0))) AS geom,
+        SELECT {point_geom_sql("k", "t")} AS geom,
                k.report_id AS id, k.code, k.category, k.state, coalesce({policy.overdue_sql('k')}, false) AS overdue
         FROM kept k, t
     )
@@ -134,7 +130,41 @@ def point_tile_sql(z, x, y, filters: Filters):
            END
     FROM mvt
     """
-    return sql, [z, x, y, z, x, y, BUFFER / EXTENT, *params, *params, *params]
+    return sql, [z, x, y, z, x, y, *params, *params, *params]
+
+
+# The parts of a point tile's query that the stored render (_render_point_tiles_sql)
+# uses too: the tile's exact bounds, which points are inside or in the buffer, and a
+# point's tile coordinates. ``p``: the points' alias (columns x, y); ``t``: the bounds'.
+
+
+def tile_bounds_sql(z, x, y):
+    """SELECT of one row: the tile envelope ``e`` and the buffered one ``b`` (BUFFER tile
+    units around it), with their bounds x0 x1 y0 y1 and bx0 bx1 by0 by1. ``z``, ``x``,
+    ``y``: SQL (placeholders or columns)."""
+    return f"""SELECT e, b, ST_XMin(e) AS x0, ST_XMax(e) AS x1, ST_YMin(e) AS y0, ST_YMax(e) AS y1,
+                      ST_XMin(b) AS bx0, ST_XMax(b) AS bx1, ST_YMin(b) AS by0, ST_YMax(b) AS by1
+               FROM (SELECT ST_TileEnvelope({z}, {x}, {y}) AS e,
+                            ST_TileEnvelope({z}, {x}, {y}, margin => {BUFFER / EXTENT!r}) AS b) env"""
+
+
+def inside_sql(p, t):
+    # && alone compares float4 boxes (a point up to ~1 m outside passes): the exact
+    # bounds make "beyond the buffer" never, and "inside" exact (half-open: a point on
+    # a shared edge is inside one tile).
+    return f"{p}.x >= {t}.x0 AND {p}.x < {t}.x1 AND {p}.y > {t}.y0 AND {p}.y <= {t}.y1"
+
+
+def in_box_sql(p, t):
+    return f"{p}.x BETWEEN {t}.bx0 AND {t}.bx1 AND {p}.y BETWEEN {t}.by0 AND {t}.by1"
+
+
+def point_geom_sql(p, t):
+    """A point's position in tile coordinates (y down), computed directly: for a point
+    known to be in the box, ST_AsMVTGeom's clipping and snapping is this affine map
+    rounded to the integer grid."""
+    return (f"ST_Point(round(({p}.x - {t}.x0) * {EXTENT} / ({t}.x1 - {t}.x0)), "
+            f"round(({t}.y1 - {p}.y) * {EXTENT} / ({t}.y1 - {t}.y0)))")
 
 
 def capped_layer(shown, total, z, x, y):
@@ -295,6 +325,195 @@ def store_bin_tiles(cur, stage, months, provinces, whole):
     cur.execute("DROP TABLE _bin_tiles_to_render")
 
 
+# --- stored point tiles (heatmaps.models.PointTile) ----------------------------------
+
+AUDIENCES = ("all", "public")
+
+
+def stored_point_month(z, filters: Filters):
+    """The month whose stored point tiles answer ``filters`` at zoom ``z``, or None: z is
+    one of HEATMAP_STORED_POINT_ZOOMS, the period is exactly one calendar month and
+    nothing else is filtered but provinces (checked against the tile's own provinces)."""
+    if z not in agg.conf("HEATMAP_STORED_POINT_ZOOMS"):
+        return None
+    if filters.category_ids is not None or filters.states is not None or filters.authority_id is not None:
+        return None
+    return filters.whole_month()
+
+
+def stored_audience(scope, provinces):
+    """Which stored tile shows what ``scope`` (reports.policy.access.Scope, None: no
+    limit) may see of a tile whose points are of ``provinces``: "all", "public", or None
+    when neither is exactly it (an officer's authority, a reporter's own reports, a
+    province's staff over a tile shared with another province)."""
+    if scope is None or scope.everything:
+        return "all"
+    if scope.authorities or scope.reporter_id is not None:
+        return None
+    if not scope.provinces:
+        return "public"
+    if set(provinces) <= set(scope.provinces):
+        return "all"  # every point of the tile is of their provinces: they see all
+    if not set(provinces) & set(scope.provinces):
+        return "public"
+    return None
+
+
+def stored_point_tile(z, x, y, filters: Filters):
+    """(MVT bytes, features, points inside) from the stored tiles, or None when the view
+    is not one they answer (stored_point_month, stored_audience, a province of the tile
+    left out of the view)."""
+    month = stored_point_month(z, filters)
+    if month is None:
+        return None
+    with connection.cursor() as cur:
+        cur.execute("SELECT audience, data, n, inside, provinces FROM heatmaps_pointtile "
+                    "WHERE month = %s AND z = %s AND x = %s AND y = %s", [month, z, x, y])
+        rows = {audience: rest for audience, *rest in cur.fetchall()}
+    every = rows.get("all")
+    audience = stored_audience(filters.scope, every[3] if every else [])
+    if audience is None:
+        return None
+    if audience not in rows:
+        return b"", 0, 0
+    data, n, inside, provinces = rows[audience]
+    if not all(filters.counts_province(code) for code in provinces):
+        return None
+    return with_capped_layer(bytes(data), inside, z, x, y), n, inside
+
+
+def _point_tiles_of_points_sql(where):
+    """SELECT of the (z, month, x, y) of the stored zooms whose tile or buffer may hold a
+    point of heatmaps_reportpoint ``p`` matching ``where``: the tiles at the point's
+    position give or take the buffer (a little wider, so that none is missed; the render
+    applies the exact bounds)."""
+    half = agg.WORLD / 2
+    # the buffer as a share of a tile's width, widened by 1 %
+    margin = BUFFER / EXTENT * 1.01
+    span = f"({half!r} * 2 / (1 << z))"
+    xs = (f"generate_series(greatest(0, floor((p.x + {half!r}) / {span} - {margin!r}))::int, "
+          f"least((1 << z) - 1, floor((p.x + {half!r}) / {span} + {margin!r}))::int)")
+    ys = (f"generate_series(greatest(0, floor(({half!r} - p.y) / {span} - {margin!r}))::int, "
+          f"least((1 << z) - 1, floor(({half!r} - p.y) / {span} + {margin!r}))::int)")
+    return f"""SELECT DISTINCT z, p.month, tx, ty FROM heatmaps_reportpoint p
+               CROSS JOIN unnest(%(point_zooms)s::int[]) z
+               CROSS JOIN LATERAL {xs} tx CROSS JOIN LATERAL {ys} ty
+               WHERE {where}"""
+
+
+def _render_point_tiles_sql():
+    """INSERT of the stored point tiles of the work table ``_point_tiles_to_render`` (z,
+    month, x, y), for both audiences: each tile's points read as point_tile_sql reads
+    them (the GiST index on the buffered box, the exact bounds), ranked inside first,
+    newest first, then the buffer's, the cap kept (row_number), one ST_AsMVT per tile
+    (the row type heatmaps_point_feature gives the layer point_tile's attributes).
+    Overdue is as of %(now)s, the refresh's time."""
+    limit = int(agg.conf("HEATMAP_TILE_MAX_POINTS"))
+    from reports.policy import states
+
+    return f"""
+    INSERT INTO heatmaps_pointtile (audience, z, month, x, y, data, n, inside, provinces)
+    SELECT audience, z, month, x, y,
+           ST_AsMVT(ROW(geom, id, code, category, state, overdue)::heatmaps_point_feature, 'reports', {EXTENT},
+                    'geom', 'id' ORDER BY rank) FILTER (WHERE rank <= {limit}),
+           count(*) FILTER (WHERE rank <= {limit}), count(*) FILTER (WHERE inside),
+           array_agg(DISTINCT province_code ORDER BY province_code)
+    FROM (
+        SELECT au.audience, a.z, a.month, a.x, a.y, k.inside, k.province_code,
+               {point_geom_sql("k", "t")} AS geom, k.report_id AS id, k.code, k.category, k.state,
+               coalesce({policy.overdue_sql('k', '%(now)s')}, false) AS overdue,
+               row_number() OVER (PARTITION BY au.audience, a.z, a.month, a.x, a.y
+                                  ORDER BY k.inside DESC, k.created_at DESC, k.report_id DESC) AS rank
+        FROM _point_tiles_to_render a
+        CROSS JOIN LATERAL ({tile_bounds_sql("a.z", "a.x", "a.y")}) t
+        CROSS JOIN LATERAL (
+            SELECT p.*, ({inside_sql("p", "t")}) AS inside FROM heatmaps_reportpoint p
+            WHERE p.geom && t.b AND {in_box_sql("p", "t")}
+              AND p.created_at >= (a.month::timestamp AT TIME ZONE %(tz)s)
+              AND p.created_at < ((a.month + interval '1 month')::timestamp AT TIME ZONE %(tz)s)
+        ) k
+        JOIN (VALUES {", ".join(f"('{a}')" for a in AUDIENCES)}) au(audience)
+          ON au.audience = 'all' OR {states.PUBLIC.sql('k')}
+    ) ranked
+    GROUP BY audience, z, month, x, y
+    """
+
+
+def _point_work_table(cur):
+    cur.execute("DROP TABLE IF EXISTS _point_tiles_to_render")
+    cur.execute("CREATE TEMP TABLE _point_tiles_to_render (z smallint, month date, x int, y int, "
+                "PRIMARY KEY (z, month, x, y)) ON COMMIT DROP")
+
+
+def _point_params(now):
+    from django.conf import settings
+    from django.utils import timezone
+
+    return {"point_zooms": list(agg.conf("HEATMAP_STORED_POINT_ZOOMS")), "now": now or timezone.now(),
+            "tz": settings.TIME_ZONE}
+
+
+def store_all_point_tiles(now=None):
+    """Render every stored point tile again from the point projection (refresh_all), a
+    month at a time (each month's sort stays small)."""
+    params = _point_params(now)
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("TRUNCATE heatmaps_pointtile")
+        if not params["point_zooms"]:
+            return
+        cur.execute(f"SET LOCAL work_mem = '{TILE_WORK_MEM}'")
+        cur.execute("SELECT DISTINCT month FROM heatmaps_reportpoint ORDER BY month")
+        for (month,) in cur.fetchall():
+            _point_work_table(cur)
+            cur.execute("INSERT INTO _point_tiles_to_render " + _point_tiles_of_points_sql("p.month = %(month)s"),
+                        {**params, "month": month})
+            cur.execute(_render_point_tiles_sql(), params)
+            cur.execute("DROP TABLE _point_tiles_to_render")
+
+
+def store_point_tiles(cur, stage, months, provinces, whole, now):
+    """store_bin_tiles for the point tiles: "before" notes the stored tiles holding a
+    point of a refreshed (month, province) pair (or any point of a whole month), "after"
+    adds the tiles of the pairs' points just written, deletes the noted tiles and
+    renders them again from every province's points."""
+    params = _point_params(now)
+    if not params["point_zooms"]:
+        return
+    if stage == "before":
+        _point_work_table(cur)
+        cur.execute(
+            """INSERT INTO _point_tiles_to_render
+               SELECT t.z, t.month, t.x, t.y FROM heatmaps_pointtile t
+               WHERE t.audience = 'all' AND t.month = ANY(%s::date[])
+                 AND (t.month = ANY(%s::date[])
+                      OR EXISTS (SELECT 1 FROM unnest(%s::date[], %s::text[]) p(month, province)
+                                 WHERE p.month = t.month AND p.province = ANY(t.provinces)))""",
+            [sorted({*months, *whole}), whole, months, provinces],
+        )
+        return
+    where = ("p.month = ANY(%(months_only)s::date[]) AND (p.month, p.province_code) IN "
+             "(SELECT * FROM unnest(%(months)s::date[], %(provinces)s::text[]))")
+    cur.execute("INSERT INTO _point_tiles_to_render " + _point_tiles_of_points_sql(where) + " ON CONFLICT DO NOTHING",
+                {**params, "months_only": sorted(set(months)), "months": months, "provinces": provinces})
+    cur.execute("SELECT pg_advisory_xact_lock(hashtext('heatmaps_pointtile'))")
+    cur.execute("""DELETE FROM heatmaps_pointtile t USING _point_tiles_to_render a
+                   WHERE t.month = a.month AND t.z = a.z AND t.x = a.x AND t.y = a.y""")
+    cur.execute(f"SET LOCAL work_mem = '{TILE_WORK_MEM}'")
+    cur.execute(_render_point_tiles_sql(), params)
+    cur.execute("DROP TABLE _point_tiles_to_render")
+
+
+def store_tiles(cur, stage, months, provinces, whole, now):
+    """The stored tiles' part of a refresh (aggregates.refresh_months): bins and points."""
+    store_bin_tiles(cur, stage, months, provinces, whole)
+    store_point_tiles(cur, stage, months, provinces, whole, now)
+
+
+def store_all_tiles(now=None):
+    store_all_bin_tiles()
+    store_all_point_tiles(now)
+
+
 class Tile(NamedTuple):
     data: bytes
     count: int  # features (points), or reports counted in the bins
@@ -304,7 +523,8 @@ class Tile(NamedTuple):
 
 def tile(layer, z, x, y, filters: Filters) -> Tile:
     if layer == "reports" and z >= points_zoom():
-        data, n, inside = point_tile(z, x, y, filters)
+        stored = stored_point_tile(z, x, y, filters)
+        data, n, inside = stored if stored is not None else point_tile(z, x, y, filters)
         limit = int(agg.conf("HEATMAP_TILE_MAX_POINTS"))
         return Tile(data, n, "reports", (limit, inside) if inside > limit else None)
     stored = stored_bin_tile(z, x, y, filters)

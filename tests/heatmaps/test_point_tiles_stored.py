@@ -1,0 +1,260 @@
+"""Stored point tiles (heatmaps.models.PointTile): a month of the map at z10-z12, with no
+other filter, is served from tiles the roll-up refresh rendered, one for staff who see
+everything and one for the public. Every expectation is counted in the reports table
+itself (or written by hand), after each kind of change a refresh must carry into them."""
+
+import datetime as dt
+
+import mapbox_vector_tile
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.utils import timezone
+
+from heatmaps import aggregates as agg
+from heatmaps import tiles
+from heatmaps.aggregates import Filters
+from reports.policy.access import Scope
+from tests.heatmaps.conftest import insert_points
+from tests.heatmaps.test_tiles import HA_LONG, tile_of
+
+# Written out by hand: what the public map shows (the desk has let it through).
+PUBLIC_STATES = ["forwarded", "accepted", "in_progress", "resolved", "published", "rated", "reopened", "closed"]
+BUFFER_SHARE = 80 / 4096  # the buffer, as documented: 80 of 4096 tile units
+
+
+def this_month():
+    return timezone.localdate().replace(day=1)
+
+
+def month_filters(month):
+    return Filters(start=month, end=agg.next_month(month) - dt.timedelta(days=1))
+
+
+def report_ids(z, x, y, month, margin=0.0, public=False):
+    """Ids of the reports received in ``month`` (local) in tile z/x/y, or in it and its
+    buffer (``margin``), counted in the reports table."""
+    start = dt.datetime.combine(month, dt.time(), tzinfo=agg.tz())
+    end = dt.datetime.combine(agg.next_month(month), dt.time(), tzinfo=agg.tz())
+    sql = """SELECT r.id FROM reports_report r
+             WHERE ST_Intersects(ST_Transform(r.location, 3857), ST_TileEnvelope(%s, %s, %s, margin => %s))
+               AND r.created_at >= %s AND r.created_at < %s"""
+    params = [z, x, y, margin, start, end]
+    if public:
+        sql += " AND r.state = ANY(%s)"
+        params.append(PUBLIC_STATES)
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return {row[0] for row in cur.fetchall()}
+
+
+def stored(z, x, y, month, audience="all"):
+    with connection.cursor() as cur:
+        cur.execute("SELECT data, n, inside, provinces FROM heatmaps_pointtile WHERE z = %s AND x = %s AND y = %s "
+                    "AND month = %s AND audience = %s", [z, x, y, month, audience])
+        return cur.fetchone()
+
+
+def features(data, layer="reports"):
+    return mapbox_vector_tile.decode(bytes(data)).get(layer, {}).get("features", [])
+
+
+def stored_ids(z, x, y, month, audience="all"):
+    row = stored(z, x, y, month, audience)
+    return {f["id"] for f in features(row[0])} if row else set()
+
+
+@pytest.mark.parametrize("z", [10, 11, 12])
+def test_every_stored_point_tile_holds_the_reports_of_its_month(synthetic, z):
+    with connection.cursor() as cur:
+        cur.execute("SELECT audience, month, x, y, data, n, inside FROM heatmaps_pointtile WHERE z = %s", [z])
+        rows = cur.fetchall()
+    assert rows
+    for audience, month, x, y, data, n, inside in rows:
+        public = audience == "public"
+        in_tile = report_ids(z, x, y, month, public=public)
+        with_buffer = report_ids(z, x, y, month, BUFFER_SHARE, public=public)
+        assert {f["id"] for f in features(data)} == with_buffer, (audience, z, x, y, month)
+        assert n == len(with_buffer) and inside == len(in_tile)
+    # every (month, tile) with a report inside has its tile, for staff
+    with connection.cursor() as cur:
+        cur.execute(
+            """SELECT count(DISTINCT (date_trunc('month', created_at AT TIME ZONE %s),
+                                      floor((ST_X(ST_Transform(location, 3857)) + 20037508.342789244)
+                                            / (40075016.685578488 / 2 ^ %s)),
+                                      floor((20037508.342789244 - ST_Y(ST_Transform(location, 3857)))
+                                            / (40075016.685578488 / 2 ^ %s))))
+               FROM reports_report""", [agg.tz().key, z, z])
+        tiles_with_reports = cur.fetchone()[0]
+    assert sum(1 for a, *_rest, inside in rows if a == "all" and inside > 0) == tiles_with_reports
+
+
+def test_a_stored_tile_is_the_tile_rendered_when_asked(synthetic):
+    with connection.cursor() as cur:
+        cur.execute("SELECT audience, z, month, x, y, data FROM heatmaps_pointtile ORDER BY n DESC LIMIT 12")
+        rows = cur.fetchall()
+    assert rows
+    for audience, z, month, x, y, data in rows:
+        filters = month_filters(month)
+        filters.scope = Scope() if audience == "public" else None
+        rendered, _n, _inside = tiles.point_tile(z, x, y, filters)
+
+        def key(f):
+            return f["id"], tuple(f["geometry"]["coordinates"]), tuple(sorted(f["properties"].items()))
+
+        assert sorted(map(key, features(data))) == sorted(map(key, features(rendered)))
+
+
+def viewer(kind):
+    User = get_user_model()
+    if kind == "anonymous":
+        return None
+    if kind == "admin":
+        return User.objects.create(username="pt-admin", is_superuser=True, is_staff=True)
+    return User.objects.get(username="+84900000001")  # the desk of Quảng Ninh (22)
+
+
+# Who asks for a tile of Quảng Ninh's points only, and which reports they see on it.
+@pytest.mark.parametrize("who, sees_every_state", [
+    ("anonymous", False),
+    ("desk of 22", True),
+    ("admin", True),
+])
+def test_each_viewer_is_served_what_they_may_see(client, synthetic, who, sees_every_state):
+    month = this_month()
+    ids = insert_points([(HA_LONG[0] + i * 1e-4, HA_LONG[1]) for i in range(4)], state="received",
+                        created_at=timezone.now(), province_code="22")
+    ids += insert_points([(HA_LONG[0] - i * 1e-4, HA_LONG[1]) for i in range(3)], state="in_progress",
+                         created_at=timezone.now(), province_code="22")
+    agg.refresh_months([(month, "22")])
+    z = 11
+    x, y = tile_of(*HA_LONG, z)
+    user = viewer(who)
+    if user:
+        client.force_login(user)
+    resp = client.get(f"/tiles/reports/{z}/{x}/{y}.pbf?month={month:%Y-%m}")
+    assert resp.status_code == 200
+    shown = {f["id"] for f in features(resp.content)}
+    assert shown == report_ids(z, x, y, month, BUFFER_SHARE, public=not sees_every_state)
+    assert set(ids[4:]) <= shown and (set(ids[:4]) <= shown) == sees_every_state
+    # the stored tile of that audience, as it is
+    assert shown == stored_ids(z, x, y, month, "all" if sees_every_state else "public")
+
+
+# Each change a refresh must carry into the stored tiles: (what happens, the point it
+# happens at, the tile looked at, relative to the point).
+def _new_report(point):
+    return insert_points([point], state="forwarded", created_at=timezone.now(), province_code="22")
+
+
+def _deleted(point):
+    from reports.models import Report
+
+    ids = _new_report(point)
+    agg.refresh_months([(this_month(), "22")])
+    assert ids[0] in stored_ids(12, *tile_of(*point, 12), this_month())
+    Report.objects.filter(pk__in=ids).delete()
+    return ids
+
+
+def _let_through_by_the_desk(point):
+    from reports.models import Report
+
+    ids = insert_points([point], state="received", created_at=timezone.now(), province_code="22")
+    agg.refresh_months([(this_month(), "22")])
+    assert ids[0] not in stored_ids(12, *tile_of(*point, 12), this_month(), "public")
+    Report.objects.filter(pk__in=ids).update(state="forwarded", updated_at=timezone.now())
+    return ids
+
+
+@pytest.mark.parametrize("change, in_the_tile", [
+    (_new_report, True),
+    (_deleted, False),
+    (_let_through_by_the_desk, True),
+])
+@pytest.mark.parametrize("audience", ["all", "public"])
+def test_a_refresh_renders_the_tiles_it_changed_again(synthetic, change, in_the_tile, audience):
+    month = this_month()
+    point = (HA_LONG[0] + 0.003, HA_LONG[1] + 0.002)
+    ids = change(point)
+    agg.refresh_incremental()
+    for z in (10, 11, 12):
+        x, y = tile_of(*point, z)
+        expected = report_ids(z, x, y, month, BUFFER_SHARE, public=audience == "public")
+        assert stored_ids(z, x, y, month, audience) == expected
+        assert (ids[0] in expected) == in_the_tile
+
+
+def test_a_point_in_the_buffer_is_in_the_neighbouring_stored_tile_too(synthetic):
+    month = this_month()
+    z = 12
+    x, y = tile_of(*HA_LONG, z)
+    # 1/8 of the buffer west of the tile's west edge (tile width: 360 / 2^12 degrees)
+    west_edge = x * 360 / 2**z - 180
+    point = (west_edge - 360 / 2**z * BUFFER_SHARE / 8, HA_LONG[1])
+    ids = _new_report(point)
+    agg.refresh_incremental()
+    assert tile_of(*point, z) == (x - 1, y)
+    assert ids[0] in stored_ids(z, x - 1, y, month) and ids[0] in stored_ids(z, x, y, month)
+    inside_counts = {t: stored(z, *t, month)[2] for t in ((x - 1, y), (x, y))}
+    assert inside_counts == {t: len(report_ids(z, *t, month)) for t in inside_counts}
+
+
+def test_a_capped_stored_tile_keeps_the_newest_points_inside_and_says_so(synthetic, settings):
+    settings.HEATMAP_TILE_MAX_POINTS = 3
+    month = this_month()
+    z = 12
+    point = (HA_LONG[0] + 0.01, HA_LONG[1] + 0.01)
+    x, y = tile_of(*point, z)
+    now = timezone.now()
+    ids = [insert_points([(point[0] + i * 1e-4, point[1])], state="forwarded", province_code="22",
+                         created_at=now - dt.timedelta(minutes=10 - i))[0] for i in range(6)]
+    agg.refresh_all()
+    served = tiles.tile("reports", z, x, y, month_filters(month))
+    total = len(report_ids(z, x, y, month))
+    assert total >= 6
+    assert served.capped == (3, total)
+    assert {f["id"] for f in features(served.data)} == set(ids[-3:])  # the three newest
+    capped = features(served.data, "capped")
+    assert [(f["properties"]["shown"], f["properties"]["total"]) for f in capped] == [(3, total)]
+    assert stored(z, x, y, month)[1:3] == (3, total)
+
+
+# The view a stored tile answers, and the one it does not (rendered when asked).
+@pytest.mark.parametrize("params, stored_answer", [
+    ({"month": "THIS"}, True),
+    ({"month": "THIS", "province": "22"}, True),  # the tile holds Quảng Ninh's points only
+    ({"month": "THIS", "province": "11"}, False),
+    ({"month": "THIS", "category": "do-thi-chieu-sang"}, False),
+    ({"month": "THIS", "state": "open"}, False),
+    ({"start": "FIRST", "end": "FIFTEENTH"}, False),  # half a month: counted by day
+    ({}, False),  # all time
+])
+def test_which_views_the_stored_tiles_answer(synthetic, params, stored_answer):
+    month = this_month()
+    insert_points([HA_LONG] * 2, state="forwarded", created_at=timezone.now(), province_code="22")
+    agg.refresh_months([(month, "22")])
+    values = {"THIS": f"{month:%Y-%m}", "FIRST": f"{month:%Y-%m-%d}", "FIFTEENTH": f"{month.replace(day=15):%Y-%m-%d}"}
+    filters = Filters.from_params({k: values.get(v, v) for k, v in params.items()})
+    x, y = tile_of(*HA_LONG, 11)
+    answer = tiles.stored_point_tile(11, x, y, filters)
+    assert (answer is not None) == stored_answer
+    if answer is not None:
+        assert {f["id"] for f in features(answer[0])} == report_ids(11, x, y, month, BUFFER_SHARE)
+
+
+# Which stored tile a scope may be served, for a tile of Quảng Ninh (22) alone, or of
+# Quảng Ninh and Điện Biên (11).
+@pytest.mark.parametrize("scope, provinces, audience", [
+    (None, ["22"], "all"),
+    (Scope(everything=True), ["11", "22"], "all"),
+    (Scope(), ["22"], "public"),
+    (Scope(provinces=["22"]), ["22"], "all"),
+    (Scope(provinces=["22"]), ["11"], "public"),
+    (Scope(provinces=["22"]), ["11", "22"], None),
+    (Scope(provinces=["11", "22"]), ["11", "22"], "all"),
+    (Scope(authorities=[7]), ["22"], None),
+    (Scope(reporter_id=5), ["22"], None),
+])
+def test_stored_audience(scope, provinces, audience):
+    assert tiles.stored_audience(scope, provinces) == audience
