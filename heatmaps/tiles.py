@@ -27,7 +27,7 @@ The connection has JIT and parallel workers off (settings). Placeholder points (
 Hall "not geocoded") are left out. Finished tiles are cached by heatmaps.tile_cache.
 """
 
-from typing import NamedTuple
+import gzip
 
 from django.db import connection, transaction
 
@@ -171,13 +171,16 @@ def capped_layer(shown, total, z, x, y):
     """The "capped" layer: one point at the tile's centre whose properties say that tile
     z/x/y shows ``shown`` of its ``total`` points (the map shows a notice, draws nothing)."""
     with connection.cursor() as cur:
-        cur.execute(
-            f"""SELECT ST_AsMVT(m, 'capped', {EXTENT}, 'geom') FROM (
-                   SELECT ST_Point({EXTENT // 2}, {EXTENT // 2}) AS geom, true AS capped,
-                          %s::int AS shown, %s::int AS total, %s::int AS z, %s::int AS x, %s::int AS y) m""",
-            [shown, total, z, x, y],
-        )
+        cur.execute("SELECT " + capped_layer_sql("%s", "%s", "%s", "%s", "%s"), [shown, total, z, x, y])
         return bytes(cur.fetchone()[0])
+
+
+def capped_layer_sql(shown, total, z, x, y):
+    """capped_layer as an SQL expression of SQL expressions (the stored render's)."""
+    return f"""(SELECT ST_AsMVT(m, 'capped', {EXTENT}, 'geom') FROM (
+                   SELECT ST_Point({EXTENT // 2}, {EXTENT // 2}) AS geom, true AS capped,
+                          ({shown})::int AS shown, ({total})::int AS total, ({z})::int AS z, ({x})::int AS x,
+                          ({y})::int AS y) m)"""
 
 
 def aligned_cell_geom_sql(cx0, cy1):
@@ -360,9 +363,9 @@ def stored_audience(scope, provinces):
 
 
 def stored_point_tile(z, x, y, filters: Filters):
-    """(MVT bytes, features, points inside) from the stored tiles, or None when the view
-    is not one they answer (stored_point_month, stored_audience, a province of the tile
-    left out of the view)."""
+    """(the tile's gzip, features, points inside) from the stored tiles, or None when the
+    view is not one they answer (stored_point_month, stored_audience, a province of the
+    tile left out of the view)."""
     month = stored_point_month(z, filters)
     if month is None:
         return None
@@ -379,7 +382,7 @@ def stored_point_tile(z, x, y, filters: Filters):
     data, n, inside, provinces = rows[audience]
     if not all(filters.counts_province(code) for code in provinces):
         return None
-    return with_capped_layer(bytes(data), inside, z, x, y), n, inside
+    return bytes(data), n, inside
 
 
 def _point_tiles_of_points_sql(where):
@@ -412,12 +415,16 @@ def _render_point_tiles_sql():
     from reports.policy import states
 
     return f"""
-    INSERT INTO heatmaps_pointtile (audience, z, month, x, y, data, n, inside, provinces)
+    INSERT INTO _point_tiles_rendered (audience, z, month, x, y, data, n, inside, provinces)
+    SELECT audience, z, month, x, y,
+           CASE WHEN inside > {limit} THEN mvt || {capped_layer_sql(limit, "inside", "z", "x", "y")} ELSE mvt END,
+           n, inside, provinces
+    FROM (
     SELECT audience, z, month, x, y,
            ST_AsMVT(ROW(geom, id, code, category, state, overdue)::heatmaps_point_feature, 'reports', {EXTENT},
-                    'geom', 'id' ORDER BY rank) FILTER (WHERE rank <= {limit}),
-           count(*) FILTER (WHERE rank <= {limit}), count(*) FILTER (WHERE inside),
-           array_agg(DISTINCT province_code ORDER BY province_code)
+                    'geom', 'id' ORDER BY rank) FILTER (WHERE rank <= {limit}) AS mvt,
+           count(*) FILTER (WHERE rank <= {limit}) AS n, count(*) FILTER (WHERE inside) AS inside,
+           array_agg(DISTINCT province_code ORDER BY province_code) AS provinces
     FROM (
         SELECT au.audience, a.z, a.month, a.x, a.y, k.inside, k.province_code,
                {point_geom_sql("k", "t")} AS geom, k.report_id AS id, k.code, k.category, k.state,
@@ -436,7 +443,25 @@ def _render_point_tiles_sql():
           ON au.audience = 'all' OR {states.PUBLIC.sql('k')}
     ) ranked
     GROUP BY audience, z, month, x, y
+    ) tile
     """
+
+
+def _render_point_tiles(cur, params):
+    """Render the tiles of ``_point_tiles_to_render`` into heatmaps_pointtile, each stored
+    as the gzip the tile view sends (gzip_tile: PostgreSQL has no gzip, so the rendered
+    tiles pass through here once; the view then neither compresses nor decompresses)."""
+    cur.execute("DROP TABLE IF EXISTS _point_tiles_rendered")
+    cur.execute("CREATE TEMP TABLE _point_tiles_rendered (audience text, z smallint, month date, x int, y int, "
+                "data bytea, n int, inside int, provinces text[]) ON COMMIT DROP")
+    cur.execute(f"SET LOCAL work_mem = '{TILE_WORK_MEM}'")
+    cur.execute(_render_point_tiles_sql(), params)
+    cur.execute("SELECT audience, z, month, x, y, data, n, inside, provinces FROM _point_tiles_rendered")
+    rows = cur.fetchall()
+    with cur.copy("COPY heatmaps_pointtile (audience, z, month, x, y, data, n, inside, provinces) FROM STDIN") as copy:
+        for audience, z, month, x, y, data, n, inside, provinces in rows:
+            copy.write_row((audience, z, month, x, y, gzip_tile(bytes(data)), n, inside, provinces))
+    cur.execute("DROP TABLE _point_tiles_rendered")
 
 
 def _point_work_table(cur):
@@ -461,13 +486,12 @@ def store_all_point_tiles(now=None):
         cur.execute("TRUNCATE heatmaps_pointtile")
         if not params["point_zooms"]:
             return
-        cur.execute(f"SET LOCAL work_mem = '{TILE_WORK_MEM}'")
         cur.execute("SELECT DISTINCT month FROM heatmaps_reportpoint ORDER BY month")
         for (month,) in cur.fetchall():
             _point_work_table(cur)
             cur.execute("INSERT INTO _point_tiles_to_render " + _point_tiles_of_points_sql("p.month = %(month)s"),
                         {**params, "month": month})
-            cur.execute(_render_point_tiles_sql(), params)
+            _render_point_tiles(cur, params)
             cur.execute("DROP TABLE _point_tiles_to_render")
 
 
@@ -498,8 +522,7 @@ def store_point_tiles(cur, stage, months, provinces, whole, now):
     cur.execute("SELECT pg_advisory_xact_lock(hashtext('heatmaps_pointtile'))")
     cur.execute("""DELETE FROM heatmaps_pointtile t USING _point_tiles_to_render a
                    WHERE t.month = a.month AND t.z = a.z AND t.x = a.x AND t.y = a.y""")
-    cur.execute(f"SET LOCAL work_mem = '{TILE_WORK_MEM}'")
-    cur.execute(_render_point_tiles_sql(), params)
+    _render_point_tiles(cur, params)
     cur.execute("DROP TABLE _point_tiles_to_render")
 
 
@@ -514,18 +537,46 @@ def store_all_tiles(now=None):
     store_all_point_tiles(now)
 
 
-class Tile(NamedTuple):
-    data: bytes
-    count: int  # features (points), or reports counted in the bins
-    layer: str  # the layer actually served
-    capped: tuple | None = None  # (shown, total points inside the tile) when over the cap
+def gzip_tile(data):
+    """A tile's bytes as sent with Content-Encoding: gzip. mtime=0: the same bytes give the
+    same gzip (the ETag). Level 4: on a capped z10 tile (420 KB) 16 ms and 158 KB against
+    level 6's 42 ms and 153 KB — a third of a rendered tile's time went to level 6 once
+    the query got faster."""
+    return gzip.compress(data, compresslevel=4, mtime=0) if data else b""
+
+
+class Tile:
+    """A tile as served: its MVT bytes (``data``) and their gzip (``gz``), one of them
+    given and the other made when first asked — a rendered tile comes as MVT, a stored
+    point tile as the gzip it was stored as (the view sends it as it is)."""
+
+    def __init__(self, data=None, count=0, layer="", capped=None, gz=None):
+        self._data, self._gz = data, gz
+        self.count = count  # features (points), or reports counted in the bins
+        self.layer = layer  # the layer actually served
+        self.capped = capped  # (shown, total points inside the tile) when over the cap
+
+    @property
+    def data(self):
+        if self._data is None:
+            self._data = gzip.decompress(self._gz) if self._gz else b""
+        return self._data
+
+    @property
+    def gz(self):
+        if self._gz is None:
+            self._gz = gzip_tile(self._data)
+        return self._gz
 
 
 def tile(layer, z, x, y, filters: Filters) -> Tile:
     if layer == "reports" and z >= points_zoom():
-        stored = stored_point_tile(z, x, y, filters)
-        data, n, inside = stored if stored is not None else point_tile(z, x, y, filters)
         limit = int(agg.conf("HEATMAP_TILE_MAX_POINTS"))
+        stored = stored_point_tile(z, x, y, filters)
+        if stored is not None:
+            gz, n, inside = stored
+            return Tile(None, n, "reports", (limit, inside) if inside > limit else None, gz=gz)
+        data, n, inside = point_tile(z, x, y, filters)
         return Tile(data, n, "reports", (limit, inside) if inside > limit else None)
     stored = stored_bin_tile(z, x, y, filters)
     data, n = stored if stored is not None else bin_tile(z, x, y, filters)

@@ -39,5 +39,8 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('month', 'z', 'x', 'y', 'audience'), name='heat_pointtile_key')],
             },
         ),
+        # The tiles are stored as gzip (what the view sends): PostgreSQL's own compression
+        # of them again would only cost time when read.
+        migrations.RunSQL("ALTER TABLE heatmaps_pointtile ALTER COLUMN data SET STORAGE EXTERNAL", migrations.RunSQL.noop),
         migrations.RunPython(render_all, migrations.RunPython.noop),
     ]

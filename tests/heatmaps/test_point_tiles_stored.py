@@ -4,6 +4,7 @@ everything and one for the public. Every expectation is counted in the reports t
 itself (or written by hand), after each kind of change a refresh must carry into them."""
 
 import datetime as dt
+import gzip
 
 import mapbox_vector_tile
 import pytest
@@ -49,10 +50,12 @@ def report_ids(z, x, y, month, margin=0.0, public=False):
 
 
 def stored(z, x, y, month, audience="all"):
+    """(MVT bytes, features, points inside, provinces) of a stored tile (kept as gzip)."""
     with connection.cursor() as cur:
         cur.execute("SELECT data, n, inside, provinces FROM heatmaps_pointtile WHERE z = %s AND x = %s AND y = %s "
                     "AND month = %s AND audience = %s", [z, x, y, month, audience])
-        return cur.fetchone()
+        row = cur.fetchone()
+    return (gzip.decompress(bytes(row[0])), *row[1:]) if row else None
 
 
 def features(data, layer="reports"):
@@ -70,7 +73,8 @@ def test_every_stored_point_tile_holds_the_reports_of_its_month(synthetic, z):
         cur.execute("SELECT audience, month, x, y, data, n, inside FROM heatmaps_pointtile WHERE z = %s", [z])
         rows = cur.fetchall()
     assert rows
-    for audience, month, x, y, data, n, inside in rows:
+    for audience, month, x, y, gz, n, inside in rows:
+        data = gzip.decompress(bytes(gz))  # stored as the view sends it
         public = audience == "public"
         in_tile = report_ids(z, x, y, month, public=public)
         with_buffer = report_ids(z, x, y, month, BUFFER_SHARE, public=public)
@@ -94,7 +98,8 @@ def test_a_stored_tile_is_the_tile_rendered_when_asked(synthetic):
         cur.execute("SELECT audience, z, month, x, y, data FROM heatmaps_pointtile ORDER BY n DESC LIMIT 12")
         rows = cur.fetchall()
     assert rows
-    for audience, z, month, x, y, data in rows:
+    for audience, z, month, x, y, gz in rows:
+        data = gzip.decompress(bytes(gz))
         filters = month_filters(month)
         filters.scope = Scope() if audience == "public" else None
         rendered, _n, _inside = tiles.point_tile(z, x, y, filters)
@@ -137,8 +142,10 @@ def test_each_viewer_is_served_what_they_may_see(client, synthetic, who, sees_ev
     shown = {f["id"] for f in features(resp.content)}
     assert shown == report_ids(z, x, y, month, BUFFER_SHARE, public=not sees_every_state)
     assert set(ids[4:]) <= shown and (set(ids[:4]) <= shown) == sees_every_state
-    # the stored tile of that audience, as it is
+    # the stored tile of that audience, its gzip sent as it is
     assert shown == stored_ids(z, x, y, month, "all" if sees_every_state else "public")
+    gz = client.get(f"/tiles/reports/{z}/{x}/{y}.pbf?month={month:%Y-%m}", HTTP_ACCEPT_ENCODING="gzip")
+    assert gz["Content-Encoding"] == "gzip" and gzip.decompress(gz.content) == resp.content
 
 
 # Each change a refresh must carry into the stored tiles: (what happens, the point it
@@ -218,6 +225,7 @@ def test_a_capped_stored_tile_keeps_the_newest_points_inside_and_says_so(synthet
     capped = features(served.data, "capped")
     assert [(f["properties"]["shown"], f["properties"]["total"]) for f in capped] == [(3, total)]
     assert stored(z, x, y, month)[1:3] == (3, total)
+    assert [f["properties"]["total"] for f in features(stored(z, x, y, month)[0], "capped")] == [total]
 
 
 # The view a stored tile answers, and the one it does not (rendered when asked).
@@ -240,7 +248,7 @@ def test_which_views_the_stored_tiles_answer(synthetic, params, stored_answer):
     answer = tiles.stored_point_tile(11, x, y, filters)
     assert (answer is not None) == stored_answer
     if answer is not None:
-        assert {f["id"] for f in features(answer[0])} == report_ids(11, x, y, month, BUFFER_SHARE)
+        assert {f["id"] for f in features(gzip.decompress(answer[0]))} == report_ids(11, x, y, month, BUFFER_SHARE)
 
 
 # Which stored tile a scope may be served, for a tile of Quảng Ninh (22) alone, or of
