@@ -83,7 +83,8 @@ class PointTile(models.Model):
     1 M to 10 M reports nationally the median z10 tile of a month went from 167 to 1,668
     points and its render from 2.2 to 8.6 ms (bench/national.py). The refresh renders
     again the tiles that hold a point of the (month, province) pairs it refreshed, before
-    or after (heatmaps.tiles.store_point_tiles). No row: the tile is empty. ``inside``:
+    or after (heatmaps.tiles.store_point_tiles). ``data`` is the tile's gzip, as the tile
+    view sends it, the "capped" layer included. No row: the tile is empty. ``inside``:
     the points inside the tile (over the cap, the map says "capped"); ``provinces``: the
     province codes of every point in the tile or its buffer, so that a view limited to
     provinces uses the stored tile only when nothing else is in it."""
