@@ -430,9 +430,18 @@ def _render_point_tiles_sql():
     limit = int(agg.conf("HEATMAP_TILE_MAX_POINTS"))
     from reports.policy import states
 
+    # The bounds of each tile computed once (MATERIALIZED): inlined, the planner computed
+    # ST_TileEnvelope again for every point, four times in the filter and four in the
+    # sort (a month at 1 M reports: 1.65 s, 0.4 s of it in the sort alone).
     return f"""
+    WITH a AS MATERIALIZED (
+        SELECT w.z, w.month, w.x, w.y, t.*,
+               (w.month::timestamp AT TIME ZONE %(tz)s) AS t0,
+               ((w.month + interval '1 month')::timestamp AT TIME ZONE %(tz)s) AS t1
+        FROM _point_tiles_to_render w CROSS JOIN LATERAL ({tile_bounds_sql("w.z", "w.x", "w.y")}) t
+    )
     INSERT INTO _point_tiles_rendered (audience, z, month, x, y, data, n, inside, provinces)
-    SELECT audience, z, month, x, y,
+    SELECT (ARRAY{list(AUDIENCES)!r})[audience + 1], z, month, x, y,
            CASE WHEN inside > {limit} THEN mvt || {capped_layer_sql(limit, "inside", "z", "x", "y")} ELSE mvt END,
            n, inside, provinces
     FROM (
@@ -443,20 +452,16 @@ def _render_point_tiles_sql():
            array_agg(DISTINCT province_code ORDER BY province_code) AS provinces
     FROM (
         SELECT au.audience, a.z, a.month, a.x, a.y, k.inside, k.province_code,
-               {point_geom_sql("k", "t")} AS geom, k.report_id AS id, k.code, k.category, k.state,
+               {point_geom_sql("k", "a")} AS geom, k.report_id AS id, k.code, k.category, k.state,
                coalesce({policy.overdue_sql('k', '%(now)s')}, false) AS overdue,
                row_number() OVER (PARTITION BY au.audience, a.z, a.month, a.x, a.y
                                   ORDER BY k.inside DESC, k.created_at DESC, k.report_id DESC) AS rank
-        FROM _point_tiles_to_render a
-        CROSS JOIN LATERAL ({tile_bounds_sql("a.z", "a.x", "a.y")}) t
-        CROSS JOIN LATERAL (
-            SELECT p.*, ({inside_sql("p", "t")}) AS inside FROM heatmaps_reportpoint p
-            WHERE p.geom && t.b AND {in_box_sql("p", "t")}
-              AND p.created_at >= (a.month::timestamp AT TIME ZONE %(tz)s)
-              AND p.created_at < ((a.month + interval '1 month')::timestamp AT TIME ZONE %(tz)s)
+        FROM a CROSS JOIN LATERAL (
+            SELECT p.*, ({inside_sql("p", "a")}) AS inside FROM heatmaps_reportpoint p
+            WHERE p.geom && a.b AND {in_box_sql("p", "a")} AND p.created_at >= a.t0 AND p.created_at < a.t1
         ) k
-        JOIN (VALUES {", ".join(f"('{a}')" for a in AUDIENCES)}) au(audience)
-          ON au.audience = 'all' OR {states.PUBLIC.sql('k')}
+        -- the two audiences as a number (0 "all", 1 "public"): the sort's first key
+        JOIN (VALUES (0), (1)) au(audience) ON au.audience = 0 OR {states.PUBLIC.sql('k')}
     ) ranked
     GROUP BY audience, z, month, x, y
     ) tile
