@@ -448,30 +448,23 @@ def measure(user, tiles_by_zoom, repeat, day_reports):
         say(f"  tiles z{z:<2} ({_layer:<7}) {len(ts)} tiles, median {statistics.median(ns):>7,.0f} "
             f"reports/tile, p50 {pct(ts, 50):7.1f} ms  p95 {pct(ts, 95):7.1f} ms   (first read: p50 "
             f"{pct(first, 50):7.1f} ms  p95 {pct(first, 95):7.1f} ms)")
+        # Beside a stored tile served above, the same tiles rendered at request time, as
+        # a view the stored tiles do not answer (a category or a state filter) is: from
+        # the point projection, or from the grid roll-up.
+        render, source = None, ""
         if _layer == "reports" and tiles.stored_point_month(z, month) is not None:
-            # Beside the stored tile served above, the same tiles rendered from the point
-            # projection at request time, as a filtered view (a category, a state) is.
+            render, source = tiles.point_tile, "the point projection"
+        elif _layer == "bins" and tiles.stored_month(z, month) is not None:
+            render, source = tiles.bin_tile, "the roll-up"
+        if render is not None:
             rendered = []
             for x, y in tiles_by_zoom[str(z)]:
-                tiles.point_tile(z, x, y, month)
+                render(z, x, y, month)
                 t = time.perf_counter()
-                tiles.point_tile(z, x, y, month)
+                render(z, x, y, month)
                 rendered.append((time.perf_counter() - t) * 1000)
             res["tiles"][str(z)].update(rendered_p50_ms=pct(rendered, 50), rendered_p95_ms=pct(rendered, 95))
-            say(f"        rendered from the point projection instead of stored: p50 {pct(rendered, 50):7.1f} ms  "
-                f"p95 {pct(rendered, 95):7.1f} ms")
-        if _layer == "bins" and tiles.stored_month(z, month) is not None:
-            # The same tiles rendered from the grid roll-up at request time, as a view
-            # the stored tiles do not answer (a category or state filter) is: beside
-            # the served figure above, which reads the stored tile.
-            rendered = []
-            for x, y in tiles_by_zoom[str(z)]:
-                tiles.bin_tile(z, x, y, month)
-                t = time.perf_counter()
-                tiles.bin_tile(z, x, y, month)
-                rendered.append((time.perf_counter() - t) * 1000)
-            res["tiles"][str(z)].update(rendered_p50_ms=pct(rendered, 50), rendered_p95_ms=pct(rendered, 95))
-            say(f"        rendered from the roll-up instead of stored: p50 {pct(rendered, 50):7.1f} ms  "
+            say(f"        rendered from {source} instead of stored: p50 {pct(rendered, 50):7.1f} ms  "
                 f"p95 {pct(rendered, 95):7.1f} ms")
     res["refresh_day"] = one_day_refresh(day_reports)
     res["refresh_busy_day"] = one_day_refresh(day_reports * 5)

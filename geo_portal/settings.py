@@ -217,7 +217,9 @@ HEATMAP_TILE_MAX_POINTS = int(os.environ.get("HEATMAP_TILE_MAX_POINTS", 10_000))
 # Point tiles of these zooms are rendered by the roll-up refresh for every month (the
 # map's month view, no other filter) and served as stored (heatmaps.models.PointTile):
 # the zooms whose tiles hold the most points. Empty: every point tile is rendered when asked.
-HEATMAP_STORED_POINT_ZOOMS = [int(z) for z in os.environ.get("HEATMAP_STORED_POINT_ZOOMS", "10,11,12").split(",") if z]
+HEATMAP_STORED_POINT_ZOOMS = [
+    int(z) for z in os.environ.get("HEATMAP_STORED_POINT_ZOOMS", "10,11,12,13").split(",") if z
+]
 # Finished tiles are cached (Redis, gzipped) per data version for this long (seconds);
 # after each roll-up refresh that changed something, at most HEATMAP_TILE_WARM_MAX of the
 # busiest tiles of HEATMAP_TILE_WARM_ZOOMS are rendered ahead, for at most

@@ -20,7 +20,7 @@ Layers
         store_bin_tiles): its time does not grow with the reports; other views are
         rendered from the grid roll-up at request time.
 Stored point tiles: a month of the map (exactly one calendar month, no other filter) at
-HEATMAP_STORED_POINT_ZOOMS (z10-z12) is rendered by the refresh too, for staff who see
+HEATMAP_STORED_POINT_ZOOMS (z10-z13) is rendered by the refresh too, for staff who see
 everything and for the public (heatmaps.models.PointTile, store_point_tiles), kept as
 the gzip the view sends; other viewers and views are rendered when asked.
 At z >= 10 the "bins" layer still answers (finest level cells), and "reports" at z < 10

@@ -1,4 +1,4 @@
-"""Stored point tiles (heatmaps.models.PointTile): a month of the map at z10-z12, with no
+"""Stored point tiles (heatmaps.models.PointTile): a month of the map at z10-z13, with no
 other filter, is served from tiles the roll-up refresh rendered, one for staff who see
 everything and one for the public. Every expectation is counted in the reports table
 itself (or written by hand), after each kind of change a refresh must carry into them."""
@@ -67,7 +67,7 @@ def stored_ids(z, x, y, month, audience="all"):
     return {f["id"] for f in features(row[0])} if row else set()
 
 
-@pytest.mark.parametrize("z", [10, 11, 12])
+@pytest.mark.parametrize("z", [10, 11, 12, 13])
 def test_every_stored_point_tile_holds_the_reports_of_its_month(synthetic, z):
     with connection.cursor() as cur:
         cur.execute("SELECT audience, month, x, y, data, n, inside FROM heatmaps_pointtile WHERE z = %s", [z])
@@ -185,7 +185,7 @@ def test_a_refresh_renders_the_tiles_it_changed_again(synthetic, change, in_the_
     point = (HA_LONG[0] + 0.003, HA_LONG[1] + 0.002)
     ids = change(point)
     agg.refresh_incremental()
-    for z in (10, 11, 12):
+    for z in (10, 11, 12, 13):
         x, y = tile_of(*point, z)
         expected = report_ids(z, x, y, month, BUFFER_SHARE, public=audience == "public")
         assert stored_ids(z, x, y, month, audience) == expected
