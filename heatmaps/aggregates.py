@@ -230,6 +230,11 @@ class Filters:
             return month
         return None
 
+    def by_time_and_place_only(self):
+        """No category, state or authority filter: the views the stored tiles may answer
+        (their period and provinces are checked apart)."""
+        return self.category_ids is None and self.states is None and self.authority_id is None
+
     def counts_province(self, code):
         """Whether reports of province ``code`` are in this view: the province filter and
         the jurisdiction scope (the province_code conditions of raw_sql / rollup_sql)."""

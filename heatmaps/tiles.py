@@ -34,7 +34,9 @@ Hall "not geocoded") are left out. Finished tiles are cached by heatmaps.tile_ca
 import gzip
 
 import psycopg
+from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
 from heatmaps import aggregates as agg
 from heatmaps.aggregates import Filters
@@ -60,9 +62,9 @@ def point_tile(z, x, y, filters: Filters):
     """(MVT bytes, features, points inside the tile) of the "reports" layer.
 
     The points of the tile and of its buffer (BUFFER tile units around it) that match
-    the filters; inside the tile first, newest first (then the higher report id), at most
-    HEATMAP_TILE_MAX_POINTS;
-    then the buffer's, newest first, as many as the cap leaves room for. "Inside" is
+    the filters; inside the tile first, newest first (then the higher report id), at
+    most HEATMAP_TILE_MAX_POINTS; then the buffer's, newest first, as many as the cap
+    leaves room for. "Inside" is
     half-open (x in [xmin, xmax), y in (ymin, ymax]) so that a point on a shared edge
     belongs to exactly one tile. When the tile holds more points than the cap, a second
     layer "capped" carries one feature with ``shown`` and ``total`` (the points inside
@@ -75,14 +77,11 @@ def point_tile(z, x, y, filters: Filters):
         cur.execute(f"SET LOCAL work_mem = '{TILE_WORK_MEM}'")
         cur.execute(sql, params)
         data, n, inside = cur.fetchone()
-    return with_capped_layer(bytes(data or b""), int(inside or 0), z, x, y), n, int(inside or 0)
-
-
-def with_capped_layer(data, inside, z, x, y):
-    """The tile's bytes, with the "capped" layer added when more points are inside the
-    tile than the cap lets it show (rendered or stored alike)."""
+    data, inside = bytes(data or b""), int(inside or 0)
     limit = int(agg.conf("HEATMAP_TILE_MAX_POINTS"))
-    return data + capped_layer(limit, inside, z, x, y) if inside > limit else data
+    if inside > limit:
+        data += capped_layer(limit, inside, z, x, y)
+    return data, n, inside
 
 
 def point_tile_sql(z, x, y, filters: Filters):
@@ -233,9 +232,7 @@ def stored_month(z, filters: Filters):
     stored_bin_tile)."""
     if z not in agg.bin_levels():
         return None
-    if filters.category_ids is not None or filters.states is not None or filters.authority_id is not None:
-        return None
-    return filters.one_month()
+    return filters.one_month() if filters.by_time_and_place_only() else None
 
 
 def stored_bin_tile(z, x, y, filters: Filters):
@@ -288,6 +285,18 @@ def store_all_bin_tiles():
         cur.execute(_render_bin_tiles_sql(), {"levels": agg.bin_levels()})
 
 
+def touched_tiles_sql(alias, months, provinces, whole):
+    """WHERE fragment and parameters: the stored tiles (alias, with month and provinces)
+    that a refresh of (month, province) pairs — ``months`` and ``provinces`` two lists —
+    and of ``whole`` months must render again: a refreshed province in that month, or
+    any in a whole month."""
+    return (f"""{alias}.month = ANY(%s::date[])
+                AND ({alias}.month = ANY(%s::date[])
+                     OR EXISTS (SELECT 1 FROM unnest(%s::date[], %s::text[]) p(month, province)
+                                WHERE p.month = {alias}.month AND p.province = ANY({alias}.provinces)))""",
+            [sorted({*months, *whole}), whole, months, provinces])
+
+
 def store_bin_tiles(cur, stage, months, provinces, whole):
     """Within a refresh of (month, province) pairs (aggregates.refresh_months, its cursor
     and transaction; ``months`` and ``provinces`` two lists, ``whole`` months of every
@@ -304,15 +313,9 @@ def store_bin_tiles(cur, stage, months, provinces, whole):
         cur.execute("DROP TABLE IF EXISTS _bin_tiles_to_render")
         cur.execute("CREATE TEMP TABLE _bin_tiles_to_render (level smallint, month date, tx int, tcy int, "
                     "PRIMARY KEY (level, month, tx, tcy)) ON COMMIT DROP")
-        cur.execute(
-            """INSERT INTO _bin_tiles_to_render
-               SELECT b.level, b.month, b.x, (1 << b.level) - 1 - b.y FROM heatmaps_bintile b
-               WHERE b.month = ANY(%s::date[])
-                 AND (b.month = ANY(%s::date[])
-                      OR EXISTS (SELECT 1 FROM unnest(%s::date[], %s::text[]) p(month, province)
-                                 WHERE p.month = b.month AND p.province = ANY(b.provinces)))""",
-            [sorted({*months, *whole}), whole, months, provinces],
-        )
+        touched, params = touched_tiles_sql("b", months, provinces, whole)
+        cur.execute("INSERT INTO _bin_tiles_to_render SELECT b.level, b.month, b.x, (1 << b.level) - 1 - b.y "
+                    f"FROM heatmaps_bintile b WHERE {touched}", params)
         return
     # The pairs' grid rows (the months alone first, an index range: the pairs' IN alone
     # was a scan of every row).
@@ -344,9 +347,7 @@ def stored_point_month(z, filters: Filters):
     nothing else is filtered but provinces (checked against the tile's own provinces)."""
     if z not in agg.conf("HEATMAP_STORED_POINT_ZOOMS"):
         return None
-    if filters.category_ids is not None or filters.states is not None or filters.authority_id is not None:
-        return None
-    return filters.whole_month()
+    return filters.whole_month() if filters.by_time_and_place_only() else None
 
 
 def stored_audience(scope, provinces):
@@ -428,8 +429,6 @@ def _render_point_tiles_sql():
     (the row type heatmaps_point_feature gives the layer point_tile's attributes).
     Overdue is as of %(now)s, the refresh's time."""
     limit = int(agg.conf("HEATMAP_TILE_MAX_POINTS"))
-    from reports.policy import states
-
     # The bounds of each tile computed once (MATERIALIZED): inlined, the planner computed
     # ST_TileEnvelope again for every point, four times in the filter and four in the
     # sort (a month at 1 M reports: 1.65 s, 0.4 s of it in the sort alone).
@@ -461,7 +460,7 @@ def _render_point_tiles_sql():
             WHERE p.geom && a.b AND {in_box_sql("p", "a")} AND p.created_at >= a.t0 AND p.created_at < a.t1
         ) k
         -- the two audiences as a number (0 "all", 1 "public"): the sort's first key
-        JOIN (VALUES (0), (1)) au(audience) ON au.audience = 0 OR {states.PUBLIC.sql('k')}
+        JOIN (VALUES (0), (1)) au(audience) ON au.audience = 0 OR {policy.PUBLIC.sql('k')}
     ) ranked
     GROUP BY audience, z, month, x, y
     ) tile
@@ -492,9 +491,6 @@ def _point_work_table(cur):
 
 
 def _point_params(now):
-    from django.conf import settings
-    from django.utils import timezone
-
     return {"point_zooms": list(agg.conf("HEATMAP_STORED_POINT_ZOOMS")), "now": now or timezone.now(),
             "tz": settings.TIME_ZONE}
 
@@ -526,15 +522,9 @@ def store_point_tiles(cur, stage, months, provinces, whole, now):
         return
     if stage == "before":
         _point_work_table(cur)
-        cur.execute(
-            """INSERT INTO _point_tiles_to_render
-               SELECT t.z, t.month, t.x, t.y FROM heatmaps_pointtile t
-               WHERE t.audience = 'all' AND t.month = ANY(%s::date[])
-                 AND (t.month = ANY(%s::date[])
-                      OR EXISTS (SELECT 1 FROM unnest(%s::date[], %s::text[]) p(month, province)
-                                 WHERE p.month = t.month AND p.province = ANY(t.provinces)))""",
-            [sorted({*months, *whole}), whole, months, provinces],
-        )
+        touched, params = touched_tiles_sql("t", months, provinces, whole)
+        cur.execute("INSERT INTO _point_tiles_to_render SELECT t.z, t.month, t.x, t.y FROM heatmaps_pointtile t "
+                    f"WHERE t.audience = 'all' AND {touched}", params)
         return
     where = ("p.month = ANY(%(months_only)s::date[]) AND (p.month, p.province_code) IN "
              "(SELECT * FROM unnest(%(months)s::date[], %(provinces)s::text[]))")
