@@ -281,7 +281,7 @@ def _render_bin_tiles_sql(tiles_join=""):
 def store_all_bin_tiles():
     """Render every stored tile again from the grid roll-up (refresh_all)."""
     with connection.cursor() as cur:
-        cur.execute("TRUNCATE heatmaps_bintile")
+        cur.execute("DELETE FROM heatmaps_bintile")  # not TRUNCATE: readers keep the old ones meanwhile
         cur.execute(_render_bin_tiles_sql(), {"levels": agg.bin_levels()})
 
 
@@ -500,7 +500,7 @@ def store_all_point_tiles(now=None):
     month at a time (each month's sort stays small)."""
     params = _point_params(now)
     with transaction.atomic(), connection.cursor() as cur:
-        cur.execute("TRUNCATE heatmaps_pointtile")
+        cur.execute("DELETE FROM heatmaps_pointtile")  # not TRUNCATE: readers keep the old ones meanwhile
         if not params["point_zooms"]:
             return
         cur.execute("SELECT DISTINCT month FROM heatmaps_reportpoint ORDER BY month")
