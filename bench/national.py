@@ -31,7 +31,10 @@ is printed with every block):
     inserted with created_at in the last day, then refresh_incremental() timed (the
     beat's job); the inserted reports are deleted again afterwards,
   * disk: pg_total_relation_size of the report tables, their indexes and the roll-ups,
-    per million reports.
+    per million reports;
+  * with --rebuild, only: refresh_all() on the size that is there, timed, while another
+    connection reads a stored point tile, a stored bin tile, the wall's state and the
+    national figures over and over (they must answer from the roll-ups of before).
 Results are kept in var/bench/national.json (one entry per size; NATIONAL_RESULTS names
 another file, NATIONAL_DB another database), so the comparison can be printed again with
 --report-only.
@@ -483,6 +486,60 @@ def measure(user, tiles_by_zoom, repeat, day_reports):
     return res
 
 
+def rebuild_with_reads(user, tiles_by_zoom):
+    """refresh_all() timed (the full rebuild: after a cut-over, deletions, a change of
+    the tile cap) while another connection keeps reading what the map wall and the
+    planners' map read — a stored point tile, a stored bin tile, the wall's state, the
+    national figures — one after another. Prints the rebuild's time and the reads' time
+    and count during it: the reads answer from the roll-ups of before the rebuild, and
+    must not wait for it."""
+    import threading
+
+    from django.db import connections
+    from django.test import Client, override_settings
+
+    from heatmaps import aggregates as agg
+
+    with connections["default"].cursor() as cur:
+        cur.execute("SELECT date_trunc('month', now() - interval '1 month')::date")
+        last_month = cur.fetchone()[0]
+    month = f"{last_month:%Y-%m}"
+    urls = [f"/tiles/reports/12/{tiles_by_zoom['12'][0][0]}/{tiles_by_zoom['12'][0][1]}.pbf?month={month}",
+            f"/tiles/reports/8/{tiles_by_zoom['8'][0][0]}/{tiles_by_zoom['8'][0][1]}.pbf?month={month}",
+            f"/api/v1/ioc/state/?province={WALL_PROVINCE}", "/api/v1/stats/"]
+    done, times, statuses = threading.Event(), [], []
+
+    def reader():
+        client = Client()
+        client.force_login(user)
+        with override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}):
+            from heatmaps import tile_cache
+
+            while not done.is_set():
+                for url in urls:
+                    tile_cache.forget()
+                    t = time.perf_counter()
+                    statuses.append(client.get(url).status_code)
+                    times.append((time.perf_counter() - t) * 1000)
+        connections.close_all()
+
+    thread = threading.Thread(target=reader)
+    t0 = time.perf_counter()
+    thread.start()
+    try:
+        agg.refresh_all()
+    finally:
+        rebuild_s = time.perf_counter() - t0
+        done.set()
+        thread.join()
+    bad = sum(1 for code in statuses if code != 200)
+    say(f"  refresh_all in {rebuild_s:.1f} s ({load()}); meanwhile {len(times):,} reads ({', '.join(urls)}): "
+        f"p50 {pct(times, 50):.1f} ms, p99 {pct(times, 99):.1f} ms, slowest {max(times):.1f} ms, "
+        f"not 200: {bad}")
+    return {"rebuild_s": rebuild_s, "reads": len(times), "read_p50_ms": pct(times, 50),
+            "read_p99_ms": pct(times, 99), "read_max_ms": max(times), "not_200": bad}
+
+
 def print_comparison(results):
     sizes = sorted(results, key=int)
     if len(sizes) < 2:
@@ -528,6 +585,8 @@ def main():
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--remeasure", action="store_true", help="measure a size already measured again")
     parser.add_argument("--measure-only", action="store_true", help="never generate: measure the size that is there")
+    parser.add_argument("--rebuild", action="store_true",
+                        help="only time refresh_all on the size that is there, with reads beside it")
     args = parser.parse_args()
 
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
@@ -545,6 +604,12 @@ def main():
     restore_indexes()  # after an interrupted load
     user = setup_country()
     tiles_path = RESULTS.with_name("national_tiles.json")
+    if args.rebuild:
+        say(f"\n-- full rebuild of {report_count():,} reports, reads beside it --")
+        results.setdefault("rebuild", {})[str(report_count())] = rebuild_with_reads(
+            user, json.loads(tiles_path.read_text()))
+        RESULTS.write_text(json.dumps(results, indent=1, default=str))
+        return
     for size in sorted({args.first, args.reports}):
         have = report_count()
         if have > size * 1.01:

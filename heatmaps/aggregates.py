@@ -23,7 +23,9 @@ Roll-ups (heatmaps.models)
     beat (reports with updated_at past the watermark, and open reports whose running
     deadline — forward or resolve, reports.policy — passed since the last run: "overdue"
     is as of the last refresh), ``refresh_all()``
-    after the demo load. Deleted reports are only dropped by refresh_all().
+    after the demo load. Deleted reports are only dropped by refresh_all(), which
+    deletes and rewrites every row in one transaction: readers keep the rows of before
+    until it commits. One refresh writes at a time (lock_refreshes).
 Placeholder points
     Records whose location is a known "not geocoded" default (Boston's City Hall,
     settings.HEATMAP_PLACEHOLDER_POINTS) keep their location but are left out of every
