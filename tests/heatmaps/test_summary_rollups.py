@@ -136,3 +136,33 @@ def test_the_refresh_of_a_month_reads_only_that_month(two_provinces):
         cur.execute("RESET enable_bitmapscan")
     assert "Seq Scan on reports_report" not in plan
     assert "reports_report" in plan
+
+
+# The league table of one province (the wall's) and what it must not read: every
+# province's rows of the roll-up.
+def test_a_provinces_league_table_reads_only_that_province(two_provinces):
+    """EXPLAIN of the query the league table runs, with sequential scans priced out so
+    that the plan shows which index serves it (the tables here are tiny: the plan's
+    shape only, no timing). Its first column must be the province: the index led by the
+    month served it too, by reading every province's entries. At 10 M reports that
+    scan made the wall 3x slower than at 1 M."""
+    from django.test.utils import CaptureQueriesContext
+
+    from heatmaps import stats
+    from heatmaps.aggregates import Filters
+
+    table = "heatmaps_authoritymonthrollup"
+    with CaptureQueriesContext(connection) as ctx:
+        stats.league_table(Filters(province="22"))
+    sql = next(q["sql"] for q in ctx.captured_queries if f"FROM {table}" in q["sql"])
+    with connection.cursor() as cur:
+        cur.execute("SET enable_seqscan = off")
+        cur.execute("EXPLAIN " + sql)
+        plan = "\n".join(r[0] for r in cur.fetchall())
+        cur.execute("RESET enable_seqscan")
+        indexes = re.findall(r"Index (?:Only )?Scan (?:using|on) (\w+)", plan)
+        assert indexes, plan
+        cur.execute("""SELECT a.attname FROM pg_index i
+                       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                       WHERE i.indexrelid = %s::regclass""", [indexes[0]])
+        assert cur.fetchone()[0] == "province_code", plan
