@@ -152,6 +152,15 @@ def test_a_provinces_league_table_reads_only_that_province(two_provinces):
     from heatmaps.aggregates import Filters
 
     table = "heatmaps_authoritymonthrollup"
+    # A table of a real size (34 provinces x 60 units x 60 months): on a few rows the
+    # planner's choice between two indexes is a coin toss.
+    sums = ", ".join(agg.ROLLUP_SUM_FIELDS)
+    with connection.cursor() as cur:
+        cur.execute(f"""INSERT INTO {table} (authority_id, month, province_code, {sums}, handling_hist)
+                        SELECT u, make_date(2021 + m / 12, m % 12 + 1, 1), 'P' || p,
+                               {", ".join("1" for _f in agg.ROLLUP_SUM_FIELDS)}, '{{}}'
+                        FROM generate_series(1, 34) p, generate_series(1, 60) u, generate_series(0, 59) m""")
+        cur.execute(f"ANALYZE {table}")
     with CaptureQueriesContext(connection) as ctx:
         stats.league_table(Filters(province="22"))
     sql = next(q["sql"] for q in ctx.captured_queries if f"FROM {table}" in q["sql"])
