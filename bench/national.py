@@ -127,6 +127,11 @@ def scalar(sql, params=()):
         return cur.fetchone()[0]
 
 
+def previous_month():
+    """The month before this one (the map's busiest full month): the month measured."""
+    return scalar("SELECT date_trunc('month', now() - interval '1 month')::date")
+
+
 def report_count():
     return scalar("SELECT count(*) FROM reports_report")
 
@@ -407,7 +412,6 @@ def one_day_refresh(n_reports):
 def measure(user, tiles_by_zoom, repeat, day_reports):
     import datetime as dt
 
-    from django.db import connection
     from django.test import Client, override_settings
 
     from heatmaps import aggregates as agg
@@ -428,9 +432,7 @@ def measure(user, tiles_by_zoom, repeat, day_reports):
         ]:
             res[name] = time_request(client, url, repeat)
             say(f"  {name:<20} {url:<40} median {res[name]['median_ms']:8.1f} ms  max {res[name]['max_ms']:8.1f} ms")
-    with connection.cursor() as cur:
-        cur.execute("SELECT date_trunc('month', now() - interval '1 month')::date")
-        last_month = cur.fetchone()[0]
+    last_month = previous_month()
     month = Filters(start=last_month, end=agg.next_month(last_month) - dt.timedelta(days=1))
     res["tiles"] = {}
     for z in range(6, 15):
@@ -500,9 +502,7 @@ def rebuild_with_reads(user, tiles_by_zoom):
 
     from heatmaps import aggregates as agg
 
-    with connections["default"].cursor() as cur:
-        cur.execute("SELECT date_trunc('month', now() - interval '1 month')::date")
-        last_month = cur.fetchone()[0]
+    last_month = previous_month()
     month = f"{last_month:%Y-%m}"
     urls = [f"/tiles/reports/12/{tiles_by_zoom['12'][0][0]}/{tiles_by_zoom['12'][0][1]}.pbf?month={month}",
             f"/tiles/reports/8/{tiles_by_zoom['8'][0][0]}/{tiles_by_zoom['8'][0][1]}.pbf?month={month}",

@@ -573,10 +573,11 @@ def lock_refreshes():
     """Let one refresh write the roll-ups at a time, until its transaction ends. Readers
     never wait (refresh_all deletes rows, it does not truncate), so two refreshes would
     otherwise each insert a (month, province) pair's rows that the other's snapshot
-    could not see to delete: counted twice."""
+    could not see to delete: counted twice. Returns the refresh state, locked."""
+    from heatmaps.models import RefreshState
+
     _state()
-    with connection.cursor() as cur:
-        cur.execute("SELECT 1 FROM heatmaps_refreshstate WHERE name = 'default' FOR UPDATE")
+    return RefreshState.objects.select_for_update().get(name="default")
 
 
 def _bump_version(now):
@@ -607,8 +608,7 @@ def refresh_incremental(now=None):
 
     now = now or timezone.now()
     with transaction.atomic():
-        _state()
-        st = RefreshState.objects.select_for_update().get(name="default")
+        st = lock_refreshes()
         if st.updated_watermark is None:
             count = refresh_all(now=now)
         else:
