@@ -473,6 +473,23 @@ ROLLUP_TABLES = ("heatmaps_gridrollup", "heatmaps_authorityrollup", "heatmaps_re
                  "heatmaps_bintile", "heatmaps_pointtile")
 
 
+def pair_keys(months, provinces) -> list[str]:
+    """The refreshed (month, province) pairs — two lists — as the keys pairs_sql looks up."""
+    return [f"{m:%Y-%m-%d} {p}" for m, p in zip(months, provinces, strict=True)]
+
+
+def pairs_sql(alias, months="%(months_only)s", keys="%(pair_keys)s") -> str:
+    """WHERE fragment: the rows of ``alias`` (a roll-up: month, province_code) of the
+    refreshed pairs — ``months`` the distinct months (an index range of the month) and
+    ``keys`` their pair_keys. A row's pair is looked up in the array of keys, which
+    PostgreSQL hashes: one pass over the months' rows. Written as a join of the pairs,
+    ``(month, province_code) IN (SELECT * FROM unnest(...))``, the planner scanned every
+    row of the roll-up (the grid at 1 M reports: 5 M rows for 40 k, 0.8 s) or the
+    month's rows once per pair (34 times)."""
+    return (f"{alias}.month = ANY({months}::date[]) "
+            f"AND (to_char({alias}.month, 'YYYY-MM-DD') || ' ' || {alias}.province_code) = ANY({keys}::text[])")
+
+
 def _summary_insert_sql(table):
     """Sum the authority roll-up's rows of the refreshed (month, province) pairs into a
     coarser roll-up (the sums add up exactly: they are counts)."""
@@ -484,7 +501,7 @@ def _summary_insert_sql(table):
     INSERT INTO {table} ({keys}, {cols}, handling_hist)
     SELECT {keys}, {sums}, ARRAY[{hist}]
     FROM heatmaps_authorityrollup a
-    WHERE (a.month, a.province_code) IN (SELECT * FROM unnest(%(months)s::date[], %(provinces)s::text[]))
+    WHERE {pairs_sql("a")}
     GROUP BY {keys}
     """
 
@@ -526,10 +543,11 @@ def refresh_months(months, now=None, everything=False):
         "starts": [local_midnight(m) for m, _p in pairs],
         "ends": [local_midnight(next_month(m)) for m, _p in pairs],
         "provinces": [p for _m, p in pairs],
+        "months_only": sorted({m for m, _p in pairs}),
+        "pair_keys": pair_keys([m for m, _p in pairs], [p for _m, p in pairs]),
         "now": now,
         "tz": settings.TIME_ZONE,
     }
-    keys = "(month, province_code) IN (SELECT * FROM unnest(%s::date[], %s::text[]))"
     from heatmaps import tiles
 
     stored_tiles_args = (params["months"], params["provinces"], whole, now)
@@ -540,7 +558,7 @@ def refresh_months(months, now=None, everything=False):
         for table in ("heatmaps_gridrollup", "heatmaps_authorityrollup", *SUMMARY_ROLLUPS, "heatmaps_reportpoint"):
             if whole:
                 cur.execute(f"DELETE FROM {table} WHERE month = ANY(%s::date[])", [whole])
-            cur.execute(f"DELETE FROM {table} WHERE {keys}", [params["months"], params["provinces"]])
+            cur.execute(f"DELETE FROM {table} t WHERE {pairs_sql('t')}", params)
         if pairs:
             cur.execute(_grid_insert_sql(everything), params)
             cur.execute(_authority_insert_sql(everything), params)

@@ -82,8 +82,8 @@ class PointTile(models.Model):
     Why stored: a point tile's time is its points (the GiST read, the MVT encoding): from
     1 M to 10 M reports nationally the median z10 tile of a month went from 167 to 1,668
     points and its render from 2.2 to 8.6 ms (bench/national.py). The refresh renders
-    again the tiles that hold a point of the (month, province) pairs it refreshed, before
-    or after (heatmaps.tiles.store_point_tiles). ``data`` is the tile's gzip, as the tile
+    again the tiles of the points that changed, where they were and where they are, and
+    the tiles gone stale (heatmaps.tiles.store_point_tiles). ``data`` is the tile's gzip, as the tile
     view sends it, the "capped" layer included. No row: the tile is empty. ``inside``:
     the points inside the tile (over the cap, the map says "capped"); ``provinces``: the
     province codes of every point in the tile or its buffer, so that a view limited to
@@ -98,6 +98,10 @@ class PointTile(models.Model):
     n = models.IntegerField()  # features in the tile (the cap and the buffer included)
     inside = models.IntegerField()
     provinces = ArrayField(models.CharField(max_length=10))
+    # The tile shows overdue as of its render: at this moment (a point's running deadline)
+    # a point of it turns overdue, and a refresh of its province renders it again. None:
+    # no point of it runs against a deadline.
+    stale_after = models.DateTimeField(null=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["month", "z", "x", "y", "audience"], name="heat_pointtile_key")]

@@ -321,10 +321,10 @@ def store_bin_tiles(cur, stage, months, provinces, whole):
     # was a scan of every row).
     cur.execute(f"""INSERT INTO _bin_tiles_to_render
                     SELECT DISTINCT g.level, g.month, div(g.cx, {B}), div(g.cy, {B}) FROM heatmaps_gridrollup g
-                    WHERE g.level = ANY(%s) AND g.month = ANY(%s::date[])
-                      AND (g.month, g.province_code) IN (SELECT * FROM unnest(%s::date[], %s::text[]))
+                    WHERE g.level = ANY(%(levels)s) AND {agg.pairs_sql("g")}
                     ON CONFLICT DO NOTHING""",
-                [agg.bin_levels(), sorted(set(months)), months, provinces])
+                {"levels": agg.bin_levels(), "months_only": sorted(set(months)),
+                 "pair_keys": agg.pair_keys(months, provinces)})
     cur.execute("SELECT pg_advisory_xact_lock(hashtext('heatmaps_bintile'))")
     cur.execute("""DELETE FROM heatmaps_bintile b USING _bin_tiles_to_render a
                    WHERE b.level = a.level AND b.month = a.month AND b.x = a.tx
@@ -402,11 +402,11 @@ def fetch_binary(sql, params):
         return cur.fetchall()
 
 
-def _point_tiles_of_points_sql(where):
+def _point_tiles_of_points_sql(where, points="heatmaps_reportpoint"):
     """SELECT of the (z, month, x, y) of the stored zooms whose tile or buffer may hold a
-    point of heatmaps_reportpoint ``p`` matching ``where``: the tiles at the point's
-    position give or take the buffer (a little wider, so that none is missed; the render
-    applies the exact bounds)."""
+    point of ``points`` (heatmaps_reportpoint, or a table of its month, x and y) aliased
+    ``p`` matching ``where``: the tiles at the point's position give or take the buffer
+    (a little wider, so that none is missed; the render applies the exact bounds)."""
     half = agg.WORLD / 2
     # the buffer as a share of a tile's width, widened by 1 %
     margin = BUFFER / EXTENT * 1.01
@@ -415,7 +415,7 @@ def _point_tiles_of_points_sql(where):
           f"least((1 << z) - 1, floor((p.x + {half!r}) / {span} + {margin!r}))::int)")
     ys = (f"generate_series(greatest(0, floor(({half!r} - p.y) / {span} - {margin!r}))::int, "
           f"least((1 << z) - 1, floor(({half!r} - p.y) / {span} + {margin!r}))::int)")
-    return f"""SELECT DISTINCT z, p.month, tx, ty FROM heatmaps_reportpoint p
+    return f"""SELECT DISTINCT z, p.month, tx, ty FROM {points} p
                CROSS JOIN unnest(%(point_zooms)s::int[]) z
                CROSS JOIN LATERAL {xs} tx CROSS JOIN LATERAL {ys} ty
                WHERE {where}"""
@@ -427,7 +427,9 @@ def _render_point_tiles_sql():
     them (the GiST index on the buffered box, the exact bounds), ranked inside first,
     newest first, then the buffer's, the cap kept (row_number), one ST_AsMVT per tile
     (the row type heatmaps_point_feature gives the layer point_tile's attributes).
-    Overdue is as of %(now)s, the refresh's time."""
+    Overdue is as of %(now)s, the refresh's time; ``stale_after`` is the earliest running
+    deadline at or after it among the points shown: the moment a point of the tile turns
+    overdue, and the tile with it (store_point_tiles renders it again then)."""
     limit = int(agg.conf("HEATMAP_TILE_MAX_POINTS"))
     # The bounds of each tile computed once (MATERIALIZED): inlined, the planner computed
     # ST_TileEnvelope again for every point, four times in the filter and four in the
@@ -439,20 +441,21 @@ def _render_point_tiles_sql():
                ((w.month + interval '1 month')::timestamp AT TIME ZONE %(tz)s) AS t1
         FROM _point_tiles_to_render w CROSS JOIN LATERAL ({tile_bounds_sql("w.z", "w.x", "w.y")}) t
     )
-    INSERT INTO _point_tiles_rendered (audience, z, month, x, y, data, n, inside, provinces)
+    INSERT INTO _point_tiles_rendered (audience, z, month, x, y, data, n, inside, provinces, stale_after)
     SELECT (ARRAY{list(AUDIENCES)!r})[audience + 1], z, month, x, y,
            CASE WHEN inside > {limit} THEN mvt || {capped_layer_sql(limit, "inside", "z", "x", "y")} ELSE mvt END,
-           n, inside, provinces
+           n, inside, provinces, stale_after
     FROM (
     SELECT audience, z, month, x, y,
            ST_AsMVT(ROW(geom, id, code, category, state, overdue)::heatmaps_point_feature, 'reports', {EXTENT},
                     'geom', 'id' ORDER BY rank) FILTER (WHERE rank <= {limit}) AS mvt,
            count(*) FILTER (WHERE rank <= {limit}) AS n, count(*) FILTER (WHERE inside) AS inside,
-           array_agg(DISTINCT province_code ORDER BY province_code) AS provinces
+           array_agg(DISTINCT province_code ORDER BY province_code) AS provinces,
+           min(due) FILTER (WHERE rank <= {limit} AND due >= %(now)s) AS stale_after
     FROM (
         SELECT au.audience, a.z, a.month, a.x, a.y, k.inside, k.province_code,
                {point_geom_sql("k", "a")} AS geom, k.report_id AS id, k.code, k.category, k.state,
-               coalesce({policy.overdue_sql('k', '%(now)s')}, false) AS overdue,
+               coalesce({policy.overdue_sql('k', '%(now)s')}, false) AS overdue, {policy.due_sql('k')} AS due,
                row_number() OVER (PARTITION BY au.audience, a.z, a.month, a.x, a.y
                                   ORDER BY k.inside DESC, k.created_at DESC, k.report_id DESC) AS rank
         FROM a CROSS JOIN LATERAL (
@@ -473,14 +476,15 @@ def _render_point_tiles(cur, params):
     tiles pass through here once; the view then neither compresses nor decompresses)."""
     cur.execute("DROP TABLE IF EXISTS _point_tiles_rendered")
     cur.execute("CREATE TEMP TABLE _point_tiles_rendered (audience text, z smallint, month date, x int, y int, "
-                "data bytea, n int, inside int, provinces text[]) ON COMMIT DROP")
+                "data bytea, n int, inside int, provinces text[], stale_after timestamptz) ON COMMIT DROP")
     cur.execute(f"SET LOCAL work_mem = '{TILE_WORK_MEM}'")
     cur.execute(_render_point_tiles_sql(), params)
-    cur.execute("SELECT audience, z, month, x, y, data, n, inside, provinces FROM _point_tiles_rendered")
+    columns = "audience, z, month, x, y, data, n, inside, provinces, stale_after"
+    cur.execute(f"SELECT {columns} FROM _point_tiles_rendered")
     rows = cur.fetchall()
-    with cur.copy("COPY heatmaps_pointtile (audience, z, month, x, y, data, n, inside, provinces) FROM STDIN") as copy:
-        for audience, z, month, x, y, data, n, inside, provinces in rows:
-            copy.write_row((audience, z, month, x, y, gzip_tile(bytes(data)), n, inside, provinces))
+    with cur.copy(f"COPY heatmaps_pointtile ({columns}) FROM STDIN") as copy:
+        for audience, z, month, x, y, data, n, inside, provinces, stale_after in rows:
+            copy.write_row((audience, z, month, x, y, gzip_tile(bytes(data)), n, inside, provinces, stale_after))
     cur.execute("DROP TABLE _point_tiles_rendered")
 
 
@@ -512,29 +516,61 @@ def store_all_point_tiles(now=None):
             cur.execute("DROP TABLE _point_tiles_to_render")
 
 
+# What a stored point tile shows of a point (its place, its rank, its attributes, its
+# audience, its overdue flag, the tile's provinces): a point whose row changed in any of
+# these, or appeared, or went, is a change its tiles must show.
+POINT_SHOWN_COLUMNS = ("month", "x", "y", "created_at", "code", "category", "state", "forward_due", "resolve_due",
+                       "province_code")
+
+
 def store_point_tiles(cur, stage, months, provinces, whole, now):
-    """store_bin_tiles for the point tiles: "before" notes the stored tiles holding a
-    point of a refreshed (month, province) pair (or any point of a whole month), "after"
-    adds the tiles of the pairs' points just written, deletes the noted tiles and
-    renders them again from every province's points."""
+    """store_bin_tiles for the point tiles, rendering again only the tiles a refresh
+    changed. "before" notes the stored tiles of the refreshed (month, province) pairs that
+    went stale (a point's deadline passed: ``stale_after``) and every tile of a whole
+    month, and keeps the pairs' points as they are; "after" adds the tiles of every point
+    that appeared, went or changed what its tiles show (POINT_SHOWN_COLUMNS) — where it
+    was and where it is — deletes the noted tiles and renders them again from every
+    province's points. Before, every stored tile of a refreshed (month, province) was
+    rendered again: a whole month of a province for one new report."""
     params = _point_params(now)
     if not params["point_zooms"]:
         return
+    pairs = agg.pairs_sql("p")
+    pair_params = {"months_only": sorted(set(months)), "pair_keys": agg.pair_keys(months, provinces)}
+    shown = ", ".join(POINT_SHOWN_COLUMNS)
     if stage == "before":
         _point_work_table(cur)
-        touched, params = touched_tiles_sql("t", months, provinces, whole)
+        touched, touched_params = touched_tiles_sql("t", months, provinces, whole)
         cur.execute("INSERT INTO _point_tiles_to_render SELECT t.z, t.month, t.x, t.y FROM heatmaps_pointtile t "
-                    f"WHERE t.audience = 'all' AND {touched}", params)
+                    f"WHERE t.audience = 'all' AND {touched} AND (t.month = ANY(%s::date[]) OR t.stale_after < %s)",
+                    [*touched_params, whole, params["now"]])
+        cur.execute("DROP TABLE IF EXISTS _points_before")
+        cur.execute(f"CREATE TEMP TABLE _points_before ON COMMIT DROP AS "
+                    f"SELECT report_id, {shown} FROM heatmaps_reportpoint p WHERE {pairs}", pair_params)
         return
-    where = ("p.month = ANY(%(months_only)s::date[]) AND (p.month, p.province_code) IN "
-             "(SELECT * FROM unnest(%(months)s::date[], %(provinces)s::text[]))")
-    cur.execute("INSERT INTO _point_tiles_to_render " + _point_tiles_of_points_sql(where) + " ON CONFLICT DO NOTHING",
-                {**params, "months_only": sorted(set(months)), "months": months, "provinces": provinces})
+    cur.execute("DROP TABLE IF EXISTS _points_changed")
+    cur.execute(f"""CREATE TEMP TABLE _points_changed ON COMMIT DROP AS
+                    SELECT b.month, b.x, b.y FROM _points_before b
+                    LEFT JOIN heatmaps_reportpoint p ON p.report_id = b.report_id
+                    WHERE p.report_id IS NULL OR ({_columns_of("b")}) IS DISTINCT FROM ({_columns_of("p")})
+                    UNION ALL
+                    SELECT p.month, p.x, p.y FROM heatmaps_reportpoint p
+                    LEFT JOIN _points_before b ON b.report_id = p.report_id
+                    WHERE {pairs}
+                      AND (b.report_id IS NULL OR ({_columns_of("b")}) IS DISTINCT FROM ({_columns_of("p")}))""",
+                pair_params)
+    cur.execute("INSERT INTO _point_tiles_to_render " + _point_tiles_of_points_sql("TRUE", "_points_changed")
+                + " ON CONFLICT DO NOTHING", params)
+    cur.execute("DROP TABLE _points_changed, _points_before")
     cur.execute("SELECT pg_advisory_xact_lock(hashtext('heatmaps_pointtile'))")
     cur.execute("""DELETE FROM heatmaps_pointtile t USING _point_tiles_to_render a
                    WHERE t.month = a.month AND t.z = a.z AND t.x = a.x AND t.y = a.y""")
     _render_point_tiles(cur, params)
     cur.execute("DROP TABLE _point_tiles_to_render")
+
+
+def _columns_of(alias):
+    return ", ".join(f"{alias}.{column}" for column in POINT_SHOWN_COLUMNS)
 
 
 def store_tiles(cur, stage, months, provinces, whole, now):

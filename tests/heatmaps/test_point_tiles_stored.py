@@ -174,10 +174,35 @@ def _let_through_by_the_desk(point):
     return ids
 
 
+def _moved_here(point):
+    """A report pinned 60 km away (a tile of z10 is 37 km wide), its place corrected to the point."""
+    from reports.models import Report
+
+    ids = _new_report((point[0] + 0.6, point[1] + 0.01))
+    agg.refresh_months([(this_month(), "22")])
+    Report.objects.filter(pk__in=ids).update(location=f"SRID=4326;POINT({point[0]} {point[1]})",
+                                            updated_at=timezone.now())
+    return ids
+
+
+def _moved_away(point):
+    """A report at the point, its place corrected to 60 km away."""
+    from reports.models import Report
+
+    ids = _new_report(point)
+    agg.refresh_months([(this_month(), "22")])
+    assert ids[0] in stored_ids(13, *tile_of(*point, 13), this_month())
+    Report.objects.filter(pk__in=ids).update(location=f"SRID=4326;POINT({point[0] + 0.6} {point[1] + 0.01})",
+                                            updated_at=timezone.now())
+    return ids
+
+
 @pytest.mark.parametrize("change, in_the_tile", [
     (_new_report, True),
     (_deleted, False),
     (_let_through_by_the_desk, True),
+    (_moved_here, True),
+    (_moved_away, False),
 ])
 @pytest.mark.parametrize("audience", ["all", "public"])
 def test_a_refresh_renders_the_tiles_it_changed_again(synthetic, change, in_the_tile, audience):
@@ -190,6 +215,57 @@ def test_a_refresh_renders_the_tiles_it_changed_again(synthetic, change, in_the_
         expected = report_ids(z, x, y, month, BUFFER_SHARE, public=audience == "public")
         assert stored_ids(z, x, y, month, audience) == expected
         assert (ids[0] in expected) == in_the_tile
+
+
+def overdue_of(report_id, z, point, month, audience="all"):
+    """The overdue flag the stored tile at ``point`` shows for a report (None: not shown)."""
+    row = stored(z, *tile_of(*point, z), month, audience)
+    flags = {f["id"]: f["properties"]["overdue"] for f in features(row[0])} if row else {}
+    return flags.get(report_id)
+
+
+# A report no one touches turns overdue when its deadline passes: the refresh after
+# that moment must render its tiles again, though no report changed. (state, the
+# deadline's column, its audience: received reports are staff-only.)
+@pytest.mark.parametrize("state, due_column, audience", [
+    ("received", "forward_due", "all"),
+    ("in_progress", "resolve_due", "public"),
+])
+def test_a_stored_tile_shows_a_deadline_passed_since_the_last_refresh(synthetic, state, due_column, audience):
+    month = this_month()
+    now = timezone.now()
+    point = (HA_LONG[0] - 0.004, HA_LONG[1] + 0.003)
+    [report_id] = insert_points([point], state=state, created_at=now, province_code="22",
+                                **{due_column: now + dt.timedelta(hours=2)})
+    agg.refresh_incremental(now=now)
+    assert {z: overdue_of(report_id, z, point, month, audience) for z in (10, 11, 12, 13)} == dict.fromkeys(
+        (10, 11, 12, 13), False)
+    agg.refresh_incremental(now=now + dt.timedelta(hours=1))  # not yet
+    assert overdue_of(report_id, 13, point, month, audience) is False
+    agg.refresh_incremental(now=now + dt.timedelta(hours=3))
+    assert {z: overdue_of(report_id, z, point, month, audience) for z in (10, 11, 12, 13)} == dict.fromkeys(
+        (10, 11, 12, 13), True)
+
+
+def test_a_refresh_leaves_the_tiles_of_unchanged_points_alone(synthetic):
+    """Only the tiles of the points that changed are written again: the tile of a
+    report 20 km away from the change keeps its stored row (the same row version)."""
+    month = this_month()
+    here, far = (HA_LONG[0] + 0.003, HA_LONG[1] + 0.002), (HA_LONG[0] + 0.2, HA_LONG[1] + 0.05)
+    [far_id] = _new_report(far)
+    agg.refresh_incremental()
+
+    def row_version(point, z=13):
+        with connection.cursor() as cur:
+            cur.execute("SELECT xmin::text FROM heatmaps_pointtile WHERE z = %s AND x = %s AND y = %s AND month = %s "
+                        "AND audience = 'all'", [z, *tile_of(*point, z), month])
+            return cur.fetchone()
+
+    far_before, here_before = row_version(far), row_version(here)
+    [new_id] = _new_report(here)
+    agg.refresh_incremental()
+    assert row_version(far) == far_before and far_id in stored_ids(13, *tile_of(*far, 13), month)
+    assert new_id in stored_ids(13, *tile_of(*here, 13), month) and row_version(here) != here_before
 
 
 def test_a_point_in_the_buffer_is_in_the_neighbouring_stored_tile_too(synthetic):
