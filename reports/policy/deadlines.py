@@ -82,10 +82,11 @@ def due_sql(alias="r") -> str:
 
 
 def due_passed_sql(alias="r", since="%(since)s", until="%(until)s") -> str:
-    """SQL fragment: reports whose running deadline fell in (since, until] — the ones
-    that became overdue in that interval (the roll-up refresh re-counts them)."""
+    """SQL fragment: reports whose running deadline fell in [since, until) — the ones
+    that became overdue in that interval (the roll-up refresh re-counts them): not
+    overdue at ``since``, overdue at ``until``, as ``overdue_sql`` says (due < now)."""
     col = (lambda c: f"{alias}.{c}") if alias else (lambda c: c)
-    parts = [f"({stage.sql(alias)} AND {col(column)} > {since} AND {col(column)} <= {until})"
+    parts = [f"({stage.sql(alias)} AND {col(column)} >= {since} AND {col(column)} < {until})"
              for _kind, stage, column in STAGES]
     return "(" + " OR ".join(parts) + ")"
 

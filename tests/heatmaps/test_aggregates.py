@@ -132,6 +132,24 @@ def test_incremental_refresh_follows_new_reports_state_changes_and_deadlines(syn
     assert overdue == grid_overdue == overdue_by_hand(at)
 
 
+# A deadline at the very moment of a refresh: not overdue then (overdue means due < now),
+# overdue at the next refresh, which must count it though the report is untouched.
+@pytest.mark.parametrize("due_after_first_refresh_s", [0, 1])
+def test_a_deadline_on_a_refresh_is_counted_at_the_next(synthetic, due_after_first_refresh_s):
+    first = timezone.now()
+    # every report last changed yesterday: only its deadline can bring a month back
+    Report.objects.update(updated_at=first - dt.timedelta(days=1))
+    agg.refresh_incremental(now=first - dt.timedelta(seconds=10))
+    r = Report.objects.filter(state="received").first()
+    Report.objects.filter(pk=r.pk).update(forward_due=first + dt.timedelta(seconds=due_after_first_refresh_s))
+    agg.refresh_incremental(now=first)
+    later = first + dt.timedelta(seconds=5)
+    agg.refresh_incremental(now=later)
+    with connection.cursor() as cur:
+        cur.execute("SELECT sum(overdue) FROM heatmaps_gridrollup WHERE level = 9")
+        assert cur.fetchone()[0] == overdue_by_hand(later)
+
+
 def test_bad_filters_are_field_errors():
     with pytest.raises(FilterError) as exc:
         Filters.from_params({"month": "2025-13", "state": "lost", "start": "x"})
