@@ -391,17 +391,23 @@ def _reports_of_pairs_sql(everything=False):
                         OFFSET 0) r"""
 
 
+GRID_COLUMNS = "level, cx, cy, month, category_id, state, province_code, n, overdue"
+
+
 def _grid_insert_sql(everything=False):
+    return f"INSERT INTO heatmaps_gridrollup ({GRID_COLUMNS}) {_grid_select_sql(everything)}"
+
+
+def _grid_select_sql(everything=False):
     B = conf("HEATMAP_BINS_PER_TILE")
     lv = bin_levels()
     source = _reports_of_pairs_sql(everything)
     return f"""
-    INSERT INTO heatmaps_gridrollup (level, cx, cy, month, category_id, state, province_code, n, overdue)
     SELECT l.level,
            floor((p.x - ({ORIGIN!r})) / ({WORLD!r} / (2 ^ l.level * {B})))::int AS cx,
            floor((p.y - ({ORIGIN!r})) / ({WORLD!r} / (2 ^ l.level * {B})))::int AS cy,
            p.month, p.category_id, p.state, p.province_code,
-           count(*), count(*) FILTER (WHERE p.overdue)
+           count(*) AS n, count(*) FILTER (WHERE p.overdue) AS overdue
     FROM (
         SELECT ST_X(g) AS x, ST_Y(g) AS y, m.month, r.category_id, r.state, r.province_code,
                {policy.overdue_sql('r', '%(now)s')} AS overdue
@@ -558,9 +564,13 @@ def refresh_months(months, now=None, everything=False):
         for table in ("heatmaps_gridrollup", "heatmaps_authorityrollup", *SUMMARY_ROLLUPS, "heatmaps_reportpoint"):
             if whole:
                 cur.execute(f"DELETE FROM {table} WHERE month = ANY(%s::date[])", [whole])
-            cur.execute(f"DELETE FROM {table} t WHERE {pairs_sql('t')}", params)
-        if pairs:
+            if everything or table != "heatmaps_gridrollup":
+                cur.execute(f"DELETE FROM {table} t WHERE {pairs_sql('t')}", params)
+        if everything:
             cur.execute(_grid_insert_sql(everything), params)
+        else:
+            _write_grid_changes(cur, params)
+        if pairs:
             cur.execute(_authority_insert_sql(everything), params)
             for table in SUMMARY_ROLLUPS:
                 cur.execute(_summary_insert_sql(table), params)
@@ -569,6 +579,36 @@ def refresh_months(months, now=None, everything=False):
             tiles.store_tiles(cur, "after", *stored_tiles_args)
         _bump_version(now)
     return len(pairs)
+
+
+def _write_grid_changes(cur, params):
+    """The grid roll-up of the refreshed pairs written as a change: the rows whose cell,
+    category, state, province or counts are no longer there deleted, the new ones
+    inserted, the others left alone. A day's reports change a fifth of their month's
+    rows; deleting and writing the whole month again kept the grid's five indexes busy
+    with rows that did not change (at 10 M reports: 6.4 of a day's 19.6 s). The rows
+    before and after are matched in one hash join of the month's rows (a probe of the
+    index per new row: 1.8 s, 7.9 M heap fetches). The cells of the rows that went or came
+    stay in ``_grid_changed`` (level, month, cx, cy): the stored bin tiles to render
+    again (tiles.store_bin_tiles)."""
+    key = [c.strip() for c in GRID_COLUMNS.split(",")]
+    same = " AND ".join(f"w.{c} = g.{c}" for c in key)
+    cell = ("level", "month", "cx", "cy")
+    either = ", ".join(f"coalesce(w.{c}, g.{c}) AS {c}" for c in cell)
+    new_only = ", ".join(f"w.{c}" for c in key if c not in cell)
+    cur.execute("DROP TABLE IF EXISTS _grid_new, _grid_changed")
+    cur.execute(f"CREATE TEMP TABLE _grid_new ON COMMIT DROP AS {_grid_select_sql()}", params)
+    cur.execute("ANALYZE _grid_new")
+    # g.id: a row that went; w.*: a row that came
+    cur.execute(f"""
+        CREATE TEMP TABLE _grid_changed ON COMMIT DROP AS
+        SELECT g.id, {either}, {new_only}, w.level IS NOT NULL AS came
+        FROM (SELECT * FROM heatmaps_gridrollup g WHERE {pairs_sql("g")}) g
+        FULL JOIN _grid_new w ON {same}
+        WHERE g.id IS NULL OR w.level IS NULL""", params)
+    cur.execute("DELETE FROM heatmaps_gridrollup g USING _grid_changed c WHERE g.id = c.id")
+    cur.execute(f"INSERT INTO heatmaps_gridrollup ({GRID_COLUMNS}) SELECT {GRID_COLUMNS} FROM _grid_changed WHERE came")
+    cur.execute("DROP TABLE _grid_new")
 
 
 def _pairs_of(where_sql, params):

@@ -300,10 +300,11 @@ def touched_tiles_sql(alias, months, provinces, whole):
 def store_bin_tiles(cur, stage, months, provinces, whole):
     """Within a refresh of (month, province) pairs (aggregates.refresh_months, its cursor
     and transaction; ``months`` and ``provinces`` two lists, ``whole`` months of every
-    province): ``stage`` "before" notes the stored tiles that hold a province of the pairs
-    in its month (their ``provinces``), or any province in a whole month; "after" adds
-    the tiles of the pairs' grid rows just inserted, deletes the noted tiles and renders
-    them again from every province's cells.
+    province): ``stage`` "before" notes the stored tiles of a whole month; "after" adds
+    the tiles of the grid's cells whose rows the refresh changed (``_grid_changed``,
+    aggregates._write_grid_changes: rows that went or came, counts included), deletes
+    the noted tiles and renders them again from every province's cells. A tile none of
+    whose cells changed stays as it is.
 
     One refresh at a time renders (a transaction-scoped advisory lock): two refreshes of
     neighbouring provinces may share a tile, and after the lock the render sees the
@@ -313,18 +314,13 @@ def store_bin_tiles(cur, stage, months, provinces, whole):
         cur.execute("DROP TABLE IF EXISTS _bin_tiles_to_render")
         cur.execute("CREATE TEMP TABLE _bin_tiles_to_render (level smallint, month date, tx int, tcy int, "
                     "PRIMARY KEY (level, month, tx, tcy)) ON COMMIT DROP")
-        touched, params = touched_tiles_sql("b", months, provinces, whole)
         cur.execute("INSERT INTO _bin_tiles_to_render SELECT b.level, b.month, b.x, (1 << b.level) - 1 - b.y "
-                    f"FROM heatmaps_bintile b WHERE {touched}", params)
+                    "FROM heatmaps_bintile b WHERE b.month = ANY(%s::date[])", [whole])
         return
-    # The pairs' grid rows (the months alone first, an index range: the pairs' IN alone
-    # was a scan of every row).
     cur.execute(f"""INSERT INTO _bin_tiles_to_render
-                    SELECT DISTINCT g.level, g.month, div(g.cx, {B}), div(g.cy, {B}) FROM heatmaps_gridrollup g
-                    WHERE g.level = ANY(%(levels)s) AND {agg.pairs_sql("g")}
-                    ON CONFLICT DO NOTHING""",
-                {"levels": agg.bin_levels(), "months_only": sorted(set(months)),
-                 "pair_keys": agg.pair_keys(months, provinces)})
+                    SELECT DISTINCT g.level, g.month, div(g.cx, {B}), div(g.cy, {B}) FROM _grid_changed g
+                    WHERE g.level = ANY(%(levels)s)
+                    ON CONFLICT DO NOTHING""", {"levels": agg.bin_levels()})
     cur.execute("SELECT pg_advisory_xact_lock(hashtext('heatmaps_bintile'))")
     cur.execute("""DELETE FROM heatmaps_bintile b USING _bin_tiles_to_render a
                    WHERE b.level = a.level AND b.month = a.month AND b.x = a.tx

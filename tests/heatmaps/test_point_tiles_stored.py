@@ -248,24 +248,40 @@ def test_a_stored_tile_shows_a_deadline_passed_since_the_last_refresh(synthetic,
 
 
 def test_a_refresh_leaves_the_tiles_of_unchanged_points_alone(synthetic):
-    """Only the tiles of the points that changed are written again: the tile of a
-    report 20 km away from the change keeps its stored row (the same row version)."""
+    """Only the tiles of the points (and grid cells) that changed are written again: the
+    point tile of a report 20 km away from the change, and the bin tile of one 100 km
+    away, in the same province and month, keep their stored rows (the same row
+    version); the tiles at the change are new."""
     month = this_month()
-    here, far = (HA_LONG[0] + 0.003, HA_LONG[1] + 0.002), (HA_LONG[0] + 0.2, HA_LONG[1] + 0.05)
-    [far_id] = _new_report(far)
+    here = (HA_LONG[0] + 0.003, HA_LONG[1] + 0.002)
+    near, far = (HA_LONG[0] + 0.2, HA_LONG[1] + 0.05), (HA_LONG[0] + 0.9, HA_LONG[1] + 0.4)
+    [near_id] = _new_report(near)
+    _new_report(far)
     agg.refresh_incremental()
 
-    def row_version(point, z=13):
+    def row_version(table, point, z):
+        x, y = tile_of(*point, z)
+        z_column = "z" if table == "heatmaps_pointtile" else "level"
         with connection.cursor() as cur:
-            cur.execute("SELECT xmin::text FROM heatmaps_pointtile WHERE z = %s AND x = %s AND y = %s AND month = %s "
-                        "AND audience = 'all'", [z, *tile_of(*point, z), month])
+            cur.execute(f"SELECT xmin::text FROM {table} WHERE {z_column} = %s AND x = %s AND y = %s AND month = %s "
+                        + ("AND audience = 'all'" if table == "heatmaps_pointtile" else ""), [z, x, y, month])
             return cur.fetchone()
 
-    far_before, here_before = row_version(far), row_version(here)
+    def versions():
+        return {"point tile z13 near": row_version("heatmaps_pointtile", near, 13),
+                "bin tile z9 far": row_version("heatmaps_bintile", far, 9),
+                "point tile z13 here": row_version("heatmaps_pointtile", here, 13),
+                "bin tile z9 here": row_version("heatmaps_bintile", here, 9)}
+
+    before = versions()
+    assert tile_of(*far, 9) != tile_of(*here, 9) and before["bin tile z9 far"] is not None
     [new_id] = _new_report(here)
     agg.refresh_incremental()
-    assert row_version(far) == far_before and far_id in stored_ids(13, *tile_of(*far, 13), month)
-    assert new_id in stored_ids(13, *tile_of(*here, 13), month) and row_version(here) != here_before
+    after = versions()
+    assert {k: after[k] == before[k] for k in before} == {
+        "point tile z13 near": True, "bin tile z9 far": True, "point tile z13 here": False, "bin tile z9 here": False}
+    assert near_id in stored_ids(13, *tile_of(*near, 13), month)
+    assert new_id in stored_ids(13, *tile_of(*here, 13), month)
 
 
 def test_a_point_in_the_buffer_is_in_the_neighbouring_stored_tile_too(synthetic):
