@@ -10,12 +10,9 @@ from django.conf import settings  # noqa: E402 (the settings module only, not th
 
 worker_class = "geo_portal.uvicorn_worker.Worker"
 workers = settings.WEB_WORKERS
-# Each worker binds a listening socket of its own (SO_REUSEPORT; gunicorn then binds
-# none in the master) and the kernel spreads new connections over them by their
-# addresses. On one shared socket the first worker to wake accepted every connection
-# waiting: 7 of 8 keep-alive connections of a burst were seen on one worker of three
-# (`ss -tnp`), its event loop queueing them while the others idled.
-reuse_port = True
+# One listening socket, bound by the master; the workers take its connections least
+# busy first (geo_portal/uvicorn_worker.py says why).
+reuse_port = False
 timeout = 120
 graceful_timeout = 10
 accesslog = "-"
@@ -36,3 +33,10 @@ def on_starting(server):
                 probe.bind(address[:2])
             except OSError as exc:
                 raise SystemExit(f"{address[0]}:{address[1]} is in use by another server ({exc.strerror})") from None
+
+
+def child_exit(server, worker):
+    """The exited worker's slot in the table of open connections is free again."""
+    from geo_portal.uvicorn_worker import release_slot
+
+    release_slot(worker.age)

@@ -1,7 +1,8 @@
 """The portal served as scripts/run serves it (gunicorn -c geo_portal/gunicorn_conf.py):
-every worker listens on a socket of its own (SO_REUSEPORT), so a burst of keep-alive connections is
-not left to whichever worker wakes first; and a second server on the same address is
-refused instead of silently sharing its connections."""
+the workers share one listening socket and take its connections least busy first
+(geo_portal/uvicorn_worker.py), so a burst of keep-alive connections is neither left to
+whichever worker wakes first nor to a hash of the addresses; and a second server on
+the same address is refused."""
 
 import http.client
 import os
@@ -84,28 +85,43 @@ def server():
         proc.wait(20)
 
 
-def test_every_worker_listens_on_its_own_socket_and_takes_connections(server):
+def held_by_worker(workers, port):
+    established = {inode for inode, state in sockets_on(port).items() if state == "01"}
+    return {pid: len(inodes_of(pid) & established) for pid in workers}
+
+
+# Keep-alive connections opened one after the other (each answered before the next
+# opens, as a pool warms up) and all at once (a burst, as a load balancer or a benchmark
+# opens them): how many each of the 3 workers holds. One after the other, a worker with
+# 2 more open than another leaves the next one to it: within 2 of each other (8/8/8 or
+# 7/8/9; by a hash of the addresses they landed 6/7/11 and 6/8/10). In a burst a busy worker
+# waits up to 20 ms for the others before it takes one itself: spread, every worker
+# holding some.
+@pytest.mark.parametrize("burst", [False, True])
+def test_workers_share_one_socket_and_take_connections_least_busy_first(server, burst):
     proc, port = server
     workers = children(proc.pid)
     listening = {inode for inode, state in sockets_on(port).items() if state == "0A"}
-    # one per worker, none in the master
-    assert len(listening) == WORKERS
+    assert len(listening) == 1  # bound once, by the master
     for pid in workers:
-        assert len(inodes_of(pid) & listening) == 1, f"worker {pid} has no socket of its own"
-    assert not inodes_of(proc.pid) & listening
+        assert inodes_of(pid) & listening, f"worker {pid} does not accept"
 
-    # A burst of keep-alive connections, all open at once, as a load balancer or a
-    # benchmark opens them: more than one worker serves them.
     conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(24)]
     for conn in conns:
         conn.request("GET", "/livez")
-    assert all(conn.getresponse().read() == b"ok" for conn in conns)
-    established = {inode for inode, state in sockets_on(port).items() if state == "01"}
-    held = {pid: len(inodes_of(pid) & established) for pid in workers}
+        if not burst:
+            assert conn.getresponse().read() == b"ok"
+    if burst:
+        assert all(conn.getresponse().read() == b"ok" for conn in conns)
+    time.sleep(0.2)  # the last connection counted
+    held = held_by_worker(workers, port)
     for conn in conns:
         conn.close()
     assert sum(held.values()) == 24, held
-    assert sum(1 for n in held.values() if n) >= 2, held
+    if burst:
+        assert min(held.values()) >= 1 and max(held.values()) <= 16, held
+    else:
+        assert max(held.values()) - min(held.values()) <= 2, held
 
 
 def test_a_second_server_on_the_same_address_is_refused(server):
