@@ -391,11 +391,11 @@ def _reports_of_pairs_sql(everything=False):
                         OFFSET 0) r"""
 
 
-GRID_COLUMNS = "level, cx, cy, month, category_id, state, province_code, n, overdue"
+GRID_COLUMNS = ("level", "cx", "cy", "month", "category_id", "state", "province_code", "n", "overdue")
 
 
 def _grid_insert_sql(everything=False):
-    return f"INSERT INTO heatmaps_gridrollup ({GRID_COLUMNS}) {_grid_select_sql(everything)}"
+    return f"INSERT INTO heatmaps_gridrollup ({', '.join(GRID_COLUMNS)}) {_grid_select_sql(everything)}"
 
 
 def _grid_select_sql(everything=False):
@@ -479,21 +479,23 @@ ROLLUP_TABLES = ("heatmaps_gridrollup", "heatmaps_authorityrollup", "heatmaps_re
                  "heatmaps_bintile", "heatmaps_pointtile")
 
 
-def pair_keys(months, provinces) -> list[str]:
-    """The refreshed (month, province) pairs — two lists — as the keys pairs_sql looks up."""
-    return [f"{m:%Y-%m-%d} {p}" for m, p in zip(months, provinces, strict=True)]
+def pair_params(months, provinces) -> dict:
+    """The parameters pairs_sql reads for the refreshed (month, province) pairs, given as
+    two lists: the distinct months, and each pair as a key "YYYY-MM-DD code"."""
+    return {"months_only": sorted(set(months)),
+            "pair_keys": [f"{m:%Y-%m-%d} {p}" for m, p in zip(months, provinces, strict=True)]}
 
 
-def pairs_sql(alias, months="%(months_only)s", keys="%(pair_keys)s") -> str:
+def pairs_sql(alias) -> str:
     """WHERE fragment: the rows of ``alias`` (a roll-up: month, province_code) of the
-    refreshed pairs — ``months`` the distinct months (an index range of the month) and
-    ``keys`` their pair_keys. A row's pair is looked up in the array of keys, which
-    PostgreSQL hashes: one pass over the months' rows. Written as a join of the pairs,
-    ``(month, province_code) IN (SELECT * FROM unnest(...))``, the planner scanned every
-    row of the roll-up (the grid at 1 M reports: 5 M rows for 40 k, 0.8 s) or the
-    month's rows once per pair (34 times)."""
-    return (f"{alias}.month = ANY({months}::date[]) "
-            f"AND (to_char({alias}.month, 'YYYY-MM-DD') || ' ' || {alias}.province_code) = ANY({keys}::text[])")
+    refreshed pairs (the parameters of pair_params): an index range of the months, then
+    a row's pair looked up in the array of keys, which PostgreSQL hashes — one pass over
+    the months' rows. Written as a join of the pairs, ``(month, province_code) IN
+    (SELECT * FROM unnest(...))``, the planner scanned every row of the roll-up (the grid
+    at 1 M reports: 5 M rows for 40 k, 0.8 s) or the month's rows once per pair (34
+    times)."""
+    return (f"{alias}.month = ANY(%(months_only)s::date[]) AND "
+            f"(to_char({alias}.month, 'YYYY-MM-DD') || ' ' || {alias}.province_code) = ANY(%(pair_keys)s::text[])")
 
 
 def _summary_insert_sql(table):
@@ -549,8 +551,7 @@ def refresh_months(months, now=None, everything=False):
         "starts": [local_midnight(m) for m, _p in pairs],
         "ends": [local_midnight(next_month(m)) for m, _p in pairs],
         "provinces": [p for _m, p in pairs],
-        "months_only": sorted({m for m, _p in pairs}),
-        "pair_keys": pair_keys([m for m, _p in pairs], [p for _m, p in pairs]),
+        **pair_params([m for m, _p in pairs], [p for _m, p in pairs]),
         "now": now,
         "tz": settings.TIME_ZONE,
     }
@@ -591,11 +592,11 @@ def _write_grid_changes(cur, params):
     index per new row: 1.8 s, 7.9 M heap fetches). The cells of the rows that went or came
     stay in ``_grid_changed`` (level, month, cx, cy): the stored bin tiles to render
     again (tiles.store_bin_tiles)."""
-    key = [c.strip() for c in GRID_COLUMNS.split(",")]
-    same = " AND ".join(f"w.{c} = g.{c}" for c in key)
+    same = " AND ".join(f"w.{c} = g.{c}" for c in GRID_COLUMNS)
     cell = ("level", "month", "cx", "cy")
     either = ", ".join(f"coalesce(w.{c}, g.{c}) AS {c}" for c in cell)
-    new_only = ", ".join(f"w.{c}" for c in key if c not in cell)
+    new_only = ", ".join(f"w.{c}" for c in GRID_COLUMNS if c not in cell)
+    columns = ", ".join(GRID_COLUMNS)
     cur.execute("DROP TABLE IF EXISTS _grid_new, _grid_changed")
     cur.execute(f"CREATE TEMP TABLE _grid_new ON COMMIT DROP AS {_grid_select_sql()}", params)
     cur.execute("ANALYZE _grid_new")
@@ -607,7 +608,7 @@ def _write_grid_changes(cur, params):
         FULL JOIN _grid_new w ON {same}
         WHERE g.id IS NULL OR w.level IS NULL""", params)
     cur.execute("DELETE FROM heatmaps_gridrollup g USING _grid_changed c WHERE g.id = c.id")
-    cur.execute(f"INSERT INTO heatmaps_gridrollup ({GRID_COLUMNS}) SELECT {GRID_COLUMNS} FROM _grid_changed WHERE came")
+    cur.execute(f"INSERT INTO heatmaps_gridrollup ({columns}) SELECT {columns} FROM _grid_changed WHERE came")
     cur.execute("DROP TABLE _grid_new")
 
 

@@ -532,7 +532,7 @@ def store_point_tiles(cur, stage, months, provinces, whole, now):
     if not params["point_zooms"]:
         return
     pairs = agg.pairs_sql("p")
-    pair_params = {"months_only": sorted(set(months)), "pair_keys": agg.pair_keys(months, provinces)}
+    pair_params = agg.pair_params(months, provinces)
     shown = ", ".join(POINT_SHOWN_COLUMNS)
     if stage == "before":
         _point_work_table(cur)
