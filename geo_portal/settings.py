@@ -220,6 +220,13 @@ HEATMAP_TILE_MAX_POINTS = int(os.environ.get("HEATMAP_TILE_MAX_POINTS", 10_000))
 HEATMAP_STORED_POINT_ZOOMS = [
     int(z) for z in os.environ.get("HEATMAP_STORED_POINT_ZOOMS", "10,11,12,13").split(",") if z
 ]
+# Point tiles of all time (the map's "all time" view, no other filter) at these zooms are
+# stored too. The refresh marks the ones its changes touched, or whose overdue flags went
+# stale, as due (no data); the warm-up after the refresh renders them again
+# (heatmaps.tiles.render_due_all_time_tiles), and until then they are rendered when asked.
+HEATMAP_STORED_ALL_TIME_ZOOMS = [
+    int(z) for z in os.environ.get("HEATMAP_STORED_ALL_TIME_ZOOMS", "10,11,12,13,14").split(",") if z
+]
 # Finished tiles are cached (Redis, gzipped) per data version for this long (seconds);
 # after each roll-up refresh that changed something, at most HEATMAP_TILE_WARM_MAX of the
 # busiest tiles of HEATMAP_TILE_WARM_ZOOMS are rendered ahead, for at most

@@ -71,8 +71,9 @@ class BinTile(models.Model):
 
 
 class PointTile(models.Model):
-    """The "reports" (points) vector tile of one month at zoom z, as the map asks for it
-    with no other filter (a month of its slider), for one audience: "all" (staff who see
+    """The "reports" (points) vector tile of one month (or of all time) at zoom z, as the
+    map asks for it with no other filter (a month of its slider, or all time), for one
+    audience: "all" (staff who see
     every report, and the tile renders of the refresh itself) or "public" (anyone: the
     public states only, reports.policy.access). Rendered by the roll-up refresh from the
     point projection, exactly as heatmaps.tiles.point_tile renders it at request time
@@ -91,10 +92,13 @@ class PointTile(models.Model):
 
     audience = models.CharField(max_length=6)  # "all" or "public"
     z = models.SmallIntegerField()
-    month = models.DateField()
+    # None: the tile of all time (the map's "all time" view, at HEATMAP_STORED_ALL_TIME_ZOOMS)
+    month = models.DateField(null=True)
     x = models.IntegerField()
     y = models.IntegerField()  # XYZ scheme: 0 at the north
-    data = models.BinaryField()
+    # None: due to be rendered again (a tile of all time whose points changed; until it is,
+    # the tile is rendered when asked)
+    data = models.BinaryField(null=True)
     n = models.IntegerField()  # features in the tile (the cap and the buffer included)
     inside = models.IntegerField()
     provinces = ArrayField(models.CharField(max_length=10))
@@ -104,7 +108,12 @@ class PointTile(models.Model):
     stale_after = models.DateTimeField(null=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["month", "z", "x", "y", "audience"], name="heat_pointtile_key")]
+        constraints = [models.UniqueConstraint(fields=["month", "z", "x", "y", "audience"], name="heat_pointtile_key",
+                                               nulls_distinct=False)]
+        indexes = [models.Index(fields=["z", "x", "y"], name="heat_pointtile_due",
+                                condition=models.Q(month__isnull=True) & models.Q(data__isnull=True)),
+                   models.Index(fields=["stale_after"], condition=models.Q(month__isnull=True),
+                                name="heat_pointtile_stale")]
 
 
 class RollupSums(models.Model):

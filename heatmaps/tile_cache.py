@@ -205,10 +205,10 @@ def busy_tiles(zooms, limit):
 
 
 def warm(max_tiles=None, max_seconds=None):
-    """Render ahead the busiest point tiles for anonymous viewers, all time and the map's
-    default month (the newest month of the roll-ups), that are not cached yet. Returns
-    the number rendered. One at a time (a cache lock): a refresh during a warm-up does
-    not start a second one."""
+    """Render the stored tiles of all time marked due, then ahead the busiest point tiles
+    for anonymous viewers, all time and the map's default month (the newest month of the
+    roll-ups), that are not cached yet. Returns the number rendered into the cache. One
+    at a time (a cache lock): a refresh during a warm-up does not start a second one."""
     from reports.policy import access
 
     max_tiles = agg.conf("HEATMAP_TILE_WARM_MAX") if max_tiles is None else max_tiles
@@ -223,6 +223,9 @@ def warm(max_tiles=None, max_seconds=None):
         return 0
     try:
         deadline = time.monotonic() + max_seconds
+        # first the stored tiles of all time that the refresh marked due: they serve
+        # every viewer of the map's default view, cached or not
+        tiles.render_due_all_time_tiles(max_seconds=max_seconds)
         version = current_version()
         scope = access.Scope()  # anonymous: the public states
         last = agg.rollup_months()["last"]

@@ -337,13 +337,20 @@ def store_bin_tiles(cur, stage, months, provinces, whole):
 AUDIENCES = ("all", "public")
 
 
+ALL_TIME = "all time"
+
+
 def stored_point_month(z, filters: Filters):
-    """The month whose stored point tiles answer ``filters`` at zoom ``z``, or None: z is
-    one of HEATMAP_STORED_POINT_ZOOMS, the period is exactly one calendar month and
-    nothing else is filtered but provinces (checked against the tile's own provinces)."""
-    if z not in agg.conf("HEATMAP_STORED_POINT_ZOOMS"):
+    """The month whose stored point tiles answer ``filters`` at zoom ``z`` (ALL_TIME: the
+    tiles of all time), or None: nothing is filtered but the period and provinces
+    (checked against the tile's own provinces), and the period is exactly one calendar
+    month with z one of HEATMAP_STORED_POINT_ZOOMS, or all time with z one of
+    HEATMAP_STORED_ALL_TIME_ZOOMS."""
+    if not filters.by_time_and_place_only():
         return None
-    return filters.whole_month() if filters.by_time_and_place_only() else None
+    if filters.start is None and filters.end is None:
+        return ALL_TIME if z in agg.conf("HEATMAP_STORED_ALL_TIME_ZOOMS") else None
+    return filters.whole_month() if z in agg.conf("HEATMAP_STORED_POINT_ZOOMS") else None
 
 
 def stored_audience(scope, provinces):
@@ -371,16 +378,28 @@ def stored_point_tile(z, x, y, filters: Filters):
     month = stored_point_month(z, filters)
     if month is None:
         return None
-    rows = fetch_binary("SELECT audience, data, n, inside, provinces FROM heatmaps_pointtile "
-                        "WHERE month = %s AND z = %s AND x = %s AND y = %s", [month, z, x, y])
+    scope = filters.scope
+    # Only the data of the audience served is read (a busy tile's gzip is 60-160 KB a
+    # row): known before the tile's provinces are, unless a province's staff ask.
+    known = None if scope is not None and not scope.everything and scope.provinces else stored_audience(scope, [])
+    if known is None and scope is not None and (scope.authorities or scope.reporter_id is not None):
+        return None
+    period, params = ("month IS NULL", []) if month == ALL_TIME else ("month = %s", [month])
+    rows = fetch_binary("SELECT audience, data IS NULL, CASE WHEN %s::text IS NULL OR audience = %s THEN data END, "
+                        f"n, inside, provinces FROM heatmaps_pointtile WHERE {period} AND z = %s AND x = %s AND y = %s",
+                        [known, known, *params, z, x, y])
     rows = {audience: rest for audience, *rest in rows}
     every = rows.get("all")
-    audience = stored_audience(filters.scope, every[3] if every else [])
+    if month == ALL_TIME and (every is None or every[0]):
+        return None  # not stored yet (no row: before the first full render), or due
+    audience = stored_audience(scope, every[4] if every else [])
     if audience is None:
         return None
     if audience not in rows:
         return b"", 0, 0
-    data, n, inside, provinces = rows[audience]
+    due, data, n, inside, provinces = rows[audience]
+    if due:
+        return None  # due to be rendered again
     if not all(filters.counts_province(code) for code in provinces):
         return None
     return bytes(data), n, inside
@@ -398,11 +417,12 @@ def fetch_binary(sql, params):
         return cur.fetchall()
 
 
-def _point_tiles_of_points_sql(where, points="heatmaps_reportpoint"):
+def _point_tiles_of_points_sql(where, points="heatmaps_reportpoint", all_time=False):
     """SELECT of the (z, month, x, y) of the stored zooms whose tile or buffer may hold a
     point of ``points`` (heatmaps_reportpoint, or a table of its month, x and y) aliased
     ``p`` matching ``where``: the tiles at the point's position give or take the buffer
-    (a little wider, so that none is missed; the render applies the exact bounds)."""
+    (a little wider, so that none is missed; the render applies the exact bounds).
+    ``all_time``: the tiles of all time (month NULL) at their zooms instead."""
     half = agg.WORLD / 2
     # the buffer as a share of a tile's width, widened by 1 %
     margin = BUFFER / EXTENT * 1.01
@@ -411,8 +431,9 @@ def _point_tiles_of_points_sql(where, points="heatmaps_reportpoint"):
           f"least((1 << z) - 1, floor((p.x + {half!r}) / {span} + {margin!r}))::int)")
     ys = (f"generate_series(greatest(0, floor(({half!r} - p.y) / {span} - {margin!r}))::int, "
           f"least((1 << z) - 1, floor(({half!r} - p.y) / {span} + {margin!r}))::int)")
-    return f"""SELECT DISTINCT z, p.month, tx, ty FROM {points} p
-               CROSS JOIN unnest(%(point_zooms)s::int[]) z
+    month, zooms = ("NULL::date", "%(all_time_zooms)s") if all_time else ("p.month", "%(point_zooms)s")
+    return f"""SELECT DISTINCT z, {month}, tx, ty FROM {points} p
+               CROSS JOIN unnest({zooms}::int[]) z
                CROSS JOIN LATERAL {xs} tx CROSS JOIN LATERAL {ys} ty
                WHERE {where}"""
 
@@ -433,8 +454,9 @@ def _render_point_tiles_sql():
     return f"""
     WITH a AS MATERIALIZED (
         SELECT w.z, w.month, w.x, w.y, t.*,
-               (w.month::timestamp AT TIME ZONE %(tz)s) AS t0,
-               ((w.month + interval '1 month')::timestamp AT TIME ZONE %(tz)s) AS t1
+               -- a month's reports, or all of them (month NULL: the tile of all time)
+               coalesce(w.month::timestamp AT TIME ZONE %(tz)s, '-infinity') AS t0,
+               coalesce((w.month + interval '1 month')::timestamp AT TIME ZONE %(tz)s, 'infinity') AS t1
         FROM _point_tiles_to_render w CROSS JOIN LATERAL ({tile_bounds_sql("w.z", "w.x", "w.y")}) t
     )
     INSERT INTO _point_tiles_rendered (audience, z, month, x, y, data, n, inside, provinces, stale_after)
@@ -486,21 +508,31 @@ def _render_point_tiles(cur, params):
 
 def _point_work_table(cur):
     cur.execute("DROP TABLE IF EXISTS _point_tiles_to_render")
+    # month NULL: a tile of all time
     cur.execute("CREATE TEMP TABLE _point_tiles_to_render (z smallint, month date, x int, y int, "
-                "PRIMARY KEY (z, month, x, y)) ON COMMIT DROP")
+                "UNIQUE NULLS NOT DISTINCT (z, month, x, y)) ON COMMIT DROP")
 
 
 def _point_params(now):
-    return {"point_zooms": list(agg.conf("HEATMAP_STORED_POINT_ZOOMS")), "now": now or timezone.now(),
+    return {"point_zooms": list(agg.conf("HEATMAP_STORED_POINT_ZOOMS")),
+            "all_time_zooms": list(agg.conf("HEATMAP_STORED_ALL_TIME_ZOOMS")), "now": now or timezone.now(),
             "tz": settings.TIME_ZONE}
 
 
 def store_all_point_tiles(now=None):
-    """Render every stored point tile again from the point projection (refresh_all), a
-    month at a time (each month's sort stays small)."""
+    """Render every stored point tile again from the point projection (refresh_all):
+    the months', then those of all time."""
+    store_month_point_tiles(now)
+    store_all_time_point_tiles(now)
+
+
+def store_month_point_tiles(now=None):
+    """Render every stored point tile of a month again, a month at a time (each month's
+    sort stays small)."""
     params = _point_params(now)
     with transaction.atomic(), connection.cursor() as cur:
-        cur.execute("DELETE FROM heatmaps_pointtile")  # not TRUNCATE: readers keep the old ones meanwhile
+        # not TRUNCATE: readers keep the old ones meanwhile
+        cur.execute("DELETE FROM heatmaps_pointtile WHERE month IS NOT NULL")
         if not params["point_zooms"]:
             return
         cur.execute("SELECT DISTINCT month FROM heatmaps_reportpoint ORDER BY month")
@@ -510,6 +542,81 @@ def store_all_point_tiles(now=None):
                         {**params, "month": month})
             _render_point_tiles(cur, params)
             cur.execute("DROP TABLE _point_tiles_to_render")
+
+
+# Tiles of all time rendered in one statement: each tile's points are ranked in one sort,
+# so a batch holds at most this many tiles (a z14 tile of the national 1 M database holds
+# up to 4,346 points, a z10 one 69,991).
+ALL_TIME_BATCH = 2000
+
+
+def store_all_time_point_tiles(now=None):
+    """Render every stored point tile of all time again: the tiles of every point at
+    HEATMAP_STORED_ALL_TIME_ZOOMS, in batches of ALL_TIME_BATCH tiles."""
+    params = _point_params(now)
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("DELETE FROM heatmaps_pointtile WHERE month IS NULL")
+        if not params["all_time_zooms"]:
+            return
+        cur.execute(_point_tiles_of_points_sql("TRUE", all_time=True) + " ORDER BY 1, 3, 4", params)
+        keys = cur.fetchall()
+        for i in range(0, len(keys), ALL_TIME_BATCH):
+            _render_point_tile_keys(cur, keys[i:i + ALL_TIME_BATCH], params)
+
+
+def _render_point_tile_keys(cur, keys, params):
+    """Render the stored tiles of these (z, month, x, y) keys (month None: all time) again:
+    their rows deleted, the tiles with points inserted."""
+    _point_work_table(cur)
+    with cur.copy("COPY _point_tiles_to_render (z, month, x, y) FROM STDIN") as copy:
+        for key in keys:
+            copy.write_row(key)
+    cur.execute("""DELETE FROM heatmaps_pointtile t USING _point_tiles_to_render a
+                   WHERE t.month IS NOT DISTINCT FROM a.month AND t.z = a.z AND t.x = a.x AND t.y = a.y""")
+    _render_point_tiles(cur, params)
+    cur.execute("DROP TABLE _point_tiles_to_render")
+
+
+def mark_all_time_tiles_due(cur, where_sql, params):
+    """Mark the stored tiles of all time matching ``where_sql`` (alias ``t``, a table of
+    z, x, y with month NULL) due to be rendered again: their rows lose their data (the
+    tile is rendered when asked meanwhile); a tile with no row yet gets one for each
+    audience. render_due_all_time_tiles renders them."""
+    cur.execute(f"""INSERT INTO heatmaps_pointtile (audience, z, month, x, y, data, n, inside, provinces)
+                    SELECT au.audience, t.z, NULL, t.x, t.y, NULL, 0, 0, '{{}}'
+                    FROM {where_sql} CROSS JOIN (VALUES {", ".join(f"('{a}')" for a in AUDIENCES)}) au(audience)
+                    ON CONFLICT (month, z, x, y, audience) DO UPDATE SET data = NULL, stale_after = NULL""", params)
+
+
+def render_due_all_time_tiles(max_tiles=None, max_seconds=None, now=None):
+    """Render the stored tiles of all time marked due (mark_all_time_tiles_due), a batch
+    at a time, each in its own transaction under the refreshes' lock (a refresh waits for
+    one batch at most: 200 tiles at z14, half as many a zoom lower, as a tile a zoom lower
+    holds about four times the points); the lowest zoom first (its tiles cover the most of
+    the map, and every view of a place at a higher zoom starts there). Returns the tiles
+    rendered."""
+    import time
+
+    deadline = None if max_seconds is None else time.monotonic() + max_seconds
+    done = 0
+    while (max_tiles is None or done < max_tiles) and (deadline is None or time.monotonic() < deadline):
+        with transaction.atomic(), connection.cursor() as cur:
+            agg.lock_refreshes()
+            params = _point_params(now)
+            cur.execute("SELECT min(z) FROM heatmaps_pointtile WHERE month IS NULL AND data IS NULL")
+            [(z,)] = cur.fetchall()
+            if z is None:
+                return done
+            batch = max(1, 200 >> max(0, 14 - z))
+            cur.execute("SELECT DISTINCT z, month, x, y FROM heatmaps_pointtile "
+                        "WHERE month IS NULL AND data IS NULL AND z = %s ORDER BY x, y LIMIT %s",
+                        [z, batch if max_tiles is None else min(batch, max_tiles - done)])
+            keys = cur.fetchall()
+            if not keys:
+                return done
+            _render_point_tile_keys(cur, keys, params)
+            done += len(keys)
+    return done
 
 
 # What a stored point tile shows of a point (its place, its rank, its attributes, its
@@ -529,7 +636,7 @@ def store_point_tiles(cur, stage, months, provinces, whole, now):
     province's points. Before, every stored tile of a refreshed (month, province) was
     rendered again: a whole month of a province for one new report."""
     params = _point_params(now)
-    if not params["point_zooms"]:
+    if not params["point_zooms"] and not params["all_time_zooms"]:
         return
     pairs = agg.pairs_sql("p")
     pair_params = agg.pair_params(months, provinces)
@@ -541,8 +648,10 @@ def store_point_tiles(cur, stage, months, provinces, whole, now):
                     f"WHERE t.audience = 'all' AND {touched} AND (t.month = ANY(%s::date[]) OR t.stale_after < %s)",
                     [*touched_params, whole, params["now"]])
         cur.execute("DROP TABLE IF EXISTS _points_before")
+        # a whole month's points all (a province may have none left in it)
         cur.execute(f"CREATE TEMP TABLE _points_before ON COMMIT DROP AS "
-                    f"SELECT report_id, {shown} FROM heatmaps_reportpoint p WHERE {pairs}", pair_params)
+                    f"SELECT report_id, {shown} FROM heatmaps_reportpoint p "
+                    f"WHERE {pairs} OR p.month = ANY(%(whole)s::date[])", {**pair_params, "whole": whole})
         return
     cur.execute("DROP TABLE IF EXISTS _points_changed")
     cur.execute(f"""CREATE TEMP TABLE _points_changed ON COMMIT DROP AS
@@ -557,6 +666,15 @@ def store_point_tiles(cur, stage, months, provinces, whole, now):
                 pair_params)
     cur.execute("INSERT INTO _point_tiles_to_render " + _point_tiles_of_points_sql("TRUE", "_points_changed")
                 + " ON CONFLICT DO NOTHING", params)
+    if params["all_time_zooms"]:
+        # the tiles of all time: only marked here (a day's reports touch thousands of them,
+        # each holding every report of its place); the warm-up after the refresh renders
+        # them, and the ones whose overdue flags went stale
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext('heatmaps_pointtile'))")
+        changed = _point_tiles_of_points_sql("TRUE", "_points_changed", all_time=True)
+        mark_all_time_tiles_due(cur, f"({changed}) t(z, month, x, y)", params)
+        cur.execute("UPDATE heatmaps_pointtile SET data = NULL, stale_after = NULL "
+                    "WHERE month IS NULL AND stale_after < %(now)s", params)
     cur.execute("DROP TABLE _points_changed, _points_before")
     cur.execute("SELECT pg_advisory_xact_lock(hashtext('heatmaps_pointtile'))")
     cur.execute("""DELETE FROM heatmaps_pointtile t USING _point_tiles_to_render a
