@@ -214,8 +214,6 @@ def warm(max_tiles=None, max_seconds=None):
     max_tiles = agg.conf("HEATMAP_TILE_WARM_MAX") if max_tiles is None else max_tiles
     max_seconds = agg.conf("HEATMAP_TILE_WARM_SECONDS") if max_seconds is None else max_seconds
     zooms = [z for z in agg.conf("HEATMAP_TILE_WARM_ZOOMS") if z >= tiles.points_zoom()]
-    if not zooms or max_tiles <= 0:
-        return 0
     try:
         if not cache.add(WARM_LOCK, 1, int(max_seconds) + 30):
             return 0
@@ -224,8 +222,10 @@ def warm(max_tiles=None, max_seconds=None):
     try:
         deadline = time.monotonic() + max_seconds
         # first the stored tiles of all time that the refresh marked due: they serve
-        # every viewer of the map's default view, cached or not
+        # every viewer of the map's all-time view, cached or not
         tiles.render_due_all_time_tiles(max_seconds=max_seconds)
+        if not zooms or max_tiles <= 0:
+            return 0
         version = current_version()
         scope = access.Scope()  # anonymous: the public states
         last = agg.rollup_months()["last"]

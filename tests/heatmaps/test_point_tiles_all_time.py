@@ -12,7 +12,7 @@ from django.db import connection
 from django.utils import timezone
 
 from heatmaps import aggregates as agg
-from heatmaps import tiles
+from heatmaps import tasks, tiles
 from heatmaps.aggregates import Filters
 from reports.policy.access import Scope
 from tests.heatmaps.conftest import insert_points
@@ -130,6 +130,16 @@ def test_a_change_marks_its_tiles_due_and_the_warm_up_renders_them(synthetic, ch
         ZOOMS, in_the_tile)
     # a tile far from the change was neither marked nor written again
     assert {z: row(z, *tile_of(*far, z))[1] for z in (13, 14)} == far_before
+
+
+def test_the_warm_up_after_a_refresh_renders_the_due_tiles(synthetic, settings):
+    settings.HEATMAP_TILE_WARM_MAX = 0  # the cache's part of the warm-up off: only the due tiles
+    point = (HA_LONG[0] + 0.0021, HA_LONG[1] - 0.0013)
+    [report_id] = _new_report(point)
+    agg.refresh_incremental()
+    assert {z: row(z, *tile_of(*point, z))[0] for z in ZOOMS} == dict.fromkeys(ZOOMS)  # due
+    tasks.warm_tiles()  # what the refresh task starts after a refresh that changed something
+    assert {z: report_id in stored_ids(z, *tile_of(*point, z)) for z in ZOOMS} == dict.fromkeys(ZOOMS, True)
 
 
 def test_a_deadline_passed_marks_the_tile_of_all_time_due(synthetic):
