@@ -149,7 +149,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379")
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "geo_portal.cache.RedisCache",  # one connection pool per process
         "LOCATION": f"{REDIS_URL}/1",
         # Several checkouts (and the test database) may share one Redis.
         "KEY_PREFIX": _db["NAME"],

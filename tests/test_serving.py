@@ -134,3 +134,36 @@ def test_a_second_server_on_the_same_address_is_refused(server):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     conn.request("GET", "/livez")
     assert conn.getresponse().read() == b"ok"
+
+
+def redis_connections_received():
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        return client.info("stats")["total_connections_received"]
+    finally:
+        client.close()
+
+
+def test_requests_share_each_workers_redis_connections(server):
+    """Under ASGI every request is a new context, and Django gives each context its own
+    cache object: with a connection pool per object, every request that touched the cache
+    opened a TCP connection to Redis and dropped it (that cost a tile served from the
+    database more than the tile itself). With one pool per process (geo_portal/cache.py),
+    30 tile requests, each a cache miss and a write, open a connection per worker at
+    most."""
+    _proc, port = server
+    before = redis_connections_received()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    for i in range(30):
+        # a filtered view: no stored tile answers it, so the cache is read and written
+        conn.request("GET", f"/tiles/reports/14/{13000 + i}/7600.pbf?state=open")
+        resp = conn.getresponse()
+        resp.read()
+        assert resp.status in (200, 204), resp.status
+        assert resp.getheader("X-Tile-Cache") == "miss"
+    conn.close()
+    opened = redis_connections_received() - before - 1  # less the count's own connection
+    assert opened <= WORKERS + 2, opened  # (+2: a test run's other clients)
