@@ -64,7 +64,7 @@ tile_view = documented(
     description=("Points from z10 (bins below), with those within 80 of the 4096 tile units around the tile "
                  "(symbols at edges). At most 10,000 points: inside the tile first; a tile with more says "
                  "`X-Tile-Capped: <shown> of <total>` and carries a `capped` layer. Cached server-side per "
-                 "data version and viewer (`X-Tile-Cache: hit|miss`), gzip with `Accept-Encoding: gzip`, "
+                 "data version and viewer (`X-Tile-Cache: hit|stored|miss`), gzip with `Accept-Encoding: gzip`, "
                  "304 on `If-None-Match`."),
     parameters=[OpenApiParameter("layer", str, OpenApiParameter.PATH, enum=["reports", "bins"]),
                 query("v", "Data version (long cache when current)"), *FILTERS],

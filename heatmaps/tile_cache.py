@@ -143,7 +143,8 @@ def key(layer, z, x, y, params, version, scope):
     return "tiles:" + hashlib.sha1(raw.encode()).hexdigest()
 
 
-def get(cache_key):
+def get_local(cache_key):
+    """The entry kept in this process, or None."""
     lkey = _local_key(cache_key)
     if lkey is not None:
         with _lock:
@@ -151,6 +152,15 @@ def get(cache_key):
             if entry is not None:
                 _local.move_to_end(lkey)
                 return entry
+    return None
+
+
+def get(cache_key):
+    """The entry kept in this process, else in Redis (then kept here too), or None."""
+    entry = get_local(cache_key)
+    if entry is not None:
+        return entry
+    lkey = _local_key(cache_key)
     try:
         entry = cache.get(cache_key)
     except Exception:  # noqa: BLE001 - a cache outage must not break the map: render instead
@@ -161,20 +171,37 @@ def get(cache_key):
     return entry
 
 
-def put(cache_key, entry):
+def put(cache_key, entry, shared=True):
+    """Keep the entry in this process and, ``shared``, in Redis."""
     lkey = _local_key(cache_key)
     if lkey is not None:
         _local_put(lkey, entry)
+    if not shared:
+        return
     try:
         cache.set(cache_key, entry, agg.conf("HEATMAP_TILE_CACHE_SECONDS"))
     except Exception:  # noqa: BLE001
         log.warning("tile cache unavailable", exc_info=True)
 
 
-def render(layer, z, x, y, filters):
-    t = tiles.tile(layer, z, x, y, filters)
+def _entry(t):
     # the gzip as sent (tiles.gzip_tile: the same bytes, the same gzip), also the ETag's
     return CachedTile(t.gz, hashlib.blake2b(t.gz, digest_size=10).hexdigest(), t.layer, t.count, t.capped)
+
+
+def render(layer, z, x, y, filters):
+    """The tile as stored, or rendered: its cache entry."""
+    return _entry(tiles.tile(layer, z, x, y, filters))
+
+
+def stored(layer, z, x, y, filters):
+    """The cache entry of the stored tile that answers the view, or None."""
+    t = tiles.stored_tile(layer, z, x, y, filters)
+    return None if t is None else _entry(t)
+
+
+def rendered(layer, z, x, y, filters):
+    return _entry(tiles.rendered_tile(layer, z, x, y, filters))
 
 
 def busy_tiles(zooms, limit):

@@ -731,14 +731,32 @@ class Tile:
 
 
 def tile(layer, z, x, y, filters: Filters) -> Tile:
+    """The tile as stored when a stored tile answers the view, else rendered."""
+    return stored_tile(layer, z, x, y, filters) or rendered_tile(layer, z, x, y, filters)
+
+
+def stored_tile(layer, z, x, y, filters: Filters):
+    """The stored tile that answers the view (stored_point_tile, stored_bin_tile), or None."""
     if layer == "reports" and z >= points_zoom():
-        limit = int(agg.conf("HEATMAP_TILE_MAX_POINTS"))
         stored = stored_point_tile(z, x, y, filters)
-        if stored is not None:
-            gz, n, inside = stored
-            return Tile(None, n, "reports", (limit, inside) if inside > limit else None, gz=gz)
-        data, n, inside = point_tile(z, x, y, filters)
-        return Tile(data, n, "reports", (limit, inside) if inside > limit else None)
+        if stored is None:
+            return None
+        gz, n, inside = stored
+        return Tile(None, n, "reports", _capped(inside), gz=gz)
     stored = stored_bin_tile(z, x, y, filters)
-    data, n = stored if stored is not None else bin_tile(z, x, y, filters)
+    return None if stored is None else Tile(stored[0], stored[1], "bins")
+
+
+def rendered_tile(layer, z, x, y, filters: Filters) -> Tile:
+    """The tile rendered now (point_tile from the point projection, bin_tile from the
+    grid roll-up)."""
+    if layer == "reports" and z >= points_zoom():
+        data, n, inside = point_tile(z, x, y, filters)
+        return Tile(data, n, "reports", _capped(inside))
+    data, n = bin_tile(z, x, y, filters)
     return Tile(data, n, "bins")
+
+
+def _capped(inside):
+    limit = int(agg.conf("HEATMAP_TILE_MAX_POINTS"))
+    return (limit, inside) if inside > limit else None

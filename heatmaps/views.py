@@ -177,7 +177,8 @@ def tile_view(request, layer, z, x, y):
     """/tiles/<reports|bins>/<z>/<x>/<y>.pbf?v=<version>&month=…&category=…&state=…
 
     Served from the tile cache (heatmaps.tile_cache: gzipped, per refresh version and
-    viewer's scope) or rendered and cached. Headers: ``X-Tile-Cache`` hit or miss,
+    viewer's scope), as stored (heatmaps.tiles.stored_tile), or rendered and cached.
+    Headers: ``X-Tile-Cache`` hit, stored or miss,
     ``X-Tile-Capped: <shown> of <points in the tile>`` when the tile holds more points
     than the cap (the tile's "capped" layer says the same), a weak ETag of the bytes."""
     if layer not in ("reports", "bins"):
@@ -192,14 +193,22 @@ def tile_view(request, layer, z, x, y):
     # The roll-ups' version (the tiles change only when a refresh moves it), from the cache.
     version = tile_cache.current_version()
     cache_key = tile_cache.key(layer, z, x, y, request.GET, version, scope if points else None)
-    entry = tile_cache.get(cache_key)
-    hit = entry is not None
-    if not hit:
+    # This process's copy; else the stored tile, when one answers the view (a query of
+    # the database instead of two round trips to Redis, a miss and a write: under load
+    # each waits for a core); else Redis; else rendered, and kept in both.
+    entry, source = tile_cache.get_local(cache_key), "hit"
+    if entry is None:
         filters = Filters.from_params(request.GET)  # bad parameters: 400, nothing cached
         if points:
             filters.scope = scope
-        entry = tile_cache.render(layer, z, x, y, filters)
-        tile_cache.put(cache_key, entry)
+        entry, source = tile_cache.stored(layer, z, x, y, filters), "stored"
+        if entry is not None:
+            tile_cache.put(cache_key, entry, shared=False)
+        else:
+            entry, source = tile_cache.get(cache_key), "hit"
+            if entry is None:
+                entry, source = tile_cache.rendered(layer, z, x, y, filters), "miss"
+                tile_cache.put(cache_key, entry)
     # A URL carrying the current version never changes: cache it long. Without (or with
     # an old) version: revalidate after a minute via the ETag.
     if tile_cache.refresh_version(request.GET.get("v")) == version:
@@ -210,7 +219,7 @@ def tile_view(request, layer, z, x, y):
         cache = cache.replace("public", "private")
     etag = f'W/"{entry.etag}"'
     headers = {"ETag": etag, "Cache-Control": cache, "X-Data-Version": version, "X-Tile-Layer": entry.layer,
-               "X-Tile-Cache": "hit" if hit else "miss", "Vary": "Cookie, Accept-Encoding"}
+               "X-Tile-Cache": source, "Vary": "Cookie, Accept-Encoding"}
     if entry.capped:
         headers["X-Tile-Capped"] = f"{entry.capped[0]} of {entry.capped[1]}"
     if etag_matches(request, etag):
