@@ -18,9 +18,17 @@ starts both servers on free ports with the same worker count:
 then, per zoom, on the same z/x/y list (the busiest tiles of the demo provinces at that
 zoom, all time), with wrk (8 connections, ``Accept-Encoding: gzip`` as a browser sends):
 
-  1. ours with an empty tile cache, one pass over the list ("cold": every tile rendered),
-     then TiPG one pass;
+  1. ours with an empty tile cache, one pass over the list ("cold": served from the
+     stored tiles of all time, heatmaps.models.PointTile), then TiPG one pass; three
+     times (COLD_PASSES), the cache emptied before each;
+  1b. the same with those stored tiles marked due too ("rendered": every tile rendered
+     when asked, as before their first render), then TiPG; they are rendered again
+     after it;
   2. ours for --seconds with the cache filled ("warm"), TiPG for --seconds;
+  3. "many": wrk for MANY_SECONDS over the busiest MANY_TILES tiles of the zoom, shuffled
+     (the same order for both), from an empty cache: each tile asked for once unless a
+     server goes round the list (said when ours does); then the same with the stored
+     tiles marked due ("many rendered");
 
 each bracketed by the servers' trivial endpoints (ours /livez, TiPG /healthz), and prints
 ours, theirs and the ratio per figure, with the load average. Then it compares the
@@ -31,6 +39,7 @@ Nothing of TiPG is committed into the project but this script.
 import argparse
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -58,6 +67,8 @@ from bench.peers import load_average as loadavg  # noqa: E402
 TIPG = "tipg==1.6.1"
 PEERS = ROOT / "var" / "peers"
 CONNECTIONS = 8
+COLD_PASSES = 3
+MANY_TILES, MANY_SECONDS = 5000, 2
 VIEW = "bench_tipg_points"
 
 
@@ -129,43 +140,38 @@ def wrk(base, paths=None, seconds=5):
 
 
 def one_pass(base, paths):
-    """Each path once, CONNECTIONS keep-alive connections (wrk always runs its whole
-    duration). Returns (req/s, p99 ms, requests, non-2xx)."""
-    import http.client
-    import queue
-    import threading
+    """Each path once, at most CONNECTIONS keep-alive connections at a time, by curl
+    (``--parallel``: one C process; wrk always runs its whole duration, and a client of
+    Python threads was the bottleneck: ~300-400 tiles/s of 150 KB, the GIL's, on the
+    same 2 cores). Returns (req/s over the wall time of the run, p99 ms, requests,
+    non-2xx)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "urls.txt"
+        config.write_text("".join(f'url = "{base}{p}"\noutput = "/dev/null"\n' for p in paths))
+        t0 = time.perf_counter()
+        out = subprocess.run(["curl", "-s", "--parallel", "--parallel-immediate", "--parallel-max", str(CONNECTIONS),
+                              "-H", "Accept-Encoding: gzip", "-w", "%{http_code} %{time_total}\n", "-K", str(config)],
+                             capture_output=True, text=True, check=False).stdout
+        elapsed = time.perf_counter() - t0
+    rows = [line.split() for line in out.splitlines() if line.strip()]
+    times = sorted(float(t) * 1000 for _code, t in rows)
+    bad = sum(1 for code, _t in rows if not code.startswith("2"))
+    if len(rows) != len(paths):
+        bad += len(paths) - len(rows)
+    return len(times) / elapsed, times[min(len(times) - 1, int(0.99 * (len(times) - 1) + 0.5))], len(times), bad
 
-    todo = queue.Queue()
-    for p in paths:
-        todo.put(p)
-    times, bad = [], [0]
-    host, port = base.removeprefix("http://").split(":")
 
-    def client():
-        conn = http.client.HTTPConnection(host, int(port), timeout=120)
-        while True:
-            try:
-                p = todo.get_nowait()
-            except queue.Empty:
-                break
-            t = time.perf_counter()
-            conn.request("GET", p, headers={"Accept-Encoding": "gzip"})
-            r = conn.getresponse()
-            r.read()
-            times.append((time.perf_counter() - t) * 1000)
-            if r.status >= 400:
-                bad[0] += 1
-        conn.close()
-
-    t0 = time.perf_counter()
-    workers = [threading.Thread(target=client) for _ in range(CONNECTIONS)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    elapsed = time.perf_counter() - t0
-    times.sort()
-    return len(times) / elapsed, times[min(len(times) - 1, int(0.99 * (len(times) - 1) + 0.5))], len(times), bad[0]
+def passes(base, paths, before=lambda: None, count=COLD_PASSES):
+    """``count`` one_pass runs, each after ``before()`` (our cache emptied): (req/s over
+    them all, p99 ms of the slowest pass, requests, non-2xx). A pass of 40 tiles lasts
+    0.1-2 s; three make the figure steadier."""
+    runs = []
+    for _ in range(count):
+        before()
+        t = time.perf_counter()
+        runs.append((one_pass(base, paths), time.perf_counter() - t))
+    n = sum(r[2] for r, _s in runs)
+    return n / sum(s for _r, s in runs), max(r[1] for r, _s in runs), n, sum(r[3] for r, _s in runs)
 
 
 def _ms(text):
@@ -188,15 +194,33 @@ def make_view():
         return cur.fetchone()[0]
 
 
+def mark_due(z, xys):
+    """The stored tiles of all time of these tiles marked due (no data): each is rendered
+    when asked, as before the first full render."""
+    from heatmaps import tiles
+
+    with connection.cursor() as cur:
+        keys = "(VALUES " + ", ".join(f"({z}, {x}, {y})" for x, y in xys) + ") t(z, x, y)"
+        tiles.mark_all_time_tiles_due(cur, keys, {})
+
+
 def clear_tile_cache():
+    """Our tile cache emptied, as a refresh leaves it: the data version moved (each
+    server process keeps the hottest tiles in its memory, keyed by the version, and reads
+    the version at most once a second: tile_cache.VERSION_SECONDS) and Redis emptied."""
     import redis
 
+    from heatmaps import tile_cache
+
+    with connection.cursor() as cur:
+        cur.execute("UPDATE heatmaps_refreshstate SET data_version = data_version + 1 WHERE name = 'default'")
     prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
     r = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
     n = 0
     for k in r.scan_iter(match=f"{prefix}:*:tiles:*", count=1000):
         r.delete(k)
         n += 1
+    time.sleep(tile_cache.VERSION_SECONDS + 0.1)
     return n
 
 
@@ -283,7 +307,7 @@ def main():
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: apt-get install -y wrk")
-    from heatmaps import tile_cache
+    from heatmaps import tile_cache, tiles
 
     zooms = [int(z) for z in args.zooms.split(",")]
     PEERS.mkdir(parents=True, exist_ok=True)
@@ -295,6 +319,11 @@ def main():
         points, size = cur.fetchone()
     busy = tile_cache.busy_tiles(zooms, args.per_zoom)
     per_zoom = {z: [(x, y) for zz, x, y in busy if zz == z] for z in zooms}
+    # many distinct tiles, each asked for once (as a map's viewers after a refresh), in
+    # the same shuffled order for both servers: the busiest MANY_TILES of each zoom
+    many_tiles = {z: [(x, y) for zz, x, y in tile_cache.busy_tiles([z], MANY_TILES)] for z in zooms}
+    for xys in many_tiles.values():
+        random.Random(11).shuffle(xys)
     print(f"data: {points:,} points in heatmaps_reportpoint ({size}), {rows:,} public (anonymous map, view {VIEW}); "
           f"tiles: {', '.join(f'z{z} {len(v)}' for z, v in per_zoom.items())} busiest, all time; "
           f"{args.workers} workers each; wrk {CONNECTIONS} connections; load {loadavg()}", flush=True)
@@ -324,25 +353,51 @@ def main():
         ours_path = "/tiles/reports/{z}/{x}/{y}.pbf"
         tipg_path = f"/collections/{cid}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}?properties=code,category,state"
 
-        # PostgreSQL's pages warm for both: one unmeasured pass of TiPG
+        # PostgreSQL's pages warm for both: one unmeasured pass of TiPG; and one of ours,
+        # so that each of our workers has served tiles before (a worker's first tile
+        # request imports and compiles what the view needs: 150-180 ms, which in a pass
+        # of 40 tiles weighed as much as the tiles themselves)
         for z in zooms:
             one_pass(tipg_base, [tipg_path.format(z=z, x=x, y=y) for x, y in per_zoom[z]])
+            one_pass(ours_base, [ours_path.format(z=z, x=x, y=y) for x, y in per_zoom[z]])
 
         print("\nfigure | ours | TiPG | ratio | trivial ours / TiPG (before, after) | load")
         for z in zooms:
             op = [ours_path.format(z=z, x=x, y=y) for x, y in per_zoom[z]]
             tp = [tipg_path.format(z=z, x=x, y=y) for x, y in per_zoom[z]]
-            for mode in ("cold", "warm"):
+            many = many_tiles[z]
+            mp = [ours_path.format(z=z, x=x, y=y) for x, y in many]
+            mtp = [tipg_path.format(z=z, x=x, y=y) for x, y in many]
+            for mode in ("cold", "rendered", "warm", "many", "many rendered"):
                 triv_before = (wrk(ours_base + "/livez", seconds=3)[0], wrk(tipg_base + "/healthz", seconds=3)[0])
                 if mode == "cold":
-                    clear_tile_cache()
-                    o = one_pass(ours_base, op)
-                    t = one_pass(tipg_base, tp)
-                else:
+                    o = passes(ours_base, op, clear_tile_cache)
+                    t = passes(tipg_base, tp)
+                elif mode == "rendered":
+                    o = passes(ours_base, op, lambda z=z: (clear_tile_cache(), mark_due(z, per_zoom[z])))
+                    t = passes(tipg_base, tp)
+                    tiles.render_due_all_time_tiles()
+                elif mode == "warm":
                     o = wrk(ours_base, op, seconds=args.seconds)
                     t = wrk(tipg_base, tp, seconds=args.seconds)
+                else:
+                    clear_tile_cache()
+                    if mode == "many rendered":
+                        mark_due(z, many)
+                    o = wrk(ours_base, mp, seconds=MANY_SECONDS)
+                    t = wrk(tipg_base, mtp, seconds=MANY_SECONDS)
+                    if mode == "many rendered":
+                        tiles.render_due_all_time_tiles()
                 triv_after = (wrk(ours_base + "/livez", seconds=3)[0], wrk(tipg_base + "/healthz", seconds=3)[0])
-                label = f"z{z} {len(op)} tiles, {'one pass, our cache empty' if mode == 'cold' else 'ours cached'}"
+                label = f"z{z} {len(mp if mode.startswith('many') else op)} tiles, " + {
+                    "cold": "one pass, our cache empty (the stored tiles of all time)",
+                    "rendered": "one pass, our cache empty and nothing stored (every tile rendered)",
+                    "warm": "ours cached",
+                    "many": f"shuffled, wrk {MANY_SECONDS} s from an empty cache (stored tiles of all time)",
+                    "many rendered": f"shuffled, wrk {MANY_SECONDS} s from an empty cache, nothing stored",
+                    }[mode]
+                if mode.startswith("many") and o[2] > len(mp):
+                    label += f" [ours went round the list: {o[2] - len(mp)} cache hits]"
                 print(f"{label}: req/s | {o[0]:.1f} | {t[0]:.1f} | {o[0] / t[0]:.2f}x | "
                       f"{triv_before[0]:.0f}/{triv_before[1]:.0f}, {triv_after[0]:.0f}/{triv_after[1]:.0f} | "
                       f"{loadavg()}", flush=True)

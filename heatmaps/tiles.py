@@ -558,21 +558,23 @@ def store_all_time_point_tiles(now=None):
         cur.execute("DELETE FROM heatmaps_pointtile WHERE month IS NULL")
         if not params["all_time_zooms"]:
             return
-        cur.execute(_point_tiles_of_points_sql("TRUE", all_time=True) + " ORDER BY 1, 3, 4", params)
+        cur.execute(f"SELECT z, tx, ty FROM ({_point_tiles_of_points_sql('TRUE', all_time=True)}) t(z, month, tx, ty) "
+                    "ORDER BY 1, 2, 3", params)
         keys = cur.fetchall()
         for i in range(0, len(keys), ALL_TIME_BATCH):
-            _render_point_tile_keys(cur, keys[i:i + ALL_TIME_BATCH], params)
+            _render_all_time_tiles(cur, keys[i:i + ALL_TIME_BATCH], params)
 
 
-def _render_point_tile_keys(cur, keys, params):
-    """Render the stored tiles of these (z, month, x, y) keys (month None: all time) again:
-    their rows deleted, the tiles with points inserted."""
+def _render_all_time_tiles(cur, keys, params):
+    """Render the stored tiles of all time of these (z, x, y) keys again: their rows
+    deleted, the tiles with points inserted."""
     _point_work_table(cur)
-    with cur.copy("COPY _point_tiles_to_render (z, month, x, y) FROM STDIN") as copy:
+    with cur.copy("COPY _point_tiles_to_render (z, x, y) FROM STDIN") as copy:
         for key in keys:
             copy.write_row(key)
+    # month IS NULL: the key's index is read from (NULL, z, x, y), not scanned whole
     cur.execute("""DELETE FROM heatmaps_pointtile t USING _point_tiles_to_render a
-                   WHERE t.month IS NOT DISTINCT FROM a.month AND t.z = a.z AND t.x = a.x AND t.y = a.y""")
+                   WHERE t.month IS NULL AND t.z = a.z AND t.x = a.x AND t.y = a.y""")
     _render_point_tiles(cur, params)
     cur.execute("DROP TABLE _point_tiles_to_render")
 
@@ -608,13 +610,13 @@ def render_due_all_time_tiles(max_tiles=None, max_seconds=None, now=None):
             if z is None:
                 return done
             batch = max(1, 200 >> max(0, 14 - z))
-            cur.execute("SELECT DISTINCT z, month, x, y FROM heatmaps_pointtile "
+            cur.execute("SELECT DISTINCT z, x, y FROM heatmaps_pointtile "
                         "WHERE month IS NULL AND data IS NULL AND z = %s ORDER BY x, y LIMIT %s",
                         [z, batch if max_tiles is None else min(batch, max_tiles - done)])
             keys = cur.fetchall()
             if not keys:
                 return done
-            _render_point_tile_keys(cur, keys, params)
+            _render_all_time_tiles(cur, keys, params)
             done += len(keys)
     return done
 

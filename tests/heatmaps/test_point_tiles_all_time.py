@@ -16,7 +16,7 @@ from heatmaps import tasks, tiles
 from heatmaps.aggregates import Filters
 from reports.policy.access import Scope
 from tests.heatmaps.conftest import insert_points
-from tests.heatmaps.test_point_tiles_stored import BUFFER_SHARE, PUBLIC_STATES, features
+from tests.heatmaps.test_point_tiles_stored import BUFFER_SHARE, features, report_ids
 from tests.heatmaps.test_tiles import HA_LONG, tile_of
 
 ZOOMS = (10, 11, 12, 13, 14)
@@ -25,15 +25,7 @@ ZOOMS = (10, 11, 12, 13, 14)
 def ids_of_all_time(z, x, y, margin=0.0, public=False):
     """Ids of every report in tile z/x/y (and its buffer: ``margin``), counted in the
     reports table."""
-    sql = """SELECT r.id FROM reports_report r
-             WHERE ST_Intersects(ST_Transform(r.location, 3857), ST_TileEnvelope(%s, %s, %s, margin => %s))"""
-    params = [z, x, y, margin]
-    if public:
-        sql += " AND r.state = ANY(%s)"
-        params.append(PUBLIC_STATES)
-    with connection.cursor() as cur:
-        cur.execute(sql, params)
-        return {row[0] for row in cur.fetchall()}
+    return report_ids(z, x, y, None, margin, public)
 
 
 def row(z, x, y, audience="all"):

@@ -33,14 +33,15 @@ def month_filters(month):
 
 
 def report_ids(z, x, y, month, margin=0.0, public=False):
-    """Ids of the reports received in ``month`` (local) in tile z/x/y, or in it and its
-    buffer (``margin``), counted in the reports table."""
-    start = dt.datetime.combine(month, dt.time(), tzinfo=agg.tz())
-    end = dt.datetime.combine(agg.next_month(month), dt.time(), tzinfo=agg.tz())
+    """Ids of the reports received in ``month`` (local; None: of all time) in tile z/x/y,
+    or in it and its buffer (``margin``), counted in the reports table."""
     sql = """SELECT r.id FROM reports_report r
-             WHERE ST_Intersects(ST_Transform(r.location, 3857), ST_TileEnvelope(%s, %s, %s, margin => %s))
-               AND r.created_at >= %s AND r.created_at < %s"""
-    params = [z, x, y, margin, start, end]
+             WHERE ST_Intersects(ST_Transform(r.location, 3857), ST_TileEnvelope(%s, %s, %s, margin => %s))"""
+    params = [z, x, y, margin]
+    if month is not None:
+        sql += " AND r.created_at >= %s AND r.created_at < %s"
+        params += [dt.datetime.combine(month, dt.time(), tzinfo=agg.tz()),
+                   dt.datetime.combine(agg.next_month(month), dt.time(), tzinfo=agg.tz())]
     if public:
         sql += " AND r.state = ANY(%s)"
         params.append(PUBLIC_STATES)
