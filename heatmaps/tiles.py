@@ -587,7 +587,9 @@ def mark_all_time_tiles_due(cur, where_sql, params):
     cur.execute(f"""INSERT INTO heatmaps_pointtile (audience, z, month, x, y, data, n, inside, provinces)
                     SELECT au.audience, t.z, NULL, t.x, t.y, NULL, 0, 0, '{{}}'
                     FROM {where_sql} CROSS JOIN (VALUES {", ".join(f"('{a}')" for a in AUDIENCES)}) au(audience)
-                    ON CONFLICT (month, z, x, y, audience) DO UPDATE SET data = NULL, stale_after = NULL""", params)
+                    ON CONFLICT (month, z, x, y, audience) DO UPDATE SET data = NULL, stale_after = NULL
+                    -- a tile already due is not written again (each write leaves a dead row)
+                    WHERE heatmaps_pointtile.data IS NOT NULL""", params)
 
 
 def render_due_all_time_tiles(max_tiles=None, max_seconds=None, now=None):
