@@ -317,11 +317,12 @@ def main():
         cur.execute("SELECT count(*), pg_size_pretty(pg_total_relation_size('heatmaps_reportpoint')) "
                     "FROM heatmaps_reportpoint")
         points, size = cur.fetchone()
-    busy = tile_cache.busy_tiles(zooms, args.per_zoom)
-    per_zoom = {z: [(x, y) for zz, x, y in busy if zz == z] for z in zooms}
+    # one pass over the points: the busiest tiles of each zoom, most first
+    busy = tile_cache.busy_tiles(zooms, max(args.per_zoom, MANY_TILES))
+    many_tiles = {z: [(x, y) for zz, x, y in busy if zz == z] for z in zooms}
+    per_zoom = {z: xys[:args.per_zoom] for z, xys in many_tiles.items()}
     # many distinct tiles, each asked for once (as a map's viewers after a refresh), in
     # the same shuffled order for both servers: the busiest MANY_TILES of each zoom
-    many_tiles = {z: [(x, y) for zz, x, y in tile_cache.busy_tiles([z], MANY_TILES)] for z in zooms}
     for xys in many_tiles.values():
         random.Random(11).shuffle(xys)
     print(f"data: {points:,} points in heatmaps_reportpoint ({size}), {rows:,} public (anonymous map, view {VIEW}); "

@@ -158,8 +158,10 @@ def get_local(cache_key):
 def get(cache_key):
     """The entry kept in this process, else in Redis (then kept here too), or None."""
     entry = get_local(cache_key)
-    if entry is not None:
-        return entry
+    return entry if entry is not None else _get_shared(cache_key)
+
+
+def _get_shared(cache_key):
     lkey = _local_key(cache_key)
     try:
         entry = cache.get(cache_key)
@@ -194,14 +196,27 @@ def render(layer, z, x, y, filters):
     return _entry(tiles.tile(layer, z, x, y, filters))
 
 
-def stored(layer, z, x, y, filters):
-    """The cache entry of the stored tile that answers the view, or None."""
+def lookup(cache_key, layer, z, x, y, filters_of):
+    """(entry, where it came from) of a tile: "hit" (this process's copy, else Redis's),
+    "stored" (a stored tile that answers the view: a query of the database instead of
+    two round trips to Redis, a miss and a write, each waiting for a core under load;
+    kept in this process only) or "miss" (rendered, kept in both). ``filters_of()``
+    gives the view's Filters; called only when this process has no copy."""
+    entry = get_local(cache_key)
+    if entry is not None:
+        return entry, "hit"
+    filters = filters_of()
     t = tiles.stored_tile(layer, z, x, y, filters)
-    return None if t is None else _entry(t)
-
-
-def rendered(layer, z, x, y, filters):
-    return _entry(tiles.rendered_tile(layer, z, x, y, filters))
+    if t is not None:
+        entry = _entry(t)
+        put(cache_key, entry, shared=False)
+        return entry, "stored"
+    entry = _get_shared(cache_key)
+    if entry is not None:
+        return entry, "hit"
+    entry = _entry(tiles.rendered_tile(layer, z, x, y, filters))
+    put(cache_key, entry)
+    return entry, "miss"
 
 
 def busy_tiles(zooms, limit):

@@ -32,6 +32,7 @@ Hall "not geocoded") are left out. Finished tiles are cached by heatmaps.tile_ca
 """
 
 import gzip
+import time
 
 import psycopg
 from django.conf import settings
@@ -353,17 +354,28 @@ def stored_point_month(z, filters: Filters):
     return filters.whole_month() if z in agg.conf("HEATMAP_STORED_POINT_ZOOMS") else None
 
 
+# stored_audience before a tile's provinces are known: they decide (a province's staff)
+BY_PROVINCES = "by provinces"
+
+
+def scope_audience(scope):
+    """stored_audience as far as ``scope`` alone decides it: "all", "public", None, or
+    BY_PROVINCES when the tile's provinces decide."""
+    if scope is None or scope.everything:
+        return "all"
+    if scope.authorities or scope.reporter_id is not None:
+        return None
+    return "public" if not scope.provinces else BY_PROVINCES
+
+
 def stored_audience(scope, provinces):
     """Which stored tile shows what ``scope`` (reports.policy.access.Scope, None: no
     limit) may see of a tile whose points are of ``provinces``: "all", "public", or None
     when neither is exactly it (an officer's authority, a reporter's own reports, a
     province's staff over a tile shared with another province)."""
-    if scope is None or scope.everything:
-        return "all"
-    if scope.authorities or scope.reporter_id is not None:
-        return None
-    if not scope.provinces:
-        return "public"
+    audience = scope_audience(scope)
+    if audience != BY_PROVINCES:
+        return audience
     if set(provinces) <= set(scope.provinces):
         return "all"  # every point of the tile is of their provinces: they see all
     if not set(provinces) & set(scope.provinces):
@@ -381,9 +393,11 @@ def stored_point_tile(z, x, y, filters: Filters):
     scope = filters.scope
     # Only the data of the audience served is read (a busy tile's gzip is 60-160 KB a
     # row): known before the tile's provinces are, unless a province's staff ask.
-    known = None if scope is not None and not scope.everything and scope.provinces else stored_audience(scope, [])
-    if known is None and scope is not None and (scope.authorities or scope.reporter_id is not None):
+    known = scope_audience(scope)
+    if known is None:
         return None
+    if known == BY_PROVINCES:
+        known = None  # both rows' data
     period, params = ("month IS NULL", []) if month == ALL_TIME else ("month = %s", [month])
     rows = fetch_binary("SELECT audience, data IS NULL, CASE WHEN %s::text IS NULL OR audience = %s THEN data END, "
                         f"n, inside, provinces FROM heatmaps_pointtile WHERE {period} AND z = %s AND x = %s AND y = %s",
@@ -599,8 +613,6 @@ def render_due_all_time_tiles(max_tiles=None, max_seconds=None, now=None):
     holds about four times the points); the lowest zoom first (its tiles cover the most of
     the map, and every view of a place at a higher zoom starts there). Returns the tiles
     rendered."""
-    import time
-
     deadline = None if max_seconds is None else time.monotonic() + max_seconds
     done = 0
     while (max_tiles is None or done < max_tiles) and (deadline is None or time.monotonic() < deadline):

@@ -193,22 +193,14 @@ def tile_view(request, layer, z, x, y):
     # The roll-ups' version (the tiles change only when a refresh moves it), from the cache.
     version = tile_cache.current_version()
     cache_key = tile_cache.key(layer, z, x, y, request.GET, version, scope if points else None)
-    # This process's copy; else the stored tile, when one answers the view (a query of
-    # the database instead of two round trips to Redis, a miss and a write: under load
-    # each waits for a core); else Redis; else rendered, and kept in both.
-    entry, source = tile_cache.get_local(cache_key), "hit"
-    if entry is None:
+
+    def filters_of():
         filters = Filters.from_params(request.GET)  # bad parameters: 400, nothing cached
         if points:
             filters.scope = scope
-        entry, source = tile_cache.stored(layer, z, x, y, filters), "stored"
-        if entry is not None:
-            tile_cache.put(cache_key, entry, shared=False)
-        else:
-            entry, source = tile_cache.get(cache_key), "hit"
-            if entry is None:
-                entry, source = tile_cache.rendered(layer, z, x, y, filters), "miss"
-                tile_cache.put(cache_key, entry)
+        return filters
+
+    entry, source = tile_cache.lookup(cache_key, layer, z, x, y, filters_of)
     # A URL carrying the current version never changes: cache it long. Without (or with
     # an old) version: revalidate after a minute via the ETag.
     if tile_cache.refresh_version(request.GET.get("v")) == version:
