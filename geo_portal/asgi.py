@@ -2,8 +2,9 @@
 
 A small router: the long-lived streams named in settings.ASGI_STREAMS (the IOC wall's
 /ioc/events) go to their asynchronous apps, which hold no thread while open; the hot
-API paths of settings.ASGI_LEAN_PATHS (/api/v1/locate: reports/api_locate_lean.py) are
-answered on the event loop when they can and handed to Django otherwise; every other
+paths of settings.ASGI_LEAN_PATHS (/api/v1/locate: reports/api_locate_lean.py; the map's
+stored point tiles: heatmaps/tiles_lean.py) are answered on the event loop when they
+can and handed to Django otherwise; every other
 request goes to Django's WSGI handler on a fixed pool of threads (a2wsgi), the
 way gunicorn's gthread workers served it — each thread keeps its persistent database
 connection, and sync views do not queue behind Django's one thread-sensitive executor
@@ -25,7 +26,18 @@ from django.utils.module_loading import import_string  # noqa: E402
 web = WSGIMiddleware(django_app, workers=settings.WEB_THREADS)
 streams = {path: import_string(target) for path, target in settings.ASGI_STREAMS.items()}
 lean = {path: import_string(factory)(web) for path, factory in settings.ASGI_LEAN_PATHS.items()}
+lean_prefixes = tuple((path, app) for path, app in lean.items() if path.endswith("/"))
 shutdowns = [import_string(target) for target in settings.ASGI_SHUTDOWN]
+
+
+def _lean_app(path):
+    """The lean app of a path (settings.ASGI_LEAN_PATHS: exact, or under a "/"-ended one)."""
+    app = lean.get(path)
+    if app is None:
+        for prefix, under in lean_prefixes:
+            if path.startswith(prefix):
+                return under
+    return app
 
 
 def _is_stream(scope):
@@ -47,5 +59,5 @@ async def application(scope, receive, send):
                     await close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-    app = (_is_stream(scope) or lean.get(scope["path"])) if scope["type"] == "http" else None
+    app = (_is_stream(scope) or _lean_app(scope["path"])) if scope["type"] == "http" else None
     await (app or web)(scope, receive, send)

@@ -100,7 +100,11 @@ ASGI_SHUTDOWN = ["heatmaps.live.shutdown", "geo_portal.async_db.close_pools"]
 # Hot API paths answered on the event loop without Django's middleware and thread pool
 # (each a factory given Django's app, to which it hands what it does not answer itself).
 # ASGI_LEAN=0 sends them to Django like every other path (bench/peers.py compares both).
-ASGI_LEAN_PATHS = {"/api/v1/locate": "reports.api_locate_lean.lean_locate_app"} if env_bool("ASGI_LEAN", True) else {}
+# A path ending in "/" names every path under it.
+ASGI_LEAN_PATHS = {
+    "/api/v1/locate": "reports.api_locate_lean.lean_locate_app",
+    "/tiles/reports/": "heatmaps.tiles_lean.lean_tile_app",
+} if env_bool("ASGI_LEAN", True) else {}
 # Asynchronous PostgreSQL connections per worker for those paths (geo_portal/async_db.py).
 ASGI_LEAN_DB_CONNECTIONS = int(os.environ.get("ASGI_LEAN_DB_CONNECTIONS", 2))
 # Threads per worker process running Django's (synchronous) views under ASGI.

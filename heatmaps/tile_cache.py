@@ -73,17 +73,38 @@ def refresh_version(data_version):
     return (data_version or "").split("-", 1)[0]
 
 
+VERSION_SQL = "SELECT coalesce((SELECT data_version FROM heatmaps_refreshstate WHERE name = 'default'), 0)"
+
+
+def _kept_version():
+    return _version["value"] if _version["value"] is not None and time.monotonic() < _version["until"] else None
+
+
+def _keep_version(value):
+    _version.update(value=str(value), until=time.monotonic() + VERSION_SECONDS)
+    return _version["value"]
+
+
 def current_version():
     """The roll-ups' refresh counter: read from the database at most once a second per
     process (no round trip on a tile hit: under load every round trip waits for a core)."""
-    now = time.monotonic()
-    if _version["value"] is not None and now < _version["until"]:
-        return _version["value"]
+    value = _kept_version()
+    if value is not None:
+        return value
     with connection.cursor() as cur:
-        cur.execute("SELECT coalesce((SELECT data_version FROM heatmaps_refreshstate WHERE name = 'default'), 0)")
-        value = str(cur.fetchone()[0])
-    _version.update(value=value, until=now + VERSION_SECONDS)
-    return value
+        cur.execute(VERSION_SQL)
+        return _keep_version(cur.fetchone()[0])
+
+
+async def acurrent_version(connect):
+    """current_version on an asynchronous connection, taken with ``connect()`` (the lean
+    ASGI path of tiles: geo_portal.async_db) only when the version must be read."""
+    value = _kept_version()
+    if value is not None:
+        return value
+    async with connect() as conn, conn.cursor() as cur:
+        await cur.execute(VERSION_SQL, prepare=False)
+        return _keep_version((await cur.fetchone())[0])
 
 
 def version_moved():
@@ -217,6 +238,23 @@ def lookup(cache_key, layer, z, x, y, filters_of):
     entry = _entry(tiles.rendered_tile(layer, z, x, y, filters))
     put(cache_key, entry)
     return entry, "miss"
+
+
+async def alookup_stored(connect, cache_key, z, x, y, filters):
+    """lookup's first two steps for a point tile, on an asynchronous connection taken
+    with ``connect()`` when needed (the lean ASGI path): (entry, "hit") from this
+    process's copy, (entry, "stored") from a stored tile that answers the view, else
+    (None, None): the full lookup must go on (Redis, a render)."""
+    entry = get_local(cache_key)
+    if entry is not None:
+        return entry, "hit"
+    async with connect() as conn:
+        t = await tiles.astored_point_tile_of_view(conn, z, x, y, filters)
+    if t is None:
+        return None, None
+    entry = _entry(t)
+    put(cache_key, entry, shared=False)
+    return entry, "stored"
 
 
 def busy_tiles(zooms, limit):

@@ -387,26 +387,49 @@ def stored_point_tile(z, x, y, filters: Filters):
     """(the tile's gzip, features, points inside) from the stored tiles, or None when the
     view is not one they answer (stored_point_month, stored_audience, a province of the
     tile left out of the view)."""
+    query = stored_point_tile_query(z, x, y, filters)
+    return None if query is None else stored_point_tile_of_rows(fetch_binary(*query), z, filters)
+
+
+async def astored_point_tile(conn, z, x, y, filters: Filters):
+    """stored_point_tile on an asynchronous connection (the lean ASGI path of tiles:
+    heatmaps/tiles_lean.py): the same query, the same rows, the same answer."""
+    query = stored_point_tile_query(z, x, y, filters)
+    if query is None:
+        return None
+    async with conn.cursor(binary=True) as cur:
+        await cur.execute(*query, prepare=False)
+        rows = await cur.fetchall()
+    return stored_point_tile_of_rows(rows, z, filters)
+
+
+def stored_point_tile_query(z, x, y, filters: Filters):
+    """(sql, params) reading the stored rows of the tile that may answer the view, or None
+    when no stored tile can (stored_point_month, scope_audience)."""
     month = stored_point_month(z, filters)
     if month is None:
         return None
-    scope = filters.scope
     # Only the data of the audience served is read (a busy tile's gzip is 60-160 KB a
     # row): known before the tile's provinces are, unless a province's staff ask.
-    known = scope_audience(scope)
+    known = scope_audience(filters.scope)
     if known is None:
         return None
     if known == BY_PROVINCES:
         known = None  # both rows' data
     period, params = ("month IS NULL", []) if month == ALL_TIME else ("month = %s", [month])
-    rows = fetch_binary("SELECT audience, data IS NULL, CASE WHEN %s::text IS NULL OR audience = %s THEN data END, "
-                        f"n, inside, provinces FROM heatmaps_pointtile WHERE {period} AND z = %s AND x = %s AND y = %s",
-                        [known, known, *params, z, x, y])
+    return ("SELECT audience, data IS NULL, CASE WHEN %s::text IS NULL OR audience = %s THEN data END, "
+            f"n, inside, provinces FROM heatmaps_pointtile WHERE {period} AND z = %s AND x = %s AND y = %s",
+            [known, known, *params, z, x, y])
+
+
+def stored_point_tile_of_rows(rows, z, filters: Filters):
+    """stored_point_tile's answer from the rows of stored_point_tile_query."""
+    month = stored_point_month(z, filters)
     rows = {audience: rest for audience, *rest in rows}
     every = rows.get("all")
     if month == ALL_TIME and (every is None or every[0]):
         return None  # not stored yet (no row: before the first full render), or due
-    audience = stored_audience(scope, every[4] if every else [])
+    audience = stored_audience(filters.scope, every[4] if every else [])
     if audience is None:
         return None
     if audience not in rows:
@@ -754,13 +777,21 @@ def tile(layer, z, x, y, filters: Filters) -> Tile:
 def stored_tile(layer, z, x, y, filters: Filters):
     """The stored tile that answers the view (stored_point_tile, stored_bin_tile), or None."""
     if layer == "reports" and z >= points_zoom():
-        stored = stored_point_tile(z, x, y, filters)
-        if stored is None:
-            return None
-        gz, n, inside = stored
-        return Tile(None, n, "reports", _capped(inside), gz=gz)
+        return _stored_point_tile(stored_point_tile(z, x, y, filters))
     stored = stored_bin_tile(z, x, y, filters)
     return None if stored is None else Tile(stored[0], stored[1], "bins")
+
+
+async def astored_point_tile_of_view(conn, z, x, y, filters: Filters):
+    """stored_tile of the point layer on an asynchronous connection (z >= points_zoom())."""
+    return _stored_point_tile(await astored_point_tile(conn, z, x, y, filters))
+
+
+def _stored_point_tile(stored):
+    if stored is None:
+        return None
+    gz, n, inside = stored
+    return Tile(None, n, "reports", _capped(inside), gz=gz)
 
 
 def rendered_tile(layer, z, x, y, filters: Filters) -> Tile:

@@ -159,17 +159,47 @@ def parse_int(params, name, default, lo, hi):
 # --- tiles -----------------------------------------------------------------------------
 
 
-def accepts_gzip(request):
-    for part in request.headers.get("Accept-Encoding", "").split(","):
+def accepts_gzip(accept_encoding):
+    """``accept_encoding``: the request's Accept-Encoding header ("" when none)."""
+    for part in accept_encoding.split(","):
         name, _sep, q = part.strip().partition(";")
         if name.strip().lower() in ("gzip", "*") and q.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000"):
             return True
     return False
 
 
-def etag_matches(request, etag):
-    sent = request.headers.get("If-None-Match", "")
-    return any(t.strip() in (etag, etag.removeprefix("W/"), "*") for t in sent.split(",")) if sent else False
+def etag_matches(if_none_match, etag):
+    """``if_none_match``: the request's If-None-Match header ("" when none)."""
+    if not if_none_match:
+        return False
+    return any(t.strip() in (etag, etag.removeprefix("W/"), "*") for t in if_none_match.split(","))
+
+
+def tile_response(entry, source, version, asked_version, staff, if_none_match="", accept_encoding=""):
+    """The answer of a tile (a tile_cache entry from ``source``, hit/stored/miss) under the
+    roll-ups' ``version`` to a request for version ``asked_version`` (its ``v``), by
+    staff or not: 200 (gzip when accepted), 204 for an empty tile, 304 on a matching
+    ETag. The view and the lean ASGI path (heatmaps/tiles_lean.py) answer with it."""
+    # A URL carrying the current version never changes: cache it long. Without (or with
+    # an old) version: revalidate after a minute via the ETag.
+    if tile_cache.refresh_version(asked_version) == version:
+        cache = "public, max-age=86400"
+    else:
+        cache = "public, max-age=60, must-revalidate"
+    if staff:  # staff's tiles may hold unpublished reports: never in a shared cache
+        cache = cache.replace("public", "private")
+    etag = f'W/"{entry.etag}"'
+    headers = {"ETag": etag, "Cache-Control": cache, "X-Data-Version": version, "X-Tile-Layer": entry.layer,
+               "X-Tile-Cache": source, "Vary": "Cookie, Accept-Encoding"}
+    if entry.capped:
+        headers["X-Tile-Capped"] = f"{entry.capped[0]} of {entry.capped[1]}"
+    if etag_matches(if_none_match, etag):
+        return HttpResponseNotModified(headers=headers)
+    if not entry.gz:
+        return HttpResponse(status=204, headers=headers)
+    if accepts_gzip(accept_encoding):
+        return HttpResponse(entry.gz, content_type=MVT, headers={**headers, "Content-Encoding": "gzip"})
+    return HttpResponse(entry.body(), content_type=MVT, headers=headers)
 
 
 @api
@@ -201,26 +231,8 @@ def tile_view(request, layer, z, x, y):
         return filters
 
     entry, source = tile_cache.lookup(cache_key, layer, z, x, y, filters_of)
-    # A URL carrying the current version never changes: cache it long. Without (or with
-    # an old) version: revalidate after a minute via the ETag.
-    if tile_cache.refresh_version(request.GET.get("v")) == version:
-        cache = "public, max-age=86400"
-    else:
-        cache = "public, max-age=60, must-revalidate"
-    if staff:  # staff's tiles may hold unpublished reports: never in a shared cache
-        cache = cache.replace("public", "private")
-    etag = f'W/"{entry.etag}"'
-    headers = {"ETag": etag, "Cache-Control": cache, "X-Data-Version": version, "X-Tile-Layer": entry.layer,
-               "X-Tile-Cache": source, "Vary": "Cookie, Accept-Encoding"}
-    if entry.capped:
-        headers["X-Tile-Capped"] = f"{entry.capped[0]} of {entry.capped[1]}"
-    if etag_matches(request, etag):
-        return HttpResponseNotModified(headers=headers)
-    if not entry.gz:
-        return HttpResponse(status=204, headers=headers)
-    if accepts_gzip(request):
-        return HttpResponse(entry.gz, content_type=MVT, headers={**headers, "Content-Encoding": "gzip"})
-    return HttpResponse(entry.body(), content_type=MVT, headers=headers)
+    return tile_response(entry, source, version, request.GET.get("v"), staff,
+                         request.headers.get("If-None-Match", ""), request.headers.get("Accept-Encoding", ""))
 
 
 @api

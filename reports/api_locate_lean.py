@@ -29,50 +29,18 @@ import psycopg
 from django.conf import settings
 from django.core.exceptions import TooManyFieldsSent
 from django.http import HttpResponse, QueryDict
-from django.middleware.clickjacking import XFrameOptionsMiddleware
-from django.middleware.security import SecurityMiddleware
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
 
 from boundaries.lookup import alocate_rows, locate_result
+from geo_portal import lean_asgi as lean
 from geo_portal.input_guard import multidict_errors
-from geo_portal.production import SecurityHeadersMiddleware
 from reports.api_locate import answer, bad_request_body, parse_query
 
 # What Django's path answers an anonymous client on top of the view's JSON: DRF's Allow
 # and Vary (documented() serves the view through an APIView), then the middlewares'.
 _ALLOW = "GET, HEAD, OPTIONS"
 _VARY = ("Accept", "Accept-Language", "Cookie")
-
-
-def _headers(scope) -> dict[bytes, bytes]:
-    out = {}
-    for name, value in scope["headers"]:
-        out.setdefault(name.lower(), value)
-    return out
-
-
-def _secure(scope, headers) -> bool:
-    if scope.get("scheme") == "https":
-        return True
-    proxy = settings.SECURE_PROXY_SSL_HEADER
-    if proxy:
-        name = proxy[0].removeprefix("HTTP_").replace("_", "-").lower().encode("latin-1")
-        value = headers.get(name, b"").decode("latin-1").split(",", 1)[0].strip()
-        return value == proxy[1]
-    return False
-
-
-def _plain(scope, headers) -> bool:
-    """A request this path answers as Django would (see the module docstring)."""
-    return (
-        scope["method"] == "GET"
-        and b"cookie" not in headers
-        and b"authorization" not in headers
-        and headers.get(b"content-length", b"0") == b"0"
-        and b"transfer-encoding" not in headers
-        and not any(b"\x00" in value for _name, value in scope["headers"])
-    )
 
 
 def _language(headers) -> str:
@@ -82,7 +50,7 @@ def _language(headers) -> str:
     return translation.get_language_from_request(request) or settings.LANGUAGE_CODE
 
 
-def _response(body, status, language, secure, middlewares) -> HttpResponse:
+def _response(body, status, language, secure, anonymous_headers) -> HttpResponse:
     # JsonResponse's encoding (DjangoJSONEncoder, ASCII escapes), as the view answers
     from django.core.serializers.json import DjangoJSONEncoder
 
@@ -90,11 +58,7 @@ def _response(body, status, language, secure, middlewares) -> HttpResponse:
     response["Allow"] = _ALLOW
     patch_vary_headers(response, _VARY)
     response["Content-Language"] = language
-    SecurityHeadersMiddleware._apply(response, private=False)
-    request = SimpleNamespace(is_secure=lambda: secure)
-    for middleware in middlewares:
-        middleware.process_response(request, response)
-    return response
+    return anonymous_headers.apply(response, secure)
 
 
 # Answers kept per worker: the same rows of the lookup query (a point inside the same
@@ -108,9 +72,7 @@ ANSWERS_KEPT = 4096
 def lean_locate_app(fallback):
     """The ASGI app of /api/v1/locate; ``fallback`` (Django) answers what it does not."""
 
-    # Django's own response hooks for the headers they add (HSTS, nosniff, Referrer-Policy,
-    # Cross-Origin-Opener-Policy; X-Frame-Options), with the settings of this moment.
-    middlewares = (SecurityMiddleware(lambda request: None), XFrameOptionsMiddleware(lambda request: None))
+    anonymous_headers = lean.AnonymousHeaders()
     answers: dict = {}  # key -> ASGI start message and body (oldest first: dicts keep order)
 
     def kept(key, make):
@@ -121,22 +83,16 @@ def lean_locate_app(fallback):
                 del answers[next(iter(answers))]
         return found
 
-    def asgi_parts(response):
-        headers = [(b"content-length", str(len(response.content)).encode()),
-                   *((k.encode("latin-1"), v.encode("latin-1")) for k, v in response.items())]
-        return {"type": "http.response.start", "status": response.status_code, "headers": headers}, \
-            {"type": "http.response.body", "body": response.content}
-
     async def app(scope, receive, send):
-        headers = _headers(scope)
-        secure = _secure(scope, headers)
-        if not _plain(scope, headers) or (settings.SECURE_SSL_REDIRECT and not secure):
+        headers = lean.request_headers(scope)
+        if not lean.is_plain(scope, headers):
             return await fallback(scope, receive, send)
+        secure = lean.is_secure(scope, headers)
         try:
             query = QueryDict(scope.get("query_string", b"").decode("utf-8", "replace"))
         except TooManyFieldsSent:
             return await fallback(scope, receive, send)
-        if multidict_errors(query):  # a NUL byte: the input guard's own 400
+        if multidict_errors(query) or lean.has_private_marker(query):  # a NUL byte: the input guard's own 400
             return await fallback(scope, receive, send)
         language = _language(headers)
         with translation.override(language):
@@ -145,15 +101,16 @@ def lean_locate_app(fallback):
             if code:  # routing: Django's path
                 return await fallback(scope, receive, send)
             if errors:
-                start, body = asgi_parts(_response(bad_request_body(errors), 400, language, secure, middlewares))
+                start, body = lean.asgi_messages(
+                    _response(bad_request_body(errors), 400, language, secure, anonymous_headers))
             else:
                 try:
                     rows, day, tol = await alocate_rows((lon, lat), at=at)
                 except psycopg.Error:  # an outage: Django's path answers its 503
                     return await fallback(scope, receive, send)
                 key = (tuple(rows), day, tol, at, language, secure, settings.LOCATE_OUTSIDE_M)
-                start, body = kept(key, lambda: asgi_parts(
-                    _response(answer(locate_result(rows, day, tol), at), 200, language, secure, middlewares)))
+                start, body = kept(key, lambda: lean.asgi_messages(
+                    _response(answer(locate_result(rows, day, tol), at), 200, language, secure, anonymous_headers)))
         await send(start)
         await send(body)
 

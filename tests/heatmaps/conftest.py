@@ -52,3 +52,18 @@ def insert_points(points, category="do-thi-chieu-sang", state="received", create
         for i, (lon, lat) in enumerate(points)
     ]
     return [r.id for r in Report.objects.bulk_create(objs)]
+
+
+def remove_committed_reports():
+    """What a test committed (in a thread of its own connection: tests/reports/conftest.py
+    in_thread) removed again: its reports (insert_points in Hạ Long), every roll-up row
+    and the refresh state. Run it committed too."""
+    from heatmaps.aggregates import ROLLUP_TABLES
+    from heatmaps.models import RefreshState
+    from reports.models import Report
+
+    Report.objects.filter(province_code="22", description="test").delete()
+    with connection.cursor() as cur:
+        for table in ROLLUP_TABLES:
+            cur.execute(f"DELETE FROM {table}")
+    RefreshState.objects.all().delete()

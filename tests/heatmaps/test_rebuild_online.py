@@ -16,8 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from heatmaps import aggregates as agg
-from heatmaps.aggregates import ROLLUP_TABLES
-from tests.heatmaps.conftest import insert_points
+from tests.heatmaps.conftest import insert_points, remove_committed_reports
 from tests.heatmaps.test_point_tiles_stored import features
 from tests.heatmaps.test_tiles import HA_LONG, tile_of
 from tests.reports.conftest import in_thread
@@ -57,17 +56,7 @@ def committed():
     committed_call(agg.refresh_all)
     yield ids
 
-    def clean():
-        from heatmaps.models import RefreshState
-        from reports.models import Report
-
-        Report.objects.filter(province_code="22", description="test").delete()
-        with connection.cursor() as cur:
-            for table in ROLLUP_TABLES:
-                cur.execute(f"DELETE FROM {table}")
-        RefreshState.objects.all().delete()
-
-    committed_call(clean)
+    committed_call(remove_committed_reports)
 
 
 def _point_tile(client):
