@@ -209,6 +209,10 @@ class RefreshState(models.Model):
     # Bumped on every refresh that changed something: part of tile URLs / ETags.
     data_version = models.BigIntegerField(default=0)
     refreshed_at = models.DateTimeField(null=True)
+    # The zooms whose stored point tiles of all time are complete: every tile with a point
+    # in it or its buffer has a row (rendered, or due). There a tile without a row is
+    # empty, answered at once instead of rendered (heatmaps.tiles.stored_point_tile).
+    all_time_tile_zooms = ArrayField(models.SmallIntegerField(), default=list)
 
 
 class ReportPoint(models.Model):

@@ -416,17 +416,26 @@ def stored_point_tile_query(z, x, y, filters: Filters):
         return None
     if known == BY_PROVINCES:
         known = None  # both rows' data
-    period, params = ("month IS NULL", []) if month == ALL_TIME else ("month = %s", [month])
-    return ("SELECT audience, data IS NULL, CASE WHEN %s::text IS NULL OR audience = %s THEN data END, "
-            f"n, inside, provinces FROM heatmaps_pointtile WHERE {period} AND z = %s AND x = %s AND y = %s",
-            [known, known, *params, z, x, y])
+    columns = "t.audience, t.data IS NULL, CASE WHEN %s::text IS NULL OR t.audience = %s THEN t.data END, " \
+              "t.n, t.inside, t.provinces"
+    if month != ALL_TIME:  # a month's tiles are rendered whole by each refresh: no row, no point
+        return (f"SELECT {columns}, TRUE FROM heatmaps_pointtile t WHERE t.month = %s AND t.z = %s AND t.x = %s "
+                "AND t.y = %s", [known, known, month, z, x, y])
+    # all time: no row is no point only at a complete zoom (else the tile is rendered);
+    # one row of NULLs when the tile has none
+    return (f"SELECT {columns}, %s = ANY(s.all_time_tile_zooms) FROM heatmaps_refreshstate s "
+            "LEFT JOIN heatmaps_pointtile t ON t.month IS NULL AND t.z = %s AND t.x = %s AND t.y = %s "
+            "WHERE s.name = 'default'", [known, known, z, z, x, y])
 
 
 def stored_point_tile_of_rows(rows, z, filters: Filters):
     """stored_point_tile's answer from the rows of stored_point_tile_query."""
     month = stored_point_month(z, filters)
-    rows = {audience: rest for audience, *rest in rows}
+    complete = any(row[-1] for row in rows)
+    rows = {audience: rest[:-1] for audience, *rest in rows if audience is not None}
     every = rows.get("all")
+    if month == ALL_TIME and every is None and complete:
+        return b"", 0, 0  # no point in the tile or its buffer
     if month == ALL_TIME and (every is None or every[0]):
         return None  # not stored yet (no row: before the first full render), or due
     audience = stored_audience(filters.scope, every[4] if every else [])
@@ -590,16 +599,21 @@ ALL_TIME_BATCH = 2000
 def store_all_time_point_tiles(now=None):
     """Render every stored point tile of all time again: the tiles of every point at
     HEATMAP_STORED_ALL_TIME_ZOOMS, in batches of ALL_TIME_BATCH tiles."""
+    from heatmaps.models import RefreshState
+
     params = _point_params(now)
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute("DELETE FROM heatmaps_pointtile WHERE month IS NULL")
-        if not params["all_time_zooms"]:
-            return
-        cur.execute(f"SELECT z, tx, ty FROM ({_point_tiles_of_points_sql('TRUE', all_time=True)}) t(z, month, tx, ty) "
-                    "ORDER BY 1, 2, 3", params)
-        keys = cur.fetchall()
-        for i in range(0, len(keys), ALL_TIME_BATCH):
-            _render_all_time_tiles(cur, keys[i:i + ALL_TIME_BATCH], params)
+        if params["all_time_zooms"]:
+            cur.execute(f"SELECT z, tx, ty FROM ({_point_tiles_of_points_sql('TRUE', all_time=True)}) "
+                        "t(z, month, tx, ty) ORDER BY 1, 2, 3", params)
+            keys = cur.fetchall()
+            for i in range(0, len(keys), ALL_TIME_BATCH):
+                _render_all_time_tiles(cur, keys[i:i + ALL_TIME_BATCH], params)
+        # every tile of these zooms with a point now has its row (a refresh marks the
+        # tiles of new points): a tile without one is empty
+        RefreshState.objects.update_or_create(name="default",
+                                              defaults={"all_time_tile_zooms": params["all_time_zooms"]})
 
 
 def _render_all_time_tiles(cur, keys, params):

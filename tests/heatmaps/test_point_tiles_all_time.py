@@ -159,9 +159,32 @@ def test_before_the_first_render_a_tile_of_all_time_is_rendered_when_asked(synth
     x, y = tile_of(*HA_LONG, z)
     insert_points([HA_LONG], state="forwarded", created_at=timezone.now(), province_code="22")
     agg.refresh_incremental()
-    with connection.cursor() as cur:  # as after the migration on a database with reports
+    with connection.cursor() as cur:  # as before the first full render, on a database with reports
         cur.execute("DELETE FROM heatmaps_pointtile WHERE month IS NULL")
+        cur.execute("UPDATE heatmaps_refreshstate SET all_time_tile_zooms = '{}'")
     assert served_ids(z, x, y) == ids_of_all_time(z, x, y, BUFFER_SHARE)
+
+
+AT_SEA = (107.6, 20.5)  # the Gulf of Tonkin, 50 km off Cô Tô
+
+
+@pytest.mark.parametrize("z", ZOOMS)
+def test_after_the_full_render_a_tile_without_points_is_empty_at_once(synthetic, z, django_assert_max_num_queries):
+    """A tile at sea has no row; its zoom is complete, so it is an empty tile (204) from
+    the stored tiles' one query, with no render. A report there, once refreshed, marks
+    its tile and the map shows it."""
+    path = "/tiles/reports/{}/{}/{}.pbf".format(z, *tile_of(*AT_SEA, z))
+    assert row(z, *tile_of(*AT_SEA, z)) is None
+    with django_assert_max_num_queries(2):  # the version and the stored tile
+        assert tiles.stored_tile("reports", z, *tile_of(*AT_SEA, z), Filters()).count == 0
+    from django.test import Client
+
+    resp = Client().get(path)
+    assert (resp.status_code, resp["X-Tile-Cache"]) == (204, "stored")
+    [new] = insert_points([AT_SEA], state="forwarded", created_at=timezone.now(), province_code="22")
+    agg.refresh_incremental()
+    resp = Client().get(path)
+    assert resp.status_code == 200 and {f["id"] for f in features(resp.content)} == {new}
 
 
 # The all-time views a stored tile answers, and the ones it does not (rendered when asked).
