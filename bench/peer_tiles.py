@@ -28,7 +28,9 @@ zoom, all time), with wrk (8 connections, ``Accept-Encoding: gzip`` as a browser
   3. "many": wrk for MANY_SECONDS over the busiest MANY_TILES tiles of the zoom, shuffled
      (the same order for both), from an empty cache: each tile asked for once unless a
      server goes round the list (said when ours does); then the same with the stored
-     tiles marked due ("many rendered");
+     tiles marked due ("many rendered"); and "many" again on a second server of ours
+     started with ASGI_LEAN=0 ("many through Django": no lean path of stored tiles,
+     heatmaps/tiles_lean.py), to show what that path gives in the same run;
 
 each bracketed by the servers' trivial endpoints (ours /livez, TiPG /healthz), and prints
 ours, theirs and the ratio per figure, with the load average. Then it compares the
@@ -338,6 +340,12 @@ def main():
                RATELIMIT_ENABLE="0", ALLOWED_HOSTS="127.0.0.1,localhost")
     ours = start([str(ROOT / ".venv/bin/gunicorn"), "-c", "geo_portal/gunicorn_conf.py", "geo_portal.asgi:application",
                   "-b", f"127.0.0.1:{ours_port}", "-w", str(args.workers), "--no-control-socket"], env, "ours-tiles")
+    # ours again with every tile through Django (ASGI_LEAN=0: no lean path of stored tiles,
+    # heatmaps/tiles_lean.py), for the "many" figure beside the lean one
+    django_port = free_port()
+    ours_django = start([str(ROOT / ".venv/bin/gunicorn"), "-c", "geo_portal/gunicorn_conf.py",
+                         "geo_portal.asgi:application", "-b", f"127.0.0.1:{django_port}", "-w", str(args.workers),
+                         "--no-control-socket"], dict(env, ASGI_LEAN="0"), "ours-tiles-django")
     tenv = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "DATABASE"))}
     tenv.update(DATABASE_URL=f"postgresql://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
                 TIPG_CATALOG_TTL="0", TIPG_DB_SCHEMAS='["public"]', TIPG_DB_TABLES=f'["public.{VIEW}"]',
@@ -346,8 +354,10 @@ def main():
     tipg = start([str(tipg_bin / "uvicorn"), "tipg.main:app", "--host", "127.0.0.1", "--port", str(tipg_port),
                   "--workers", str(args.workers), "--no-access-log"], tenv, "tipg")
     ours_base, tipg_base = f"http://127.0.0.1:{ours_port}", f"http://127.0.0.1:{tipg_port}"
+    django_base = f"http://127.0.0.1:{django_port}"
     try:
         wait_http(ours_base + "/livez", ours)
+        wait_http(django_base + "/livez", ours_django)
         wait_http(tipg_base + "/healthz", tipg)
         coll = json.loads(fetch(tipg_base + "/collections"))
         cid = next(c["id"] for c in coll["collections"] if c["id"].endswith(VIEW))
@@ -361,6 +371,7 @@ def main():
         for z in zooms:
             one_pass(tipg_base, [tipg_path.format(z=z, x=x, y=y) for x, y in per_zoom[z]])
             one_pass(ours_base, [ours_path.format(z=z, x=x, y=y) for x, y in per_zoom[z]])
+            one_pass(django_base, [ours_path.format(z=z, x=x, y=y) for x, y in per_zoom[z]])
 
         print("\nfigure | ours | TiPG | ratio | trivial ours / TiPG (before, after) | load")
         for z in zooms:
@@ -369,7 +380,7 @@ def main():
             many = many_tiles[z]
             mp = [ours_path.format(z=z, x=x, y=y) for x, y in many]
             mtp = [tipg_path.format(z=z, x=x, y=y) for x, y in many]
-            for mode in ("cold", "rendered", "warm", "many", "many rendered"):
+            for mode in ("cold", "rendered", "warm", "many", "many through Django", "many rendered"):
                 triv_before = (wrk(ours_base + "/livez", seconds=3)[0], wrk(tipg_base + "/healthz", seconds=3)[0])
                 if mode == "cold":
                     o = passes(ours_base, op, clear_tile_cache)
@@ -385,7 +396,7 @@ def main():
                     clear_tile_cache()
                     if mode == "many rendered":
                         mark_due(z, many)
-                    o = wrk(ours_base, mp, seconds=MANY_SECONDS)
+                    o = wrk(django_base if mode == "many through Django" else ours_base, mp, seconds=MANY_SECONDS)
                     t = wrk(tipg_base, mtp, seconds=MANY_SECONDS)
                     if mode == "many rendered":
                         tiles.render_due_all_time_tiles()
@@ -395,6 +406,8 @@ def main():
                     "rendered": "one pass, our cache empty and nothing stored (every tile rendered)",
                     "warm": "ours cached",
                     "many": f"shuffled, wrk {MANY_SECONDS} s from an empty cache (stored tiles of all time)",
+                    "many through Django": f"shuffled, wrk {MANY_SECONDS} s from an empty cache (stored tiles of all "
+                                           "time), every request through Django (ASGI_LEAN=0)",
                     "many rendered": f"shuffled, wrk {MANY_SECONDS} s from an empty cache, nothing stored",
                     }[mode]
                 if mode.startswith("many") and o[2] > len(mp):
@@ -423,6 +436,7 @@ def main():
                       f"TiPG {theirs[0]:,} ({theirs[1]:,} inside)")
     finally:
         stop(ours)
+        stop(ours_django)
         stop(tipg)
     print(f"\nload average at the end {loadavg()}")
 

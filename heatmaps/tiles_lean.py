@@ -13,7 +13,8 @@ TiPG's 461 (README, "Vector point tiles").
 Everything else goes to Django unchanged: other layers, paths and methods, any filter
 (a period, a category…: rendered or stored by month there), a cookie or a token (staff
 see unpublished reports; their tiles are private), a tile not stored or due to be
-rendered again, a tile Django answers 400, a database error (Django answers its 503).
+rendered again, a tile Django answers 400, a database error (Django answers its 503),
+and the first request after the jurisdictions kept in the process expired.
 tests/heatmaps/test_tiles_lean.py compares both paths on a table of requests.
 """
 
@@ -24,7 +25,7 @@ import re
 import psycopg
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from django.core.exceptions import TooManyFieldsSent
+from django.core.exceptions import SynchronousOnlyOperation, TooManyFieldsSent
 from django.http import QueryDict
 from django.utils.cache import patch_vary_headers
 
@@ -76,7 +77,14 @@ def lean_tile_app(fallback):
             return await fallback(scope, receive, send)
         z, x, y, query = asked
         viewer = access.report_scope(AnonymousUser(), own=False)  # the public's
-        filters = Filters.from_params(query)
+        try:
+            filters = Filters.from_params(query)
+        except SynchronousOnlyOperation:
+            # The map's default place (the home country, less other countries'
+            # jurisdictions) is read from the database and kept a minute per process
+            # (boundaries.jurisdictions): when it must be read again, Django answers, on
+            # its thread, and this path finds it kept for the requests after.
+            return await fallback(scope, receive, send)
         filters.scope = viewer
         connect = async_db.pool().connection
         try:

@@ -167,3 +167,20 @@ def test_requests_share_each_workers_redis_connections(server):
     conn.close()
     opened = redis_connections_received() - before - 1  # less the count's own connection
     assert opened <= WORKERS + 2, opened  # (+2: a test run's other clients)
+
+
+def test_every_worker_answers_the_maps_all_time_tiles(server):
+    """The all-time view's tiles of an anonymous viewer take the lean path, on the event
+    loop, where Django refuses database calls: a worker's first tiles (the map's default
+    place not read from the database yet) were a 500 on the real server while the tests
+    in one process passed. New connections, so that every worker takes some."""
+    _proc, port = server
+    statuses = []
+    for i in range(4 * WORKERS):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("GET", f"/tiles/reports/12/{3266 + i}/1804.pbf", headers={"Accept-Encoding": "gzip"})
+        resp = conn.getresponse()
+        resp.read()
+        statuses.append(resp.status)
+        conn.close()
+    assert set(statuses) <= {200, 204}, statuses

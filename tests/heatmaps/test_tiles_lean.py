@@ -173,6 +173,19 @@ def test_a_tile_due_to_be_rendered_again_goes_to_django_and_is_answered_after_it
     assert after.status_code == 200 and len(features(after.raw)) == PUBLIC + 1
 
 
+def test_when_the_jurisdictions_must_be_read_again_django_answers_then_the_lean_path(stored, client):
+    """The map's default place (the home country less other countries' jurisdictions) is
+    read from the database and kept a minute in the process; the event loop may not
+    read it (a 500 on the real server before this was handled): the first request after
+    it expired goes to Django, which reads it again, and the next is answered lean."""
+    from boundaries import jurisdictions
+
+    jurisdictions.clear_cache()
+    assert lean_answers([("GET", tile(12), {}, {})])[0].status_code == 299
+    assert client.get(tile(12)).status_code == 200  # Django, on its thread, reads them
+    assert lean_answers([("GET", tile(12), {}, {})])[0].status_code == 200
+
+
 def test_a_tile_served_once_is_kept_in_the_process(stored, settings):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
                                    "LOCATION": "lean-tiles"}}
