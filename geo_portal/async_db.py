@@ -18,12 +18,13 @@ import psycopg
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS
 
+from geo_portal.db import EXPLICIT_PREPARE_ONLY
+
 
 def conninfo(alias=DEFAULT_DB_ALIAS) -> dict:
     db = settings.DATABASES[alias]
     kwargs = {"dbname": db["NAME"], "autocommit": True}
-    # prepare=True works only with a threshold; a huge one leaves every other statement unprepared
-    kwargs["prepare_threshold"] = 1_000_000
+    kwargs["prepare_threshold"] = EXPLICIT_PREPARE_ONLY
     for key, name in (("USER", "user"), ("PASSWORD", "password"), ("HOST", "host"), ("PORT", "port")):
         if db.get(key):
             kwargs[name] = str(db[key])

@@ -51,3 +51,22 @@ def register_clamped_times(sender, connection, **kwargs):
     loader = clamped_loader(base)
     loader._clamped = True
     raw.adapters.register_loader("timestamptz", loader)
+
+
+# psycopg prepares a statement by itself after this many executions: a count never
+# reached, so nothing is prepared unasked while an explicit ``prepare=True`` works
+# (with no threshold at all, as Django sets it for transaction poolers, it does not).
+EXPLICIT_PREPARE_ONLY = 1_000_000
+
+
+def prepared_raw_connection():
+    """Django's psycopg connection (same transaction), able to run a statement with
+    ``prepare=True``: PostgreSQL then plans it once per connection (settings:
+    plan_cache_mode=force_generic_plan) instead of at every execution."""
+    from django.db import connection
+
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw.prepare_threshold is None:
+        raw.prepare_threshold = EXPLICIT_PREPARE_ONLY
+    return raw

@@ -248,9 +248,9 @@ class Filters:
 
     def _scope_sql(self, alias):
         if self.codes_in is not None:
-            return [f"{alias}.province_code = ANY(%s)"], [list(self.codes_in)]
+            return [f"{alias}.province_code = ANY(%s::text[])"], [list(self.codes_in)]
         if self.codes_not_in:
-            return [f"{alias}.province_code <> ALL(%s)"], [list(self.codes_not_in)]
+            return [f"{alias}.province_code <> ALL(%s::text[])"], [list(self.codes_not_in)]
         return [], []
 
     def key(self):
@@ -269,10 +269,10 @@ class Filters:
             where.append(f"{alias}.created_at < %s")
             params.append(local_midnight(self.end + dt.timedelta(days=1)))
         if self.category_ids is not None:
-            where.append(f"{alias}.category_id = ANY(%s)")
+            where.append(f"{alias}.category_id = ANY(%s::bigint[])")
             params.append(self.category_ids)
         if self.states is not None:
-            where.append(f"{alias}.state = ANY(%s)")
+            where.append(f"{alias}.state = ANY(%s::text[])")
             params.append(self.states)
         if self.authority_id is not None:
             where.append(f"{alias}.authority_id = %s")
@@ -307,10 +307,10 @@ class Filters:
                 where.append(f"{alias}.month <= %s")
                 params.append(self.end.replace(day=1))
         if self.category_ids is not None:
-            where.append(f"{alias}.category_id = ANY(%s)")
+            where.append(f"{alias}.category_id = ANY(%s::bigint[])")
             params.append(self.category_ids)
         if with_state and self.states is not None:
-            where.append(f"{alias}.state = ANY(%s)")
+            where.append(f"{alias}.state = ANY(%s::text[])")
             params.append(self.states)
         if with_authority and self.authority_id is not None:
             where.append(f"{alias}.authority_id = %s")

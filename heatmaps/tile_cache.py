@@ -240,21 +240,45 @@ def lookup(cache_key, layer, z, x, y, filters_of):
     return entry, "miss"
 
 
-async def alookup_stored(connect, cache_key, z, x, y, filters):
-    """lookup's first two steps for a point tile, on an asynchronous connection taken
-    with ``connect()`` when needed (the lean ASGI path): (entry, "hit") from this
-    process's copy, (entry, "stored") from a stored tile that answers the view, else
-    (None, None): the full lookup must go on (Redis, a render)."""
+async def alookup(connect, cache_key, z, x, y, filters):
+    """lookup of a point tile on the event loop (the lean ASGI path), on an asynchronous
+    connection taken with ``connect()`` when needed: the same steps in the same order
+    (this process's copy, the stored tile, Redis, a render kept in both), the same
+    answers."""
     entry = get_local(cache_key)
     if entry is not None:
         return entry, "hit"
     async with connect() as conn:
         t = await tiles.astored_point_tile_of_view(conn, z, x, y, filters)
-    if t is None:
-        return None, None
+    if t is not None:
+        entry = _entry(t)
+        put(cache_key, entry, shared=False)
+        return entry, "stored"
+    entry = await _aget_shared(cache_key)
+    if entry is not None:
+        return entry, "hit"
+    async with connect() as conn:
+        t = await tiles.arendered_point_tile(conn, z, x, y, filters)
     entry = _entry(t)
     put(cache_key, entry, shared=False)
-    return entry, "stored"
+    try:
+        await cache.aset(cache_key, entry, agg.conf("HEATMAP_TILE_CACHE_SECONDS"))
+    except Exception:  # noqa: BLE001 - as put()
+        log.warning("tile cache unavailable", exc_info=True)
+    return entry, "miss"
+
+
+async def _aget_shared(cache_key):
+    """_get_shared on the event loop."""
+    lkey = _local_key(cache_key)
+    try:
+        entry = await cache.aget(cache_key)
+    except Exception:  # noqa: BLE001 - a cache outage must not break the map: render instead
+        log.warning("tile cache unavailable", exc_info=True)
+        return None
+    if entry is not None and lkey is not None:
+        _local_put(lkey, entry)
+    return entry
 
 
 def busy_tiles(zooms, limit):

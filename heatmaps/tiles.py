@@ -33,12 +33,14 @@ Hall "not geocoded") are left out. Finished tiles are cached by heatmaps.tile_ca
 
 import gzip
 import time
+import weakref
 
 import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from geo_portal.db import prepared_raw_connection
 from heatmaps import aggregates as agg
 from heatmaps.aggregates import Filters
 from reports import policy
@@ -73,16 +75,39 @@ def point_tile(z, x, y, filters: Filters):
     sql, params = point_tile_sql(z, x, y, filters)
     # The newest 10,000 of a busy tile are a top-N sort of every point inside it: in
     # memory with 64 MB (with the default 4 MB it spilled to disk). Only for this
-    # statement (SET LOCAL, in its transaction).
-    with transaction.atomic(), connection.cursor() as cur:
-        cur.execute(f"SET LOCAL work_mem = '{TILE_WORK_MEM}'")
-        cur.execute(sql, params)
-        data, n, inside = cur.fetchone()
-    data, inside = bytes(data or b""), int(inside or 0)
-    limit = int(agg.conf("HEATMAP_TILE_MAX_POINTS"))
-    if inside > limit:
-        data += capped_layer(limit, inside, z, x, y)
-    return data, n, inside
+    # statement (SET LOCAL, in its transaction). Prepared (planned once per connection:
+    # the plan took 0.6-0.7 ms of a small tile's 2-3 ms) and read in binary (the MVT as
+    # bytes, not as hex text decoded again in Python).
+    with transaction.atomic(), connection.wrap_database_errors:
+        with psycopg.Cursor(prepared_raw_connection()) as cur:
+            cur.execute(SET_TILE_WORK_MEM, prepare=False)
+            cur.execute(sql, params, binary=True, prepare=True)
+            return _point_tile_of_row(cur.fetchone())
+
+
+async def apoint_tile(conn, z, x, y, filters: Filters):
+    """point_tile on an asynchronous connection in autocommit (the lean ASGI path of
+    tiles: heatmaps/tiles_lean.py): the same statement, prepared on that connection.
+    Its work_mem is set once for the connection's session instead of around each tile
+    (BEGIN, SET LOCAL, COMMIT: three statements more per tile, a third of the Python
+    time of a small tile's render); the pool's other statement, the point lookup, sorts
+    nothing large, and work_mem is only a ceiling."""
+    sql, params = point_tile_sql(z, x, y, filters)
+    if conn not in _tile_work_mem_set:
+        await conn.execute(f"SET work_mem = '{TILE_WORK_MEM}'", prepare=False)
+        _tile_work_mem_set.add(conn)
+    async with conn.cursor(binary=True) as cur:
+        await cur.execute(sql, params, prepare=True)
+        return _point_tile_of_row(await cur.fetchone())
+
+
+_tile_work_mem_set = weakref.WeakSet()  # the asynchronous connections whose work_mem is TILE_WORK_MEM
+SET_TILE_WORK_MEM = f"SET LOCAL work_mem = '{TILE_WORK_MEM}'"
+
+
+def _point_tile_of_row(row):
+    data, n, inside = row
+    return bytes(data or b""), n, int(inside or 0)
 
 
 def point_tile_sql(z, x, y, filters: Filters):
@@ -129,13 +154,20 @@ def point_tile_sql(z, x, y, filters: Filters):
                k.report_id AS id, k.code, k.category, k.state, coalesce({policy.overdue_sql('k')}, false) AS overdue
         FROM kept k, t
     )
-    SELECT ST_AsMVT(mvt, 'reports', {EXTENT}, 'geom', 'id'), count(*),
-           CASE WHEN (SELECT n FROM shown) < {limit} THEN (SELECT n FROM shown)
-                ELSE (SELECT count(*) FROM heatmaps_reportpoint p, t WHERE p.geom && t.e AND {is_inside} AND {where})
-           END
-    FROM mvt
+    SELECT CASE WHEN r.inside > {limit}
+                THEN coalesce(r.data, ''::bytea) || {capped_layer_sql(limit, "r.inside", "%s", "%s", "%s")}
+                ELSE r.data END,
+           r.n, r.inside
+    FROM (
+        SELECT ST_AsMVT(mvt, 'reports', {EXTENT}, 'geom', 'id') AS data, count(*) AS n,
+               CASE WHEN (SELECT n FROM shown) < {limit} THEN (SELECT n FROM shown)
+                    ELSE (SELECT count(*) FROM heatmaps_reportpoint p, t
+                          WHERE p.geom && t.e AND {is_inside} AND {where})
+               END AS inside
+        FROM mvt
+    ) r
     """
-    return sql, [z, x, y, z, x, y, *params, *params, *params]
+    return sql, [z, x, y, z, x, y, *params, *params, z, x, y, *params]
 
 
 # The parts of a point tile's query that the stored render (_render_point_tiles_sql)
@@ -172,16 +204,10 @@ def point_geom_sql(p, t):
             f"round(({t}.y1 - {p}.y) * {EXTENT} / ({t}.y1 - {t}.y0)))")
 
 
-def capped_layer(shown, total, z, x, y):
-    """The "capped" layer: one point at the tile's centre whose properties say that tile
-    z/x/y shows ``shown`` of its ``total`` points (the map shows a notice, draws nothing)."""
-    with connection.cursor() as cur:
-        cur.execute("SELECT " + capped_layer_sql("%s", "%s", "%s", "%s", "%s"), [shown, total, z, x, y])
-        return bytes(cur.fetchone()[0])
-
-
 def capped_layer_sql(shown, total, z, x, y):
-    """capped_layer as an SQL expression of SQL expressions (the stored render's)."""
+    """The "capped" layer as an SQL expression of SQL expressions: one point at the
+    tile's centre whose properties say that tile z/x/y shows ``shown`` of its ``total``
+    points (the map shows a notice, draws nothing)."""
     return f"""(SELECT ST_AsMVT(m, 'capped', {EXTENT}, 'geom') FROM (
                    SELECT ST_Point({EXTENT // 2}, {EXTENT // 2}) AS geom, true AS capped,
                           ({shown})::int AS shown, ({total})::int AS total, ({z})::int AS z, ({x})::int AS x,
@@ -816,6 +842,12 @@ def rendered_tile(layer, z, x, y, filters: Filters) -> Tile:
         return Tile(data, n, "reports", _capped(inside))
     data, n = bin_tile(z, x, y, filters)
     return Tile(data, n, "bins")
+
+
+async def arendered_point_tile(conn, z, x, y, filters: Filters) -> Tile:
+    """rendered_tile of the point layer on an asynchronous connection (z >= points_zoom())."""
+    data, n, inside = await apoint_tile(conn, z, x, y, filters)
+    return Tile(data, n, "reports", _capped(inside))
 
 
 def _capped(inside):

@@ -159,10 +159,10 @@ class Scope:
         col = (lambda c: f"{alias}.{c}") if alias else (lambda c: c)
         parts, params = [states.PUBLIC.sql(alias)], []
         if self.provinces:
-            parts.append(f"{col('province_code')} = ANY(%s)")
+            parts.append(f"{col('province_code')} = ANY(%s::text[])")
             params.append(self.provinces)
         if self.authorities:
-            parts.append(f"{col('authority_id')} = ANY(%s)")
+            parts.append(f"{col('authority_id')} = ANY(%s::bigint[])")
             params.append(self.authorities)
         if self.reporter_id is not None:
             parts.append(f"{col('reporter_id')} = %s")

@@ -1,17 +1,20 @@
 """The lean ASGI path of the map's point tiles (heatmaps/tiles_lean.py) answers exactly what
-Django's full path answers — status, bytes and headers — for the all-time view of a
-stored tile asked by a client without a session: plain, gzip, a current or an old
-version, a matching ETag (304); and it hands to Django what it must not answer itself:
-a period or another filter, a cookie, a token, a receipt token, another layer or zoom,
-a tile Django refuses, a repeated or NUL parameter, another method, a tile due to be
-rendered again. A tile without a point (at sea) is answered empty by both.
+Django's full path answers — status, bytes and headers — for a point tile asked by a
+client without a session: stored (all time, a month) or rendered (a zoom not stored, a
+period, a state, a tile due to be rendered again, a capped tile), plain, gzip, a current
+or an old version, a matching ETag (304); and it hands to Django what it must not answer
+itself: a filter that reads the database or that Django refuses, a cookie, a token, a
+receipt token, another layer or zoom, a tile Django refuses, a repeated or NUL
+parameter, another method. A tile without a point (at sea) is answered empty by both.
 
 The lean path runs on its own asynchronous connections: the reports and the roll-ups
 here are committed (by a thread of its own connection) and removed afterwards."""
 
 import asyncio
+import math
 
 import httpx
+import mapbox_vector_tile
 import pytest
 from django.db import connection
 from django.utils import timezone
@@ -92,6 +95,20 @@ def version():
         return str(cur.fetchone()[0])
 
 
+def this_month():
+    return timezone.localdate().strftime("%Y-%m")
+
+
+def assert_same_answers(client, requests, lean):
+    for (_method, path, query, headers), fast in zip(requests, lean, strict=True):
+        full = client.get(path, query, headers=headers)
+        assert fast.status_code != 299, ("handed to Django", path, query, headers)
+        assert full.status_code in (200, 204, 304), (path, full.status_code)
+        assert fast.status_code == full.status_code, (path, query, headers)
+        assert fast.raw == full.content, (path, query, headers)
+        assert comparable_headers(fast.headers.items()) == comparable_headers(full.items()), (path, query, headers)
+
+
 def test_the_lean_path_answers_stored_tiles_as_django_does(stored, client):
     etag = client.get(tile(12))["ETag"]
     answered = [
@@ -106,16 +123,11 @@ def test_the_lean_path_answers_stored_tiles_as_django_does(stored, client):
         ("GET", tile(12), {}, {"If-None-Match": '"other"'}),  # no match: the tile
         ("GET", tile(14), {}, {"Accept-Language": "en"}),
         ("GET", tile(12, lon_lat=AT_SEA), {}, {}),  # no point there: empty (204), known from the stored tiles
+        ("GET", tile(12), {"month": this_month()}, {}),  # the month slider's view, stored too
     ]
     lean = lean_answers(answered)
-    for (_method, path, query, headers), fast in zip(answered, lean, strict=True):
-        full = client.get(path, query, headers=headers)
-        assert fast.status_code != 299, ("handed to Django", path, query, headers)
-        assert full.status_code in (200, 204, 304), (path, full.status_code)
-        assert fast.status_code == full.status_code, (path, query, headers)
-        assert fast.raw == full.content, (path, query, headers)
-        assert comparable_headers(fast.headers.items()) == comparable_headers(full.items()), (path, query, headers)
-        assert fast.headers["X-Tile-Cache"] == "stored"
+    assert_same_answers(client, answered, lean)
+    assert {fast.headers["X-Tile-Cache"] for fast in lean} == {"stored"}
     # what a user sees: the public's points of the tile, the unchecked ones left out
     plain = lean[2]
     assert len(features(plain.raw)) == PUBLIC
@@ -124,14 +136,68 @@ def test_the_lean_path_answers_stored_tiles_as_django_does(stored, client):
     assert lean[8].headers["Cache-Control"] == "public, max-age=60, must-revalidate"
     assert [a.status_code for a in lean[10:13]] == [304, 304, 200]
     assert (lean[14].status_code, lean[14].raw) == (204, b"")
+    assert len(features(lean[15].raw)) == PUBLIC
+
+
+def public_points_in(z, buffer=0.0):
+    """The public points of the fixture inside Hạ Long's tile at z (its buffer too, as a
+    fraction of the tile's side), by Web Mercator's formula."""
+    x, y = tile_of(*HA_LONG, z)
+    n = 2**z
+
+    def lat(row):
+        return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * row / n))))
+
+    west, east = (x - buffer) / n * 360 - 180, (x + 1 + buffer) / n * 360 - 180
+    south, north = lat(y + 1 + buffer), lat(y - buffer)
+    return sum(west <= lon < east and south < la <= north for lon, la in _points(PUBLIC, 0))
+
+
+# Rendered when asked, by both paths: (query, zoom, the public points a user sees)
+RENDERED = [
+    ({}, 15, public_points_in(15, buffer=80 / 4096)),  # beyond the stored zooms: part of them
+    ({"month": "this"}, 14, PUBLIC),  # a month at z14
+    ({"month": "2020-01"}, 14, 0),  # a month without reports: empty
+    ({"state": "forwarded"}, 12, PUBLIC),
+    ({"state": "received"}, 12, 0),  # unchecked reports stay off the public map
+    ({"start": "2020-01-01"}, 13, PUBLIC),
+    ({"start": "2020-01-01", "end": "2020-12-31"}, 13, 0),
+]
+
+
+@pytest.mark.parametrize(("query", "z", "shown"), RENDERED)
+def test_the_lean_path_renders_what_is_not_stored_as_django_does(stored, client, query, z, shown):
+    query = {k: this_month() if v == "this" else v for k, v in query.items()}
+    asked = [("GET", tile(z), query, {}), ("GET", tile(z), query, {"Accept-Encoding": "gzip"})]
+    lean = lean_answers(asked)
+    assert_same_answers(client, asked, lean)
+    assert [fast.headers["X-Tile-Cache"] for fast in lean] == ["miss", "miss"]
+    assert len(features(lean[0].raw)) == shown
+    assert lean[0].status_code == (200 if shown else 204)
+
+
+def test_a_capped_tile_rendered_on_the_lean_path_says_so(stored, client, settings):
+    """More public points in the tile than the cap: the newest are shown, the tile says
+    how many it holds (the header and its "capped" layer), as Django's path says."""
+    settings.HEATMAP_TILE_MAX_POINTS = 10
+    asked = [("GET", tile(15), {}, {})]
+    lean = lean_answers(asked)
+    assert_same_answers(client, asked, lean)
+    inside = public_points_in(15)
+    assert inside > 10
+    assert lean[0].headers["X-Tile-Capped"] == f"10 of {inside}"
+    layers = mapbox_vector_tile.decode(lean[0].raw)
+    assert len(layers["reports"]["features"]) == 10
+    assert layers["capped"]["features"][0]["properties"]["total"] == inside
 
 
 HANDED_OVER = [
     # (method, path, query, headers, why)
-    ("GET", tile(12), {"month": "2026-11"}, {}, "a period"),
-    ("GET", tile(12), {"state": "open"}, {}, "a filter"),
-    ("GET", tile(12), {"category": "do-thi-chieu-sang"}, {}, "a category"),
-    ("GET", tile(12), {"province": "22"}, {}, "a province"),
+    ("GET", tile(12), {"category": "do-thi-chieu-sang"}, {}, "a category: read from the database"),
+    ("GET", tile(12), {"province": "22"}, {}, "a province: read from the database"),
+    ("GET", tile(12), {"authority": "x"}, {}, "an authority: read from the database"),
+    ("GET", tile(12), {"month": "2026-13"}, {}, "a bad month: Django's translated 400"),
+    ("GET", tile(12), {"start": "2026-12-01", "end": "2026-11-01"}, {}, "a period backwards: Django's 400"),
     ("GET", tile(12), {"x": "1"}, {}, "an unknown parameter"),
     ("GET", tile(12), {"v": ["1", "2"]}, {}, "a repeated parameter"),
     ("GET", tile(12), {"v": "1\x00"}, {}, "a NUL byte: the input guard's 400"),
@@ -143,7 +209,6 @@ HANDED_OVER = [
     ("POST", tile(12), {}, {}, "another method"),
     ("GET", tile(12, layer="bins"), {}, {}, "the bins"),
     ("GET", tile(9), {}, {}, "below the point zooms: bins"),
-    ("GET", tile(15), {}, {}, "not stored at z15"),
     ("GET", "/tiles/reports/12/4096/1.pbf", {}, {}, "no such tile: Django's 400"),
     ("GET", "/tiles/reports/12/1/1.pbf/", {}, {}, "not the route"),
 ]
@@ -155,22 +220,22 @@ def test_the_lean_path_hands_to_django_what_it_must_not_answer(stored):
     assert wrong == []
 
 
-def test_a_tile_due_to_be_rendered_again_goes_to_django_and_is_answered_after_its_render(stored):
+def test_a_tile_due_to_be_rendered_again_is_rendered_with_the_new_report_then_stored(stored):
     """A new report marks its tiles due (the refresh); until the warm-up renders them,
-    Django renders them when asked, then the lean path serves the stored tile again,
-    with the new report on it."""
-    x, y = tile_of(*HA_LONG, 13)
+    they are rendered when asked, with the new report on them; after it, the stored
+    tile answers, with the new report."""
     before = lean_answers([("GET", tile(13), {}, {})])[0]
     assert before.headers["X-Tile-Cache"] == "stored" and len(features(before.raw)) == PUBLIC
     committed_call(lambda: insert_points(_points(1, 50), state="forwarded", created_at=timezone.now(),
                                          province_code="22"))
     committed_call(agg.refresh_incremental)
-    assert lean_answers([("GET", tile(13), {}, {})])[0].status_code == 299
+    due = lean_answers([("GET", tile(13), {}, {})])[0]
+    assert due.headers["X-Tile-Cache"] == "miss" and len(features(due.raw)) == PUBLIC + 1
     from heatmaps import tiles
 
     committed_call(tiles.render_due_all_time_tiles)
     after = lean_answers([("GET", tile(13), {}, {})])[0]
-    assert after.status_code == 200 and len(features(after.raw)) == PUBLIC + 1
+    assert after.headers["X-Tile-Cache"] == "stored" and len(features(after.raw)) == PUBLIC + 1
 
 
 def test_when_the_jurisdictions_must_be_read_again_django_answers_then_the_lean_path(stored, client):
@@ -207,3 +272,21 @@ def test_the_server_routes_the_lean_paths(path, lean):
 
     app = asgi._lean_app(path)
     assert (app.__module__ if app else None) == lean
+
+
+def test_a_tile_rendered_on_the_lean_path_is_shared_through_redis(stored, client, settings):
+    """A tile one worker rendered on its event loop is another worker's Redis hit (here:
+    the process's own copy forgotten, then Django's view), and the other way round."""
+    import geo_portal.settings as project
+
+    settings.CACHES = {"default": dict(project.CACHES["default"], KEY_PREFIX=f"lean-{timezone.now().timestamp()}")}
+    tile_cache.forget()
+    first = lean_answers([("GET", tile(15), {}, {})])[0]
+    tile_cache.forget()  # another worker: nothing in its process
+    full = client.get(tile(15))
+    assert (first.headers["X-Tile-Cache"], full["X-Tile-Cache"]) == ("miss", "hit")
+    assert full.content == first.raw
+    other = tile(15, lon_lat=(HA_LONG[0] + 0.02, HA_LONG[1]))
+    assert client.get(other)["X-Tile-Cache"] == "miss"
+    tile_cache.forget()
+    assert lean_answers([("GET", other, {}, {})])[0].headers["X-Tile-Cache"] == "hit"
