@@ -513,13 +513,25 @@ def _point_tiles_of_points_sql(where, points="heatmaps_reportpoint", all_time=Fa
 def _render_point_tiles_sql():
     """INSERT of the stored point tiles of the work table ``_point_tiles_to_render`` (z,
     month, x, y), for both audiences: each tile's points read as point_tile_sql reads
-    them (the GiST index on the buffered box, the exact bounds), ranked inside first,
-    newest first, then the buffer's, the cap kept (row_number), one ST_AsMVT per tile
-    (the row type heatmaps_point_feature gives the layer point_tile's attributes).
+    them (the GiST index on the buffered box, the exact bounds), inside first, newest
+    first, then the buffer's, the cap kept, one ST_AsMVT per tile (the row type
+    heatmaps_point_feature gives the layer point_tile's attributes).
     Overdue is as of %(now)s, the refresh's time; ``stale_after`` is the earliest running
     deadline at or after it among the points shown: the moment a point of the tile turns
-    overdue, and the tile with it (store_point_tiles renders it again then)."""
+    overdue, and the tile with it (store_point_tiles renders it again then).
+
+    Each (tile, audience) keeps its points with ORDER BY … LIMIT cap: a bounded top-N sort,
+    and a point's tile coordinates and flags computed for the kept points only. Before,
+    a row_number() window ranked every point of the box (a full sort of all of them, with
+    every attribute computed first): the busiest z10 tile of the national 1 M database
+    took 352 ms for its two audiences. The points inside and the provinces of a capped
+    tile are counted from the whole box; below the cap every point of the box was kept."""
     limit = int(agg.conf("HEATMAP_TILE_MAX_POINTS"))
+    time_sql = "p.created_at >= a.t0 AND p.created_at < a.t1"
+
+    def audience_sql(audience):
+        return f"({audience} = 0 OR {policy.PUBLIC.sql('p')})"
+
     # The bounds of each tile computed once (MATERIALIZED): inlined, the planner computed
     # ST_TileEnvelope again for every point, four times in the filter and four in the
     # sort (a month at 1 M reports: 1.65 s, 0.4 s of it in the sort alone).
@@ -530,33 +542,41 @@ def _render_point_tiles_sql():
                coalesce(w.month::timestamp AT TIME ZONE %(tz)s, '-infinity') AS t0,
                coalesce((w.month + interval '1 month')::timestamp AT TIME ZONE %(tz)s, 'infinity') AS t1
         FROM _point_tiles_to_render w CROSS JOIN LATERAL ({tile_bounds_sql("w.z", "w.x", "w.y")}) t
+    ),
+    -- the two audiences as a number (0 "all", 1 "public")
+    kept AS (
+        SELECT au.audience, a.z, a.month, a.x, a.y,
+               ST_AsMVT(ROW({point_geom_sql("k", "a")}, k.report_id, k.code, k.category, k.state,
+                            coalesce({policy.overdue_sql('k', '%(now)s')}, false))::heatmaps_point_feature,
+                        'reports', {EXTENT}, 'geom', 'id'
+                        ORDER BY k.inside DESC, k.created_at DESC, k.report_id DESC) AS mvt,
+               count(*) AS n, count(*) FILTER (WHERE k.inside) AS inside,
+               array_agg(DISTINCT k.province_code ORDER BY k.province_code) AS provinces,
+               min({policy.due_sql('k')}) FILTER (WHERE {policy.due_sql('k')} >= %(now)s) AS stale_after
+        FROM a CROSS JOIN (VALUES (0), (1)) au(audience)
+        CROSS JOIN LATERAL (
+            SELECT p.*, ({inside_sql("p", "a")}) AS inside FROM heatmaps_reportpoint p
+            WHERE p.geom && a.b AND {in_box_sql("p", "a")} AND {time_sql} AND {audience_sql("au.audience")}
+            ORDER BY inside DESC, p.created_at DESC, p.report_id DESC LIMIT {limit}
+        ) k
+        GROUP BY au.audience, a.z, a.month, a.x, a.y
     )
     INSERT INTO _point_tiles_rendered (audience, z, month, x, y, data, n, inside, provinces, stale_after)
-    SELECT (ARRAY{list(AUDIENCES)!r})[audience + 1], z, month, x, y,
-           CASE WHEN inside > {limit} THEN mvt || {capped_layer_sql(limit, "inside", "z", "x", "y")} ELSE mvt END,
-           n, inside, provinces, stale_after
-    FROM (
-    SELECT audience, z, month, x, y,
-           ST_AsMVT(ROW(geom, id, code, category, state, overdue)::heatmaps_point_feature, 'reports', {EXTENT},
-                    'geom', 'id' ORDER BY rank) FILTER (WHERE rank <= {limit}) AS mvt,
-           count(*) FILTER (WHERE rank <= {limit}) AS n, count(*) FILTER (WHERE inside) AS inside,
-           array_agg(DISTINCT province_code ORDER BY province_code) AS provinces,
-           min(due) FILTER (WHERE rank <= {limit} AND due >= %(now)s) AS stale_after
-    FROM (
-        SELECT au.audience, a.z, a.month, a.x, a.y, k.inside, k.province_code,
-               {point_geom_sql("k", "a")} AS geom, k.report_id AS id, k.code, k.category, k.state,
-               coalesce({policy.overdue_sql('k', '%(now)s')}, false) AS overdue, {policy.due_sql('k')} AS due,
-               row_number() OVER (PARTITION BY au.audience, a.z, a.month, a.x, a.y
-                                  ORDER BY k.inside DESC, k.created_at DESC, k.report_id DESC) AS rank
-        FROM a CROSS JOIN LATERAL (
-            SELECT p.*, ({inside_sql("p", "a")}) AS inside FROM heatmaps_reportpoint p
-            WHERE p.geom && a.b AND {in_box_sql("p", "a")} AND p.created_at >= a.t0 AND p.created_at < a.t1
-        ) k
-        -- the two audiences as a number (0 "all", 1 "public"): the sort's first key
-        JOIN (VALUES (0), (1)) au(audience) ON au.audience = 0 OR {policy.PUBLIC.sql('k')}
-    ) ranked
-    GROUP BY audience, z, month, x, y
-    ) tile
+    SELECT (ARRAY{list(AUDIENCES)!r})[kept.audience + 1], kept.z, kept.month, kept.x, kept.y,
+           CASE WHEN coalesce(whole.inside, kept.inside) > {limit}
+                THEN kept.mvt || {capped_layer_sql(limit, "whole.inside", "kept.z", "kept.x", "kept.y")}
+                ELSE kept.mvt END,
+           kept.n, coalesce(whole.inside, kept.inside), coalesce(whole.provinces, kept.provinces), kept.stale_after
+    FROM kept
+    JOIN a ON a.z = kept.z AND a.month IS NOT DISTINCT FROM kept.month AND a.x = kept.x AND a.y = kept.y
+    -- a capped tile: its points inside and its provinces counted from the whole box
+    LEFT JOIN LATERAL (
+        SELECT count(*) FILTER (WHERE {inside_sql("p", "a")}) AS inside,
+               array_agg(DISTINCT p.province_code ORDER BY p.province_code) AS provinces
+        FROM heatmaps_reportpoint p
+        WHERE kept.n >= {limit} AND p.geom && a.b AND {in_box_sql("p", "a")} AND {time_sql}
+              AND {audience_sql("kept.audience")}
+    ) whole ON kept.n >= {limit}
     """
 
 
