@@ -183,15 +183,23 @@ def get(cache_key):
 
 
 def _get_shared(cache_key):
-    lkey = _local_key(cache_key)
     try:
         entry = cache.get(cache_key)
     except Exception:  # noqa: BLE001 - a cache outage must not break the map: render instead
-        log.warning("tile cache unavailable", exc_info=True)
-        return None
+        return _unavailable()
+    return _kept_here(cache_key, entry)
+
+
+def _kept_here(cache_key, entry):
+    """``entry``, read from Redis (or None), also kept in this process."""
+    lkey = _local_key(cache_key)
     if entry is not None and lkey is not None:
         _local_put(lkey, entry)
     return entry
+
+
+def _unavailable():
+    log.warning("tile cache unavailable", exc_info=True)
 
 
 def put(cache_key, entry, shared=True):
@@ -204,7 +212,7 @@ def put(cache_key, entry, shared=True):
     try:
         cache.set(cache_key, entry, agg.conf("HEATMAP_TILE_CACHE_SECONDS"))
     except Exception:  # noqa: BLE001
-        log.warning("tile cache unavailable", exc_info=True)
+        _unavailable()
 
 
 def _entry(t):
@@ -264,21 +272,17 @@ async def alookup(connect, cache_key, z, x, y, filters):
     try:
         await cache.aset(cache_key, entry, agg.conf("HEATMAP_TILE_CACHE_SECONDS"))
     except Exception:  # noqa: BLE001 - as put()
-        log.warning("tile cache unavailable", exc_info=True)
+        _unavailable()
     return entry, "miss"
 
 
 async def _aget_shared(cache_key):
     """_get_shared on the event loop."""
-    lkey = _local_key(cache_key)
     try:
         entry = await cache.aget(cache_key)
-    except Exception:  # noqa: BLE001 - a cache outage must not break the map: render instead
-        log.warning("tile cache unavailable", exc_info=True)
-        return None
-    if entry is not None and lkey is not None:
-        _local_put(lkey, entry)
-    return entry
+    except Exception:  # noqa: BLE001 - as _get_shared
+        return _unavailable()
+    return _kept_here(cache_key, entry)
 
 
 def busy_tiles(zooms, limit):
