@@ -256,8 +256,7 @@ async def alookup(connect, cache_key, z, x, y, filters):
     entry = get_local(cache_key)
     if entry is not None:
         return entry, "hit"
-    async with connect() as conn:
-        t = await tiles.astored_point_tile_of_view(conn, z, x, y, filters)
+    t = await tiles.astored_point_tile_of_view(connect, z, x, y, filters)
     if t is not None:
         entry = _entry(t)
         put(cache_key, entry, shared=False)

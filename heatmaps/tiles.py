@@ -417,13 +417,14 @@ def stored_point_tile(z, x, y, filters: Filters):
     return None if query is None else stored_point_tile_of_rows(fetch_binary(*query), z, filters)
 
 
-async def astored_point_tile(conn, z, x, y, filters: Filters):
-    """stored_point_tile on an asynchronous connection (the lean ASGI path of tiles:
-    heatmaps/tiles_lean.py): the same query, the same rows, the same answer."""
+async def astored_point_tile(connect, z, x, y, filters: Filters):
+    """stored_point_tile on an asynchronous connection taken with ``connect()`` (the lean
+    ASGI path of tiles: heatmaps/tiles_lean.py) only when a stored tile may answer the
+    view: the same query, the same rows, the same answer."""
     query = stored_point_tile_query(z, x, y, filters)
     if query is None:
         return None
-    async with conn.cursor(binary=True) as cur:
+    async with connect() as conn, conn.cursor(binary=True) as cur:
         await cur.execute(*query, prepare=False)
         rows = await cur.fetchall()
     return stored_point_tile_of_rows(rows, z, filters)
@@ -587,7 +588,7 @@ def _render_point_tiles(cur, params):
     cur.execute("DROP TABLE IF EXISTS _point_tiles_rendered")
     cur.execute("CREATE TEMP TABLE _point_tiles_rendered (audience text, z smallint, month date, x int, y int, "
                 "data bytea, n int, inside int, provinces text[], stale_after timestamptz) ON COMMIT DROP")
-    cur.execute(f"SET LOCAL work_mem = '{TILE_WORK_MEM}'")
+    cur.execute(SET_TILE_WORK_MEM)
     cur.execute(_render_point_tiles_sql(), params)
     columns = "audience, z, month, x, y, data, n, inside, provinces, stale_after"
     cur.execute(f"SELECT {columns} FROM _point_tiles_rendered")
@@ -842,9 +843,10 @@ def stored_tile(layer, z, x, y, filters: Filters):
     return None if stored is None else Tile(stored[0], stored[1], "bins")
 
 
-async def astored_point_tile_of_view(conn, z, x, y, filters: Filters):
-    """stored_tile of the point layer on an asynchronous connection (z >= points_zoom())."""
-    return _stored_point_tile(await astored_point_tile(conn, z, x, y, filters))
+async def astored_point_tile_of_view(connect, z, x, y, filters: Filters):
+    """stored_tile of the point layer on an asynchronous connection taken with ``connect()``
+    when needed (z >= points_zoom())."""
+    return _stored_point_tile(await astored_point_tile(connect, z, x, y, filters))
 
 
 def _stored_point_tile(stored):
