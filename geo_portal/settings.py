@@ -227,7 +227,8 @@ HEATMAP_STORED_POINT_ZOOMS = [
 # Point tiles of all time (the map's "all time" view, no other filter) at these zooms are
 # stored too. The refresh marks the ones its changes touched, or whose overdue flags went
 # stale, as due (no data); the warm-up after the refresh renders them again
-# (heatmaps.tiles.render_due_all_time_tiles), and until then they are rendered when asked.
+# (heatmaps.tiles.render_due_all_time_tiles; after every refresh while some are due, even
+# one that changed nothing), and until then they are rendered when asked.
 HEATMAP_STORED_ALL_TIME_ZOOMS = [
     int(z) for z in os.environ.get("HEATMAP_STORED_ALL_TIME_ZOOMS", "10,11,12,13,14").split(",") if z
 ]

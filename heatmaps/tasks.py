@@ -1,6 +1,12 @@
 """Celery tasks of the heatmaps: the incremental roll-up refresh (on the beat, every
 HEATMAP_REFRESH_SECONDS, and after bulk imports), then the busiest tiles rendered ahead
-for the new data version."""
+for the new data version.
+
+The warm-up follows a refresh that changed something, and also one that changed nothing
+while stored tiles of all time are still due: a warm-up renders them for at most
+HEATMAP_TILE_WARM_SECONDS, and a bulk import or migration 0014 can leave tens of
+thousands (80,226 at 1 M reports). Before, on a database that then stood still, the
+rest stayed due and every one of them was rendered whenever it was asked for."""
 
 from celery import shared_task
 
@@ -11,8 +17,7 @@ def refresh_incremental():
     from heatmaps.aggregates import refresh_incremental as run
 
     changed = run()
-    if changed:
-        warm_tiles.delay()
+    _warm_after(changed)
     return changed
 
 
@@ -21,9 +26,15 @@ def refresh_for_reports(ids):
     from heatmaps.aggregates import refresh_for_reports as run
 
     changed = run(ids)
-    if changed:
-        warm_tiles.delay()
+    _warm_after(changed)
     return changed
+
+
+def _warm_after(changed):
+    from heatmaps.tiles import any_all_time_tile_due
+
+    if changed or any_all_time_tile_due():
+        warm_tiles.delay()
 
 
 @shared_task(name="heatmaps.warm_tiles", ignore_result=True)

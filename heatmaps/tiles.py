@@ -690,6 +690,13 @@ def mark_all_time_tiles_due(cur, where_sql, params):
                     WHERE heatmaps_pointtile.data IS NOT NULL""", params)
 
 
+def any_all_time_tile_due():
+    """Whether a stored tile of all time is due (read on the partial index of due tiles)."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT EXISTS (SELECT 1 FROM heatmaps_pointtile WHERE month IS NULL AND data IS NULL)")
+        return cur.fetchone()[0]
+
+
 def render_due_all_time_tiles(max_tiles=None, max_seconds=None, now=None):
     """Render the stored tiles of all time marked due (mark_all_time_tiles_due), a batch
     at a time, each in its own transaction under the refreshes' lock (a refresh waits for

@@ -134,6 +134,24 @@ def test_the_warm_up_after_a_refresh_renders_the_due_tiles(synthetic, settings):
     assert {z: report_id in stored_ids(z, *tile_of(*point, z)) for z in ZOOMS} == dict.fromkeys(ZOOMS, True)
 
 
+def test_the_beat_renders_tiles_left_due_when_nothing_changed(synthetic, settings, monkeypatch):
+    """A warm-up that ran out of time (or a bulk import) leaves tiles due; the beat's next
+    refresh changes nothing, and still renders them: the map does not render them when
+    asked for good on a database that stands still."""
+    from geo_portal.celery import app
+
+    monkeypatch.setitem(app.conf, "task_always_eager", True)  # the task the beat queues runs here
+    settings.HEATMAP_TILE_WARM_MAX = 0  # the cache's part of the warm-up off: only the due tiles
+    point = (HA_LONG[0] - 0.0017, HA_LONG[1] + 0.0023)
+    [report_id] = _new_report(point)
+    # marks them due, and no warm-up runs after it; dated past the refresh's lag, so
+    # that the beat's refresh after it finds the report already seen
+    agg.refresh_incremental(now=timezone.now() + dt.timedelta(seconds=settings.HEATMAP_REFRESH_LAG_S + 1))
+    assert {z: row(z, *tile_of(*point, z))[0] for z in ZOOMS} == dict.fromkeys(ZOOMS)  # due
+    assert not tasks.refresh_incremental()  # the beat's next refresh: nothing changed since
+    assert {z: report_id in stored_ids(z, *tile_of(*point, z)) for z in ZOOMS} == dict.fromkeys(ZOOMS, True)
+
+
 def test_a_deadline_passed_marks_the_tile_of_all_time_due(synthetic):
     now = timezone.now()
     point = (HA_LONG[0] - 0.004, HA_LONG[1] + 0.003)
