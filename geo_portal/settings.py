@@ -155,8 +155,9 @@ CACHES = {
     "default": {
         "BACKEND": "geo_portal.cache.RedisCache",  # one connection pool per process
         "LOCATION": f"{REDIS_URL}/1",
-        # Several checkouts (and the test database) may share one Redis.
-        "KEY_PREFIX": _db["NAME"],
+        # Several checkouts (and the test database) may share one Redis. CACHE_KEY_PREFIX
+        # overrides it (a test's server starts from an empty cache of its own).
+        "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX") or _db["NAME"],
     }
 }
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", f"{REDIS_URL}/0")
@@ -232,6 +233,9 @@ HEATMAP_STORED_POINT_ZOOMS = [
 HEATMAP_STORED_ALL_TIME_ZOOMS = [
     int(z) for z in os.environ.get("HEATMAP_STORED_ALL_TIME_ZOOMS", "10,11,12,13,14").split(",") if z
 ]
+# ... except when a refresh leaves at most this many due (the beat's few new reports and
+# passed deadlines): it renders them itself, before it commits (0: never).
+HEATMAP_ALL_TIME_RENDER_IN_REFRESH = int(os.environ.get("HEATMAP_ALL_TIME_RENDER_IN_REFRESH", 200))
 # Finished tiles are cached (Redis, gzipped) per data version for this long (seconds);
 # after each roll-up refresh that changed something, at most HEATMAP_TILE_WARM_MAX of the
 # busiest tiles of HEATMAP_TILE_WARM_ZOOMS are rendered ahead, for at most

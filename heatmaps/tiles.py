@@ -788,6 +788,27 @@ def store_point_tiles(cur, stage, months, provinces, whole, now):
                    WHERE t.month = a.month AND t.z = a.z AND t.x = a.x AND t.y = a.y""")
     _render_point_tiles(cur, params)
     cur.execute("DROP TABLE _point_tiles_to_render")
+    if params["all_time_zooms"]:
+        _render_few_due_all_time_tiles(cur, params)
+
+
+def _render_few_due_all_time_tiles(cur, params):
+    """Render the stored tiles of all time that are due, in the refresh's own transaction,
+    when they are at most HEATMAP_ALL_TIME_RENDER_IN_REFRESH: the beat's refresh of a few
+    new reports and passed deadlines (a report touches one tile a zoom, 5 in all). Then
+    no tile is due when the refresh commits and moves the data version, and the viewers
+    of the map (a wall's screens, the planners) do not each render the same busy tile
+    (a capped z10 tile: ~160 ms at 1 M reports) in the seconds before the warm-up. More
+    than that (a day's reports at once, an import: thousands) are left to the warm-up,
+    so that the refresh stays short."""
+    limit = agg.conf("HEATMAP_ALL_TIME_RENDER_IN_REFRESH")
+    if limit <= 0:
+        return
+    cur.execute("SELECT DISTINCT z, x, y FROM heatmaps_pointtile WHERE month IS NULL AND data IS NULL LIMIT %s",
+                [limit + 1])
+    keys = cur.fetchall()
+    if 0 < len(keys) <= limit:
+        _render_all_time_tiles(cur, keys, params)
 
 
 def _columns_of(alias):

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -27,8 +28,11 @@ def free_port():
 def serve(port, **env):
     cmd = [sys.executable, "-m", "gunicorn", "-c", "geo_portal/gunicorn_conf.py", "geo_portal.asgi:application",
            "-b", f"127.0.0.1:{port}", "--no-control-socket", "--access-logfile", "/dev/null"]
+    # its own cache namespace: the tiles a run before this one cached (the same data
+    # version, within a day) would answer as hits
     environ = {**os.environ, "DEBUG": "0", "SECRET_KEY": "x" * 50, "WEB_WORKERS": str(WORKERS),
-               "DJANGO_SETTINGS_MODULE": "geo_portal.settings", **env}
+               "DJANGO_SETTINGS_MODULE": "geo_portal.settings", "CACHE_KEY_PREFIX": f"test-serving-{uuid.uuid4().hex}",
+               **env}
     return subprocess.Popen(cmd, cwd=ROOT, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 

@@ -22,6 +22,14 @@ from tests.heatmaps.test_tiles import HA_LONG, tile_of
 ZOOMS = (10, 11, 12, 13, 14)
 
 
+@pytest.fixture(autouse=True)
+def _refresh_leaves_tiles_due(settings):
+    """The path of the many changes (a day's reports, an import): the refresh marks the
+    tiles due and the warm-up renders them. A refresh of a few changes renders them
+    itself (HEATMAP_ALL_TIME_RENDER_IN_REFRESH): the tests that say so set it."""
+    settings.HEATMAP_ALL_TIME_RENDER_IN_REFRESH = 0
+
+
 def ids_of_all_time(z, x, y, margin=0.0, public=False):
     """Ids of every report in tile z/x/y (and its buffer: ``margin``), counted in the
     reports table."""
@@ -150,6 +158,29 @@ def test_the_beat_renders_tiles_left_due_when_nothing_changed(synthetic, setting
     assert {z: row(z, *tile_of(*point, z))[0] for z in ZOOMS} == dict.fromkeys(ZOOMS)  # due
     assert not tasks.refresh_incremental()  # the beat's next refresh: nothing changed since
     assert {z: report_id in stored_ids(z, *tile_of(*point, z)) for z in ZOOMS} == dict.fromkeys(ZOOMS, True)
+
+
+# (tiles due after the refresh, in all, at most rendered by the refresh itself, rendered by it)
+@pytest.mark.parametrize("render_in_refresh, rendered_by_the_refresh", [
+    (200, True),  # the default: the beat's few changes
+    (5, True),  # exactly the 5 tiles of one report (one a zoom)
+    (4, False),  # fewer than that: all left due for the warm-up, none rendered
+])
+def test_a_refresh_of_a_few_changes_renders_their_tiles_itself(synthetic, settings, render_in_refresh,
+                                                                 rendered_by_the_refresh):
+    point = (HA_LONG[0] + 0.0027, HA_LONG[1] - 0.0019)
+    tiles.render_due_all_time_tiles()  # nothing due before
+    settings.HEATMAP_ALL_TIME_RENDER_IN_REFRESH = render_in_refresh
+    [report_id] = _new_report(point)
+    agg.refresh_incremental()
+    if rendered_by_the_refresh:  # stored with the new report as the refresh commits
+        assert {z: report_id in stored_ids(z, *tile_of(*point, z)) for z in ZOOMS} == dict.fromkeys(ZOOMS, True)
+        assert {z: report_id in served_ids(z, *tile_of(*point, z)) for z in ZOOMS} == dict.fromkeys(ZOOMS, True)
+    else:
+        assert {z: row(z, *tile_of(*point, z))[0] for z in ZOOMS} == dict.fromkeys(ZOOMS)  # due
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(DISTINCT (z, x, y)) FROM heatmaps_pointtile WHERE month IS NULL AND data IS NULL")
+        assert cur.fetchone()[0] == (0 if rendered_by_the_refresh else len(ZOOMS))
 
 
 def test_a_deadline_passed_marks_the_tile_of_all_time_due(synthetic):

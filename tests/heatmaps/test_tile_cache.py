@@ -21,11 +21,15 @@ BUFFER_FRACTION = 80 / 4096  # the documented buffer: 80 of 4096 tile units (5 p
 
 
 @pytest.fixture(autouse=True)
-def _no_shared_cache():
+def _no_shared_cache(settings):
     """Overrides the heatmaps' dummy cache: these tests need the real one (Redis, in the
-    test's own key namespace: tests/conftest.py)."""
+    test's own key namespace: tests/conftest.py). The refresh leaves the stored tiles of
+    all time that its changes touched due, so that these tests' tiles are rendered and
+    cached (a refresh of a few changes renders them itself by default:
+    test_point_tiles_all_time.py)."""
     from heatmaps import tile_cache
 
+    settings.HEATMAP_ALL_TIME_RENDER_IN_REFRESH = 0
     tile_cache.forget()
 
 
