@@ -22,7 +22,6 @@ import argparse
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -35,6 +34,7 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 
+from bench.national import timed_refresh_then_undone  # noqa: E402
 from heatmaps import aggregates as agg  # noqa: E402
 from heatmaps import tiles  # noqa: E402
 
@@ -69,18 +69,8 @@ def one_beat(render_in_refresh, sources, tag, columns):
                                'received', now() + interval '1 day', now() + interval '7 days'
                         FROM reports_report WHERE id = ANY(%s) RETURNING id""", [tag, sources])
         ids = [row[0] for row in cur.fetchall()]
-    t = time.perf_counter()
-    agg.refresh_incremental()
-    refresh_s = time.perf_counter() - t
-    t = time.perf_counter()
-    rendered = tiles.render_due_all_time_tiles()
-    warm_s = time.perf_counter() - t
-    pairs = agg._pairs_of("id = ANY(%s)", [ids])
-    with connection.cursor() as cur:
-        cur.execute("DELETE FROM reports_report WHERE id = ANY(%s)", [ids])
-    agg.refresh_months(pairs)
-    tiles.render_due_all_time_tiles()
-    return refresh_s, rendered, warm_s
+    timed = timed_refresh_then_undone("id = ANY(%s)", [ids])
+    return timed["refresh_s"], timed["all_time_tiles"], timed["all_time_s"]
 
 
 def main():

@@ -387,7 +387,6 @@ def time_request(client, url, repeat):
 def one_day_refresh(n_reports):
     """Insert n reports received in the last day, time the incremental refresh, delete them."""
     from heatmaps import aggregates as agg
-    from heatmaps import tiles
     from heatmaps.synthetic import generate
 
     agg.refresh_incremental()  # start from an up-to-date state (deadlines passed meanwhile)
@@ -398,26 +397,34 @@ def one_day_refresh(n_reports):
     # what was inserted, counted: the generator gives every commune at least one report
     # (3,321 of them), so a small day comes out larger than asked
     n_reports = scalar("SELECT count(*) FROM reports_report WHERE id > %s", [before])
+    timed = timed_refresh_then_undone("id > %s", [before])
+    return {"reports": n_reports, "insert_s": insert_s, **timed}
+
+
+def timed_refresh_then_undone(new_reports_sql, params):
+    """refresh_incremental() timed after reports were added (``new_reports_sql``: which,
+    on reports_report), then the stored tiles of all time it left due rendered, timed (as
+    the warm-up after it renders them, in the background, batch by batch); then those
+    reports deleted again and their months counted anew (the beat's refresh leaves
+    deleted reports to refresh_all)."""
+    from django.db import connection
+
+    from heatmaps import aggregates as agg
+    from heatmaps import tiles
+
     t = time.perf_counter()
     pairs = agg.refresh_incremental()
     refresh_s = time.perf_counter() - t
-    # the stored tiles of all time that the refresh marked due, rendered as the warm-up
-    # after it renders them (in the background, batch by batch)
     t = time.perf_counter()
     all_time_tiles = tiles.render_due_all_time_tiles()
     all_time_s = time.perf_counter() - t
-    from django.db import connection
-
-    # gone again: their months are counted anew (the beat's refresh leaves deleted
-    # reports to refresh_all)
-    added = agg._pairs_of("id > %s", [before])
+    added = agg._pairs_of(new_reports_sql, params)
     with connection.cursor() as cur:
-        cur.execute("DELETE FROM reports_report WHERE id > %s", [before])
+        cur.execute(f"DELETE FROM reports_report WHERE {new_reports_sql}", params)
     agg.refresh_months(added)
     agg.refresh_incremental()
     tiles.render_due_all_time_tiles()
-    return {"reports": n_reports, "insert_s": insert_s, "refresh_s": refresh_s, "pairs": pairs,
-            "all_time_tiles": all_time_tiles, "all_time_s": all_time_s}
+    return {"refresh_s": refresh_s, "pairs": pairs, "all_time_tiles": all_time_tiles, "all_time_s": all_time_s}
 
 
 def measure(user, tiles_by_zoom, repeat, day_reports):

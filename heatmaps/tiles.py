@@ -690,10 +690,15 @@ def mark_all_time_tiles_due(cur, where_sql, params):
                     WHERE heatmaps_pointtile.data IS NOT NULL""", params)
 
 
+# A stored tile of all time due to be rendered again (mark_all_time_tiles_due): on the
+# partial index heat_pointtile_due (heatmaps.models.PointTile).
+DUE_SQL = "month IS NULL AND data IS NULL"
+
+
 def any_all_time_tile_due():
     """Whether a stored tile of all time is due (read on the partial index of due tiles)."""
     with connection.cursor() as cur:
-        cur.execute("SELECT EXISTS (SELECT 1 FROM heatmaps_pointtile WHERE month IS NULL AND data IS NULL)")
+        cur.execute(f"SELECT EXISTS (SELECT 1 FROM heatmaps_pointtile WHERE {DUE_SQL})")
         return cur.fetchone()[0]
 
 
@@ -710,13 +715,13 @@ def render_due_all_time_tiles(max_tiles=None, max_seconds=None, now=None):
         with transaction.atomic(), connection.cursor() as cur:
             agg.lock_refreshes()
             params = _point_params(now)
-            cur.execute("SELECT min(z) FROM heatmaps_pointtile WHERE month IS NULL AND data IS NULL")
+            cur.execute(f"SELECT min(z) FROM heatmaps_pointtile WHERE {DUE_SQL}")
             [(z,)] = cur.fetchall()
             if z is None:
                 return done
             batch = max(1, 200 >> max(0, 14 - z))
             cur.execute("SELECT DISTINCT z, x, y FROM heatmaps_pointtile "
-                        "WHERE month IS NULL AND data IS NULL AND z = %s ORDER BY x, y LIMIT %s",
+                        f"WHERE {DUE_SQL} AND z = %s ORDER BY x, y LIMIT %s",
                         [z, batch if max_tiles is None else min(batch, max_tiles - done)])
             keys = cur.fetchall()
             if not keys:
@@ -804,8 +809,7 @@ def _render_few_due_all_time_tiles(cur, params):
     limit = agg.conf("HEATMAP_ALL_TIME_RENDER_IN_REFRESH")
     if limit <= 0:
         return
-    cur.execute("SELECT DISTINCT z, x, y FROM heatmaps_pointtile WHERE month IS NULL AND data IS NULL LIMIT %s",
-                [limit + 1])
+    cur.execute(f"SELECT DISTINCT z, x, y FROM heatmaps_pointtile WHERE {DUE_SQL} LIMIT %s", [limit + 1])
     keys = cur.fetchall()
     if 0 < len(keys) <= limit:
         _render_all_time_tiles(cur, keys, params)
