@@ -54,6 +54,8 @@ def copied_columns():
 
 
 def settle():
+    """Nothing left to refresh, no tile due: where every beat starts (each one's undoing
+    ends so too: timed_refresh_then_undone)."""
     agg.refresh_incremental()
     tiles.render_due_all_time_tiles()
 
@@ -83,6 +85,7 @@ def main():
         size = cur.fetchone()[0]
     print(f"{size:,} reports; {args.reports} new a beat; {args.rounds} rounds; load average {load()}", flush=True)
     columns = copied_columns()
+    settle()
     results = {0: [], 200: []}
     for i in range(args.rounds):
         with connection.cursor() as cur:
@@ -90,7 +93,6 @@ def main():
                         "ORDER BY random() LIMIT %s", [args.reports])
             sources = [row[0] for row in cur.fetchall()]
         for limit in ((0, 200) if i % 2 == 0 else (200, 0)):
-            settle()
             refresh_s, rendered, warm_s = one_beat(limit, sources, f"-beat{i}-{limit}-", columns)
             results[limit].append((refresh_s, warm_s))
             print(f"round {i}, render in refresh up to {limit:3d}: refresh {refresh_s * 1000:7.0f} ms; due after it "
