@@ -37,6 +37,16 @@ CSRF_TRUSTED_ORIGINS = [
 
 # Real boundary data and Boston 311 live outside the repository (see README).
 DATA_DIR = Path(os.environ.get("GEO_PORTAL_DATA_DIR", BASE_DIR.parent / "shared" / "data")).resolve()
+# Whether scripts/run loads the demo (fixtures.demo.demo_refusal): "auto" into a new
+# database or the demo's own, never beside reports it did not make; "1" always; "0" never
+# (a real deployment: the demo's accounts have a published password).
+GEO_PORTAL_DEMO = {"": "auto", "auto": "auto", "1": "1", "true": "1", "yes": "1", "on": "1",
+                   "0": "0", "false": "0", "no": "0", "off": "0"}.get(
+    os.environ.get("GEO_PORTAL_DEMO", "auto").strip().lower())
+if GEO_PORTAL_DEMO is None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("GEO_PORTAL_DEMO must be auto, 1 or 0")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -236,6 +236,9 @@ class Report(models.Model):
             models.Index(fields=["jurisdiction", "created_at"]),
             models.Index(fields=["category", "created_at"]),
             models.Index(fields=["commune", "created_at"]),
+            # the demo's own reports (fixtures.reports.DEMO_SOURCE): whether a database holds
+            # the demo is read here, not by scanning millions of reports (fixtures.demo)
+            models.Index(fields=["id"], condition=models.Q(source="demo"), name="report_demo"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["idempotency_scope", "idempotency_key"],
