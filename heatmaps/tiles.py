@@ -425,7 +425,7 @@ async def astored_point_tile(connect, z, x, y, filters: Filters):
     if query is None:
         return None
     async with connect() as conn, conn.cursor(binary=True) as cur:
-        await cur.execute(*query, prepare=False)
+        await cur.execute(*query, prepare=True)  # as fetch_binary
         rows = await cur.fetchall()
     return stored_point_tile_of_rows(rows, z, filters)
 
@@ -480,13 +480,14 @@ def stored_point_tile_of_rows(rows, z, filters: Filters):
 
 def fetch_binary(sql, params):
     """The rows of a query in PostgreSQL's binary format, on Django's connection (and
-    transaction). Django's psycopg cursors bind parameters client-side, and those results
-    come as text: a bytea as hex, twice its size, decoded again in Python — for a stored
-    tile of 200 KB that was most of its time. Not prepared (``prepare=False``): a pooler
-    in transaction mode knows no named statements."""
-    connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cur:
-        cur.execute(sql, params, binary=True, prepare=False)
+    transaction), the statement prepared. Django's psycopg cursors bind parameters
+    client-side, and those results come as text: a bytea as hex, twice its size, decoded
+    again in Python — for a stored tile of 200 KB that was most of its time. Prepared
+    (planned once per connection, as the render is): the stored tile's query took
+    0.27-0.37 ms a tile unprepared, 0.18-0.25 ms prepared (national 1 M, 3,000 busiest
+    tiles of each of z12-z14, in process)."""
+    with psycopg.Cursor(prepared_raw_connection()) as cur:
+        cur.execute(sql, params, binary=True, prepare=True)
         return cur.fetchall()
 
 
