@@ -246,6 +246,26 @@ class Filters:
             return code in self.codes_in
         return not (self.codes_not_in and code in self.codes_not_in)
 
+    def _what_and_where_sql(self, alias, where, params, with_state=True, with_authority=True):
+        """Append the conditions beside the period, the same on raw reports (raw_sql) and
+        on the roll-ups (rollup_sql): category, state, authority, province, jurisdiction
+        scope (a roll-up without a state or authority column leaves that one out)."""
+        if self.category_ids is not None:
+            where.append(f"{alias}.category_id = ANY(%s::bigint[])")
+            params.append(self.category_ids)
+        if with_state and self.states is not None:
+            where.append(f"{alias}.state = ANY(%s::text[])")
+            params.append(self.states)
+        if with_authority and self.authority_id is not None:
+            where.append(f"{alias}.authority_id = %s")
+            params.append(self.authority_id)
+        if self.province:
+            where.append(f"{alias}.province_code = %s")
+            params.append(self.province)
+        scope_where, scope_params = self._scope_sql(alias)
+        where += scope_where
+        params += scope_params
+
     def _scope_sql(self, alias):
         if self.codes_in is not None:
             return [f"{alias}.province_code = ANY(%s::text[])"], [list(self.codes_in)]
@@ -268,21 +288,7 @@ class Filters:
         if self.end:
             where.append(f"{alias}.created_at < %s")
             params.append(local_midnight(self.end + dt.timedelta(days=1)))
-        if self.category_ids is not None:
-            where.append(f"{alias}.category_id = ANY(%s::bigint[])")
-            params.append(self.category_ids)
-        if self.states is not None:
-            where.append(f"{alias}.state = ANY(%s::text[])")
-            params.append(self.states)
-        if self.authority_id is not None:
-            where.append(f"{alias}.authority_id = %s")
-            params.append(self.authority_id)
-        if self.province:
-            where.append(f"{alias}.province_code = %s")
-            params.append(self.province)
-        scope_where, scope_params = self._scope_sql(alias)
-        where += scope_where
-        params += scope_params
+        self._what_and_where_sql(alias, where, params)
         if self.scope is not None:
             scope_sql, scope_params = self.scope.sql(alias)
             where.append(scope_sql)
@@ -306,21 +312,7 @@ class Filters:
             if self.end:
                 where.append(f"{alias}.month <= %s")
                 params.append(self.end.replace(day=1))
-        if self.category_ids is not None:
-            where.append(f"{alias}.category_id = ANY(%s::bigint[])")
-            params.append(self.category_ids)
-        if with_state and self.states is not None:
-            where.append(f"{alias}.state = ANY(%s::text[])")
-            params.append(self.states)
-        if with_authority and self.authority_id is not None:
-            where.append(f"{alias}.authority_id = %s")
-            params.append(self.authority_id)
-        if self.province:
-            where.append(f"{alias}.province_code = %s")
-            params.append(self.province)
-        scope_where, scope_params = self._scope_sql(alias)
-        where += scope_where
-        params += scope_params
+        self._what_and_where_sql(alias, where, params, with_state, with_authority)
         return (" AND ".join(where) or "TRUE"), params
 
 
