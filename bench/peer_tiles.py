@@ -28,9 +28,12 @@ zoom, all time), with wrk (8 connections, ``Accept-Encoding: gzip`` as a browser
   3. "many": wrk for MANY_SECONDS over the busiest MANY_TILES tiles of the zoom, shuffled
      (the same order for both), from an empty cache: each tile asked for once unless a
      server goes round the list (said when ours does); then the same with the stored
-     tiles marked due ("many rendered"); and "many" again on a second server of ours
-     started with ASGI_LEAN=0 ("many through Django": no lean path of stored tiles,
-     heatmaps/tiles_lean.py), to show what that path gives in the same run;
+     tiles marked due ("many rendered"); "many once": the same list from an empty cache,
+     each tile asked for exactly once by curl (one_pass), so that no cache hit of ours
+     counts (in 2 s ours goes round a list of 4,315-5,000 tiles); and "many" again on a
+     second server of ours started with ASGI_LEAN=0 ("many through Django": no lean
+     path of stored tiles, heatmaps/tiles_lean.py), to show what that path gives in the
+     same run;
 
 each bracketed by the servers' trivial endpoints (ours /livez, TiPG /healthz), and prints
 ours, theirs and the ratio per figure, with the load average. Then it compares the
@@ -380,7 +383,7 @@ def main():
             many = many_tiles[z]
             mp = [ours_path.format(z=z, x=x, y=y) for x, y in many]
             mtp = [tipg_path.format(z=z, x=x, y=y) for x, y in many]
-            for mode in ("cold", "rendered", "warm", "many", "many through Django", "many rendered"):
+            for mode in ("cold", "rendered", "warm", "many", "many once", "many through Django", "many rendered"):
                 triv_before = (wrk(ours_base + "/livez", seconds=3)[0], wrk(tipg_base + "/healthz", seconds=3)[0])
                 if mode == "cold":
                     o = passes(ours_base, op, clear_tile_cache)
@@ -392,6 +395,10 @@ def main():
                 elif mode == "warm":
                     o = wrk(ours_base, op, seconds=args.seconds)
                     t = wrk(tipg_base, tp, seconds=args.seconds)
+                elif mode == "many once":
+                    clear_tile_cache()
+                    o = one_pass(ours_base, mp)
+                    t = one_pass(tipg_base, mtp)
                 else:
                     clear_tile_cache()
                     if mode == "many rendered":
@@ -406,11 +413,12 @@ def main():
                     "rendered": "one pass, our cache empty and nothing stored (every tile rendered)",
                     "warm": "ours cached",
                     "many": f"shuffled, wrk {MANY_SECONDS} s from an empty cache (stored tiles of all time)",
+                    "many once": "shuffled, each once (curl), our cache empty (stored tiles of all time)",
                     "many through Django": f"shuffled, wrk {MANY_SECONDS} s from an empty cache (stored tiles of all "
                                            "time), every request through Django (ASGI_LEAN=0)",
                     "many rendered": f"shuffled, wrk {MANY_SECONDS} s from an empty cache, nothing stored",
                     }[mode]
-                if mode.startswith("many") and o[2] > len(mp):
+                if mode.startswith("many") and mode != "many once" and o[2] > len(mp):
                     label += f" [ours went round the list: {o[2] - len(mp)} cache hits]"
                 print(f"{label}: req/s | {o[0]:.1f} | {t[0]:.1f} | {o[0] / t[0]:.2f}x | "
                       f"{triv_before[0]:.0f}/{triv_before[1]:.0f}, {triv_after[0]:.0f}/{triv_after[1]:.0f} | "
