@@ -18,11 +18,14 @@ from geo_portal import basemap as _basemap
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+_true_words, _false_words = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
 def env_bool(name, default=False):
     value = os.environ.get(name)
     if value is None:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    return value.strip().lower() in _true_words
 
 
 # Off unless asked for; SECRET_KEY is settled in the "production safety" block below.
@@ -40,13 +43,13 @@ DATA_DIR = Path(os.environ.get("GEO_PORTAL_DATA_DIR", BASE_DIR.parent / "shared"
 # Whether scripts/run loads the demo (fixtures.demo.demo_refusal): "auto" into a new
 # database or the demo's own, never beside reports it did not make; "1" always; "0" never
 # (a real deployment: the demo's accounts have a published password).
-GEO_PORTAL_DEMO = {"": "auto", "auto": "auto", "1": "1", "true": "1", "yes": "1", "on": "1",
-                   "0": "0", "false": "0", "no": "0", "off": "0"}.get(
-    os.environ.get("GEO_PORTAL_DEMO", "auto").strip().lower())
-if GEO_PORTAL_DEMO is None:
-    from django.core.exceptions import ImproperlyConfigured
+GEO_PORTAL_DEMO = os.environ.get("GEO_PORTAL_DEMO", "auto").strip().lower() or "auto"
+if GEO_PORTAL_DEMO != "auto":
+    if GEO_PORTAL_DEMO not in _true_words | _false_words:
+        from django.core.exceptions import ImproperlyConfigured
 
-    raise ImproperlyConfigured("GEO_PORTAL_DEMO must be auto, 1 or 0")
+        raise ImproperlyConfigured("GEO_PORTAL_DEMO must be auto, 1 or 0")
+    GEO_PORTAL_DEMO = "1" if env_bool("GEO_PORTAL_DEMO") else "0"
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -831,9 +831,10 @@ def store_all_tiles(now=None):
     store_all_point_tiles(now)
 
 
-# gzip levels. A stored tile is compressed once, by the refresh: level 4 (a capped z10
-# tile of 420 KB: 16 ms and 158 KB, against level 6's 42 ms and 153 KB). A tile rendered
-# when asked is compressed in the request: level 1. On the busiest 40 tiles of the
+# gzip levels. A stored point tile is compressed once, by the refresh: level 4 (a capped
+# z10 tile of 420 KB: 16 ms and 158 KB, against level 6's 42 ms and 153 KB). A tile
+# compressed in the request (rendered when asked, or a stored bin tile, kept as MVT):
+# level 1. On the busiest 40 tiles of the
 # national 1 M database, render and gzip in process (median): z10 28.0 ms + 5.8 ms at
 # level 4 (145 KB) or 3.4 ms at level 1 (155 KB); z12 7.9 + 2.1 / 1.3 ms (54 / 57 KB);
 # z14 4.2 + 0.9 / 0.6 ms (26 / 27 KB). (TiPG compresses at level 6.)
@@ -866,7 +867,7 @@ class Tile:
 
     @property
     def gz(self):
-        if self._gz is None:  # a tile rendered when asked
+        if self._gz is None:  # compressed in the request: rendered, or a stored bin tile
             self._gz = gzip_tile(self._data, RENDERED_GZIP_LEVEL)
         return self._gz
 

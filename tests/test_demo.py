@@ -13,6 +13,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
+from fixtures.demo import demo_refusal
 from reports import intake
 from reports.models import Report
 from tests.reports.conftest import new_key, report_data
@@ -56,8 +57,6 @@ def test_the_run_command_loads_the_demo_only_into_a_new_or_demo_database(db, set
     settings.GEO_PORTAL_DEMO = setting
     add_reports(sources)
     refused = {"auto": "none from the demo", "0": "GEO_PORTAL_DEMO=0"}.get(setting)
-    from fixtures.demo import demo_refusal
-
     refusal = demo_refusal()
     assert (refusal is None) == loads, refusal
     if not loads:
