@@ -1,8 +1,10 @@
 """Vector tiles decode and hold exactly the reports (or the binned counts) of their area."""
 
 import math
+import re
 
 import mapbox_vector_tile
+import pytest
 from django.db import connection
 
 from heatmaps import aggregates as agg
@@ -120,3 +122,43 @@ def test_point_tile_filters(client, synthetic):
                                  WHERE 'dien' IN (c.code, g.code))""",
         [z, x, y, ["received", "forwarded", "accepted", "in_progress", "reopened"]],
     )
+
+
+# Which index reads a tile's points, by the view's filter (EXPLAIN, no timing; the
+# projection filled to a real size: on a few rows the planner's choice is a coin toss).
+# A category leads to its own R-tree, so the tile reads only the points it draws;
+# through (geom, created_at) it read every point of its box and kept the category's,
+# growing with every report of the place. Anything else keeps (geom, created_at).
+@pytest.mark.parametrize("filters, index", [
+    ({}, "heat_point_geom_created"),
+    ({"month": "2026-11"}, "heat_point_geom_created"),
+    ({"category_ids": [7]}, "heat_point_category_geom"),
+    ({"category_ids": [7], "states": ["received"]}, "heat_point_category_geom"),
+    ({"states": ["received", "forwarded", "in_progress"]}, "heat_point_geom_created"),
+])
+def test_a_filtered_views_tile_reads_its_own_points(db, filters, index):
+    import datetime as dt
+
+    from heatmaps import tiles
+    from heatmaps.aggregates import Filters
+
+    if "month" in filters:
+        filters = {"start": dt.date(2026, 11, 1), "end": dt.date(2026, 11, 30)}
+    with connection.cursor() as cur:
+        # 200,000 points around Hạ Long over 5 years, 20 categories, 8 states
+        cur.execute("""
+            INSERT INTO heatmaps_reportpoint (report_id, month, created_at, geom, code, category, category_id, state,
+                                              province_code)
+            SELECT i, date_trunc('month', at)::date, at,
+                   ST_Transform(ST_SetSRID(ST_MakePoint(106.9 + random() * 0.4, 20.8 + random() * 0.3), 4326), 3857),
+                   'T-' || i, 'c' || i % 20, i % 20,
+                   (ARRAY['received', 'forwarded', 'in_progress', 'published', 'resolved', 'closed', 'rated',
+                          'rejected'])[1 + i % 8], '22'
+            FROM generate_series(1, 200000) i, LATERAL (SELECT now() - (i % 1800) * interval '1 day' AS at) t""")
+        cur.execute("ANALYZE heatmaps_reportpoint")
+        sql, params = tiles.point_tile_sql(10, 816, 451, Filters(**filters))
+        cur.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(r[0] for r in cur.fetchall())
+    # the points inside the tile (the first scan of the plan; the buffer's strips follow)
+    first = re.search(r"(?:Index|Bitmap Index) Scan (?:using |on )(\w+)", plan)
+    assert first and first.group(1) == index, plan
