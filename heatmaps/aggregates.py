@@ -6,7 +6,8 @@ Grid bins
     [ORIGIN + cx*s, ORIGIN + (cx+1)*s) with s = WORLD / (2^z * B) and ORIGIN the grid's
     west/south edge; the same cells as ST_SquareGrid(s) shifted by 2^z*B/2.
 Roll-ups (heatmaps.models)
-    GridRollup (level, cell, month, category, state, province),
+    GridRollup (level, cell, month, category, state, province) and its sums over the
+    months, GridTotal (what "all time" reads),
     AuthorityRollup (authority, category, month, province) with the dashboard sums, its
     two coarser sums ProvinceRollup (province, category, month: the dashboards) and
     AuthorityMonthRollup (authority, month, province: the ranking), whose rows do not
@@ -467,7 +468,8 @@ SUMMARY_ROLLUPS = {
     "heatmaps_authoritymonthrollup": ("authority_id", "month", "province_code"),
 }
 # Everything a refresh writes (refresh_all empties them all first, with DELETE).
-ROLLUP_TABLES = ("heatmaps_gridrollup", "heatmaps_authorityrollup", "heatmaps_reportpoint", *SUMMARY_ROLLUPS,
+ROLLUP_TABLES = ("heatmaps_gridrollup", "heatmaps_gridtotal", "heatmaps_authorityrollup", "heatmaps_reportpoint",
+                 *SUMMARY_ROLLUPS,
                  "heatmaps_bintile", "heatmaps_pointtile")
 
 
@@ -555,12 +557,19 @@ def refresh_months(months, now=None, everything=False):
             lock_refreshes()
             tiles.store_tiles(cur, "before", *stored_tiles_args)
         for table in ("heatmaps_gridrollup", "heatmaps_authorityrollup", *SUMMARY_ROLLUPS, "heatmaps_reportpoint"):
+            grid = table == "heatmaps_gridrollup"
             if whole:
+                if grid:
+                    _add_to_grid_totals(cur, "FROM heatmaps_gridrollup g WHERE g.month = ANY(%(whole)s::date[])",
+                                        {"whole": whole}, sign=-1)
                 cur.execute(f"DELETE FROM {table} WHERE month = ANY(%s::date[])", [whole])
-            if everything or table != "heatmaps_gridrollup":
+            if everything and grid:
+                _add_to_grid_totals(cur, f"FROM heatmaps_gridrollup g WHERE {pairs_sql('g')}", params, sign=-1)
+            if everything or not grid:
                 cur.execute(f"DELETE FROM {table} t WHERE {pairs_sql('t')}", params)
         if everything:
             cur.execute(_grid_insert_sql(everything), params)
+            _add_to_grid_totals(cur, f"FROM heatmaps_gridrollup g WHERE {pairs_sql('g')}", params)
         else:
             _write_grid_changes(cur, params)
         if pairs:
@@ -585,9 +594,8 @@ def _write_grid_changes(cur, params):
     stay in ``_grid_changed`` (level, month, cx, cy): the stored bin tiles to render
     again (tiles.store_bin_tiles)."""
     same = " AND ".join(f"w.{c} = g.{c}" for c in GRID_COLUMNS)
-    cell = ("level", "month", "cx", "cy")
-    either = ", ".join(f"coalesce(w.{c}, g.{c}) AS {c}" for c in cell)
-    new_only = ", ".join(f"w.{c}" for c in GRID_COLUMNS if c not in cell)
+    # a row that went: g's columns; a row that came: w's
+    either = ", ".join(f"coalesce(w.{c}, g.{c}) AS {c}" for c in GRID_COLUMNS)
     columns = ", ".join(GRID_COLUMNS)
     cur.execute("DROP TABLE IF EXISTS _grid_new, _grid_changed")
     cur.execute(f"CREATE TEMP TABLE _grid_new ON COMMIT DROP AS {_grid_select_sql()}", params)
@@ -595,13 +603,39 @@ def _write_grid_changes(cur, params):
     # g.id: a row that went; w.*: a row that came
     cur.execute(f"""
         CREATE TEMP TABLE _grid_changed ON COMMIT DROP AS
-        SELECT g.id, {either}, {new_only}, w.level IS NOT NULL AS came
+        SELECT g.id, {either}, w.level IS NOT NULL AS came
         FROM (SELECT * FROM heatmaps_gridrollup g WHERE {pairs_sql("g")}) g
         FULL JOIN _grid_new w ON {same}
         WHERE g.id IS NULL OR w.level IS NULL""", params)
     cur.execute("DELETE FROM heatmaps_gridrollup g USING _grid_changed c WHERE g.id = c.id")
     cur.execute(f"INSERT INTO heatmaps_gridrollup ({columns}) SELECT {columns} FROM _grid_changed WHERE came")
+    _add_to_grid_totals(cur, "FROM _grid_changed g", {}, sign="CASE WHEN g.came THEN 1 ELSE -1 END")
     cur.execute("DROP TABLE _grid_new")
+
+
+GRID_TOTAL_KEY = ("level", "cx", "cy", "category_id", "state", "province_code")
+
+
+def _add_to_grid_totals(cur, rows_sql, params, sign=1):
+    """Add grid roll-up rows (``rows_sql``: "FROM … g WHERE …", the grid's columns under
+    alias g) times ``sign`` (1, -1, or an SQL expression of g) to the all-time totals
+    (heatmaps.models.GridTotal), in the refresh that wrote or is about to delete them:
+    every change to the grid is one here, so a total stays the sum of its cell's months.
+    A total that reaches 0 reports goes."""
+    key = ", ".join(GRID_TOTAL_KEY)
+    cur.execute(f"""
+        WITH up AS (
+            INSERT INTO heatmaps_gridtotal AS t ({key}, n, overdue)
+            SELECT {", ".join(f"g.{c}" for c in GRID_TOTAL_KEY)}, sum(({sign}) * g.n), sum(({sign}) * g.overdue)
+            {rows_sql}
+            GROUP BY {", ".join(f"g.{c}" for c in GRID_TOTAL_KEY)}
+            HAVING sum(({sign}) * g.n) <> 0 OR sum(({sign}) * g.overdue) <> 0
+            ON CONFLICT ({key}) DO UPDATE SET n = t.n + EXCLUDED.n, overdue = t.overdue + EXCLUDED.overdue
+            RETURNING t.id, t.n)
+        SELECT id FROM up WHERE n = 0""", params)
+    emptied = [row[0] for row in cur.fetchall()]
+    if emptied:
+        cur.execute("DELETE FROM heatmaps_gridtotal WHERE id = ANY(%s)", [emptied])
 
 
 def _pairs_of(where_sql, params):
@@ -743,6 +777,13 @@ def cell_range_for_tile(z, x, y, level):
     return (int(x * k), int((x + 1) * k) - 1, int((n - 1 - y) * k), int((n - y) * k) - 1)
 
 
+def grid_table(filters: Filters):
+    """The grid roll-up that answers a period: its months, or for all time (no start,
+    no end) their totals, one row a cell instead of one a month (same columns but the
+    month; rollup_sql names no month then)."""
+    return "heatmaps_gridtotal" if filters.start is None and filters.end is None else "heatmaps_gridrollup"
+
+
 def cells_query(level, cx0, cx1, cy0, cy1, filters: Filters):
     """SQL (and params) of the cells of one level in a cell range: cx, cy, n, overdue.
     From the grid roll-up; with an authority filter from that authority's own reports
@@ -751,7 +792,7 @@ def cells_query(level, cx0, cx1, cy0, cy1, filters: Filters):
         where, params = filters.rollup_sql("g")
         return (
             f"""SELECT g.cx, g.cy, sum(g.n)::int AS n, sum(g.overdue)::int AS overdue
-                FROM heatmaps_gridrollup g
+                FROM {grid_table(filters)} g
                 WHERE g.level = %s AND g.cx BETWEEN %s AND %s AND g.cy BETWEEN %s AND %s AND {where}
                 GROUP BY g.cx, g.cy""",
             [level, cx0, cx1, cy0, cy1, *params],
@@ -1080,7 +1121,7 @@ def province_bounds(code=None):
         params = [_current_version_id(), code]
     else:
         extent_sql = f"""WITH prov AS ({_PROVINCES}),
-                top AS (SELECT province_code FROM heatmaps_gridrollup WHERE level = %s
+                top AS (SELECT province_code FROM heatmaps_gridtotal WHERE level = %s
                         AND province_code IN (SELECT code FROM prov)
                         GROUP BY province_code ORDER BY sum(n) DESC LIMIT 1)
                SELECT ST_Extent(prov.geom) AS e FROM prov JOIN top ON top.province_code = prov.code"""
