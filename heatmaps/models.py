@@ -13,19 +13,17 @@ from django.contrib.postgres.fields import ArrayField
 from django.db.models import Func
 
 
-class GridRollup(models.Model):
-    """Report counts per square cell of the EPSG:3857 grid of one zoom level, month,
-    category, state and province. Not by authority: commune committees would multiply
-    the rows of every coarse cell by the communes in it; one authority's bins are
-    computed from its own reports (index leading with the authority) instead. A cell of
-    level z is 1/HEATMAP_BINS_PER_TILE
-    of a tile's width at zoom z; cell (cx, cy) spans x in [cx*s, (cx+1)*s) measured from
-    the grid's west / south edge (-20037508.34 m)."""
+class GridCells(models.Model):
+    """Report counts per square cell of the EPSG:3857 grid of one zoom level, category,
+    state and province. Not by authority: commune committees would multiply the rows
+    of every coarse cell by the communes in it; one authority's bins are computed from
+    its own reports (index leading with the authority) instead. A cell of level z is
+    1/HEATMAP_BINS_PER_TILE of a tile's width at zoom z; cell (cx, cy) spans x in
+    [cx*s, (cx+1)*s) measured from the grid's west / south edge (-20037508.34 m)."""
 
     level = models.SmallIntegerField()
     cx = models.IntegerField()
     cy = models.IntegerField()
-    month = models.DateField()
     category = models.ForeignKey("reports.Category", on_delete=models.CASCADE, db_constraint=False, related_name="+")
     state = models.CharField(max_length=20)
     province_code = models.CharField(max_length=10, blank=True)
@@ -33,6 +31,15 @@ class GridRollup(models.Model):
     # Overdue (reports.policy: past the deadline of the stage the report is in) when
     # the month was last refreshed.
     overdue = models.IntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class GridRollup(GridCells):
+    """GridCells of one month."""
+
+    month = models.DateField()
 
     class Meta:
         indexes = [
@@ -44,7 +51,7 @@ class GridRollup(models.Model):
         ]
 
 
-class GridTotal(models.Model):
+class GridTotal(GridCells):
     """The grid roll-up summed over its months: one row per cell of a level, category,
     state and province. The map's "all time" bins (and the hotspots, the leaflet heat
     layer of all time) read it instead of every month's rows of their cells: at 1 M
@@ -52,15 +59,9 @@ class GridTotal(models.Model):
     at worst). Written by the refresh from the changes it makes to the grid roll-up
     (aggregates._add_to_grid_totals): its rows are always the sums of the grid's."""
 
-    level = models.SmallIntegerField()
-    cx = models.IntegerField()
-    cy = models.IntegerField()
+    # the unique constraint below leads with the cell, not the category
     category = models.ForeignKey("reports.Category", on_delete=models.CASCADE, db_constraint=False, related_name="+",
                                  db_index=False)
-    state = models.CharField(max_length=20)
-    province_code = models.CharField(max_length=10, blank=True)
-    n = models.IntegerField()
-    overdue = models.IntegerField(default=0)
 
     class Meta:
         constraints = [
