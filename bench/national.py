@@ -27,6 +27,9 @@ is printed with every block):
     roll-up as a filtered view is; z10+ points: at HEATMAP_STORED_POINT_ZOOMS the stored
     tile (heatmaps.models.PointTile), and beside it the tile rendered from the point
     projection as a filtered view is),
+  * the views a planner picks beside it, on the same tiles z6-z14 (planners_views): all
+    time, one category of all time, the open reports of all time, as the map asks for
+    them (what is stored is read, the rest rendered when asked),
   * roll-up refresh of one day's reports (total / (5 x 365)) and of a busy day (x5):
     inserted with created_at in the last day, then refresh_incremental() timed (the
     beat's job); the inserted reports are deleted again afterwards,
@@ -489,6 +492,7 @@ def measure(user, tiles_by_zoom, repeat, day_reports):
             res["tiles"][str(z)].update(rendered_p50_ms=pct(rendered, 50), rendered_p95_ms=pct(rendered, 95))
             say(f"        rendered from {source} instead of stored: p50 {pct(rendered, 50):7.1f} ms  "
                 f"p95 {pct(rendered, 95):7.1f} ms")
+    res["views"] = measure_views(tiles_by_zoom)
     res["refresh_day"] = one_day_refresh(day_reports)
     res["refresh_busy_day"] = one_day_refresh(day_reports * 5)
     for key in ("refresh_day", "refresh_busy_day"):
@@ -505,6 +509,40 @@ def measure(user, tiles_by_zoom, repeat, day_reports):
         say(f"    {tname:<26} table {v['table'] / 2**20:8.0f} MB  indexes {v['indexes'] / 2**20:8.0f} MB")
     res["load_after"] = os.getloadavg()
     return res
+
+
+def planners_views():
+    """The views a planner picks beside the default month, each as the map asks for it:
+    all time (z6-z9: bins from the totals of all time; z10+: the stored tiles of all
+    time), one category of all time and the open reports of all time (rendered when
+    asked: from the totals, and from the point projection)."""
+    from heatmaps.aggregates import Filters
+    from reports import policy
+
+    commonest = scalar("SELECT category_id FROM heatmaps_reportpoint GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
+    return {"all time": Filters(), "a category, all time": Filters(category_ids=[commonest]),
+            "open reports, all time": Filters(states=list(policy.OPEN.values))}
+
+
+def measure_views(tiles_by_zoom):
+    """planners_views() on the sampled tiles, as staff (every report), no tile cache:
+    each tile asked twice, the second timed."""
+    from heatmaps import tiles
+
+    out = {}
+    for name, filters in planners_views().items():
+        out[name] = {}
+        for z in range(6, 15):
+            ts = []
+            for x, y in tiles_by_zoom[str(z)]:
+                tiles.tile("reports", z, x, y, filters)
+                t = time.perf_counter()
+                tiles.tile("reports", z, x, y, filters)
+                ts.append((time.perf_counter() - t) * 1000)
+            out[name][str(z)] = {"p50_ms": pct(ts, 50), "p95_ms": pct(ts, 95)}
+        say(f"  {name:<24} p50 / p95 ms, z6-z14: " + "  ".join(
+            f"z{z} {v['p50_ms']:.1f}/{v['p95_ms']:.1f}" for z, v in out[name].items()))
+    return out
 
 
 def rebuild_with_reads(user, tiles_by_zoom):
@@ -584,6 +622,13 @@ def print_comparison(results):
     say(f"   worst per-request growth {worst:.2f}x (target <= 2x)")
     for name, x, y in rendered:
         say(f"   {name:<26} {x:9.1f} ms  {y:9.1f} ms   growth {y / x:5.2f}x (a filtered view's tile)")
+    for view in a.get("views", {}):
+        if view not in b.get("views", {}):
+            continue
+        for stat in ("p50_ms", "p95_ms"):
+            growth = [b["views"][view][z][stat] / a["views"][view][z][stat] for z in a["views"][view]]
+            say(f"   {view + ', ' + stat[:3]:<34} growth z6-z14: " + " ".join(f"{g:.2f}" for g in growth)
+                + f"   (worst {max(growth):.2f}x)")
     for key in ("refresh_day", "refresh_busy_day"):
         ra, rb = a[key], b[key]
         say(f"   {key:<26} {ra['reports']:,} reports {ra['refresh_s']:6.1f} s   {rb['reports']:,} reports "
