@@ -7,7 +7,7 @@ Grid bins
     west/south edge; the same cells as ST_SquareGrid(s) shifted by 2^z*B/2.
 Roll-ups (heatmaps.models)
     GridRollup (level, cell, month, category, state, province) and its sums over the
-    months, GridTotal (what "all time" reads),
+    months, GridTotal and GridCellTotal (what "all time" reads),
     AuthorityRollup (authority, category, month, province) with the dashboard sums, its
     two coarser sums ProvinceRollup (province, category, month: the dashboards) and
     AuthorityMonthRollup (authority, month, province: the ranking), whose rows do not
@@ -386,6 +386,13 @@ def _reports_of_pairs_sql(everything=False):
 
 GRID_COLUMNS = ("level", "cx", "cy", "month", "category_id", "state", "province_code", "n", "overdue")
 
+# The sums of the grid over its months (heatmaps.models.GridTotal, GridCellTotal): table
+# -> the grid's columns it keeps.
+GRID_TOTALS = {
+    "heatmaps_gridtotal": ("level", "cx", "cy", "category_id", "state", "province_code"),
+    "heatmaps_gridcelltotal": ("level", "cx", "cy", "province_code"),
+}
+
 
 def _grid_insert_sql(everything=False):
     return f"INSERT INTO heatmaps_gridrollup ({', '.join(GRID_COLUMNS)}) {_grid_select_sql(everything)}"
@@ -468,7 +475,7 @@ SUMMARY_ROLLUPS = {
     "heatmaps_authoritymonthrollup": ("authority_id", "month", "province_code"),
 }
 # Everything a refresh writes (refresh_all empties them all first, with DELETE).
-ROLLUP_TABLES = ("heatmaps_gridrollup", "heatmaps_gridtotal", "heatmaps_authorityrollup", "heatmaps_reportpoint",
+ROLLUP_TABLES = ("heatmaps_gridrollup", *GRID_TOTALS, "heatmaps_authorityrollup", "heatmaps_reportpoint",
                  *SUMMARY_ROLLUPS,
                  "heatmaps_bintile", "heatmaps_pointtile")
 
@@ -613,29 +620,28 @@ def _write_grid_changes(cur, params):
     cur.execute("DROP TABLE _grid_new")
 
 
-GRID_TOTAL_KEY = ("level", "cx", "cy", "category_id", "state", "province_code")
-
-
 def _add_to_grid_totals(cur, rows_sql, params, sign=1):
     """Add grid roll-up rows (``rows_sql``: "FROM … g WHERE …", the grid's columns under
-    alias g) times ``sign`` (1, -1, or an SQL expression of g) to the all-time totals
-    (heatmaps.models.GridTotal), in the refresh that wrote or is about to delete them:
-    every change to the grid is one here, so a total stays the sum of its cell's months.
-    A total that reaches 0 reports goes."""
-    key = ", ".join(GRID_TOTAL_KEY)
-    cur.execute(f"""
-        WITH up AS (
-            INSERT INTO heatmaps_gridtotal AS t ({key}, n, overdue)
-            SELECT {", ".join(f"g.{c}" for c in GRID_TOTAL_KEY)}, sum(({sign}) * g.n), sum(({sign}) * g.overdue)
-            {rows_sql}
-            GROUP BY {", ".join(f"g.{c}" for c in GRID_TOTAL_KEY)}
-            HAVING sum(({sign}) * g.n) <> 0 OR sum(({sign}) * g.overdue) <> 0
-            ON CONFLICT ({key}) DO UPDATE SET n = t.n + EXCLUDED.n, overdue = t.overdue + EXCLUDED.overdue
-            RETURNING t.id, t.n)
-        SELECT id FROM up WHERE n = 0""", params)
-    emptied = [row[0] for row in cur.fetchall()]
-    if emptied:
-        cur.execute("DELETE FROM heatmaps_gridtotal WHERE id = ANY(%s)", [emptied])
+    alias g) times ``sign`` (1, -1, or an SQL expression of g) to the sums of all time
+    (GRID_TOTALS), in the refresh that wrote or is about to delete them: every change to
+    the grid is one here, so a total stays the sum of its cell's months. A total that
+    reaches 0 reports goes."""
+    for table, key_columns in GRID_TOTALS.items():
+        key = ", ".join(key_columns)
+        of_g = ", ".join(f"g.{c}" for c in key_columns)
+        cur.execute(f"""
+            WITH up AS (
+                INSERT INTO {table} AS t ({key}, n, overdue)
+                SELECT {of_g}, sum(({sign}) * g.n), sum(({sign}) * g.overdue)
+                {rows_sql}
+                GROUP BY {of_g}
+                HAVING sum(({sign}) * g.n) <> 0 OR sum(({sign}) * g.overdue) <> 0
+                ON CONFLICT ({key}) DO UPDATE SET n = t.n + EXCLUDED.n, overdue = t.overdue + EXCLUDED.overdue
+                RETURNING t.id, t.n)
+            SELECT id FROM up WHERE n = 0""", params)
+        emptied = [row[0] for row in cur.fetchall()]
+        if emptied:
+            cur.execute(f"DELETE FROM {table} WHERE id = ANY(%s)", [emptied])
 
 
 def _pairs_of(where_sql, params):
@@ -778,10 +784,16 @@ def cell_range_for_tile(z, x, y, level):
 
 
 def grid_table(filters: Filters):
-    """The grid roll-up that answers a period: its months, or for all time (no start,
-    no end) their totals, one row a cell instead of one a month (same columns but the
-    month; rollup_sql names no month then)."""
-    return "heatmaps_gridtotal" if filters.start is None and filters.end is None else "heatmaps_gridrollup"
+    """The grid roll-up that answers a period: its months; for all time (no start, no
+    end) their sums, one row a (cell, category, state, province) instead of one a month,
+    and without a category or state filter one a (cell, province). The same columns but
+    the month (and those summed away, which such filters do not name: rollup_sql names
+    no month then)."""
+    if filters.start is not None or filters.end is not None:
+        return "heatmaps_gridrollup"
+    if filters.category_ids is None and filters.states is None:
+        return "heatmaps_gridcelltotal"
+    return "heatmaps_gridtotal"
 
 
 def cells_query(level, cx0, cx1, cy0, cy1, filters: Filters):
@@ -1121,7 +1133,7 @@ def province_bounds(code=None):
         params = [_current_version_id(), code]
     else:
         extent_sql = f"""WITH prov AS ({_PROVINCES}),
-                top AS (SELECT province_code FROM heatmaps_gridtotal WHERE level = %s
+                top AS (SELECT province_code FROM heatmaps_gridcelltotal WHERE level = %s
                         AND province_code IN (SELECT code FROM prov)
                         GROUP BY province_code ORDER BY sum(n) DESC LIMIT 1)
                SELECT ST_Extent(prov.geom) AS e FROM prov JOIN top ON top.province_code = prov.code"""

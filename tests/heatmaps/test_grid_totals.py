@@ -3,6 +3,7 @@ refresh sees, and say what the reports say: counted here per cell from the repor
 themselves, with the cell arithmetic written out (not taken from heatmaps.aggregates)."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.db import connection
@@ -21,9 +22,14 @@ WORLD, EDGE = 40075016.685578488, 20037508.342789244
 CELL = WORLD / (2**LEVEL * 64)
 
 
-def cells_from_reports(states=None):
+def cells_from_reports(states=None, category=None):
     """{(cx, cy): reports} of the level's cells, counted from reports_report."""
-    where, params = ("r.state = ANY(%s)", [states]) if states else ("TRUE", [])
+    where, params = ["TRUE"], []
+    if states:
+        where, params = [*where, "r.state = ANY(%s)"], [*params, states]
+    if category:
+        where, params = [*where, "r.category_id = %s"], [*params, category]
+    where = " AND ".join(where)
     with connection.cursor() as cur:
         cur.execute(f"""SELECT floor((ST_X(g) + {EDGE}) / {CELL})::int, floor((ST_Y(g) + {EDGE}) / {CELL})::int,
                                count(*)
@@ -73,6 +79,7 @@ STEPS = [new_reports, a_report_closed, deadlines_passed, deleted_then_month_refr
 
 def test_the_bins_of_all_time_follow_every_change(synthetic):
     now = timezone.now()
+    category = Report.objects.order_by("pk").first().category_id
     for step in STEPS:
         step(now)
         now += dt.timedelta(seconds=5)
@@ -80,9 +87,13 @@ def test_the_bins_of_all_time_follow_every_change(synthetic):
         bins = all_time_bins()
         assert {cell: n for cell, (n, _overdue) in bins.items()} == cells_from_reports(), step.__name__
         assert sum(overdue for _n, overdue in bins.values()) == overdue_by_hand(now), step.__name__
+        # one category: the other sums of all time (by category and state)
+        some = all_time_bins(Filters(category_ids=[category]))
+        assert {cell: n for cell, (n, _o) in some.items()} == cells_from_reports(category=category), step.__name__
         with connection.cursor() as cur:  # a cell whose reports all went leaves no row behind
-            cur.execute("SELECT count(*) FROM heatmaps_gridtotal WHERE n = 0")
-            assert cur.fetchone()[0] == 0, step.__name__
+            for table in ("heatmaps_gridtotal", "heatmaps_gridcelltotal"):
+                cur.execute(f"SELECT count(*) FROM {table} WHERE n = 0")
+                assert cur.fetchone()[0] == 0, (step.__name__, table)
     assert sum(n for n, _o in bins.values()) == Report.objects.count() != synthetic
 
 
@@ -92,14 +103,21 @@ def test_the_bins_of_all_time_of_some_states(synthetic, states):
     assert {cell: n for cell, (n, _o) in bins.items()} == cells_from_reports(states)
 
 
-def test_the_bins_of_all_time_read_one_row_a_cell_not_one_a_month(synthetic):
-    """EXPLAIN (no timing) of a tile's cells of all time: the totals' index, not the
-    months' rows (60 months of a busy cell at 1 M reports: 50-160 ms for a z6 tile)."""
-    sql, params = agg.cells_query(LEVEL, 0, 2**LEVEL * 64, 0, 2**LEVEL * 64, Filters())
+# EXPLAIN (no timing) of a tile's cells of all time: the sums' index, not the months'
+# rows (60 months of a busy cell at 1 M reports: 50-160 ms for a z6 tile), and without a
+# category or state one row a cell (a z8 tile at 10 M: 59,104 rows of the other, 20 a cell).
+@pytest.mark.parametrize("filters, index", [
+    (Filters(), "heat_grid_cell_total_cell"),
+    (Filters(province="22"), "heat_grid_cell_total_cell"),
+    (Filters(states=["closed"]), "heat_grid_total_cell"),
+    (Filters(category_ids=[1]), "heat_grid_total_cell"),
+])
+def test_the_bins_of_all_time_read_the_sums(synthetic, filters, index):
+    sql, params = agg.cells_query(LEVEL, 0, 2**LEVEL * 64, 0, 2**LEVEL * 64, filters)
     with connection.cursor() as cur:
         cur.execute("SET enable_seqscan = off")  # a table this small: the plan's shape only
         cur.execute("EXPLAIN " + sql, params)
         plan = "\n".join(r[0] for r in cur.fetchall())
         cur.execute("RESET enable_seqscan")
-    assert "heat_grid_total_cell" in plan
+    assert re.search(rf"Index (?:Only )?Scan (?:using|on) {index}\b", plan), plan
     assert "heatmaps_gridrollup" not in plan
