@@ -13,24 +13,32 @@ from django.contrib.postgres.fields import ArrayField
 from django.db.models import Func
 
 
-class GridCells(models.Model):
-    """Report counts per square cell of the EPSG:3857 grid of one zoom level, category,
-    state and province. Not by authority: commune committees would multiply the rows
-    of every coarse cell by the communes in it; one authority's bins are computed from
-    its own reports (index leading with the authority) instead. A cell of level z is
-    1/HEATMAP_BINS_PER_TILE of a tile's width at zoom z; cell (cx, cy) spans x in
-    [cx*s, (cx+1)*s) measured from the grid's west / south edge (-20037508.34 m)."""
+class CellCounts(models.Model):
+    """Report counts per square cell of the EPSG:3857 grid of one zoom level and
+    province. A cell of level z is 1/HEATMAP_BINS_PER_TILE of a tile's width at zoom z;
+    cell (cx, cy) spans x in [cx*s, (cx+1)*s) measured from the grid's west / south edge
+    (-20037508.34 m)."""
 
     level = models.SmallIntegerField()
     cx = models.IntegerField()
     cy = models.IntegerField()
-    category = models.ForeignKey("reports.Category", on_delete=models.CASCADE, db_constraint=False, related_name="+")
-    state = models.CharField(max_length=20)
     province_code = models.CharField(max_length=10, blank=True)
     n = models.IntegerField()
     # Overdue (reports.policy: past the deadline of the stage the report is in) when
     # the month was last refreshed.
     overdue = models.IntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class GridCells(CellCounts):
+    """CellCounts by category and state too. Not by authority: commune committees would
+    multiply the rows of every coarse cell by the communes in it; one authority's bins
+    are computed from its own reports (index leading with the authority) instead."""
+
+    category = models.ForeignKey("reports.Category", on_delete=models.CASCADE, db_constraint=False, related_name="+")
+    state = models.CharField(max_length=20)
 
     class Meta:
         abstract = True
@@ -72,19 +80,12 @@ class GridTotal(GridCells):
         ]
 
 
-class GridCellTotal(models.Model):
+class GridCellTotal(CellCounts):
     """GridTotal summed over categories and states: one row per cell of a level and
     province. The map's "all time" with no category or state filter (its heat layer
     too) reads one row a cell here: at 10 M reports a z8 tile of all time read 59,104
     rows of GridTotal (20 a cell), 23.5 ms at p50. Written with GridTotal, from the same
     changes (aggregates._add_to_grid_totals)."""
-
-    level = models.SmallIntegerField()
-    cx = models.IntegerField()
-    cy = models.IntegerField()
-    province_code = models.CharField(max_length=10, blank=True)
-    n = models.IntegerField()
-    overdue = models.IntegerField(default=0)
 
     class Meta:
         constraints = [

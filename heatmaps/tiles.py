@@ -18,8 +18,8 @@ Layers
         overdue per cell. Never reads raw reports. The map's default view (one month, no
         other filter) at z3-z9 is served as the refresh stored it (heatmaps.models.BinTile,
         store_bin_tiles): its time does not grow with the reports; other views are
-        rendered from the grid roll-up at request time (all time: from its totals,
-        heatmaps.models.GridTotal, one row a cell instead of one a month).
+        rendered from the grid roll-up at request time (all time: from its sums over the
+        months, GridCellTotal or GridTotal, aggregates.grid_table).
 Stored point tiles: a month of the map (exactly one calendar month, no other filter) at
 HEATMAP_STORED_POINT_ZOOMS (z10-z13) is rendered by the refresh too, for staff who see
 everything and for the public (heatmaps.models.PointTile, store_point_tiles), kept as
