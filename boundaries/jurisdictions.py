@@ -76,22 +76,28 @@ CACHE_SECONDS = 60
 
 
 def clear_cache(**kwargs):
-    _cache["rows"] = {}
+    """Forget the rows kept; the minute of those read next starts now."""
+    _cache["rows"], _cache["at"] = {}, time.monotonic()
+
+
+def _kept_rows():
+    """The rows kept in this process, emptied when their minute has passed."""
+    if time.monotonic() - _cache["at"] > CACHE_SECONDS:
+        clear_cache()
+    return _cache["rows"]
 
 
 def for_province_code(code):
     """The jurisdiction of reports located with this province code (blank: the home
     country). A Vietnamese province without a row gets one, named after its area.
     Rows found are kept in this process for a minute (an intake asks every time)."""
-    now = time.monotonic()
-    if now - _cache["at"] > CACHE_SECONDS:
-        _cache["rows"], _cache["at"] = {}, now
-    hit = _cache["rows"].get(code or "")
+    kept = _kept_rows()
+    hit = kept.get(code or "")
     if hit is not None:
         return hit
     found = _for_province_code(code)
     if found is not None and not getattr(found, "_just_created", False):
-        _cache["rows"][code or ""] = found
+        kept[code or ""] = found
     return found
 
 
@@ -116,16 +122,14 @@ def _for_province_code(code):
 def foreign_codes(country=HOME_COUNTRY):
     """Province codes of the jurisdictions of other countries ("US-MA-BOS"). Every map
     request asks: kept a minute in this process, like the rows above."""
-    now = time.monotonic()
-    if now - _cache["at"] > CACHE_SECONDS:
-        _cache["rows"], _cache["at"] = {}, now
+    kept = _kept_rows()
     key = ("foreign", country)
-    if key not in _cache["rows"]:
-        _cache["rows"][key] = sorted(
+    if key not in kept:
+        kept[key] = sorted(
             Jurisdiction.objects.exclude(country=country).exclude(province_code="")
             .values_list("province_code", flat=True)
         )
-    return list(_cache["rows"][key])
+    return list(kept[key])
 
 
 def scope(jurisdiction=None):

@@ -19,6 +19,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from boundaries import jurisdictions
 from geo_portal import async_db
 from heatmaps import aggregates as agg
 from heatmaps import tile_cache
@@ -49,7 +50,10 @@ def stored():
     committed_call(agg.refresh_all)
     tile_cache.forget()
     # the map's default place, read from the database and kept a minute per process: the
-    # lean path hands a request over to Django until it is kept (a test of its own below)
+    # lean path hands a request over to Django until it is kept (a test of its own below).
+    # Read afresh, so that its minute cannot end in the middle of a test (it did once in CI,
+    # kept by an earlier test 60 s before).
+    jurisdictions.clear_cache()
     agg.Filters.from_params({})
     yield
     committed_call(remove_committed_reports)
@@ -247,8 +251,6 @@ def test_when_the_jurisdictions_must_be_read_again_django_answers_then_the_lean_
     read from the database and kept a minute in the process; the event loop may not
     read it (a 500 on the real server before this was handled): the first request after
     it expired goes to Django, which reads it again, and the next is answered lean."""
-    from boundaries import jurisdictions
-
     jurisdictions.clear_cache()
     assert lean_answers([("GET", tile(12), {}, {})])[0].status_code == 299
     assert client.get(tile(12)).status_code == 200  # Django, on its thread, reads them
