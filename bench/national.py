@@ -498,6 +498,7 @@ def measure(user, tiles_by_zoom, repeat, day_reports):
             say(f"        rendered from {source} instead of stored: p50 {pct(rendered, 50):7.1f} ms  "
                 f"p95 {pct(rendered, 95):7.1f} ms")
     res["views"] = measure_views(tiles_by_zoom)
+    res["scales"] = measure_scales({"the default month": month, **planners_views()}, repeat)
     res["refresh_day"] = one_day_refresh(day_reports)
     res["refresh_busy_day"] = one_day_refresh(day_reports * 5)
     for key in ("refresh_day", "refresh_busy_day"):
@@ -547,6 +548,27 @@ def measure_views(tiles_by_zoom):
             out[name][str(z)] = {"p50_ms": pct(ts, 50), "p95_ms": pct(ts, 95)}
         say(f"  {name:<24} p50 / p95 ms, z6-z14: " + "  ".join(
             f"z{z} {v['p50_ms']:.1f}/{v['p95_ms']:.1f}" for z, v in out[name].items()))
+    return out
+
+
+def measure_scales(views, repeat):
+    """The bins' colour scale of each view (aggregates.bin_scale, what the map asks for
+    before it draws a view's bins; kept HEATMAP_BIN_SCALE_SECONDS by the view), no
+    cache: median and max of ``repeat`` runs, after one unmeasured."""
+    from heatmaps import aggregates as agg
+    from heatmaps import tiles
+
+    out = {}
+    for name, filters in views.items():
+        zooms = range(tiles.points_zoom())
+        agg.bin_scale(filters, zooms)
+        ts = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            agg.bin_scale(filters, zooms)
+            ts.append((time.perf_counter() - t) * 1000)
+        out[name] = {"median_ms": statistics.median(ts), "max_ms": max(ts)}
+        say(f"  bin scale, {name:<24} median {out[name]['median_ms']:8.1f} ms  max {out[name]['max_ms']:8.1f} ms")
     return out
 
 
@@ -634,6 +656,10 @@ def print_comparison(results):
             growth = [b["views"][view][z][stat] / a["views"][view][z][stat] for z in a["views"][view]]
             say(f"   {view + ', ' + stat[:3]:<34} growth z6-z14: " + " ".join(f"{g:.2f}" for g in growth)
                 + f"   (worst {max(growth):.2f}x)")
+    for view in a.get("scales", {}):
+        if view in b.get("scales", {}):
+            x, y = a["scales"][view]["median_ms"], b["scales"][view]["median_ms"]
+            say(f"   {'bin scale, ' + view:<34} {x:9.1f} ms  {y:9.1f} ms   growth {y / x:5.2f}x")
     for key in ("refresh_day", "refresh_busy_day"):
         ra, rb = a[key], b[key]
         say(f"   {key:<26} {ra['reports']:,} reports {ra['refresh_s']:6.1f} s   {rb['reports']:,} reports "

@@ -256,6 +256,8 @@ HEATMAP_ALL_TIME_RENDER_IN_REFRESH = int(os.environ.get("HEATMAP_ALL_TIME_RENDER
 HEATMAP_TILE_CACHE_SECONDS = int(os.environ.get("HEATMAP_TILE_CACHE_SECONDS", 86400))
 HEATMAP_TILE_WARM_MAX = int(os.environ.get("HEATMAP_TILE_WARM_MAX", 400))
 HEATMAP_TILE_WARM_SECONDS = float(os.environ.get("HEATMAP_TILE_WARM_SECONDS", 60))
+# How long the bins' colour scale of a view is kept (heatmaps.views.bin_scale_view).
+HEATMAP_BIN_SCALE_SECONDS = int(os.environ.get("HEATMAP_BIN_SCALE_SECONDS", 900))
 HEATMAP_TILE_WARM_ZOOMS = [int(z) for z in os.environ.get("HEATMAP_TILE_WARM_ZOOMS", "10,11,12,13,14").split(",") if z]
 # The incremental roll-up refresh leaves changes younger than this (seconds) to the next run.
 HEATMAP_REFRESH_LAG_S = int(os.environ.get("HEATMAP_REFRESH_LAG_S", 10))

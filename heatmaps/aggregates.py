@@ -838,6 +838,52 @@ def bins_in_range(level, cx0, cx1, cy0, cy1, filters: Filters):
     return fetchall(sql, params)
 
 
+def cells_of_levels_query(levels, filters: Filters):
+    """SQL (and params) of every cell of the ``levels`` in the view: level, cx, cy, n. From
+    the grid roll-up in one pass over its rows (a whole level of the roll-up is most of
+    its rows: one scan, not one a level); with an authority filter, cells_query's cells
+    of each level."""
+    if filters.authority_id is None:
+        where, params = filters.rollup_sql("g")
+        return (
+            f"""SELECT g.level, g.cx, g.cy, sum(g.n)::int AS n FROM {grid_table(filters)} g
+                WHERE g.level = ANY(%s::int[]) AND {where} GROUP BY g.level, g.cx, g.cy""",
+            [list(levels), *params],
+        )
+    parts, params = [], []
+    for level in levels:
+        last = 2**level * conf("HEATMAP_BINS_PER_TILE") - 1
+        sql, level_params = cells_query(level, 0, last, 0, last, filters)
+        parts.append(f"SELECT {int(level)} AS level, c.cx, c.cy, c.n FROM ({sql}) c")
+        params += level_params
+    return " UNION ALL ".join(parts), params
+
+
+# The top of the bins' colour ramp: this percentile of the reports a cell holds.
+BIN_SCALE_PERCENTILE = 0.99
+# Hash aggregation of a level's cells (150,000 at z9 on the national 1 M database) spilled
+# to disk with the default 4 MB.
+BIN_SCALE_WORK_MEM = "64MB"
+
+
+def bin_scale(filters: Filters, zooms):
+    """{zoom: the top of the bins' colour ramp} for the bin tiles of ``zooms``: the 99th
+    percentile of the reports in a cell over the whole view (its period, category, state,
+    authority, province or jurisdiction), of the cells the tiles draw. Why: the map
+    coloured each tile's cells against the busiest cell it had drawn so far, so the same
+    count had another colour in a tile loaded earlier, and seams showed along the tiles'
+    edges. A percentile, not the maximum: one pile-up (a whole ward's reports on its
+    office) would pale every other cell. A zoom without cells: 0."""
+    levels = sorted({level_for_zoom(z) for z in zooms})
+    sql, params = cells_of_levels_query(levels, filters)
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(f"SET LOCAL work_mem = '{BIN_SCALE_WORK_MEM}'")
+        cur.execute(f"SELECT c.level, percentile_disc({BIN_SCALE_PERCENTILE}) WITHIN GROUP (ORDER BY c.n) "
+                    f"FROM ({sql}) c GROUP BY c.level", params)
+        top = dict(cur.fetchall())
+    return {z: top.get(level_for_zoom(z), 0) for z in zooms}
+
+
 def cell_bounds_3857(level, cx, cy):
     s = cell_size(level)
     return (ORIGIN + cx * s, ORIGIN + cy * s, ORIGIN + (cx + 1) * s, ORIGIN + (cy + 1) * s)

@@ -82,6 +82,13 @@ hex_view = documented(
     parameters=[BBOX, ZOOM, *FILTERS],
     responses={200: feature_collection({"n": INT}, {"size_m": INT}), **BAD},
 )
+bin_scale_view = documented(
+    views.bin_scale_view, tags=TAGS, summary="The bins' colour scale of a view, per zoom",
+    description=("For each zoom drawn as bins (below z10), the 99th percentile of the reports in a bin over the "
+                 "whole view: the top of the map's colour ramp, the same for every tile of the zoom."),
+    parameters=FILTERS,
+    responses={200: obj({"percentile": INT, "zooms": {"type": "object", "additionalProperties": INT}}), **BAD},
+)
 areas_view = documented(
     views.areas_view, tags=TAGS, summary="Choropleth: reports per area (GeoJSON)",
     parameters=[query("version", "Boundary version, default the current one"),

@@ -8,6 +8,7 @@ urlpatterns = [
     path("api/v1/heatmaps/version/", api.version_view, name="heatmaps-version"),
     path("api/v1/heatmaps/heat/", api.heat_view, name="heatmaps-heat"),
     path("api/v1/heatmaps/hex/", api.hex_view, name="heatmaps-hex"),
+    path("api/v1/heatmaps/bins/scale/", api.bin_scale_view, name="heatmaps-bin-scale"),
     path("api/v1/heatmaps/areas/", api.areas_view, name="heatmaps-areas"),
     path("api/v1/heatmaps/series/", api.series_view, name="heatmaps-series"),
     path("api/v1/heatmaps/hotspots/", api.hotspots_view, name="heatmaps-hotspots"),

@@ -97,6 +97,7 @@ TABLE = {
     "api/v1/heatmaps/version/": [("get", "/api/v1/heatmaps/version/", None, ALL_200, set())],
     "api/v1/heatmaps/heat/": [("get", "/api/v1/heatmaps/heat/?bbox={bbox}&zoom=12", None, ALL_200, set())],
     "api/v1/heatmaps/hex/": [("get", "/api/v1/heatmaps/hex/?bbox={bbox}&zoom=14", None, ALL_200, set())],
+    "api/v1/heatmaps/bins/scale/": [("get", "/api/v1/heatmaps/bins/scale/", None, ALL_200, set())],
     "api/v1/heatmaps/areas/": [("get", "/api/v1/heatmaps/areas/?type=province", None, ALL_200, set())],
     "api/v1/heatmaps/series/": [("get", "/api/v1/heatmaps/series/?by=state", None, ALL_200, set())],
     "api/v1/heatmaps/hotspots/": [("get", "/api/v1/heatmaps/hotspots/?bbox={bbox}", None, ALL_200, set())],

@@ -63,11 +63,31 @@
     var stops = ["#ffffcc", "#fed976", "#fd8d3c", "#e31a1c", "#800026"];
     return stops[Math.min(stops.length - 1, Math.floor(t * (stops.length - 0.001)))];
   }
-  function binColour(n, max) {
-    var t = max ? Math.sqrt(n / max) : 0;
-    var stops = ["#fd8d3c", "#f03b20", "#d7301f", "#b30000", "#7f0000"];
-    return stops[Math.min(stops.length - 1, Math.floor(t * (stops.length - 0.001)))];
+  // The bins' ramp: five classes by sqrt(n / top), the top being the view's scale at the
+  // zoom (/api/v1/heatmaps/bins/scale/, the same for every tile), at least BIN_TOP_MIN so
+  // that a cell of one report is not drawn as a hot spot. Class k holds the cells with
+  // n >= top * (k / 5)^2, in integers (binLowest: the legend says the same).
+  var BIN_STOPS = ["#fd8d3c", "#f03b20", "#d7301f", "#b30000", "#7f0000"], BIN_TOP_MIN = 20, BIN_SCALE_WAIT_MS = 3000;
+  var binScale = {};
+  function binTop(z) { return Math.max(BIN_TOP_MIN, binScale[String(z)] || 0); }
+  function binLowest(k, top) { return Math.max(1, Math.ceil(top * k * k / 25)); }
+  function binColour(n, top) {
+    var k = 0;
+    while (k < BIN_STOPS.length - 1 && n * 25 >= top * (k + 1) * (k + 1)) k += 1;
+    return BIN_STOPS[k];
   }
+  function binLegend() {
+    var z = map.getZoom(), box = document.getElementById("hm-legend");
+    if (state.mode !== "points" || z >= POINTS_ZOOM) { if (state.mode === "points") box.innerHTML = ""; return; }
+    var top = binTop(z), html = '<div class="hm-legend-title">' + T.perBin + "</div>";
+    BIN_STOPS.forEach(function (c, k) {
+      var lo = binLowest(k, top), hi = k < BIN_STOPS.length - 1 ? binLowest(k + 1, top) - 1 : null;
+      if (hi !== null && hi < lo) return;  // a class no count falls in (a small top)
+      html += '<div class="hm-bin-class"><i style="background:' + c + '"></i>' + (hi === null ? "≥ " + lo : lo === hi ? lo : lo + "–" + hi) + "</div>";
+    });
+    box.innerHTML = html;
+  }
+  map.on("zoomend", binLegend);
   function setStatus(s) { statusEl.textContent = s; }
   function getJSON(url) {
     setStatus(T.loading);
@@ -134,7 +154,6 @@
   document.querySelectorAll(".hm-cat").forEach(function (l) { catColours[l.querySelector("input").value] = l.querySelector(".swatch").style.background; });
   function pointsLayer() {
     var url = "/tiles/reports/{z}/{x}/{y}.pbf?v=" + encodeURIComponent(state.dataVersion || el.dataset.version) + "&" + params().toString();
-    var maxBin = 1;
     // Tiles that hold more points than the cap send a "capped" layer (heatmaps/tiles.py):
     // the notice shows while one of them is on the map at the current zoom.
     var capped = {};
@@ -157,8 +176,7 @@
         bins: function (p, z) {
           // A ramp that starts visible (orange → dark red) and an outline of the same
           // colour: a cell is 4 px wide at every zoom, a pale one vanished on the base.
-          maxBin = Math.max(maxBin, p.n);
-          var c = binColour(p.n, Math.max(20, maxBin));
+          var c = binColour(p.n, binTop(z));
           return { weight: 1.5, color: c, opacity: 0.9, fill: true, fillColor: c, fillOpacity: 0.9 };
         }
       }
@@ -210,10 +228,23 @@
     document.getElementById("hm-legend").innerHTML = "";
     var choro = state.mode === "choropleth";
     loadAreas(choro);
-    if (state.mode === "points") layers.data = pointsLayer();
-    else if (state.mode === "heat") layers.data = heatLayer();
+    if (state.mode === "points") {
+      // Drawn once the view's bin scale is known (a tile keeps the colours it was drawn
+      // with), or after BIN_SCALE_WAIT_MS with the scale of the view before; then drawn
+      // again when the scale arrives (its tiles from the browser's cache).
+      var points = layers.data = pointsLayer(), drawn = false;
+      var draw = function () { if (layers.data === points && !drawn) { drawn = true; points.addTo(map); binLegend(); } };
+      var scaled = function (scale) {
+        if (layers.data !== points) return;  // another view was asked for since
+        binScale = scale;
+        if (drawn) { points.redraw(); binLegend(); } else draw();
+      };
+      setTimeout(draw, BIN_SCALE_WAIT_MS);
+      getJSON("/api/v1/heatmaps/bins/scale/?" + params().toString())
+        .then(function (j) { scaled(j.zooms || {}); }, function () { scaled({}); });
+    } else if (state.mode === "heat") layers.data = heatLayer();
     else if (state.mode === "hex") layers.data = hexLayer();
-    if (layers.data) layers.data.addTo(map);
+    if (layers.data && state.mode !== "points") layers.data.addTo(map);
     if (layers.hot) { map.removeLayer(layers.hot); layers.hot = null; }
     if (document.getElementById("hm-hotspots").checked) layers.hot = hotspotLayer().addTo(map);
     updateExports();
