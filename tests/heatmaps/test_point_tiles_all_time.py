@@ -87,7 +87,8 @@ def _let_through_by_the_desk(point):
     agg.refresh_incremental()
     tiles.render_due_all_time_tiles()
     with connection.cursor() as cur:
-        cur.execute("UPDATE reports_report SET state = 'forwarded', updated_at = now() WHERE id = %s", [report_id])
+        cur.execute("UPDATE reports_report SET state = 'forwarded', updated_at = %s WHERE id = %s",
+                    [timezone.now(), report_id])
     return [report_id]
 
 
@@ -96,8 +97,8 @@ def _moved_away(point):
     agg.refresh_incremental()
     tiles.render_due_all_time_tiles()
     with connection.cursor() as cur:
-        cur.execute("UPDATE reports_report SET location = ST_SetSRID(ST_MakePoint(%s, %s), 4326), updated_at = now() "
-                    "WHERE id = %s", [point[0] + 0.5, point[1] + 0.3, report_id])
+        cur.execute("UPDATE reports_report SET location = ST_SetSRID(ST_MakePoint(%s, %s), 4326), updated_at = %s "
+                    "WHERE id = %s", [point[0] + 0.5, point[1] + 0.3, timezone.now(), report_id])
     return [report_id]
 
 
