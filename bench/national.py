@@ -558,9 +558,8 @@ def measure_scales(views, repeat):
     from heatmaps import aggregates as agg
     from heatmaps import tiles
 
-    out = {}
+    out, zooms = {}, range(tiles.points_zoom())
     for name, filters in views.items():
-        zooms = range(tiles.points_zoom())
         agg.bin_scale(filters, zooms)
         ts = []
         for _ in range(repeat):

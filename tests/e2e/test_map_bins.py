@@ -50,6 +50,13 @@ def _env(isolated_cache):
     SHOTS.mkdir(parents=True, exist_ok=True)
 
 
+def four_piles():
+    ids = []
+    for place, n in ((HA_LONG, 10), (EAST, 10), (BUSY, 100), (WEST, 10)):
+        ids += insert_points([place] * n, state="forwarded", province_code="22")
+    agg.refresh_for_reports(ids)
+
+
 def near(rgb, expected):
     return rgb is not None and all(abs(a - b) <= 3 for a, b in zip(rgb, expected, strict=True))
 
@@ -59,10 +66,7 @@ def colour_at(page, lon_lat):
 
 
 def test_the_same_count_has_the_same_colour_in_every_tile(live_url, page):
-    ids = []
-    for place, n in ((HA_LONG, 10), (EAST, 10), (BUSY, 100), (WEST, 10)):
-        ids += insert_points([place] * n, state="forwarded", province_code="22")
-    agg.refresh_for_reports(ids)
+    four_piles()
     page.set_default_timeout(60000)
     page.goto(live_url + "/ban-do/", wait_until="domcontentloaded")
     # the map frames the busiest province once its areas arrive: move it after that
@@ -96,10 +100,7 @@ def test_the_same_count_has_the_same_colour_in_every_tile(live_url, page):
 def test_a_scale_that_comes_late_colours_the_tiles_again(live_url, page):
     """The map waits 3 s for the scale; a slower one (a view's first scale on a big
     database) finds tiles drawn with the scale it had: they are drawn again with it."""
-    ids = []
-    for place, n in ((HA_LONG, 10), (EAST, 10), (BUSY, 100), (WEST, 10)):
-        ids += insert_points([place] * n, state="forwarded", province_code="22")
-    agg.refresh_for_reports(ids)
+    four_piles()
 
     # the scale's answer held 5 s in the page (a route handler would hold this thread too)
     page.add_init_script("""(() => { const fetched = window.fetch;

@@ -66,19 +66,20 @@
   // The bins' ramp: five classes by sqrt(n / top), the top being the view's scale at the
   // zoom (/api/v1/heatmaps/bins/scale/, the same for every tile), at least BIN_TOP_MIN so
   // that a cell of one report is not drawn as a hot spot. Class k holds the cells with
-  // n >= top * (k / 5)^2, in integers (binLowest: the legend says the same).
+  // n >= top * (k / 5)^2 (binLowest, which the legend prints too).
   var BIN_STOPS = ["#fd8d3c", "#f03b20", "#d7301f", "#b30000", "#7f0000"], BIN_TOP_MIN = 20, BIN_SCALE_WAIT_MS = 3000;
   var binScale = {};
   function binTop(z) { return Math.max(BIN_TOP_MIN, binScale[String(z)] || 0); }
   function binLowest(k, top) { return Math.max(1, Math.ceil(top * k * k / 25)); }
   function binColour(n, top) {
     var k = 0;
-    while (k < BIN_STOPS.length - 1 && n * 25 >= top * (k + 1) * (k + 1)) k += 1;
+    while (k < BIN_STOPS.length - 1 && n >= binLowest(k + 1, top)) k += 1;
     return BIN_STOPS[k];
   }
   function binLegend() {
     var z = map.getZoom(), box = document.getElementById("hm-legend");
-    if (state.mode !== "points" || z >= POINTS_ZOOM) { if (state.mode === "points") box.innerHTML = ""; return; }
+    if (state.mode !== "points") return;  // the other modes' legends are their own
+    if (z >= POINTS_ZOOM) { box.innerHTML = ""; return; }  // points, no bins
     var top = binTop(z), html = '<div class="hm-legend-title">' + T.perBin + "</div>";
     BIN_STOPS.forEach(function (c, k) {
       var lo = binLowest(k, top), hi = k < BIN_STOPS.length - 1 ? binLowest(k + 1, top) - 1 : null;
