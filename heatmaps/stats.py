@@ -252,6 +252,20 @@ def league_table(filters: Filters, minimum=None):
     return {"minimum": minimum, "ranked": ranked, "unranked": unranked, "unassigned": unassigned}
 
 
+def find_in_league(table, text):
+    """The rows of a league table (ranked, then not ranked yet) whose authority's name or
+    code holds ``text``, without regard to case or Vietnamese diacritics ("hong gai"
+    finds "Phường Hồng Gai"), each keeping its rank in the whole table: with 3,695
+    authorities nationally a citizen finds their ward's rank without paging to it."""
+    from boundaries.lookup import fold_text
+
+    rows = table["ranked"] + table["unranked"]
+    wanted = fold_text(text)
+    if not wanted:
+        return rows
+    return [e for e in rows if wanted in fold_text(e["name"]) or wanted in fold_text(e["authority"])]
+
+
 def live_counters(province=None, now=None, jurisdiction=None):
     """The IOC wall's counters, from raw reports on their indexes (small: today's and
     the open ones): received today, open, overdue now, on-time % of the last 30 days."""

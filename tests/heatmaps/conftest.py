@@ -67,3 +67,25 @@ def remove_committed_reports():
         for table in ROLLUP_TABLES:
             cur.execute(f"DELETE FROM {table}")
     RefreshState.objects.all().delete()
+
+
+# A point in Hạ Long (Quảng Ninh, province 22).
+HA_LONG = (107.0800, 20.9550)
+
+
+def rated_reports(authority, n, on_time, rating):
+    """``n`` rated reports of ``authority`` received 3 days ago in Hạ Long, ``on_time`` of them
+    resolved before their deadline, each rated ``rating``. Returns their ids."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from reports.models import Report
+
+    now = timezone.now() - dt.timedelta(days=3)
+    ids = insert_points([HA_LONG] * n, state="rated", created_at=now, authority=authority, province_code="22")
+    late = now + dt.timedelta(days=9)
+    Report.objects.filter(id__in=ids).update(resolve_due=now + dt.timedelta(days=5), rating_level=rating,
+                                             resolved_at=now + dt.timedelta(days=1))
+    Report.objects.filter(id__in=ids[on_time:]).update(resolved_at=late)
+    return ids

@@ -1,26 +1,9 @@
 """Key figures and the ranking: a unit with 2 reports does not top the table."""
 
-import datetime as dt
-
-from django.utils import timezone
-
 from heatmaps import aggregates as agg
 from heatmaps import stats
 from heatmaps.aggregates import Filters
-from reports.models import Report
-from tests.heatmaps.conftest import insert_points
-
-PT = (107.0800, 20.9550)
-
-
-def make(authority, n, on_time, rating):
-    now = timezone.now() - dt.timedelta(days=3)
-    ids = insert_points([PT] * n, state="rated", created_at=now, authority=authority, province_code="22")
-    late = now + dt.timedelta(days=9)
-    Report.objects.filter(id__in=ids).update(resolve_due=now + dt.timedelta(days=5), rating_level=rating,
-                                             resolved_at=now + dt.timedelta(days=1))
-    Report.objects.filter(id__in=ids[on_time:]).update(resolved_at=late)
-    return ids
+from tests.heatmaps.conftest import rated_reports as make
 
 
 def test_ranking_needs_the_minimum_volume(db, client, settings):
