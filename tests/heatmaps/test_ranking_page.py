@@ -4,6 +4,7 @@ yet, two rows a page: what a citizen sees on each page and for each search, coun
 hand from the reports made below."""
 
 import re
+import uuid
 
 import pytest
 
@@ -74,3 +75,29 @@ def test_the_ranking_page_in_english(client, ranking):
     page = client.get("/xep-hang/", {"province": "22"}).content.decode()
     assert "Page 1/2 · 3 agencies" in page
     assert 'placeholder="Name or code, e.g. Hồng Gai"' in page
+
+
+def test_the_kept_ranking_follows_the_data_and_the_language(client, ranking, settings):
+    """The league table is kept in the shared cache (per data version, view and language):
+    a refresh with new reports shows them at once, and a visitor in English never gets
+    the Vietnamese notes a visitor before them was shown, nor the other way round."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": f"league-{uuid.uuid4().hex}"}}
+
+    def received(authority):
+        table = client.get("/api/v1/stats/ranking/", {"province": "22"}).json()
+        return next(e["received"] for e in table["ranked"] + table["unranked"] if e["authority"] == authority)
+
+    second = client.get("/xep-hang/", {"province": "22", "page": "2"}).content.decode()
+    assert "Chưa xếp hạng (dưới 20 phản ánh)" in second
+    assert received("ubnd-06685") == 30
+    client.post("/i18n/setlang/", {"language": "en", "next": "/xep-hang/"})
+    english = client.get("/xep-hang/", {"province": "22", "page": "2"}).content.decode()
+    assert "Not ranked (fewer than 20 reports)" in english and "Chưa xếp hạng" not in english
+    client.post("/i18n/setlang/", {"language": "vi", "next": "/xep-hang/"})
+
+    rated_reports("ubnd-06685", 5, on_time=5, rating=5)
+    agg.refresh_all()
+    assert received("ubnd-06685") == 35
+    page = client.get("/xep-hang/", {"province": "22", "q": "hong gai"}).content.decode()
+    assert re.search(r'data-authority="ubnd-06685"><td>\d</td><td>[^<]+</td><td>[\d.,]+</td><td>35</td>', page)
