@@ -1,5 +1,8 @@
 """Key figures and the ranking: a unit with 2 reports does not top the table."""
 
+import re
+import uuid
+
 from heatmaps import aggregates as agg
 from heatmaps import stats
 from heatmaps.aggregates import Filters
@@ -53,3 +56,19 @@ def test_dashboard_counters_equal_the_database(db, client):
     html = client.get("/tong-quan/").content.decode()
     assert 'id="n-received">12<' in html
     assert 'id="n-ontime">50%<' in html
+
+
+def test_the_kept_dashboard_follows_the_data(db, client, settings):
+    """The dashboard's figures are kept in the shared cache per data version: a refresh
+    with new reports shows them on the next visit."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": f"dashboard-{uuid.uuid4().hex}"}}
+    make("ubnd-06673", 25, on_time=20, rating=4)
+    agg.refresh_all()
+    for _visit in range(2):
+        assert 'id="n-received">25<' in client.get("/tong-quan/", {"province": "22"}).content.decode()
+    make("ubnd-06685", 5, on_time=5, rating=5)
+    agg.refresh_all()
+    page = client.get("/tong-quan/", {"province": "22"}).content.decode()
+    assert 'id="n-received">30<' in page
+    assert re.search(r'<tr data-province="22"><td>[^<]+</td><td>30</td>', page)
