@@ -156,15 +156,15 @@ def league_table(filters, minimum=None):
 
 
 def dashboard_figures(filters):
-    """The dashboard's figures (national, per province, per group of categories, monthly),
+    """The dashboard's figures: national, per province, per group of categories, monthly,
     kept per data version and view: four sums of the roll-ups (380 ms nationally at 1 M
     reports on a slow host) for a page the leaders open again and again."""
-    return kept_per_version("dashboard", filters, lambda: {
-        "national": stats.summary(filters),
-        "per_province": stats.summary(filters, group_by="province"),
-        "by_group": stats.summary(filters, group_by="group"),
-        "series": agg.rollup_series(filters),
-    })
+    return kept_per_version("dashboard", filters, lambda: (
+        stats.summary(filters),
+        stats.summary(filters, group_by="province"),
+        stats.summary(filters, group_by="group"),
+        agg.rollup_series(filters),
+    ))
 
 
 def parse_bbox(params, required=True):
@@ -563,8 +563,7 @@ def dashboard_page(request):
         filters = Filters.from_params(request.GET)
     except FilterError as exc:
         return render(request, "heatmaps/dashboard.html", {"errors": exc.errors}, status=400)
-    figures = dashboard_figures(filters)
-    national, per_province, by_group, series = (figures[k] for k in ("national", "per_province", "by_group", "series"))
+    national, per_province, by_group, series = dashboard_figures(filters)
     from reports.models import Category
 
     group_names = dict(Category.objects.filter(parent__isnull=True).values_list("code", "name"))

@@ -8,6 +8,9 @@ from django.db import connection
 from heatmaps import aggregates as agg
 from heatmaps.synthetic import generate
 
+# A point in Hạ Long (Quảng Ninh, province 22).
+HA_LONG = (107.0800, 20.9550)
+
 
 @pytest.fixture(autouse=True)
 def _no_shared_cache(settings):
@@ -67,10 +70,6 @@ def remove_committed_reports():
         for table in ROLLUP_TABLES:
             cur.execute(f"DELETE FROM {table}")
     RefreshState.objects.all().delete()
-
-
-# A point in Hạ Long (Quảng Ninh, province 22).
-HA_LONG = (107.0800, 20.9550)
 
 
 def rated_reports(authority, n, on_time, rating):

@@ -5,9 +5,8 @@ import json
 
 from django.contrib.gis.geos import GEOSGeometry
 
-from tests.heatmaps.conftest import insert_points, raw_count
+from tests.heatmaps.conftest import HA_LONG, insert_points, raw_count
 
-HA_LONG = (107.0800, 20.9550)
 VIEW = "106.9,20.8,107.3,21.1"
 
 

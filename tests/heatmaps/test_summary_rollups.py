@@ -11,9 +11,8 @@ from django.utils import timezone
 
 from heatmaps import aggregates as agg
 from reports.models import Report
-from tests.heatmaps.conftest import insert_points
+from tests.heatmaps.conftest import HA_LONG, insert_points
 
-HA_LONG = (107.0800, 20.9550)  # Quảng Ninh (22)
 HUE = (107.5850, 16.4630)  # Huế (46)
 
 

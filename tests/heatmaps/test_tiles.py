@@ -8,9 +8,7 @@ import pytest
 from django.db import connection
 
 from heatmaps import aggregates as agg
-from tests.heatmaps.conftest import insert_points, raw_count
-
-HA_LONG = (107.0800, 20.9550)
+from tests.heatmaps.conftest import HA_LONG, insert_points, raw_count
 
 
 def tile_of(lon, lat, z):
