@@ -14,7 +14,7 @@ PAGES = [
     ("/phan-anh/ban-do.json", ["category", "state", "date_from", "date_to"], None),
     ("/phan-anh/moi/", ["province", "lat", "lon"], None),
     ("/ban-do/", ["province", "month"], None),
-    ("/xep-hang/", ["province", "start", "end", "month", "category"], None),
+    ("/xep-hang/", ["province", "start", "end", "month", "category", "q", "page"], None),
     ("/tong-quan/", ["province", "start", "end", "month", "state"], None),
     ("/dieu-hanh/", ["tab", "page", "category", "state", "date_from", "date_to", "overdue"], "+84900000001"),
     ("/xu-ly/", ["page", "category", "state", "date_from", "date_to", "overdue"], "+84900000002"),
