@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from heatmaps import aggregates as agg
 from heatmaps.aggregates import Filters
+from reports import policy
 from reports.models import Report
 from tests.heatmaps.conftest import insert_points
 from tests.heatmaps.test_aggregates import overdue_by_hand
@@ -105,12 +106,16 @@ def test_the_bins_of_all_time_of_some_states(synthetic, states):
 
 # EXPLAIN (no timing) of a tile's cells of all time: the sums' index, not the months'
 # rows (60 months of a busy cell at 1 M reports: 50-160 ms for a z6 tile), and without a
-# category or state one row a cell (a z8 tile at 10 M: 59,104 rows of the other, 20 a cell).
+# category or state one row a cell (a z8 tile at 10 M: 59,104 rows of the other, 20 a
+# cell); one category, or the open reports, the rows of the cells they draw (0020).
 @pytest.mark.parametrize("filters, index", [
     (Filters(), "heat_grid_cell_total_cell"),
     (Filters(province="22"), "heat_grid_cell_total_cell"),
     (Filters(states=["closed"]), "heat_grid_total_cell"),
-    (Filters(category_ids=[1]), "heat_grid_total_cell"),
+    (Filters(states=list(policy.OPEN.values)), "heat_grid_total_open"),
+    (Filters(states=["received", "forwarded"]), "heat_grid_total_open"),
+    (Filters(category_ids=[1]), "heat_grid_total_category"),
+    (Filters(category_ids=[1], states=list(policy.OPEN.values)), "heat_grid_total_(?:category|open)"),
 ])
 def test_the_bins_of_all_time_read_the_sums(synthetic, filters, index):
     sql, params = agg.cells_query(LEVEL, 0, 2**LEVEL * 64, 0, 2**LEVEL * 64, filters)

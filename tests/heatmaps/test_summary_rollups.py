@@ -107,6 +107,7 @@ def test_an_incremental_refresh_updates_the_dashboard(two_provinces, client):
     ("heat_report_resolve_due", "RESOLVE_STAGE"),
     ("heat_report_open", "OPEN"),
     ("heat_point_open_geom", "OPEN"),
+    ("heat_grid_total_open", "OPEN"),
 ])
 def test_partial_indexes_cover_the_states_of_the_policy(db, index, stage):
     """The refresh's and the wall's partial indexes name the states reports.policy
