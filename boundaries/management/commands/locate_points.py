@@ -186,8 +186,9 @@ def locate_csv(
             stats["rows"] = n_rows
             stats["copy_in_s"] = time.perf_counter() - t0
 
-            # 2. Valid points, in a spatial order (PostGIS's own geometry sort: the join
-            #    then reads few heap pages per part), with a GiST index. Fast path: cast
+            # 2. Valid points with a GiST index, in the file's order. (Sorted by geometry
+            #    first, the join took the same 1.48 s on a national 1 M and the sort cost
+            #    0.5 s: the points just written are in memory, whatever their order.) Fast path: cast
             #    the columns directly; if a row has a non-numeric coordinate the cast
             #    fails and the rows are checked one by one with a regular expression
             #    (4x slower), so such rows get empty outputs instead of a crash.
@@ -196,14 +197,14 @@ def locate_csv(
                 f"CREATE UNLOGGED TABLE {t_pt} AS "
                 "SELECT _n, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS g "
                 f"FROM (SELECT _n, {{lon}} AS lon, {{lat}} AS lat FROM {t_in}) s "
-                "WHERE lon BETWEEN -180 AND 180 AND lat BETWEEN -90 AND 90 ORDER BY 2"
+                "WHERE lon BETWEEN -180 AND 180 AND lat BETWEEN -90 AND 90"
             )
             checked = "CASE WHEN {c} ~ %(re)s THEN {c}::float8 END"
             fast = "nullif(btrim({c}), '')::float8"
             with transaction.atomic():
                 cur.execute("SET LOCAL work_mem = '256MB'")
                 cur.execute("SET LOCAL maintenance_work_mem = '512MB'")
-                cur.execute("SET LOCAL max_parallel_workers_per_gather = 2")  # parallel sort
+                cur.execute("SET LOCAL max_parallel_workers_per_gather = 2")  # a parallel scan of the rows
                 cur.execute("SET LOCAL jit = off")
                 try:
                     with transaction.atomic():
