@@ -660,9 +660,15 @@ def _pairs_of(where_sql, params):
 
 
 def _state():
-    from heatmaps.models import RefreshState
+    """The refresh state's row, made when missing. Made on a database without points,
+    every zoom of the stored month tiles is complete (there is nothing to render)."""
+    from heatmaps.models import RefreshState, ReportPoint
 
-    obj, _created = RefreshState.objects.get_or_create(name="default")
+    obj = RefreshState.objects.filter(name="default").first()
+    if obj is not None:
+        return obj
+    complete = [] if ReportPoint.objects.exists() else list(conf("HEATMAP_STORED_POINT_ZOOMS"))
+    obj, _created = RefreshState.objects.get_or_create(name="default", defaults={"month_tile_zooms": complete})
     return obj
 
 
@@ -681,7 +687,7 @@ def _bump_version(now):
     from heatmaps import tile_cache
     from heatmaps.models import RefreshState
 
-    RefreshState.objects.get_or_create(name="default")
+    _state()
     RefreshState.objects.filter(name="default").update(data_version=F("data_version") + 1, refreshed_at=now)
     # This process forgets the version now (its own next tile reads the new one) and
     # again once committed (a tile read in between may have fetched the old one).

@@ -263,6 +263,13 @@ class RefreshState(models.Model):
     # in it or its buffer has a row (rendered, or due). There a tile without a row is
     # empty, answered at once instead of rendered (heatmaps.tiles.stored_point_tile).
     all_time_tile_zooms = ArrayField(models.SmallIntegerField(), default=list)
+    # The same for the stored point tiles of the months: every tile of a month with a
+    # point in it or its buffer has a row, so a tile without one is empty. A zoom is
+    # complete once every month was rendered at it (a full render, migration 0021, or a
+    # database without points when this row was made); a zoom taken out of
+    # HEATMAP_STORED_POINT_ZOOMS leaves it at the next refresh (its rows are no longer
+    # kept up to date).
+    month_tile_zooms = ArrayField(models.SmallIntegerField(), default=list)
 
 
 class ReportPoint(models.Model):

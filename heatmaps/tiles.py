@@ -446,11 +446,12 @@ def stored_point_tile_query(z, x, y, filters: Filters):
         known = None  # both rows' data
     columns = "t.audience, t.data IS NULL, CASE WHEN %s::text IS NULL OR t.audience = %s THEN t.data END, " \
               "t.n, t.inside, t.provinces"
-    if month != ALL_TIME:  # a month's tiles are rendered whole by each refresh: no row, no point
-        return (f"SELECT {columns}, TRUE FROM heatmaps_pointtile t WHERE t.month = %s AND t.z = %s AND t.x = %s "
-                "AND t.y = %s", [known, known, month, z, x, y])
-    # all time: no row is no point only at a complete zoom (else the tile is rendered);
-    # one row of NULLs when the tile has none
+    # No row is no point only at a complete zoom (else the tile is rendered); one row of
+    # NULLs when the tile has none.
+    if month != ALL_TIME:
+        return (f"SELECT {columns}, %s = ANY(s.month_tile_zooms) FROM heatmaps_refreshstate s "
+                "LEFT JOIN heatmaps_pointtile t ON t.month = %s AND t.z = %s AND t.x = %s AND t.y = %s "
+                "WHERE s.name = 'default'", [known, known, z, month, z, x, y])
     return (f"SELECT {columns}, %s = ANY(s.all_time_tile_zooms) FROM heatmaps_refreshstate s "
             "LEFT JOIN heatmaps_pointtile t ON t.month IS NULL AND t.z = %s AND t.x = %s AND t.y = %s "
             "WHERE s.name = 'default'", [known, known, z, z, x, y])
@@ -458,15 +459,16 @@ def stored_point_tile_query(z, x, y, filters: Filters):
 
 def stored_point_tile_of_rows(rows, z, filters: Filters):
     """stored_point_tile's answer from the rows of stored_point_tile_query."""
-    month = stored_point_month(z, filters)
     complete = any(row[-1] for row in rows)
     rows = {audience: rest[:-1] for audience, *rest in rows if audience is not None}
     every = rows.get("all")
-    if month == ALL_TIME and every is None and complete:
-        return b"", 0, 0  # no point in the tile or its buffer
-    if month == ALL_TIME and (every is None or every[0]):
-        return None  # not stored yet (no row: before the first full render), or due
-    audience = stored_audience(filters.scope, every[4] if every else [])
+    if every is None:
+        # no point in the tile or its buffer; or not stored yet (before the zoom's first
+        # full render)
+        return (b"", 0, 0) if complete else None
+    if every[0]:
+        return None  # due (a tile of all time)
+    audience = stored_audience(filters.scope, every[4])
     if audience is None:
         return None
     if audience not in rows:
@@ -623,13 +625,22 @@ def store_all_point_tiles(now=None):
 
 def store_month_point_tiles(now=None):
     """Render every stored point tile of a month again, a month at a time (each month's
-    sort stays small)."""
+    sort stays small); the zooms rendered are complete (RefreshState.month_tile_zooms)."""
+    from heatmaps.models import RefreshState
+
+    zooms = render_month_point_tiles(now)
+    RefreshState.objects.update_or_create(name="default", defaults={"month_tile_zooms": zooms})
+
+
+def render_month_point_tiles(now=None):
+    """store_month_point_tiles without recording the zooms (migration 0021 records them on
+    its own model); returns the zooms rendered."""
     params = _point_params(now)
     with transaction.atomic(), connection.cursor() as cur:
         # not TRUNCATE: readers keep the old ones meanwhile
         cur.execute("DELETE FROM heatmaps_pointtile WHERE month IS NOT NULL")
         if not params["point_zooms"]:
-            return
+            return []
         cur.execute("SELECT DISTINCT month FROM heatmaps_reportpoint ORDER BY month")
         for (month,) in cur.fetchall():
             _point_work_table(cur)
@@ -637,6 +648,7 @@ def store_month_point_tiles(now=None):
                         {**params, "month": month})
             _render_point_tiles(cur, params)
             cur.execute("DROP TABLE _point_tiles_to_render")
+    return params["point_zooms"]
 
 
 # Tiles of all time rendered in one statement: each tile's points are ranked in one sort,
@@ -750,6 +762,8 @@ def store_point_tiles(cur, stage, months, provinces, whole, now):
     province's points. Before, every stored tile of a refreshed (month, province) was
     rendered again: a whole month of a province for one new report."""
     params = _point_params(now)
+    if stage == "before":
+        forget_zooms_not_kept(cur, params)
     if not params["point_zooms"] and not params["all_time_zooms"]:
         return
     pairs = agg.pairs_sql("p")
@@ -797,6 +811,19 @@ def store_point_tiles(cur, stage, months, provinces, whole, now):
     cur.execute("DROP TABLE _point_tiles_to_render")
     if params["all_time_zooms"]:
         _render_few_due_all_time_tiles(cur, params)
+
+
+def forget_zooms_not_kept(cur, params):
+    """A zoom taken out of the settings is no longer complete: its stored rows are not
+    kept up to date from now on, and if it came back they would be trusted."""
+    cur.execute("""UPDATE heatmaps_refreshstate
+                   SET month_tile_zooms = ARRAY(SELECT z FROM unnest(month_tile_zooms) z
+                                                WHERE z = ANY(%(point_zooms)s::smallint[])),
+                       all_time_tile_zooms = ARRAY(SELECT z FROM unnest(all_time_tile_zooms) z
+                                                   WHERE z = ANY(%(all_time_zooms)s::smallint[]))
+                   WHERE name = 'default' AND NOT (month_tile_zooms <@ %(point_zooms)s::smallint[]
+                                                   AND all_time_tile_zooms <@ %(all_time_zooms)s::smallint[])""",
+                params)
 
 
 def _render_few_due_all_time_tiles(cur, params):

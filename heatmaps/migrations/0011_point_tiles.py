@@ -6,7 +6,7 @@ def render_all(apps, schema_editor):
     # the tiles of the points already there (a new database has none: nothing to do)
     from heatmaps import tiles
 
-    tiles.store_month_point_tiles()
+    tiles.render_month_point_tiles()  # recorded complete by 0021, on its own model
 
 
 class Migration(migrations.Migration):

@@ -1,4 +1,4 @@
-"""Stored point tiles (heatmaps.models.PointTile): a month of the map at z10-z13, with no
+"""Stored point tiles (heatmaps.models.PointTile): a month of the map at z10-z14, with no
 other filter, is served from tiles the roll-up refresh rendered, one for staff who see
 everything and one for the public. Every expectation is counted in the reports table
 itself (or written by hand), after each kind of change a refresh must carry into them."""
@@ -68,7 +68,7 @@ def stored_ids(z, x, y, month, audience="all"):
     return {f["id"] for f in features(row[0])} if row else set()
 
 
-@pytest.mark.parametrize("z", [10, 11, 12, 13])
+@pytest.mark.parametrize("z", [10, 11, 12, 13, 14])
 def test_every_stored_point_tile_holds_the_reports_of_its_month(synthetic, z):
     with connection.cursor() as cur:
         cur.execute("SELECT audience, month, x, y, data, n, inside FROM heatmaps_pointtile "
@@ -346,6 +346,78 @@ def test_which_views_the_stored_tiles_answer(synthetic, params, stored_answer):
     if answer is not None:
         period = month if params else None  # None: all time
         assert {f["id"] for f in features(gzip.decompress(answer[0]))} == report_ids(11, x, y, period, BUFFER_SHARE)
+
+
+AT_SEA = (107.6, 20.5)  # the Gulf of Tonkin, 50 km off Cô Tô: no report of the fixture
+MONTH_ZOOMS = [10, 11, 12, 13, 14]  # written out: the default HEATMAP_STORED_POINT_ZOOMS
+
+
+def month_tile_zooms():
+    with connection.cursor() as cur:
+        cur.execute("SELECT month_tile_zooms, all_time_tile_zooms FROM heatmaps_refreshstate WHERE name = 'default'")
+        return cur.fetchone()
+
+
+# A month's tile with no stored row, after the full render (its zoom complete: the map
+# gets an empty tile at once) and when z14 was added to the settings since (not
+# complete: the tile is rendered when asked, and shows the report it holds).
+@pytest.mark.parametrize("z14_complete, report_at_sea, stored_answer, shown", [
+    (True, False, "empty", 0),
+    (False, False, "none: rendered", 0),
+    (False, True, "none: rendered", 1),
+])
+def test_a_month_tile_without_a_row_is_empty_only_at_a_complete_zoom(synthetic, z14_complete, report_at_sea,
+                                                                     stored_answer, shown):
+    assert month_tile_zooms()[0] == MONTH_ZOOMS  # refresh_all rendered every month at each
+    month, (x, y) = this_month(), tile_of(*AT_SEA, 14)
+    if report_at_sea:
+        insert_points([AT_SEA], state="forwarded", created_at=timezone.now(), province_code="22")
+        agg.refresh_months([(month, "22")])
+    if not z14_complete:  # as on a database whose months were rendered before z14 was stored
+        with connection.cursor() as cur:
+            cur.execute("DELETE FROM heatmaps_pointtile WHERE month IS NOT NULL AND z = 14")
+            cur.execute("UPDATE heatmaps_refreshstate SET month_tile_zooms = '{10,11,12,13}'")
+    answer = tiles.stored_point_tile(14, x, y, month_filters(month))
+    assert {None: "none: rendered", (b"", 0, 0): "empty"}.get(answer) == stored_answer
+    served = tiles.tile("reports", 14, x, y, month_filters(month))
+    assert served.count == shown
+    # the next full render completes z14 again: stored, with the report
+    agg.refresh_all()
+    assert month_tile_zooms()[0] == MONTH_ZOOMS
+    again = tiles.stored_point_tile(14, x, y, month_filters(month))
+    assert again is not None and again[1] == shown
+
+
+def test_a_zoom_taken_out_of_the_settings_is_no_longer_complete(synthetic, settings):
+    settings.HEATMAP_STORED_POINT_ZOOMS = [10, 11, 12, 13]
+    settings.HEATMAP_STORED_ALL_TIME_ZOOMS = [10, 11, 12, 13]
+    insert_points([HA_LONG], state="forwarded", created_at=timezone.now(), province_code="22")
+    agg.refresh_incremental()
+    assert month_tile_zooms() == ([10, 11, 12, 13], [10, 11, 12, 13])
+    # put back, its rows (no longer kept up to date meanwhile) are not trusted: z14 is
+    # rendered when asked until the next full render
+    settings.HEATMAP_STORED_POINT_ZOOMS = MONTH_ZOOMS
+    x, y = tile_of(*AT_SEA, 14)
+    assert tiles.stored_point_tile(14, x, y, month_filters(this_month())) is None
+
+
+# The refresh state's row made by a refresh of a few months (not the full render): on a
+# database without points every month zoom is complete (the refresh renders the tiles of
+# every point it adds); with points already projected, none is until a full render.
+@pytest.mark.parametrize("points_there, complete", [(False, MONTH_ZOOMS), (True, [])])
+def test_the_refresh_state_made_without_points_has_every_month_zoom_complete(db, points_there, complete):
+    month = this_month()
+    if points_there:
+        insert_points([HA_LONG], state="forwarded", created_at=timezone.now(), province_code="22")
+        agg.refresh_months([(month, "22")])
+    with connection.cursor() as cur:
+        cur.execute("DELETE FROM heatmaps_refreshstate")
+    insert_points([HA_LONG], state="forwarded", created_at=timezone.now(), province_code="22")
+    agg.refresh_months([(month, "22")])
+    assert month_tile_zooms()[0] == complete
+    x, y = tile_of(*AT_SEA, 14)
+    answer = tiles.stored_point_tile(14, x, y, month_filters(month))
+    assert answer == ((b"", 0, 0) if complete else None)  # empty at once, or rendered
 
 
 # Which stored tile a scope may be served, for a tile of Quảng Ninh (22) alone, or of

@@ -163,8 +163,8 @@ def public_points_in(z, buffer=0.0):
 # Rendered when asked, by both paths: (query, zoom, the public points a user sees)
 RENDERED = [
     ({}, 15, public_points_in(15, buffer=80 / 4096)),  # beyond the stored zooms: part of them
-    ({"month": "this"}, 14, PUBLIC),  # a month at z14
-    ({"month": "2020-01"}, 14, 0),  # a month without reports: empty
+    ({"month": "this"}, 15, public_points_in(15, buffer=80 / 4096)),  # a month beyond the stored zooms
+    ({"month": "2020-01"}, 15, 0),  # a month without reports: empty
     ({"state": "forwarded"}, 12, PUBLIC),
     ({"state": "received"}, 12, 0),  # unchecked reports stay off the public map
     ({"start": "2020-01-01"}, 13, PUBLIC),
