@@ -415,7 +415,7 @@ def stored_point_tile(z, x, y, filters: Filters):
     view is not one they answer (stored_point_month, stored_audience, a province of the
     tile left out of the view)."""
     query = stored_point_tile_query(z, x, y, filters)
-    return None if query is None else stored_point_tile_of_rows(fetch_binary(*query), z, filters)
+    return None if query is None else stored_point_tile_of_rows(fetch_binary(*query), filters)
 
 
 async def astored_point_tile(connect, z, x, y, filters: Filters):
@@ -428,7 +428,7 @@ async def astored_point_tile(connect, z, x, y, filters: Filters):
     async with connect() as conn, conn.cursor(binary=True) as cur:
         await cur.execute(*query, prepare=True)  # as fetch_binary
         rows = await cur.fetchall()
-    return stored_point_tile_of_rows(rows, z, filters)
+    return stored_point_tile_of_rows(rows, filters)
 
 
 def stored_point_tile_query(z, x, y, filters: Filters):
@@ -457,7 +457,7 @@ def stored_point_tile_query(z, x, y, filters: Filters):
             "WHERE s.name = 'default'", [known, known, z, z, x, y])
 
 
-def stored_point_tile_of_rows(rows, z, filters: Filters):
+def stored_point_tile_of_rows(rows, filters: Filters):
     """stored_point_tile's answer from the rows of stored_point_tile_query."""
     complete = any(row[-1] for row in rows)
     rows = {audience: rest[:-1] for audience, *rest in rows if audience is not None}

@@ -16,7 +16,7 @@ from heatmaps import tasks, tiles
 from heatmaps.aggregates import Filters
 from reports.policy.access import Scope
 from tests.heatmaps.conftest import insert_points
-from tests.heatmaps.test_point_tiles_stored import BUFFER_SHARE, features, report_ids
+from tests.heatmaps.test_point_tiles_stored import AT_SEA, BUFFER_SHARE, features, report_ids
 from tests.heatmaps.test_tiles import HA_LONG, tile_of
 
 ZOOMS = (10, 11, 12, 13, 14)
@@ -213,9 +213,6 @@ def test_before_the_first_render_a_tile_of_all_time_is_rendered_when_asked(synth
         cur.execute("DELETE FROM heatmaps_pointtile WHERE month IS NULL")
         cur.execute("UPDATE heatmaps_refreshstate SET all_time_tile_zooms = '{}'")
     assert served_ids(z, x, y) == ids_of_all_time(z, x, y, BUFFER_SHARE)
-
-
-AT_SEA = (107.6, 20.5)  # the Gulf of Tonkin, 50 km off Cô Tô
 
 
 @pytest.mark.parametrize("z", ZOOMS)

@@ -22,6 +22,7 @@ from tests.heatmaps.test_tiles import HA_LONG, tile_of
 # Written out by hand: what the public map shows (the desk has let it through).
 PUBLIC_STATES = ["forwarded", "accepted", "in_progress", "resolved", "published", "rated", "reopened", "closed"]
 BUFFER_SHARE = 80 / 4096  # the buffer, as documented: 80 of 4096 tile units
+AT_SEA = (107.6, 20.5)  # the Gulf of Tonkin, 50 km off Cô Tô: no report of the fixture
 
 
 def this_month():
@@ -348,7 +349,6 @@ def test_which_views_the_stored_tiles_answer(synthetic, params, stored_answer):
         assert {f["id"] for f in features(gzip.decompress(answer[0]))} == report_ids(11, x, y, period, BUFFER_SHARE)
 
 
-AT_SEA = (107.6, 20.5)  # the Gulf of Tonkin, 50 km off Cô Tô: no report of the fixture
 MONTH_ZOOMS = [10, 11, 12, 13, 14]  # written out: the default HEATMAP_STORED_POINT_ZOOMS
 
 

@@ -202,8 +202,7 @@ def locate_csv(
             checked = "CASE WHEN {c} ~ %(re)s THEN {c}::float8 END"
             fast = "nullif(btrim({c}), '')::float8"
             with transaction.atomic():
-                cur.execute("SET LOCAL work_mem = '256MB'")
-                cur.execute("SET LOCAL maintenance_work_mem = '512MB'")
+                cur.execute("SET LOCAL maintenance_work_mem = '512MB'")  # the GiST build
                 cur.execute("SET LOCAL max_parallel_workers_per_gather = 2")  # a parallel scan of the rows
                 cur.execute("SET LOCAL jit = off")
                 try:
